@@ -1,0 +1,23 @@
+//! Database migrations of nomad-gateway, applied at start and by `nomad-gateway migrate`.
+//!
+//! Each file adds one room; a migration that has shipped is never edited, only followed
+//! by a new one. Every migration runs on both SQLite and Postgres.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_api_keys;
+mod m20261122_000002_audit_events;
+mod m20261122_000003_operations;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_api_keys::Migration),
+            Box::new(m20261122_000002_audit_events::Migration),
+            Box::new(m20261122_000003_operations::Migration),
+        ]
+    }
+}

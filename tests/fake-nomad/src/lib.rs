@@ -1,0 +1,1 @@
+//! A stateful stand-in for the Nomad HTTP API.
