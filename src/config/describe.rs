@@ -1,0 +1,132 @@
+//! `config check`: the effective configuration as `KEY = "value"` lines, secrets redacted.
+//!
+//! The output is valid TOML in the same names the gateway reads, so it can be saved and
+//! edited into a `--config` file.
+
+use super::{
+    ClientAuth, Config, DatabaseSettings, LogFormat, OtlpProtocol, format_duration,
+    redact_url_password,
+};
+
+const REDACTED: &str = "<redacted>";
+
+impl Config {
+    /// Every setting with its effective value; unset optional settings are left out.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut put = |key: &'static str, value: String| out.push((key, value));
+        let server = &self.server;
+        put("GATEWAY_LISTEN", server.listen.to_string());
+        put("GATEWAY_PUBLIC_URL", server.public_url.to_string());
+        put("GATEWAY_BODY_LIMIT", server.body_limit.to_string());
+        put(
+            "GATEWAY_REQUEST_TIMEOUT",
+            format_duration(server.request_timeout),
+        );
+        put(
+            "GATEWAY_SHUTDOWN_TIMEOUT",
+            format_duration(server.shutdown_timeout),
+        );
+        put(
+            "GATEWAY_READY_TIMEOUT",
+            format_duration(server.ready_timeout),
+        );
+        if let Some(tls) = &self.tls {
+            put("GATEWAY_TLS_CERT", tls.cert.display().to_string());
+            put("GATEWAY_TLS_KEY", tls.key.display().to_string());
+            if let Some(ca) = &tls.client_ca {
+                put("GATEWAY_TLS_CLIENT_CA", ca.display().to_string());
+                let mode = match tls.client_auth {
+                    ClientAuth::Optional => "optional",
+                    ClientAuth::Required => "required",
+                };
+                put("GATEWAY_TLS_CLIENT_AUTH", mode.to_string());
+            }
+            put(
+                "GATEWAY_TLS_RELOAD_INTERVAL",
+                format_duration(tls.reload_interval),
+            );
+        }
+        let database = match &self.database {
+            DatabaseSettings::Sqlite { url, .. } => url.clone(),
+            DatabaseSettings::Postgres { url } => redact_url_password(url.expose()),
+        };
+        put("DATABASE_URL", database);
+        let auth = &self.auth;
+        if auth.jwt_secret.is_some() {
+            put("GATEWAY_JWT_SECRET", REDACTED.to_string());
+        }
+        if let Some(url) = &auth.jwks_url {
+            put("GATEWAY_JWT_JWKS_URL", url.to_string());
+        }
+        if let Some(issuer) = &auth.issuer {
+            put("GATEWAY_JWT_ISSUER", issuer.clone());
+        }
+        if let Some(audience) = &auth.audience {
+            put("GATEWAY_JWT_AUDIENCE", audience.clone());
+        }
+        let nomad = &self.nomad;
+        put("NOMAD_ADDR", nomad.addr.clone());
+        if nomad.token.is_some() {
+            put("NOMAD_TOKEN", REDACTED.to_string());
+        }
+        let paths = [
+            ("NOMAD_TOKEN_FILE", &nomad.token_file),
+            ("NOMAD_CACERT", &nomad.ca_cert),
+            ("NOMAD_CAPATH", &nomad.ca_path),
+            ("NOMAD_CLIENT_CERT", &nomad.client_cert),
+            ("NOMAD_CLIENT_KEY", &nomad.client_key),
+        ];
+        for (key, path) in paths {
+            if let Some(path) = path {
+                put(key, path.display().to_string());
+            }
+        }
+        for (key, value) in [
+            ("NOMAD_NAMESPACE", &nomad.namespace),
+            ("NOMAD_REGION", &nomad.region),
+            ("NOMAD_TLS_SERVER_NAME", &nomad.tls_server_name),
+        ] {
+            if let Some(value) = value {
+                put(key, value.clone());
+            }
+        }
+        put("NOMAD_SKIP_VERIFY", nomad.skip_verify.to_string());
+        let telemetry = &self.telemetry;
+        put("RUST_LOG", telemetry.log_filter.clone());
+        let format = match telemetry.log_format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        };
+        put("GATEWAY_LOG_FORMAT", format.to_string());
+        put("OTEL_SERVICE_NAME", telemetry.service_name.clone());
+        if let Some(otlp) = &telemetry.otlp {
+            put(
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                otlp.traces_endpoint.clone(),
+            );
+            let protocol = match otlp.protocol {
+                OtlpProtocol::Grpc => "grpc",
+                OtlpProtocol::HttpProtobuf => "http/protobuf",
+            };
+            put("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_string());
+            if !otlp.headers.is_empty() {
+                let names: Vec<String> = otlp
+                    .headers
+                    .iter()
+                    .map(|(n, _)| format!("{n}={REDACTED}"))
+                    .collect();
+                put("OTEL_EXPORTER_OTLP_HEADERS", names.join(","));
+            }
+        }
+        out
+    }
+
+    /// The description as TOML text.
+    pub fn describe_toml(&self) -> String {
+        self.describe()
+            .into_iter()
+            .map(|(key, value)| format!("{key} = {}\n", toml::Value::String(value)))
+            .collect()
+    }
+}

@@ -1,0 +1,50 @@
+//! The HTTP transport: the one route table, middleware, health, metrics and errors.
+
+pub mod error;
+mod health;
+mod limits;
+mod metrics;
+mod observe;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::routing::get;
+
+pub use error::{ApiError, Problem};
+pub use metrics::recorder as metrics_recorder;
+pub use observe::REQUEST_ID;
+
+use crate::state::AppState;
+
+/// Builds the whole application. Tests drive this very router.
+pub fn router(state: AppState) -> Router {
+    let limits = limits::Limits {
+        body_bytes: state.config.server.body_limit,
+        request_timeout: state.config.server.request_timeout,
+    };
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            limits::enforce,
+        ))
+        .layer(axum::middleware::from_fn(observe::observe))
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!(
+        "no route for {}; the REST API lives under /api/v1",
+        uri.path()
+    ))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{} does not accept {method}", uri.path()))
+}

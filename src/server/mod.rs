@@ -1,0 +1,133 @@
+//! Running the gateway: open the database, build the app, bind, serve over HTTP or HTTPS,
+//! and shut down gracefully on SIGTERM/SIGINT.
+
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ConfigError};
+use crate::nomad::NomadClient;
+use crate::state::{App, AppState};
+
+/// Why `serve` stopped early: a configuration problem (exit code 2) or anything else.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Runtime(#[from] anyhow::Error),
+}
+
+/// Everything that needs checking before binding: TLS material and the Nomad TLS files.
+/// Used by `serve` and `config check` alike.
+pub fn preflight(config: &Config) -> Result<Option<tls::Loaded>, ConfigError> {
+    install_crypto_provider();
+    NomadClient::new(&config.nomad)?;
+    config.tls.as_ref().map(tls::load).transpose()
+}
+
+/// rustls needs one process-wide crypto provider; aws-lc-rs is the only one compiled in
+/// (see STACK.md, trap 1). Installing twice is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// Builds the shared state: database (migrated), Nomad client, metrics.
+pub async fn build_state(
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<AppState, ServeError> {
+    let nomad = NomadClient::new(&config.nomad)?;
+    let db = crate::db::connect(&config.database)
+        .await
+        .context("opening the database")?;
+    crate::db::migrate(&db)
+        .await
+        .context("migrating the database")?;
+    Ok(AppState::new(App {
+        config,
+        db,
+        nomad,
+        metrics: crate::http::metrics_recorder(),
+        shutdown,
+    }))
+}
+
+/// Runs until SIGTERM/SIGINT, then drains within `GATEWAY_SHUTDOWN_TIMEOUT`.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let tls = preflight(&config)?;
+    let shutdown = CancellationToken::new();
+    let listen = config.server.listen;
+    let drain = config.server.shutdown_timeout;
+    let tls_settings = config.tls.clone();
+    let state = build_state(config, shutdown.clone()).await?;
+    let public_url = state.config.server.public_url.to_string();
+    let app =
+        crate::http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+
+    let listener = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("cannot listen on {listen} (GATEWAY_LISTEN)"))?;
+    listener
+        .set_nonblocking(true)
+        .context("configuring the listener")?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    let handle = axum_server::Handle::new();
+    tokio::spawn(wait_for_signal(handle.clone(), shutdown.clone(), drain));
+
+    match (tls, tls_settings) {
+        (Some(loaded), Some(settings)) => {
+            tls::spawn_reloader(settings, &loaded, shutdown.clone());
+            tracing::info!(listen = %local, public_url, "serving HTTPS");
+            axum_server::from_tcp_rustls(listener, loaded.config)
+                .context("starting the HTTPS server")?
+                .handle(handle)
+                .serve(app)
+                .await
+                .context("serving HTTPS")?;
+        }
+        _ => {
+            tracing::info!(listen = %local, public_url, "serving HTTP");
+            axum_server::from_tcp(listener)
+                .context("starting the HTTP server")?
+                .handle(handle)
+                .serve(app)
+                .await
+                .context("serving HTTP")?;
+        }
+    }
+    shutdown.cancel();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// On SIGTERM or SIGINT: mark the gateway draining (readiness 503, streams end), stop
+/// accepting, let in-flight requests finish, and cut what is left at the deadline.
+async fn wait_for_signal(
+    handle: axum_server::Handle<SocketAddr>,
+    shutdown: CancellationToken,
+    drain: Duration,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop the gateway with SIGKILL");
+        return;
+    };
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!(
+        signal = name,
+        drain_ms = drain.as_millis() as u64,
+        "shutting down"
+    );
+    shutdown.cancel();
+    handle.graceful_shutdown(Some(drain));
+}

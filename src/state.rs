@@ -1,0 +1,42 @@
+//! The application state shared by every request handler.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use sea_orm::DatabaseConnection;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::nomad::NomadClient;
+
+/// Cheap to clone: one `Arc` over [`App`].
+#[derive(Clone)]
+pub struct AppState(Arc<App>);
+
+pub struct App {
+    /// The configuration read at start.
+    pub config: Config,
+    /// The database pool (Postgres or SQLite).
+    pub db: DatabaseConnection,
+    /// The Nomad API client.
+    pub nomad: NomadClient,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// Cancelled when shutdown starts: long-lived streams end, `/readyz` turns 503.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    pub fn new(app: App) -> Self {
+        AppState(Arc::new(app))
+    }
+}
+
+impl Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}

@@ -1,0 +1,106 @@
+//! Logging and tracing: `tracing` to stdout (text or JSON), and OpenTelemetry spans that
+//! are exported over OTLP when an endpoint is configured.
+//!
+//! Spans always get OpenTelemetry ids, exporter or not, so every log line inside a request
+//! carries the trace id that Tempo (or a `traceparent` from the caller) knows it by.
+
+use std::collections::HashMap;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::config::{LogFormat, OtlpProtocol, OtlpSettings, TelemetrySettings};
+
+/// Keeps the tracer provider alive; [`Telemetry::shutdown`] flushes buffered spans.
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+}
+
+fn exporter(otlp: &OtlpSettings) -> anyhow::Result<opentelemetry_otlp::SpanExporter> {
+    let builder = opentelemetry_otlp::SpanExporter::builder();
+    let exporter = match otlp.protocol {
+        OtlpProtocol::HttpProtobuf => {
+            let headers: HashMap<String, String> = otlp
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.expose().to_string()))
+                .collect();
+            builder
+                .with_http()
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_endpoint(&otlp.traces_endpoint)
+                .with_headers(headers)
+                .build()?
+        }
+        OtlpProtocol::Grpc => {
+            let mut metadata = tonic::metadata::MetadataMap::new();
+            for (name, value) in &otlp.headers {
+                let key: tonic::metadata::MetadataKey<tonic::metadata::Ascii> = name.parse()?;
+                metadata.insert(key, value.expose().parse()?);
+            }
+            builder
+                .with_tonic()
+                .with_endpoint(&otlp.traces_endpoint)
+                .with_metadata(metadata)
+                .build()?
+        }
+    };
+    Ok(exporter)
+}
+
+/// Installs the global subscriber. Call once, inside the Tokio runtime (the gRPC exporter
+/// needs it).
+pub fn init(settings: &TelemetrySettings) -> anyhow::Result<Telemetry> {
+    let resource = Resource::builder()
+        .with_service_name(settings.service_name.clone())
+        .with_attribute(opentelemetry::KeyValue::new(
+            "service.version",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .build();
+    let mut provider = SdkTracerProvider::builder().with_resource(resource);
+    if let Some(otlp) = &settings.otlp {
+        provider = provider.with_batch_exporter(exporter(otlp)?);
+    }
+    let provider = provider.build();
+    let tracer = provider.tracer("nomad-gateway");
+    // The filter sits on the log layer only: a span the log level hides must still reach
+    // OpenTelemetry, or it would have no trace id (see STACK.md, trap 5).
+    let filter = EnvFilter::try_new(&settings.log_filter)?;
+    let fmt = match settings.log_format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .flatten_event(true)
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .try_init()?;
+    if let Some(otlp) = &settings.otlp {
+        tracing::info!(otlp.endpoint = %otlp.traces_endpoint, "exporting traces over OTLP");
+    }
+    Ok(Telemetry { provider })
+}
+
+impl Telemetry {
+    /// Flushes and stops the exporter. Blocking; runs off the async workers.
+    pub async fn shutdown(self) {
+        let provider = self.provider;
+        let flushed = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        if let Ok(Err(error)) = flushed {
+            eprintln!("trace export did not flush cleanly: {error}");
+        }
+    }
+}
