@@ -1,0 +1,17 @@
+//! The Nomad endpoints the gateway calls, one file per resource. Each method names its
+//! operation (for error messages) and its path template (for spans).
+
+mod allocations;
+mod cluster;
+mod deployments;
+mod evaluations;
+mod events;
+mod jobs;
+mod logs;
+mod nodes;
+
+pub use allocations::AllocStopResponse;
+pub use events::EventStream;
+pub use jobs::{JobRegistration, ParseRequest};
+pub use logs::{LogFrames, LogRequest, LogStream};
+pub use nodes::DrainSpec;

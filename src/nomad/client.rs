@@ -1,0 +1,339 @@
+//! The Nomad HTTP client: one pooled connection set, the gateway's token, namespace and
+//! region defaults, retries for reads, a client span per call with W3C `traceparent`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::{Instrument, field};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::error::NomadError;
+use super::query::{QueryMeta, QueryOptions, Response};
+use super::token::Token;
+use crate::config::{ConfigError, NomadSettings};
+
+/// How reads are retried: up to `attempts` tries, sleeping a random time below
+/// `base * 2^n` (capped at `max`) between them ("full jitter").
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(2u32.saturating_pow(attempt))
+            .min(self.max);
+        ceiling.mul_f64(fastrand::f64())
+    }
+}
+
+/// Time allowed for an ordinary (non-blocking, non-streaming) call.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Cheap to clone; all clones share the connection pool.
+#[derive(Clone, Debug)]
+pub struct NomadClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    base: String,
+    token: Token,
+    namespace: Option<String>,
+    region: Option<String>,
+    trust: String,
+    retry: RetryPolicy,
+}
+
+/// One call: what it does (for messages), its path template (for spans and metrics) and
+/// the concrete path.
+pub(super) struct Call {
+    pub operation: &'static str,
+    pub template: &'static str,
+    pub path: String,
+}
+
+/// Percent-encodes one path segment (job ids may hold `/`, as dispatched children do;
+/// the Go API client uses `url.PathEscape`).
+pub(super) fn segment(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+impl NomadClient {
+    /// Builds the client; unusable TLS files are configuration errors.
+    pub fn new(settings: &NomadSettings) -> Result<Self, ConfigError> {
+        NomadClient::with_retry_policy(settings, RetryPolicy::default())
+    }
+
+    /// As [`NomadClient::new`], with another retry policy for reads.
+    pub fn with_retry_policy(
+        settings: &NomadSettings,
+        retry: RetryPolicy,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("nomad-gateway/", env!("CARGO_PKG_VERSION")));
+        let base = if let Some(socket) = settings.addr.strip_prefix("unix://") {
+            builder = builder.unix_socket(socket.to_string());
+            "http://localhost".to_string()
+        } else {
+            settings.addr.trim_end_matches('/').to_string()
+        };
+        if let Some(tls) = super::tls::client_config(settings)? {
+            builder = builder.tls_backend_preconfigured(tls);
+        }
+        let http = builder.build().map_err(|e| {
+            ConfigError::new("NOMAD_ADDR", format!("cannot build the HTTP client: {e}"))
+        })?;
+        Ok(NomadClient {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                token: Token::from_settings(settings),
+                namespace: settings.namespace.clone(),
+                region: settings.region.clone(),
+                trust: super::tls::trust_source(settings),
+                retry,
+            }),
+        })
+    }
+
+    /// The configured address, for messages.
+    pub fn addr(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// The namespace calls use when the caller names none.
+    pub fn default_namespace(&self) -> &str {
+        self.inner.namespace.as_deref().unwrap_or("default")
+    }
+
+    fn query_pairs(&self, options: &QueryOptions) -> Vec<(&'static str, String)> {
+        let mut options = options.clone();
+        if options.namespace.is_none() {
+            options.namespace = self.inner.namespace.clone();
+        }
+        if options.region.is_none() {
+            options.region = self.inner.region.clone();
+        }
+        options.pairs()
+    }
+
+    fn unavailable(&self, operation: &'static str, error: &reqwest::Error) -> NomadError {
+        let mut source: Option<&dyn std::error::Error> = Some(error);
+        let mut innermost = error.to_string();
+        while let Some(e) = source {
+            innermost = e.to_string();
+            source = e.source();
+        }
+        let lower = innermost.to_lowercase();
+        let reason = if lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake")
+        {
+            format!(
+                "TLS failure: {innermost}; server certificates are checked against {}",
+                self.inner.trust
+            )
+        } else if error.is_timeout() {
+            format!("timed out ({innermost})")
+        } else {
+            innermost
+        };
+        NomadError::Unavailable {
+            operation,
+            addr: self.inner.base.clone(),
+            reason,
+        }
+    }
+
+    /// Sends one request inside a client span and turns error statuses into errors.
+    async fn execute(
+        &self,
+        call: &Call,
+        method: Method,
+        query: &[(&'static str, String)],
+        body: Option<&serde_json::Value>,
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response, NomadError> {
+        let namespace = query
+            .iter()
+            .find(|(k, _)| *k == "namespace")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let span = tracing::info_span!(
+            "nomad.request",
+            otel.name = %format!("{method} {}", call.template),
+            otel.kind = "client",
+            http.request.method = %method,
+            url.template = call.template,
+            nomad.namespace = namespace,
+            http.response.status_code = field::Empty,
+            otel.status_code = field::Empty,
+        );
+        let mut request = self
+            .inner
+            .http
+            .request(method, format!("{}{}", self.inner.base, call.path))
+            .query(query);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        if let Some(token) = self.inner.token.current() {
+            request = request.header("X-Nomad-Token", token.expose());
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let mut headers = reqwest::header::HeaderMap::new();
+        TraceContextPropagator::new().inject_context(
+            &span.context(),
+            &mut opentelemetry_http::HeaderInjector(&mut headers),
+        );
+        let request = request.headers(headers);
+        async {
+            let response = request
+                .send()
+                .await
+                .map_err(|e| self.unavailable(call.operation, &e))?;
+            let status = response.status();
+            let span = tracing::Span::current();
+            span.record("http.response.status_code", status.as_u16());
+            if status.is_success() {
+                return Ok(response);
+            }
+            if status.is_server_error() {
+                span.record("otel.status_code", "ERROR");
+            }
+            let text = response.text().await.unwrap_or_default();
+            let text: String = text.chars().take(4096).collect();
+            Err(NomadError::from_status(
+                call.operation,
+                status.as_u16(),
+                &text,
+                self.inner.token.source(),
+            ))
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// A read, retried on transient failures within the policy's bound.
+    async fn read(
+        &self,
+        call: &Call,
+        query: &[(&'static str, String)],
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response, NomadError> {
+        let retry = self.inner.retry;
+        let mut attempt = 0;
+        loop {
+            match self.execute(call, Method::GET, query, None, timeout).await {
+                Err(error) if error.is_transient() && attempt + 1 < retry.attempts => {
+                    let pause = retry.backoff(attempt);
+                    tracing::debug!(%error, attempt, pause_ms = pause.as_millis() as u64, "retrying a Nomad read");
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// GET returning JSON with its query metadata.
+    pub(super) async fn get<T: DeserializeOwned>(
+        &self,
+        call: Call,
+        options: &QueryOptions,
+        extra: &[(&'static str, String)],
+    ) -> Result<Response<T>, NomadError> {
+        let mut query = self.query_pairs(options);
+        query.extend(extra.iter().cloned());
+        // A blocking query may legitimately take `wait`, plus up to wait/16 of jitter that
+        // Nomad adds (`nomad/rpc.go`, blockingRPC).
+        let timeout = match options.wait {
+            Some(wait) if options.index.is_some() => wait + wait / 16 + Duration::from_secs(5),
+            _ => CALL_TIMEOUT,
+        };
+        let response = self.read(&call, &query, Some(timeout)).await?;
+        let meta = QueryMeta::from_headers(response.headers());
+        let value = response.json::<T>().await.map_err(|e| NomadError::Decode {
+            operation: call.operation,
+            reason: e.to_string(),
+        })?;
+        Ok(Response { value, meta })
+    }
+
+    /// A streaming GET (logs, events): retried only until the answer starts; no deadline
+    /// on the body, which is read with its own idle bound by the caller.
+    pub(super) async fn stream(
+        &self,
+        call: Call,
+        options: &QueryOptions,
+        extra: &[(&'static str, String)],
+    ) -> Result<reqwest::Response, NomadError> {
+        let mut query = self.query_pairs(options);
+        query.extend(extra.iter().cloned());
+        self.read(&call, &query, None).await
+    }
+
+    /// A write (PUT/POST/DELETE). Never retried: Nomad may have applied it even when the
+    /// answer was lost, and the caller must decide.
+    pub(super) async fn write<B: Serialize, T: DeserializeOwned>(
+        &self,
+        call: Call,
+        method: Method,
+        options: &QueryOptions,
+        extra: &[(&'static str, String)],
+        body: Option<&B>,
+    ) -> Result<T, NomadError> {
+        let mut query = self.query_pairs(options);
+        query.extend(extra.iter().cloned());
+        let body = body
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|e| NomadError::Decode {
+                operation: call.operation,
+                reason: format!("cannot encode the request: {e}"),
+            })?;
+        let response = self
+            .execute(&call, method, &query, body.as_ref(), Some(CALL_TIMEOUT))
+            .await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.unavailable(call.operation, &e))?;
+        // Some writes answer with an empty body; read that as JSON null.
+        let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+            &b"null"[..]
+        } else {
+            &bytes[..]
+        };
+        serde_json::from_slice(bytes).map_err(|e| NomadError::Decode {
+            operation: call.operation,
+            reason: e.to_string(),
+        })
+    }
+}
