@@ -1,0 +1,209 @@
+//! Allocations: list per job, one allocation with task states and recent events,
+//! restart and stop; and task logs.
+
+use serde::{Deserialize, Serialize};
+
+use super::jobs::not_found;
+use super::{Principal, Service, ServiceError, timestamp};
+use crate::nomad::types::{Allocation, TaskEvent};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AllocationRow {
+    pub id: String,
+    pub name: String,
+    pub job_id: String,
+    pub job_version: u64,
+    pub task_group: String,
+    pub node_id: String,
+    pub node_name: String,
+    pub desired_status: String,
+    pub client_status: String,
+    /// `true`/`false` once the deployment judged it; absent before.
+    pub healthy: Option<bool>,
+    pub created_at: Option<String>,
+}
+
+impl From<&Allocation> for AllocationRow {
+    fn from(a: &Allocation) -> Self {
+        AllocationRow {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            job_id: a.job_id.clone(),
+            job_version: a.job_version,
+            task_group: a.task_group.clone(),
+            node_id: a.node_id.clone(),
+            node_name: a.node_name.clone(),
+            desired_status: a.desired_status.clone(),
+            client_status: a.client_status.clone(),
+            healthy: a.deployment_status.as_ref().and_then(|d| d.healthy),
+            created_at: timestamp(a.create_time),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EventLine {
+    pub time: Option<String>,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub message: String,
+    pub exit_code: Option<i64>,
+}
+
+/// The words Nomad's own UI shows for an event: the display message when set, else the
+/// most specific error field.
+pub fn describe_event(e: &TaskEvent) -> EventLine {
+    let message = [
+        &e.display_message,
+        &e.driver_error,
+        &e.setup_error,
+        &e.validation_error,
+        &e.download_error,
+        &e.kill_error,
+        &e.restart_reason,
+        &e.message,
+    ]
+    .into_iter()
+    .find(|m| !m.is_empty())
+    .cloned()
+    .unwrap_or_default();
+    EventLine {
+        time: timestamp(e.time),
+        event_type: e.event_type.clone(),
+        message,
+        exit_code: (e.event_type == "Terminated").then_some(e.exit_code),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TaskStatus {
+    pub name: String,
+    pub state: String,
+    pub failed: bool,
+    pub restarts: u64,
+    /// The most recent events, oldest first (at most 10).
+    pub events: Vec<EventLine>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AllocationDetail {
+    #[serde(flatten)]
+    pub summary: AllocationRow,
+    pub namespace: String,
+    pub eval_id: String,
+    pub desired_description: String,
+    pub client_description: String,
+    pub tasks: Vec<TaskStatus>,
+}
+
+const RECENT_EVENTS: usize = 10;
+
+pub fn task_statuses(alloc: &Allocation) -> Vec<TaskStatus> {
+    alloc
+        .task_states
+        .iter()
+        .map(|(name, state)| {
+            let skip = state.events.len().saturating_sub(RECENT_EVENTS);
+            TaskStatus {
+                name: name.clone(),
+                state: state.state.clone(),
+                failed: state.failed,
+                restarts: state.restarts,
+                events: state.events.iter().skip(skip).map(describe_event).collect(),
+            }
+        })
+        .collect()
+}
+
+impl Service {
+    pub async fn list_allocations(
+        &self,
+        _who: &Principal,
+        job_id: &str,
+        namespace: Option<&str>,
+        all_versions: bool,
+    ) -> Result<Vec<AllocationRow>, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let allocations = self
+            .nomad
+            .job_allocations(job_id, all_versions, &self.in_namespace(&namespace))
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+            .value;
+        Ok(allocations.iter().map(AllocationRow::from).collect())
+    }
+
+    pub(super) async fn read_allocation(
+        &self,
+        alloc_id: &str,
+        namespace: &str,
+    ) -> Result<Allocation, ServiceError> {
+        Ok(self
+            .nomad
+            .read_allocation(alloc_id, &self.in_namespace(namespace))
+            .await
+            .map_err(|e| {
+                ServiceError::from_nomad(e, || {
+                    format!("allocation '{alloc_id}' not found in namespace '{namespace}'")
+                })
+            })?
+            .value)
+    }
+
+    pub async fn get_allocation(
+        &self,
+        _who: &Principal,
+        alloc_id: &str,
+        namespace: Option<&str>,
+    ) -> Result<AllocationDetail, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let alloc = self.read_allocation(alloc_id, &namespace).await?;
+        Ok(AllocationDetail {
+            summary: AllocationRow::from(&alloc),
+            namespace: alloc.namespace.clone(),
+            eval_id: alloc.eval_id.clone(),
+            desired_description: alloc.desired_description.clone(),
+            client_description: alloc.client_description.clone(),
+            tasks: task_statuses(&alloc),
+        })
+    }
+
+    /// Restarts the allocation's tasks in place (one task, or all).
+    pub async fn restart_allocation(
+        &self,
+        _who: &Principal,
+        alloc_id: &str,
+        namespace: Option<&str>,
+        task: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let namespace = self.namespace(namespace);
+        self.nomad
+            .restart_allocation(alloc_id, task, &self.in_namespace(&namespace))
+            .await
+            .map_err(|e| {
+                ServiceError::from_nomad(e, || {
+                    format!("allocation '{alloc_id}' not found in namespace '{namespace}'")
+                })
+            })
+    }
+
+    /// Stops the allocation; the scheduler places a replacement if the job still wants one.
+    pub async fn stop_allocation(
+        &self,
+        _who: &Principal,
+        alloc_id: &str,
+        namespace: Option<&str>,
+    ) -> Result<Option<String>, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let answer = self
+            .nomad
+            .stop_allocation(alloc_id, &self.in_namespace(&namespace))
+            .await
+            .map_err(|e| {
+                ServiceError::from_nomad(e, || {
+                    format!("allocation '{alloc_id}' not found in namespace '{namespace}'")
+                })
+            })?;
+        Ok(Some(answer.eval_id).filter(|e| !e.is_empty()))
+    }
+}

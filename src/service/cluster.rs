@@ -1,0 +1,251 @@
+//! The cluster at a glance: leader, servers, nodes, capacity, jobs; namespaces; events.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Principal, Service, ServiceError};
+use crate::nomad::QueryOptions;
+use crate::nomad::types::Event;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Capacity {
+    pub cpu_mhz_total: i64,
+    pub cpu_mhz_allocated: i64,
+    pub memory_mb_total: i64,
+    pub memory_mb_allocated: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClusterStatus {
+    pub leader: String,
+    pub region: String,
+    pub servers: Vec<ServerMember>,
+    pub nodes_by_status: BTreeMap<String, u64>,
+    pub capacity: Capacity,
+    pub jobs_by_status: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServerMember {
+    pub name: String,
+    pub address: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NamespaceRow {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EventsRequest {
+    /// Topics such as `Job`, `Allocation`, `Deployment`, `Evaluation`, `Node` (default: all).
+    #[serde(default)]
+    pub topics: Vec<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Only events about this job.
+    #[serde(default)]
+    pub job_id: Option<String>,
+    /// How many of the most recent events (default 20, at most 200).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EventRow {
+    pub index: u64,
+    pub topic: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub key: String,
+    pub namespace: String,
+}
+
+fn unavailable(what: &'static str) -> impl FnOnce() -> String {
+    move || format!("{what} not found")
+}
+
+impl Service {
+    pub async fn get_cluster_status(
+        &self,
+        _who: &Principal,
+    ) -> Result<ClusterStatus, ServiceError> {
+        let all = QueryOptions::namespace("*");
+        let none = QueryOptions::default();
+        let (leader, members, nodes, allocs, jobs) = tokio::join!(
+            self.nomad.leader(std::time::Duration::from_secs(5)),
+            self.nomad.agent_members(),
+            self.nomad.list_nodes(true, &none),
+            self.nomad.list_allocations(&all),
+            self.nomad.list_jobs(&all),
+        );
+        let leader = leader.map_err(|e| ServiceError::from_nomad(e, unavailable("leader")))?;
+        let members = members.map_err(|e| ServiceError::from_nomad(e, unavailable("servers")))?;
+        let nodes = nodes
+            .map_err(|e| ServiceError::from_nomad(e, unavailable("nodes")))?
+            .value;
+        let allocs = allocs
+            .map_err(|e| ServiceError::from_nomad(e, unavailable("allocations")))?
+            .value;
+        let jobs = jobs
+            .map_err(|e| ServiceError::from_nomad(e, unavailable("jobs")))?
+            .value;
+        let mut nodes_by_status = BTreeMap::new();
+        let mut capacity = Capacity {
+            cpu_mhz_total: 0,
+            cpu_mhz_allocated: 0,
+            memory_mb_total: 0,
+            memory_mb_allocated: 0,
+        };
+        for node in &nodes {
+            *nodes_by_status.entry(node.status.clone()).or_insert(0) += 1;
+            if node.status == "ready"
+                && let Some(r) = &node.node_resources
+            {
+                let reserved = node.reserved_resources.clone().unwrap_or_default();
+                capacity.cpu_mhz_total += r.cpu.cpu_shares - reserved.cpu.cpu_shares;
+                capacity.memory_mb_total += r.memory.memory_mb - reserved.memory.memory_mb;
+            }
+        }
+        // Allocated resources come from the jobs' asks of the allocations still running.
+        let asks = self.running_asks(&allocs).await;
+        capacity.cpu_mhz_allocated = asks.0;
+        capacity.memory_mb_allocated = asks.1;
+        let mut jobs_by_status = BTreeMap::new();
+        for job in &jobs {
+            *jobs_by_status.entry(job.status.clone()).or_insert(0) += 1;
+        }
+        Ok(ClusterStatus {
+            leader,
+            region: members.server_region,
+            servers: members
+                .members
+                .into_iter()
+                .map(|m| ServerMember {
+                    name: m.name,
+                    address: format!("{}:{}", m.addr, m.port),
+                    status: m.status,
+                })
+                .collect(),
+            nodes_by_status,
+            capacity,
+            jobs_by_status,
+        })
+    }
+
+    /// CPU and memory asked by running allocations, from their jobs' task groups.
+    async fn running_asks(&self, allocs: &[crate::nomad::types::Allocation]) -> (i64, i64) {
+        let mut per_job: BTreeMap<(String, String), BTreeMap<String, super::placement::GroupAsk>> =
+            BTreeMap::new();
+        let mut total = (0, 0);
+        for alloc in allocs
+            .iter()
+            .filter(|a| a.client_status == "running" || a.client_status == "pending")
+        {
+            let key = (alloc.namespace.clone(), alloc.job_id.clone());
+            if !per_job.contains_key(&key) {
+                let asks = self.group_asks(&alloc.job_id, &alloc.namespace).await;
+                per_job.insert(key.clone(), asks);
+            }
+            if let Some(ask) = per_job[&key].get(&alloc.task_group) {
+                total.0 += ask.cpu_mhz;
+                total.1 += ask.memory_mb;
+            }
+        }
+        total
+    }
+
+    pub async fn list_namespaces(
+        &self,
+        _who: &Principal,
+    ) -> Result<Vec<NamespaceRow>, ServiceError> {
+        let namespaces = self
+            .nomad
+            .list_namespaces(&QueryOptions::default())
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, unavailable("namespaces")))?
+            .value;
+        Ok(namespaces
+            .into_iter()
+            .map(|n| NamespaceRow {
+                name: n.name,
+                description: n.description,
+            })
+            .collect())
+    }
+
+    /// The most recent events: the stream is opened from just before the current index,
+    /// read until it has caught up, and closed.
+    pub async fn recent_events(
+        &self,
+        _who: &Principal,
+        request: EventsRequest,
+    ) -> Result<Vec<EventRow>, ServiceError> {
+        let limit = request.limit.unwrap_or(20).clamp(1, 200);
+        let topics: Vec<String> = request
+            .topics
+            .iter()
+            .map(|t| {
+                format!(
+                    "{t}:{}",
+                    request
+                        .job_id
+                        .as_deref()
+                        .filter(|_| t == "Job")
+                        .unwrap_or("*")
+                )
+            })
+            .collect();
+        let namespace = self.namespace(request.namespace.as_deref());
+        let mut options = QueryOptions::namespace(namespace);
+        if request.namespace.as_deref() == Some("*") {
+            options.namespace = Some("*".into());
+        }
+        let current = self
+            .nomad
+            .list_jobs(&QueryOptions::namespace("*"))
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, unavailable("jobs")))?
+            .meta
+            .last_index;
+        let start = current.saturating_sub(1000);
+        let mut stream = self
+            .nomad
+            .event_stream(&topics, Some(start), &options)
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, unavailable("event stream")))?;
+        let mut events: Vec<Event> = Vec::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        while let Ok(Some(batch)) = tokio::time::timeout_at(deadline, stream.next_batch()).await {
+            let batch =
+                batch.map_err(|e| ServiceError::from_nomad(e, unavailable("event stream")))?;
+            let done = batch.index >= current;
+            events.extend(batch.events);
+            if done {
+                break;
+            }
+        }
+        if let Some(job) = &request.job_id {
+            events.retain(|e| {
+                &e.key == job
+                    || e.filter_keys.contains(job)
+                    || e.payload.pointer("/Job/ID").and_then(|v| v.as_str()) == Some(job)
+            });
+        }
+        let skip = events.len().saturating_sub(limit);
+        Ok(events
+            .into_iter()
+            .skip(skip)
+            .map(|e| EventRow {
+                index: e.index,
+                topic: e.topic,
+                event_type: e.event_type,
+                key: e.key,
+                namespace: e.namespace,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,300 @@
+//! Steering running jobs: stop, scale, dispatch, evaluate, versions, revert, restart.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::jobs::{WriteResult, invalid, not_found, write_result};
+use super::{Principal, Service, ServiceError, timestamp};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ScaleRequest {
+    /// The task group to scale; may be left out when the job has one group.
+    #[serde(default)]
+    pub group: Option<String>,
+    pub count: i64,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DispatchRequest {
+    /// Payload as UTF-8 text (Nomad caps it at 16 KiB).
+    #[serde(default)]
+    pub payload: Option<String>,
+    #[serde(default)]
+    pub meta: BTreeMap<String, String>,
+    /// Nomad answers a repeated dispatch with the same token with the first child job.
+    #[serde(default)]
+    pub idempotency_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DispatchResult {
+    pub dispatched_job_id: String,
+    pub eval_id: Option<String>,
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobVersion {
+    pub version: u64,
+    pub stable: bool,
+    pub submitted_at: Option<String>,
+    pub job_modify_index: u64,
+}
+
+/// How `restart_job` restarts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartMode {
+    /// Restart the tasks of every running allocation where it runs, all at once.
+    #[default]
+    InPlace,
+    /// Re-register the job so Nomad replaces allocations one batch at a time, following
+    /// the job's update strategy (health checks, auto-revert).
+    Redeploy,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RestartResult {
+    pub job_id: String,
+    pub namespace: String,
+    pub mode: RestartMode,
+    /// In place: the allocations whose tasks were restarted.
+    pub restarted_allocations: Vec<String>,
+    /// Redeploy: the evaluation that starts the rolling deployment.
+    pub eval_id: Option<String>,
+}
+
+/// Meta key whose change forces a new job version for a rolling re-deploy.
+const RESTART_META_KEY: &str = "nomad_gateway_restarted_at";
+const DISPATCH_PAYLOAD_LIMIT: usize = 16 * 1024;
+
+impl Service {
+    /// Stops the job; with `purge` Nomad forgets it at once instead of garbage-collecting.
+    pub async fn stop_job(
+        &self,
+        _who: &Principal,
+        job_id: &str,
+        namespace: Option<&str>,
+        purge: bool,
+    ) -> Result<WriteResult, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let answer = self
+            .nomad
+            .deregister_job(job_id, purge, &self.in_namespace(&namespace))
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+        Ok(write_result(job_id, &namespace, answer))
+    }
+
+    pub async fn scale_job(
+        &self,
+        _who: &Principal,
+        job_id: &str,
+        namespace: Option<&str>,
+        request: ScaleRequest,
+    ) -> Result<WriteResult, ServiceError> {
+        if !(0..=1000).contains(&request.count) {
+            return Err(invalid(
+                "count",
+                format!("{} is out of range; use 0 to 1000", request.count),
+            ));
+        }
+        let namespace = self.namespace(namespace);
+        let job = self.read_job(job_id, &namespace).await?;
+        let groups: Vec<&str> = job.task_groups.iter().map(|g| g.name.as_str()).collect();
+        let group = match (&request.group, groups.as_slice()) {
+            (Some(g), _) if groups.contains(&g.as_str()) => g.clone(),
+            (Some(g), _) => {
+                return Err(invalid(
+                    "group",
+                    format!(
+                        "job '{job_id}' has no group '{g}'; its groups: {}",
+                        groups.join(", ")
+                    ),
+                ));
+            }
+            (None, [only]) => only.to_string(),
+            (None, _) => {
+                return Err(invalid(
+                    "group",
+                    format!(
+                        "job '{job_id}' has several groups; name one of: {}",
+                        groups.join(", ")
+                    ),
+                ));
+            }
+        };
+        let message = request
+            .message
+            .unwrap_or_else(|| format!("scaled to {} through nomad-gateway", request.count));
+        let answer = self
+            .nomad
+            .scale_job(
+                job_id,
+                &group,
+                request.count,
+                &message,
+                &self.in_namespace(&namespace),
+            )
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+        Ok(write_result(job_id, &namespace, answer))
+    }
+
+    pub async fn dispatch_job(
+        &self,
+        _who: &Principal,
+        job_id: &str,
+        namespace: Option<&str>,
+        request: DispatchRequest,
+    ) -> Result<DispatchResult, ServiceError> {
+        if request
+            .payload
+            .as_ref()
+            .is_some_and(|p| p.len() > DISPATCH_PAYLOAD_LIMIT)
+        {
+            return Err(invalid("payload", "is larger than Nomad's limit of 16 KiB"));
+        }
+        let namespace = self.namespace(namespace);
+        let answer = self
+            .nomad
+            .dispatch_job(
+                job_id,
+                request.payload.as_deref().map(str::as_bytes),
+                &request.meta,
+                request.idempotency_token.as_deref(),
+                &self.in_namespace(&namespace),
+            )
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+        Ok(DispatchResult {
+            dispatched_job_id: answer.dispatched_job_id,
+            eval_id: Some(answer.eval_id).filter(|e| !e.is_empty()),
+            namespace,
+        })
+    }
+
+    /// Asks the scheduler to look at the job again; `force_reschedule` replaces failed
+    /// allocations now instead of after their reschedule delay.
+    pub async fn force_evaluate_job(
+        &self,
+        _who: &Principal,
+        job_id: &str,
+        namespace: Option<&str>,
+        force_reschedule: bool,
+    ) -> Result<WriteResult, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let answer = self
+            .nomad
+            .evaluate_job(job_id, force_reschedule, &self.in_namespace(&namespace))
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+        Ok(write_result(job_id, &namespace, answer))
+    }
+
+    pub async fn list_job_versions(
+        &self,
+        _who: &Principal,
+        job_id: &str,
+        namespace: Option<&str>,
+    ) -> Result<Vec<JobVersion>, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let versions = self
+            .nomad
+            .job_versions(job_id, false, &self.in_namespace(&namespace))
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+            .value;
+        Ok(versions
+            .versions
+            .into_iter()
+            .map(|v| JobVersion {
+                version: v.version,
+                stable: v.stable,
+                submitted_at: timestamp(v.submit_time),
+                job_modify_index: v.job_modify_index,
+            })
+            .collect())
+    }
+
+    pub async fn revert_job(
+        &self,
+        _who: &Principal,
+        job_id: &str,
+        namespace: Option<&str>,
+        version: u64,
+    ) -> Result<WriteResult, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let answer = self
+            .nomad
+            .revert_job(job_id, version, None, &self.in_namespace(&namespace))
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+        Ok(write_result(job_id, &namespace, answer))
+    }
+
+    pub async fn restart_job(
+        &self,
+        _who: &Principal,
+        job_id: &str,
+        namespace: Option<&str>,
+        mode: RestartMode,
+    ) -> Result<RestartResult, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let options = self.in_namespace(&namespace);
+        let mut result = RestartResult {
+            job_id: job_id.to_string(),
+            namespace: namespace.clone(),
+            mode,
+            restarted_allocations: Vec::new(),
+            eval_id: None,
+        };
+        match mode {
+            RestartMode::InPlace => {
+                let allocations = self
+                    .nomad
+                    .job_allocations(job_id, false, &options)
+                    .await
+                    .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+                    .value;
+                for alloc in allocations.iter().filter(|a| a.client_status == "running") {
+                    self.nomad
+                        .restart_allocation(&alloc.id, None, &options)
+                        .await
+                        .map_err(|e| {
+                            ServiceError::from_nomad(e, || {
+                                format!("allocation '{}' is gone", alloc.id)
+                            })
+                        })?;
+                    result.restarted_allocations.push(alloc.id.clone());
+                }
+                if result.restarted_allocations.is_empty() {
+                    return Err(ServiceError::Conflict(format!(
+                        "job '{job_id}' has no running allocation to restart"
+                    )));
+                }
+            }
+            RestartMode::Redeploy => {
+                // The raw JSON, so every field of the job survives the round trip.
+                let mut job = self
+                    .nomad
+                    .read_job_json(job_id, &options)
+                    .await
+                    .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+                    .value;
+                let index = job["JobModifyIndex"].as_u64().unwrap_or_default();
+                if !job["Meta"].is_object() {
+                    job["Meta"] = Value::Object(Default::default());
+                }
+                job["Meta"][RESTART_META_KEY] = Value::String(chrono::Utc::now().to_rfc3339());
+                // EnforceIndex: a change made meanwhile is not overwritten.
+                result.eval_id = self.register(job, Some(index)).await?.eval_id;
+            }
+        }
+        Ok(result)
+    }
+}

@@ -1,0 +1,95 @@
+//! Deployments: list per job, read, promote canaries, fail.
+
+use serde::{Deserialize, Serialize};
+
+use super::jobs::{DeploymentBrief, not_found};
+use super::{Principal, Service, ServiceError};
+use crate::nomad::types::DeploymentWriteResponse;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeploymentChange {
+    pub deployment_id: String,
+    pub eval_id: Option<String>,
+    /// Set when failing the deployment rolled the job back to this version.
+    pub reverted_to_version: Option<u64>,
+}
+
+fn change(id: &str, answer: DeploymentWriteResponse) -> DeploymentChange {
+    DeploymentChange {
+        deployment_id: id.to_string(),
+        eval_id: Some(answer.eval_id).filter(|e| !e.is_empty()),
+        reverted_to_version: answer.reverted_job_version,
+    }
+}
+
+fn deployment_not_found(id: &str) -> impl FnOnce() -> String {
+    let message = format!("deployment '{id}' not found");
+    move || message
+}
+
+impl Service {
+    pub async fn list_deployments(
+        &self,
+        _who: &Principal,
+        job_id: &str,
+        namespace: Option<&str>,
+    ) -> Result<Vec<DeploymentBrief>, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let mut deployments = self
+            .nomad
+            .job_deployments(job_id, &self.in_namespace(&namespace))
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+            .value;
+        deployments.sort_by_key(|d| std::cmp::Reverse(d.create_index));
+        Ok(deployments.into_iter().map(DeploymentBrief::from).collect())
+    }
+
+    pub async fn get_deployment(
+        &self,
+        _who: &Principal,
+        id: &str,
+        namespace: Option<&str>,
+    ) -> Result<DeploymentBrief, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let deployment = self
+            .nomad
+            .read_deployment(id, &self.in_namespace(&namespace))
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?
+            .value;
+        Ok(deployment.into())
+    }
+
+    /// Promotes the canaries of every group, or of the named groups.
+    pub async fn promote_deployment(
+        &self,
+        _who: &Principal,
+        id: &str,
+        namespace: Option<&str>,
+        groups: &[String],
+    ) -> Result<DeploymentChange, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let answer = self
+            .nomad
+            .promote_deployment(id, groups, &self.in_namespace(&namespace))
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
+        Ok(change(id, answer))
+    }
+
+    pub async fn fail_deployment(
+        &self,
+        _who: &Principal,
+        id: &str,
+        namespace: Option<&str>,
+    ) -> Result<DeploymentChange, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let answer = self
+            .nomad
+            .fail_deployment(id, &self.in_namespace(&namespace))
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
+        Ok(change(id, answer))
+    }
+}

@@ -1,0 +1,58 @@
+//! The service layer's error: what went wrong in words a caller can act on. REST maps it
+//! to problem documents, MCP to tool errors; neither adds logic.
+
+use crate::nomad::NomadError;
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// The field's path in the request (`ports[1].static`).
+    pub field: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("invalid request: {}", summary(.0))]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// Nomad refused the request as invalid (a job it cannot accept).
+    #[error("{0}")]
+    Rejected(String),
+    #[error("{0}")]
+    NomadUnavailable(String),
+    #[error("{0}")]
+    NomadFailed(String),
+    /// Nomad refused the gateway's own token: an operator has to fix its policy.
+    #[error("the gateway's Nomad token lacks a permission: {0}")]
+    NomadPermission(String),
+}
+
+fn summary(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ServiceError {
+    /// Translates a Nomad failure; `not_found` says what was missing in the caller's terms
+    /// ("job 'web' not found in namespace 'dev'").
+    pub fn from_nomad(error: NomadError, not_found: impl FnOnce() -> String) -> ServiceError {
+        match error {
+            NomadError::NotFound { .. } => ServiceError::NotFound(not_found()),
+            NomadError::Conflict { .. } => ServiceError::Conflict(error.to_string()),
+            NomadError::BadRequest { .. } => ServiceError::Rejected(error.to_string()),
+            NomadError::PermissionDenied { .. } => ServiceError::NomadPermission(error.to_string()),
+            NomadError::Unavailable { .. } => ServiceError::NomadUnavailable(error.to_string()),
+            NomadError::Server { .. } | NomadError::Decode { .. } => {
+                ServiceError::NomadFailed(error.to_string())
+            }
+        }
+    }
+}

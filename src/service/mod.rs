@@ -1,0 +1,75 @@
+//! The operations, one function per operation, shared by the REST handlers and the MCP
+//! tools. Validation, policy, audit and Nomad calls happen here or below, never above.
+
+pub mod allocations;
+pub mod cluster;
+pub mod control;
+pub mod deployments;
+pub mod diagnose;
+mod error;
+pub mod evaluations;
+pub mod jobs;
+pub mod logs;
+pub mod nodes;
+pub mod placement;
+pub mod spec;
+pub mod submit;
+
+pub use error::{FieldError, ServiceError};
+
+use crate::nomad::{NomadClient, QueryOptions};
+
+/// Who is calling. Until authentication lands every caller is the local operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub subject: String,
+}
+
+impl Principal {
+    pub fn local() -> Principal {
+        Principal {
+            subject: "local".to_string(),
+        }
+    }
+}
+
+/// The service layer's handles on the outside world.
+#[derive(Clone, Debug)]
+pub struct Service {
+    nomad: NomadClient,
+}
+
+/// Largest page a list returns, whatever the caller asks.
+pub const MAX_PAGE: u32 = 200;
+pub const DEFAULT_PAGE: u32 = 50;
+
+impl Service {
+    pub fn new(nomad: NomadClient) -> Service {
+        Service { nomad }
+    }
+
+    pub fn nomad(&self) -> &NomadClient {
+        &self.nomad
+    }
+
+    /// The namespace an operation works in: the caller's choice or the gateway's default.
+    fn namespace(&self, requested: Option<&str>) -> String {
+        requested
+            .filter(|n| !n.is_empty())
+            .unwrap_or(self.nomad.default_namespace())
+            .to_string()
+    }
+
+    fn in_namespace(&self, namespace: &str) -> QueryOptions {
+        QueryOptions::namespace(namespace)
+    }
+}
+
+/// Nanoseconds since the epoch (Nomad's timestamps) as RFC 3339, for people.
+pub fn timestamp(nanos: i64) -> Option<String> {
+    if nanos <= 0 {
+        return None;
+    }
+    chrono::DateTime::from_timestamp(nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}

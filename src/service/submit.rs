@@ -1,0 +1,196 @@
+//! Creating and changing jobs: the simplified spec, full JSON or HCL2 submissions, plans.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::jobs::{WriteResult, invalid, write_result};
+use super::placement::{asks_of, explain};
+use super::spec::CreateJobSpec;
+use super::{Principal, Service, ServiceError};
+use crate::nomad::types::Job;
+use crate::nomad::{JobRegistration, ParseRequest};
+
+/// A full job: Nomad JSON (bare or `{"Job": ...}`) or HCL2 text.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SubmitJobRequest {
+    /// The job as a JSON object.
+    #[serde(default)]
+    pub job: Option<Value>,
+    /// Or the job as text: JSON, or HCL2 parsed by Nomad.
+    #[serde(default)]
+    pub definition: Option<String>,
+    /// HCL2 variables (`-var name=value`).
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// Overrides the job's namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// What a plan found: the diff and, per group, why placements would fail.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlanResult {
+    pub job_id: String,
+    pub namespace: String,
+    /// Nomad's structured diff (`Type`: Added, Edited, Deleted, None).
+    pub diff: Option<Value>,
+    /// Allocations Nomad would create, update, stop... per group.
+    pub changes: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Plain sentences per group that could not be placed; empty when all fit.
+    pub placement_failures: BTreeMap<String, Vec<String>>,
+    pub warnings: Vec<String>,
+    pub job_modify_index: u64,
+}
+
+impl Service {
+    /// Registers a job built from the simplified spec.
+    pub async fn create_job(
+        &self,
+        _who: &Principal,
+        spec: CreateJobSpec,
+    ) -> Result<WriteResult, ServiceError> {
+        spec.validate().map_err(ServiceError::Validation)?;
+        let job = spec.to_nomad_job(self.nomad.default_namespace());
+        self.register(job, None).await
+    }
+
+    /// Registers a full job given as JSON or HCL2.
+    pub async fn submit_job(
+        &self,
+        _who: &Principal,
+        request: SubmitJobRequest,
+    ) -> Result<WriteResult, ServiceError> {
+        let mut job = self.job_from(&request).await?;
+        if let Some(namespace) = request.namespace.filter(|n| !n.is_empty()) {
+            job["Namespace"] = Value::String(namespace);
+        }
+        self.register(job, None).await
+    }
+
+    /// The job JSON from a submit request, parsing HCL through Nomad when needed.
+    pub(super) async fn job_from(&self, request: &SubmitJobRequest) -> Result<Value, ServiceError> {
+        let job = match (&request.job, &request.definition) {
+            (Some(job), None) => job.clone(),
+            (None, Some(text)) if text.trim_start().starts_with('{') => serde_json::from_str(text)
+                .map_err(|e| {
+                    invalid(
+                        "definition",
+                        format!("looks like JSON but does not parse: {e}"),
+                    )
+                })?,
+            (None, Some(hcl)) => {
+                let parse = ParseRequest {
+                    job_hcl: hcl.clone(),
+                    canonicalize: true,
+                    variables: request.variables.clone(),
+                };
+                self.nomad.parse_job(&parse).await.map_err(|e| {
+                    ServiceError::from_nomad(e, || {
+                        "Nomad's job parser is not available".to_string()
+                    })
+                })?
+            }
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "definition",
+                    "give either job (a JSON object) or definition (text), not both",
+                ));
+            }
+            (None, None) => {
+                return Err(invalid(
+                    "job",
+                    "is required: a Nomad job as JSON, or definition with JSON or HCL text",
+                ));
+            }
+        };
+        // Accept both the bare job and the API's `{"Job": {...}}` envelope.
+        let job = match job {
+            Value::Object(mut map) if map.len() == 1 && map.contains_key("Job") => {
+                map.remove("Job").unwrap_or_default()
+            }
+            other => other,
+        };
+        match job.get("ID").and_then(Value::as_str) {
+            Some(id) if !id.is_empty() => Ok(job),
+            _ if !job.is_object() => Err(invalid("job", "must be a JSON object (a Nomad job)")),
+            _ => Err(invalid("job.ID", "is required: the job's ID")),
+        }
+    }
+
+    pub(super) async fn register(
+        &self,
+        job: Value,
+        enforce_index: Option<u64>,
+    ) -> Result<WriteResult, ServiceError> {
+        let job_id = job["ID"].as_str().unwrap_or_default().to_string();
+        let namespace = self.namespace(job.get("Namespace").and_then(Value::as_str));
+        let registration = JobRegistration { job, enforce_index };
+        let answer = self
+            .nomad
+            .register_job(&registration, &self.in_namespace(&namespace))
+            .await
+            .map_err(|e| {
+                ServiceError::from_nomad(e, || format!("namespace '{namespace}' not found"))
+            })?;
+        Ok(write_result(&job_id, &namespace, answer))
+    }
+
+    /// A dry run of a submission: what would change and what could not be placed.
+    pub async fn plan_job(
+        &self,
+        _who: &Principal,
+        request: SubmitJobRequest,
+    ) -> Result<PlanResult, ServiceError> {
+        let mut job = self.job_from(&request).await?;
+        if let Some(namespace) = request.namespace.filter(|n| !n.is_empty()) {
+            job["Namespace"] = Value::String(namespace);
+        }
+        let job_id = job["ID"].as_str().unwrap_or_default().to_string();
+        let namespace = self.namespace(job.get("Namespace").and_then(Value::as_str));
+        let plan = self
+            .nomad
+            .plan_job(&job_id, &job, &self.in_namespace(&namespace))
+            .await
+            .map_err(|e| {
+                ServiceError::from_nomad(e, || format!("namespace '{namespace}' not found"))
+            })?;
+        let asks = serde_json::from_value::<Job>(job.clone())
+            .map(|j| asks_of(&j))
+            .unwrap_or_default();
+        let changes = plan
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("DesiredTGUpdates"))
+            .and_then(|u| {
+                serde_json::from_value::<BTreeMap<String, BTreeMap<String, u64>>>(u.clone()).ok()
+            })
+            .unwrap_or_default();
+        let placement_failures = plan
+            .failed_tg_allocs
+            .iter()
+            .map(|(group, metric)| {
+                (
+                    group.clone(),
+                    explain(group, metric, asks.get(group).copied().unwrap_or_default()),
+                )
+            })
+            .collect();
+        Ok(PlanResult {
+            job_id,
+            namespace,
+            diff: plan.diff,
+            changes,
+            placement_failures,
+            warnings: plan
+                .warnings
+                .lines()
+                .map(str::trim)
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect(),
+            job_modify_index: plan.job_modify_index,
+        })
+    }
+}
