@@ -1,0 +1,12 @@
+//! Integration tests of the gateway, run as a real process against a real database
+//! (SQLite, or Postgres when `TEST_DATABASE_URL` is set) with certificates made here.
+
+mod config_errors;
+mod database;
+mod job_spec;
+mod nomad_samples;
+mod postgres_tls;
+mod server;
+mod support;
+mod telemetry;
+mod tls;

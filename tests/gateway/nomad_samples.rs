@@ -1,0 +1,218 @@
+//! Fidelity of the Nomad client's types: every documented sample response of every
+//! endpoint the client calls deserializes, and the fields the gateway reads keep their
+//! values. Samples: `../shared/nomad-api/` (or `NOMAD_API_SAMPLES`).
+
+use std::path::PathBuf;
+
+use nomad_gateway::nomad::types::*;
+use nomad_gateway::nomad::{AllocStopResponse, LogFrames};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub fn samples_dir() -> PathBuf {
+    let dir = std::env::var("NOMAD_API_SAMPLES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/nomad-api"))
+        });
+    assert!(
+        dir.join("samples").is_dir(),
+        "Nomad API samples not found at {}; set NOMAD_API_SAMPLES to the nomad-api folder",
+        dir.display()
+    );
+    dir
+}
+
+fn sample(name: &str) -> Value {
+    let path = samples_dir().join("samples").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let file: Value = serde_json::from_str(&text).unwrap();
+    file["response"].clone()
+}
+
+fn parse<T: DeserializeOwned>(name: &str) -> T {
+    let response = sample(name);
+    serde_json::from_value(response)
+        .unwrap_or_else(|e| panic!("{name} does not fit {}: {e}", std::any::type_name::<T>()))
+}
+
+#[test]
+fn job_samples_deserialize() {
+    for name in [
+        "GET_v1_jobs.json",
+        "GET_v1_jobs__filter-unfiltered.json",
+        "GET_v1_jobs__filter-datacenters-contains-dc2.json",
+    ] {
+        let jobs: Vec<JobListStub> = parse(name);
+        assert!(!jobs.is_empty(), "{name}");
+    }
+    let jobs: Vec<JobListStub> = parse("GET_v1_jobs.json");
+    assert_eq!(jobs[0].id, "example");
+    assert_eq!(
+        jobs[0].job_summary.as_ref().unwrap().summary["cache"].queued,
+        1
+    );
+
+    let job: Job = parse("GET_v1_job_ID.json");
+    assert_eq!(job.id, "example");
+    assert!(!job.task_groups.is_empty() && !job.task_groups[0].tasks.is_empty());
+    let parsed: Job = parse("POST_v1_jobs_parse.json");
+    assert_eq!(parsed.id, "my-job");
+
+    let summary: JobSummary = parse("GET_v1_job_ID_summary.json");
+    assert_eq!(summary.summary["cache"].running, 1);
+    let versions: JobVersions = parse("GET_v1_job_ID_versions.json");
+    assert!(!versions.versions.is_empty());
+    let with_diffs: JobVersions = parse("GET_v1_job_ID_versions__diffs.json");
+    assert!(!with_diffs.diffs.is_empty());
+    let scale: JobScaleStatus = parse("GET_v1_job_ID_scale.json");
+    assert_eq!(scale.task_groups["cache"].desired, 1);
+    let plan: JobPlanResponse = parse("POST_v1_job_ID_plan.json");
+    assert!(plan.diff.is_some());
+    let _: Vec<Allocation> = parse("GET_v1_job_ID_allocations.json");
+    let _: Vec<Evaluation> = parse("GET_v1_job_ID_evaluations.json");
+    let _: Vec<Deployment> = parse("GET_v1_job_ID_deployments.json");
+    let latest: Option<Deployment> = parse("GET_v1_job_ID_deployment.json");
+    assert!(latest.is_some());
+}
+
+#[test]
+fn job_write_answers_deserialize() {
+    for name in [
+        "POST_v1_jobs.json",
+        "POST_v1_job_ID.json",
+        "DELETE_v1_job_ID.json",
+        "POST_v1_job_ID_revert.json",
+        "POST_v1_job_ID_scale.json",
+        "POST_v1_job_ID_evaluate.json",
+    ] {
+        let answer: JobWriteResponse = parse(name);
+        assert!(
+            answer.job_modify_index > 0 || !answer.eval_id.is_empty(),
+            "{name}: {answer:?}"
+        );
+    }
+    let dispatched: JobWriteResponse = parse("POST_v1_job_ID_dispatch.json");
+    assert_eq!(
+        dispatched.dispatched_job_id,
+        "example/dispatch-1485408778-81644024"
+    );
+}
+
+#[test]
+fn allocation_samples_keep_task_events() {
+    let alloc: Allocation = parse("GET_v1_allocation_ALLOC.json");
+    let state = alloc.task_states.values().next().expect("task states");
+    assert!(!state.events.is_empty());
+    assert!(
+        state
+            .events
+            .iter()
+            .any(|e| !e.event_type.is_empty() && e.time > 0)
+    );
+    let _: Vec<Allocation> = parse("GET_v1_allocations.json");
+    let _: Vec<Allocation> = parse("GET_v1_evaluation_EVAL_allocations.json");
+    let _: Vec<Allocation> = parse("GET_v1_deployment_allocations_DEPLOYMENT.json");
+    let _: Vec<Allocation> = parse("GET_v1_node_ID_allocations.json");
+    let stop: AllocStopResponse = parse("POST_v1_allocation_ALLOC_stop.json");
+    assert_eq!(stop.eval_id, "5456bd7a-9fc0-c0dd-6131-cbee77f57577");
+    let _: Value = parse("POST_v1_client_allocation_ALLOC_restart.json");
+}
+
+#[test]
+fn blocked_evaluation_keeps_its_placement_metrics() {
+    let eval: Evaluation = parse("GET_v1_evaluation_EVAL.json");
+    assert_eq!(eval.status, "blocked");
+    let metric = &eval.failed_tg_allocs["cache"];
+    assert_eq!(metric.nodes_available.get("dc1"), Some(&0));
+    assert_eq!(eval.related_evals.len(), 1);
+    let _: Vec<Evaluation> = parse("GET_v1_evaluations.json");
+}
+
+#[test]
+fn deployment_samples_deserialize() {
+    for name in [
+        "GET_v1_deployments.json",
+        "GET_v1_deployments__filter-unfiltered.json",
+        "GET_v1_deployments__filter-status-not-successful.json",
+    ] {
+        let _: Vec<Deployment> = parse(name);
+    }
+    let deployment: Deployment = parse("GET_v1_deployment_ID.json");
+    assert!(!deployment.task_groups.is_empty());
+    for name in [
+        "POST_v1_deployment_promote_DEPLOYMENT.json",
+        "POST_v1_deployment_fail_DEPLOYMENT.json",
+    ] {
+        let answer: DeploymentWriteResponse = parse(name);
+        assert!(!answer.eval_id.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn node_samples_deserialize() {
+    let nodes: Vec<NodeListStub> = parse("GET_v1_nodes.json");
+    assert!(!nodes[0].id.is_empty() && !nodes[0].status.is_empty());
+    let node: Node = parse("GET_v1_node_ID.json");
+    assert!(
+        node.node_resources
+            .as_ref()
+            .is_some_and(|r| r.memory.memory_mb > 0),
+        "{node:?}"
+    );
+    for name in [
+        "POST_v1_node_ID_drain.json",
+        "POST_v1_node_ID_eligibility.json",
+    ] {
+        let answer: NodeWriteResponse = parse(name);
+        assert!(answer.node_modify_index > 0, "{name}");
+    }
+    let _: Value = parse("POST_v1_client_metadata.json");
+}
+
+#[test]
+fn cluster_samples_deserialize() {
+    let leader: String = parse("GET_v1_status_leader.json");
+    assert!(leader.contains(':'));
+    let _: Vec<String> = parse("GET_v1_status_peers.json");
+    let _: Vec<String> = parse("GET_v1_regions.json");
+    let agent: AgentSelf = parse("GET_v1_agent_self.json");
+    assert!(!agent.member.name.is_empty());
+    let members: AgentMembers = parse("GET_v1_agent_members.json");
+    assert_eq!(members.members[0].status, "alive");
+    let namespaces: Vec<Namespace> = parse("GET_v1_namespaces.json");
+    assert_eq!(namespaces[1].meta["type"], "dev");
+    let _: Namespace = parse("GET_v1_namespace_NAMESPACE.json");
+}
+
+#[test]
+fn log_frames_split_back_to_back_objects() {
+    let frames = sample("GET_v1_client_fs_logs_ALLOC.json");
+    // Nomad sends the frames one after another, not as an array.
+    let wire: String = frames
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    let mut splitter = LogFrames::default();
+    let (head, tail) = wire.as_bytes().split_at(wire.len() / 2);
+    let mut got = splitter.push(head).unwrap();
+    got.extend(splitter.push(tail).unwrap());
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].file, "alloc/logs/redis.stdout.0");
+    assert_eq!(got[0].offset, 3604480);
+    assert_eq!(got[1].file_event, "file deleted");
+}
+
+#[test]
+fn event_stream_lines_deserialize() {
+    let file: Value = {
+        let path = samples_dir().join("samples/GET_v1_event_stream.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let line = file["response_ndjson"].as_str().unwrap();
+    let batch: EventBatch = serde_json::from_str(line.trim()).unwrap();
+    assert!(!batch.events.is_empty());
+    assert!(!batch.events[0].topic.is_empty());
+}
