@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::nomad::NomadClient;
+use crate::service::Service;
 
 /// Cheap to clone: one `Arc` over [`App`].
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct App {
     pub db: DatabaseConnection,
     /// The Nomad API client.
     pub nomad: NomadClient,
+    /// The operations, shared by the REST handlers and the MCP tools.
+    pub service: Service,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// Cancelled when shutdown starts: long-lived streams end, `/readyz` turns 503.

@@ -1,10 +1,13 @@
 //! The REST error type: every failure leaves as `application/problem+json` (RFC 9457) with
-//! a message a person can act on. The status mapping is one exhaustive `match`.
+//! a message a person can act on. The status mapping is one exhaustive `match`, and the
+//! service layer's errors map onto it in one `From`.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+
+use crate::service::{FieldError, ServiceError};
 
 /// Errors a REST handler can return.
 #[derive(Debug, thiserror::Error)]
@@ -15,25 +18,61 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     BadRequest(String),
+    /// Invalid input, field by field; the problem document lists them under `errors`.
+    #[error("invalid request: {}", summary(.0))]
+    Validation(Vec<FieldError>),
+    /// Nomad refused the request as invalid (a job it cannot accept).
+    #[error("{0}")]
+    Rejected(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("the request body is larger than the limit of {limit} bytes (GATEWAY_BODY_LIMIT)")]
     PayloadTooLarge { limit: usize },
     #[error("the request did not finish within {after} (GATEWAY_REQUEST_TIMEOUT)")]
     Timeout { after: String },
     #[error("{0}")]
     Unavailable(String),
+    /// Nomad answered with a server error or something the gateway could not read.
+    #[error("{0}")]
+    NomadFailed(String),
+    /// Nomad refused the gateway's own token: an operator has to fix its ACL policy.
+    #[error("{0}")]
+    NomadPermission(String),
     /// Details are logged where the error is handled; the client sees only that it happened.
     #[error("internal error; the gateway log has the details under this request id")]
     Internal,
 }
 
-/// The problem document (RFC 9457 section 3).
-#[derive(Serialize)]
+fn summary(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The problem document (RFC 9457 section 3), served as `application/problem+json`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "urn:nomad-gateway:problem:not-found",
+    "title": "Not Found",
+    "status": 404,
+    "detail": "job 'web' not found in namespace 'default'"
+}))]
 pub struct Problem {
+    /// `urn:nomad-gateway:problem:<kind>`: stable, for programs to branch on.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The HTTP status's reason phrase.
     pub title: &'static str,
     pub status: u16,
+    /// What went wrong and what to do about it, for people.
     pub detail: String,
+    /// With `validation`: every invalid field of the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
 }
 
 impl ApiError {
@@ -42,11 +81,19 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),
+            ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            ApiError::Rejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "nomad-rejected"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type")
+            }
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large")
             }
             ApiError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::NomadFailed(_) => (StatusCode::BAD_GATEWAY, "nomad-failed"),
+            ApiError::NomadPermission(_) => (StatusCode::BAD_GATEWAY, "nomad-permission"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -58,14 +105,39 @@ impl ApiError {
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: self.to_string(),
+            errors: match self {
+                ApiError::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
         };
         (status, problem)
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Validation(errors) => ApiError::Validation(errors),
+            ServiceError::NotFound(message) => ApiError::NotFound(message),
+            ServiceError::Conflict(message) => ApiError::Conflict(message),
+            ServiceError::Rejected(message) => ApiError::Rejected(message),
+            ServiceError::NomadUnavailable(message) => ApiError::Unavailable(message),
+            ServiceError::NomadFailed(message) => ApiError::NomadFailed(message),
+            // The service's message already says the gateway's token lacks a permission.
+            error @ ServiceError::NomadPermission(_) => {
+                ApiError::NomadPermission(error.to_string())
+            }
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, problem) = self.problem();
+        if status.is_server_error() {
+            // Logged here, where it is handled, inside the request's span.
+            tracing::warn!(problem.type = %problem.kind, detail = %problem.detail, "request failed");
+        }
         let mut response = (status, Json(problem)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

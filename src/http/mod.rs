@@ -1,5 +1,7 @@
-//! The HTTP transport: the one route table, middleware, health, metrics and errors.
+//! The HTTP transport: the one route table, middleware, health, metrics, errors, and the
+//! REST API with its OpenAPI document.
 
+mod api;
 pub mod error;
 mod health;
 mod limits;
@@ -10,6 +12,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::routing::get;
+use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, Problem};
 pub use metrics::recorder as metrics_recorder;
@@ -23,10 +26,14 @@ pub fn router(state: AppState) -> Router {
         body_bytes: state.config.server.body_limit,
         request_timeout: state.config.server.request_timeout,
     };
+    let (api, openapi) = api::router().split_for_parts();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
+        .merge(api)
+        // Serves the document at /openapi.json and the UI (vendored assets) under /docs.
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.body_bytes))

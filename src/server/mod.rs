@@ -51,6 +51,7 @@ pub async fn build_state(
     Ok(AppState::new(App {
         config,
         db,
+        service: crate::service::Service::new(nomad.clone()),
         nomad,
         metrics: crate::http::metrics_recorder(),
         shutdown,

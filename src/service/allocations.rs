@@ -7,7 +7,7 @@ use super::jobs::not_found;
 use super::{Principal, Service, ServiceError, timestamp};
 use crate::nomad::types::{Allocation, TaskEvent};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AllocationRow {
     pub id: String,
     pub name: String,
@@ -41,7 +41,7 @@ impl From<&Allocation> for AllocationRow {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct EventLine {
     pub time: Option<String>,
     #[serde(rename = "type")]
@@ -75,7 +75,7 @@ pub fn describe_event(e: &TaskEvent) -> EventLine {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct TaskStatus {
     pub name: String,
     pub state: String,
@@ -85,7 +85,7 @@ pub struct TaskStatus {
     pub events: Vec<EventLine>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AllocationDetail {
     #[serde(flatten)]
     pub summary: AllocationRow,

@@ -8,7 +8,7 @@ use super::{Principal, Service, ServiceError};
 use crate::nomad::QueryOptions;
 use crate::nomad::types::Event;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Capacity {
     pub cpu_mhz_total: i64,
     pub cpu_mhz_allocated: i64,
@@ -16,7 +16,7 @@ pub struct Capacity {
     pub memory_mb_allocated: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ClusterStatus {
     pub leader: String,
     pub region: String,
@@ -26,20 +26,20 @@ pub struct ClusterStatus {
     pub jobs_by_status: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ServerMember {
     pub name: String,
     pub address: String,
     pub status: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct NamespaceRow {
     pub name: String,
     pub description: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventsRequest {
     /// Topics such as `Job`, `Allocation`, `Deployment`, `Evaluation`, `Node` (default: all).
     #[serde(default)]
@@ -54,7 +54,7 @@ pub struct EventsRequest {
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct EventRow {
     pub index: u64,
     pub topic: String,

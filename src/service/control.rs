@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::jobs::{WriteResult, invalid, not_found, write_result};
 use super::{Principal, Service, ServiceError, timestamp};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScaleRequest {
     /// The task group to scale; may be left out when the job has one group.
     #[serde(default)]
@@ -18,7 +18,7 @@ pub struct ScaleRequest {
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DispatchRequest {
     /// Payload as UTF-8 text (Nomad caps it at 16 KiB).
     #[serde(default)]
@@ -30,14 +30,14 @@ pub struct DispatchRequest {
     pub idempotency_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DispatchResult {
     pub dispatched_job_id: String,
     pub eval_id: Option<String>,
     pub namespace: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct JobVersion {
     pub version: u64,
     pub stable: bool,
@@ -46,7 +46,7 @@ pub struct JobVersion {
 }
 
 /// How `restart_job` restarts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RestartMode {
     /// Restart the tasks of every running allocation where it runs, all at once.
@@ -57,7 +57,7 @@ pub enum RestartMode {
     Redeploy,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RestartResult {
     pub job_id: String,
     pub namespace: String,

@@ -6,7 +6,7 @@ use super::jobs::{DeploymentBrief, not_found};
 use super::{Principal, Service, ServiceError};
 use crate::nomad::types::DeploymentWriteResponse;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DeploymentChange {
     pub deployment_id: String,
     pub eval_id: Option<String>,

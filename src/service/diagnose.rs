@@ -9,7 +9,7 @@ use super::jobs::{DeploymentBrief, not_found};
 use super::logs::{LogStream, LogsRequest};
 use super::{Principal, Service, ServiceError};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct FailedTask {
     pub alloc_id: String,
     pub task: String,
@@ -20,7 +20,7 @@ pub struct FailedTask {
     pub last_log_lines: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Diagnosis {
     pub job_id: String,
     pub namespace: String,

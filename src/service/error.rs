@@ -4,7 +4,7 @@
 use crate::nomad::NomadError;
 
 /// One invalid field of a request.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field's path in the request (`ports[1].static`).
     pub field: String,

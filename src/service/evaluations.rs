@@ -9,7 +9,7 @@ use super::placement::{GroupAsk, asks_of, explain};
 use super::{Principal, Service, ServiceError, timestamp};
 use crate::nomad::types::Evaluation;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct EvaluationSummary {
     pub id: String,
     pub job_id: String,

@@ -8,7 +8,8 @@ use super::{DEFAULT_PAGE, FieldError, MAX_PAGE, Principal, Service, ServiceError
 use crate::nomad::QueryOptions;
 use crate::nomad::types::{Deployment, Job, JobListStub, JobWriteResponse, TaskGroupSummary};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListJobsRequest {
     /// A namespace, or `*` for every namespace.
     #[serde(default)]
@@ -27,7 +28,7 @@ pub struct ListJobsRequest {
     pub next_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct JobRow {
     pub id: String,
     pub name: String,
@@ -42,7 +43,7 @@ pub struct JobRow {
     pub submitted_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct AllocationCounts {
     pub queued: u64,
     pub starting: u64,
@@ -63,7 +64,7 @@ impl AllocationCounts {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct JobPage {
     pub jobs: Vec<JobRow>,
     /// Pass back as `next_token` for the next page; absent on the last page.
@@ -167,7 +168,7 @@ fn job_row(stub: JobListStub) -> JobRow {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct GroupStatus {
     pub name: String,
     pub desired: i64,
@@ -175,7 +176,7 @@ pub struct GroupStatus {
     pub allocations: AllocationCounts,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DeploymentBrief {
     pub id: String,
     pub status: String,
@@ -185,7 +186,7 @@ pub struct DeploymentBrief {
     pub groups: BTreeMap<String, DeploymentProgress>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct DeploymentProgress {
     pub desired: u64,
     pub placed: u64,
@@ -217,7 +218,7 @@ impl From<Deployment> for DeploymentBrief {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct JobOverview {
     pub id: String,
     pub name: String,
@@ -238,7 +239,7 @@ pub struct JobOverview {
 }
 
 /// What a write did: the evaluation Nomad created and the job's new modify index.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct WriteResult {
     pub job_id: String,
     pub namespace: String,

@@ -7,7 +7,7 @@ use super::{Principal, Service, ServiceError};
 use crate::nomad::LogRequest;
 use crate::nomad::types::Allocation;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogStream {
     #[default]
@@ -15,7 +15,8 @@ pub enum LogStream {
     Stderr,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogsRequest {
     /// Read this allocation; default: the job's most recently created one.
     #[serde(default)]
@@ -24,6 +25,7 @@ pub struct LogsRequest {
     #[serde(default)]
     pub task: Option<String>,
     #[serde(default)]
+    #[param(inline)]
     pub stream: LogStream,
     /// How many of the last lines (default 100, at most 5000).
     #[serde(default)]
@@ -33,7 +35,7 @@ pub struct LogsRequest {
     pub max_bytes: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct LogsResult {
     pub job_id: String,
     pub alloc_id: String,

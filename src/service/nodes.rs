@@ -10,7 +10,7 @@ use super::{Principal, Service, ServiceError};
 use crate::nomad::types::{Node, NodeListStub};
 use crate::nomad::{DrainSpec, QueryOptions};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct NodeRow {
     pub id: String,
     pub name: String,
@@ -42,7 +42,7 @@ impl From<NodeListStub> for NodeRow {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct NodeDetail {
     #[serde(flatten)]
     pub summary: NodeRow,
@@ -53,7 +53,7 @@ pub struct NodeDetail {
     pub attributes: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DrainRequest {
     /// Stop remaining allocations after this many seconds (default: 1 hour). 0 drains at once.
     #[serde(default)]
@@ -66,7 +66,7 @@ pub struct DrainRequest {
     pub cancel: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct NodeChange {
     pub node_id: String,
     pub eval_ids: Vec<String>,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::FieldError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobType {
     #[default]
@@ -19,7 +19,7 @@ pub enum JobType {
     System,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CommandDriver {
     #[default]
@@ -28,7 +28,7 @@ pub enum CommandDriver {
 }
 
 /// A port the task listens on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortSpec {
     /// Name used by health checks and services (`http`).
@@ -42,7 +42,7 @@ pub struct PortSpec {
 }
 
 /// An HTTP health check, registered with Nomad's built-in service discovery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheck {
     /// Path to GET, e.g. `/health`.
@@ -59,7 +59,7 @@ pub struct HealthCheck {
 }
 
 /// The simplified specification.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJobSpec {
     pub job_id: String,

@@ -13,7 +13,7 @@ use crate::nomad::types::Job;
 use crate::nomad::{JobRegistration, ParseRequest};
 
 /// A full job: Nomad JSON (bare or `{"Job": ...}`) or HCL2 text.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubmitJobRequest {
     /// The job as a JSON object.
     #[serde(default)]
@@ -30,7 +30,7 @@ pub struct SubmitJobRequest {
 }
 
 /// What a plan found: the diff and, per group, why placements would fail.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PlanResult {
     pub job_id: String,
     pub namespace: String,

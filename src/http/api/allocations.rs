@@ -1,0 +1,167 @@
+//! Allocations: a job's allocations and task logs, one allocation, restart and stop.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{JsonBody, PathParams, QueryParams};
+use super::{ApiResult, InNamespace, Problems};
+use crate::http::ApiError;
+use crate::service::Principal;
+use crate::service::allocations::{AllocationDetail, AllocationRow};
+use crate::service::logs::{LogsRequest, LogsResult};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_allocations))
+        .routes(routes!(get_job_logs))
+        .routes(routes!(get_allocation))
+        .routes(routes!(restart_allocation))
+        .routes(routes!(stop_allocation))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AllocationsQuery {
+    /// The Nomad namespace; the gateway's default (`NOMAD_NAMESPACE`) when left out.
+    namespace: Option<String>,
+    /// Include allocations of earlier job versions.
+    #[serde(default)]
+    all_versions: bool,
+}
+
+/// List a job's allocations
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{job_id}/allocations",
+    tag = "allocations",
+    params(("job_id" = String, Path, description = "The job's ID"), AllocationsQuery),
+    responses((status = 200, description = "The job's allocations", body = Vec<AllocationRow>), Problems)
+)]
+async fn list_allocations(
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<AllocationsQuery>,
+) -> ApiResult<Vec<AllocationRow>> {
+    let who = Principal::local();
+    let namespace = query.namespace.as_deref();
+    let allocations = state
+        .service
+        .list_allocations(&who, &job_id, namespace, query.all_versions)
+        .await?;
+    Ok(Json(allocations))
+}
+
+/// Read a job's task logs
+///
+/// The last lines of a task's stdout or stderr, from the job's newest allocation or the
+/// one named in `alloc_id`; bounded by `lines` and `max_bytes`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{job_id}/logs",
+    tag = "allocations",
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace, LogsRequest),
+    responses((status = 200, description = "The last lines", body = LogsResult), Problems)
+)]
+async fn get_job_logs(
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+    QueryParams(request): QueryParams<LogsRequest>,
+) -> ApiResult<LogsResult> {
+    let who = Principal::local();
+    let logs = state
+        .service
+        .get_job_logs(&who, &job_id, query.namespace.as_deref(), request)
+        .await?;
+    Ok(Json(logs))
+}
+
+/// Read an allocation
+///
+/// Its placement, status, and every task's state with its recent events.
+#[utoipa::path(
+    get,
+    path = "/api/v1/allocations/{alloc_id}",
+    tag = "allocations",
+    params(("alloc_id" = String, Path, description = "The allocation's ID"), InNamespace),
+    responses((status = 200, description = "The allocation", body = AllocationDetail), Problems)
+)]
+async fn get_allocation(
+    State(state): State<AppState>,
+    PathParams(alloc_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+) -> ApiResult<AllocationDetail> {
+    let who = Principal::local();
+    let allocation = state
+        .service
+        .get_allocation(&who, &alloc_id, query.namespace.as_deref())
+        .await?;
+    Ok(Json(allocation))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+struct RestartAllocationBody {
+    /// Restart only this task; every task when left out.
+    #[serde(default)]
+    task: Option<String>,
+}
+
+/// Restart an allocation's tasks in place
+#[utoipa::path(
+    post,
+    path = "/api/v1/allocations/{alloc_id}/restart",
+    tag = "allocations",
+    params(("alloc_id" = String, Path, description = "The allocation's ID"), InNamespace),
+    request_body = RestartAllocationBody,
+    responses((status = 204, description = "Restarted"), Problems)
+)]
+async fn restart_allocation(
+    State(state): State<AppState>,
+    PathParams(alloc_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+    JsonBody(body): JsonBody<RestartAllocationBody>,
+) -> Result<StatusCode, ApiError> {
+    let who = Principal::local();
+    let namespace = query.namespace.as_deref();
+    state
+        .service
+        .restart_allocation(&who, &alloc_id, namespace, body.task.as_deref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct AllocationStopped {
+    alloc_id: String,
+    /// The evaluation that places a replacement, when the job still wants one.
+    eval_id: Option<String>,
+}
+
+/// Stop an allocation
+///
+/// The scheduler places a replacement if the job still wants one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/allocations/{alloc_id}/stop",
+    tag = "allocations",
+    params(("alloc_id" = String, Path, description = "The allocation's ID"), InNamespace),
+    responses((status = 200, description = "Stopped", body = AllocationStopped), Problems)
+)]
+async fn stop_allocation(
+    State(state): State<AppState>,
+    PathParams(alloc_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+) -> ApiResult<AllocationStopped> {
+    let who = Principal::local();
+    let eval_id = state
+        .service
+        .stop_allocation(&who, &alloc_id, query.namespace.as_deref())
+        .await?;
+    Ok(Json(AllocationStopped { alloc_id, eval_id }))
+}

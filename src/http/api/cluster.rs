@@ -1,0 +1,102 @@
+//! The cluster at a glance, its namespaces, and its recent events.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::QueryParams;
+use super::{ApiResult, Problems};
+use crate::service::Principal;
+use crate::service::cluster::{ClusterStatus, EventRow, EventsRequest, NamespaceRow};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_cluster_status))
+        .routes(routes!(list_namespaces))
+        .routes(routes!(recent_events))
+}
+
+/// Cluster status
+///
+/// Leader, servers, nodes by status, allocated against total CPU and memory, jobs by
+/// status.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cluster",
+    tag = "cluster",
+    responses((status = 200, description = "The cluster at a glance", body = ClusterStatus), Problems)
+)]
+async fn get_cluster_status(State(state): State<AppState>) -> ApiResult<ClusterStatus> {
+    Ok(Json(
+        state
+            .service
+            .get_cluster_status(&Principal::local())
+            .await?,
+    ))
+}
+
+/// List namespaces
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces",
+    tag = "cluster",
+    responses((status = 200, description = "Every namespace", body = Vec<NamespaceRow>), Problems)
+)]
+async fn list_namespaces(State(state): State<AppState>) -> ApiResult<Vec<NamespaceRow>> {
+    Ok(Json(
+        state.service.list_namespaces(&Principal::local()).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct EventsQuery {
+    /// Comma-separated topics: `Job`, `Allocation`, `Deployment`, `Evaluation`, `Node`
+    /// (default: all).
+    topics: Option<String>,
+    /// The Nomad namespace, or `*` for all; the gateway's default when left out.
+    namespace: Option<String>,
+    /// Only events about this job.
+    job_id: Option<String>,
+    /// How many of the most recent events (default 20, at most 200).
+    limit: Option<usize>,
+}
+
+/// Recent events
+///
+/// The last events of Nomad's event stream, filtered by topic, namespace and job.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "cluster",
+    params(EventsQuery),
+    responses((status = 200, description = "The most recent events, oldest first", body = Vec<EventRow>), Problems)
+)]
+async fn recent_events(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<EventsQuery>,
+) -> ApiResult<Vec<EventRow>> {
+    let request = EventsRequest {
+        topics: query
+            .topics
+            .iter()
+            .flat_map(|t| t.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        namespace: query.namespace,
+        job_id: query.job_id,
+        limit: query.limit,
+    };
+    Ok(Json(
+        state
+            .service
+            .recent_events(&Principal::local(), request)
+            .await?,
+    ))
+}

@@ -1,0 +1,62 @@
+//! Evaluations: a job's evaluations and one evaluation, placement failures in words.
+
+use axum::Json;
+use axum::extract::State;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{PathParams, QueryParams};
+use super::{ApiResult, InNamespace, Problems};
+use crate::service::Principal;
+use crate::service::evaluations::EvaluationSummary;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_evaluations))
+        .routes(routes!(get_evaluation))
+}
+
+/// List a job's evaluations
+///
+/// Newest first, each with why its task groups could not be placed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{job_id}/evaluations",
+    tag = "evaluations",
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
+    responses((status = 200, description = "The job's evaluations", body = Vec<EvaluationSummary>), Problems)
+)]
+async fn list_evaluations(
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+) -> ApiResult<Vec<EvaluationSummary>> {
+    let who = Principal::local();
+    let evaluations = state
+        .service
+        .list_evaluations(&who, &job_id, query.namespace.as_deref())
+        .await?;
+    Ok(Json(evaluations))
+}
+
+/// Read an evaluation
+#[utoipa::path(
+    get,
+    path = "/api/v1/evaluations/{eval_id}",
+    tag = "evaluations",
+    params(("eval_id" = String, Path, description = "The evaluation's ID"), InNamespace),
+    responses((status = 200, description = "The evaluation", body = EvaluationSummary), Problems)
+)]
+async fn get_evaluation(
+    State(state): State<AppState>,
+    PathParams(eval_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+) -> ApiResult<EvaluationSummary> {
+    let who = Principal::local();
+    let evaluation = state
+        .service
+        .get_evaluation(&who, &eval_id, query.namespace.as_deref())
+        .await?;
+    Ok(Json(evaluation))
+}

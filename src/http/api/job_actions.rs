@@ -1,0 +1,187 @@
+//! `/api/v1/jobs/{job_id}/...` actions: restart, scale, dispatch, evaluate, and the
+//! version history with revert.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{JsonBody, PathParams, QueryParams};
+use super::{ApiResult, InNamespace, Problems};
+use crate::service::Principal;
+use crate::service::control::{
+    DispatchRequest, DispatchResult, JobVersion, RestartMode, RestartResult, ScaleRequest,
+};
+use crate::service::jobs::WriteResult;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(restart_job))
+        .routes(routes!(scale_job))
+        .routes(routes!(dispatch_job))
+        .routes(routes!(force_evaluate_job))
+        .routes(routes!(list_job_versions))
+        .routes(routes!(revert_job))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+struct RestartBody {
+    /// `in_place` (default) restarts the tasks of every running allocation where it runs,
+    /// all at once; `redeploy` re-registers the job so Nomad replaces allocations batch by
+    /// batch, following the job's update strategy.
+    #[serde(default)]
+    mode: RestartMode,
+}
+
+/// Restart a job
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{job_id}/restart",
+    tag = "jobs",
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
+    request_body = RestartBody,
+    responses((status = 200, description = "Restarted, or the re-deploy started", body = RestartResult), Problems)
+)]
+async fn restart_job(
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+    JsonBody(body): JsonBody<RestartBody>,
+) -> ApiResult<RestartResult> {
+    let who = Principal::local();
+    let result = state
+        .service
+        .restart_job(&who, &job_id, query.namespace.as_deref(), body.mode)
+        .await?;
+    Ok(Json(result))
+}
+
+/// Scale a task group
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{job_id}/scale",
+    tag = "jobs",
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
+    request_body = ScaleRequest,
+    responses((status = 200, description = "Scaled; Nomad is placing or stopping allocations", body = WriteResult), Problems)
+)]
+async fn scale_job(
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+    JsonBody(request): JsonBody<ScaleRequest>,
+) -> ApiResult<WriteResult> {
+    let who = Principal::local();
+    let result = state
+        .service
+        .scale_job(&who, &job_id, query.namespace.as_deref(), request)
+        .await?;
+    Ok(Json(result))
+}
+
+/// Dispatch a parameterized job
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{job_id}/dispatch",
+    tag = "jobs",
+    params(("job_id" = String, Path, description = "The parameterized job's ID"), InNamespace),
+    request_body = DispatchRequest,
+    responses((status = 200, description = "The dispatched child job", body = DispatchResult), Problems)
+)]
+async fn dispatch_job(
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+    JsonBody(request): JsonBody<DispatchRequest>,
+) -> ApiResult<DispatchResult> {
+    let who = Principal::local();
+    let result = state
+        .service
+        .dispatch_job(&who, &job_id, query.namespace.as_deref(), request)
+        .await?;
+    Ok(Json(result))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+struct EvaluateBody {
+    /// Replace failed allocations now instead of after their reschedule delay.
+    #[serde(default)]
+    force_reschedule: bool,
+}
+
+/// Force a new evaluation
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{job_id}/evaluate",
+    tag = "jobs",
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
+    request_body = EvaluateBody,
+    responses((status = 200, description = "The evaluation Nomad created", body = WriteResult), Problems)
+)]
+async fn force_evaluate_job(
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+    JsonBody(body): JsonBody<EvaluateBody>,
+) -> ApiResult<WriteResult> {
+    let who = Principal::local();
+    let namespace = query.namespace.as_deref();
+    let result = state
+        .service
+        .force_evaluate_job(&who, &job_id, namespace, body.force_reschedule)
+        .await?;
+    Ok(Json(result))
+}
+
+/// List a job's versions
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{job_id}/versions",
+    tag = "jobs",
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
+    responses((status = 200, description = "Versions, newest first", body = Vec<JobVersion>), Problems)
+)]
+async fn list_job_versions(
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+) -> ApiResult<Vec<JobVersion>> {
+    let who = Principal::local();
+    let versions = state
+        .service
+        .list_job_versions(&who, &job_id, query.namespace.as_deref())
+        .await?;
+    Ok(Json(versions))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct RevertBody {
+    /// The version to go back to (see the versions route).
+    version: u64,
+}
+
+/// Revert a job to an earlier version
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{job_id}/revert",
+    tag = "jobs",
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
+    request_body = RevertBody,
+    responses((status = 200, description = "Reverted; Nomad is rolling out that version", body = WriteResult), Problems)
+)]
+async fn revert_job(
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+    JsonBody(body): JsonBody<RevertBody>,
+) -> ApiResult<WriteResult> {
+    let who = Principal::local();
+    let result = state
+        .service
+        .revert_job(&who, &job_id, query.namespace.as_deref(), body.version)
+        .await?;
+    Ok(Json(result))
+}

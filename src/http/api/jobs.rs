@@ -1,0 +1,194 @@
+//! `/api/v1/jobs`: list, create from the simplified spec, submit a full job, plan, read,
+//! stop, and diagnose.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{JsonBody, PathParams, QueryParams};
+use super::{ApiResult, InNamespace, Problems};
+use crate::http::ApiError;
+use crate::service::Principal;
+use crate::service::diagnose::Diagnosis;
+use crate::service::jobs::{JobOverview, JobPage, ListJobsRequest, WriteResult};
+use crate::service::spec::CreateJobSpec;
+use crate::service::submit::{PlanResult, SubmitJobRequest};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_jobs, create_job, submit_job))
+        .routes(routes!(plan_job))
+        .routes(routes!(get_job, stop_job))
+        .routes(routes!(diagnose_job))
+}
+
+/// List jobs
+///
+/// One page of jobs in a namespace (`*` for every namespace), optionally filtered by ID
+/// prefix, status and type. Pass `next_token` back for the next page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    params(ListJobsRequest),
+    responses((status = 200, description = "One page of jobs", body = JobPage), Problems)
+)]
+async fn list_jobs(
+    State(state): State<AppState>,
+    QueryParams(request): QueryParams<ListJobsRequest>,
+) -> ApiResult<JobPage> {
+    Ok(Json(
+        state
+            .service
+            .list_jobs(&Principal::local(), request)
+            .await?,
+    ))
+}
+
+/// Create a job from the simplified spec
+///
+/// A Docker image (or an exec/raw_exec command) with count, CPU, memory, ports,
+/// environment and an optional HTTP health check, translated into a Nomad job with
+/// restart and update defaults. Every invalid field is reported at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    request_body = CreateJobSpec,
+    responses((status = 201, description = "Registered; Nomad is placing it", body = WriteResult), Problems)
+)]
+async fn create_job(
+    State(state): State<AppState>,
+    JsonBody(spec): JsonBody<CreateJobSpec>,
+) -> Result<(StatusCode, Json<WriteResult>), ApiError> {
+    let result = state.service.create_job(&Principal::local(), spec).await?;
+    Ok((StatusCode::CREATED, Json(result)))
+}
+
+/// Submit a full job
+///
+/// Registers (creates or updates) a job given as Nomad JSON in `job` (bare or wrapped in
+/// `{"Job": ...}`), or as JSON or HCL2 text in `definition` (HCL2 is parsed by Nomad, with
+/// `variables`). `namespace` overrides the job's own.
+#[utoipa::path(
+    put,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    request_body = SubmitJobRequest,
+    responses((status = 200, description = "Registered; Nomad is placing it", body = WriteResult), Problems)
+)]
+async fn submit_job(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<SubmitJobRequest>,
+) -> ApiResult<WriteResult> {
+    Ok(Json(
+        state
+            .service
+            .submit_job(&Principal::local(), request)
+            .await?,
+    ))
+}
+
+/// Plan a job
+///
+/// A dry run of a submission: what would change, and in plain sentences why groups
+/// could not be placed. Changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/plan",
+    tag = "jobs",
+    request_body = SubmitJobRequest,
+    responses((status = 200, description = "What the submission would do", body = PlanResult), Problems)
+)]
+async fn plan_job(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<SubmitJobRequest>,
+) -> ApiResult<PlanResult> {
+    Ok(Json(
+        state.service.plan_job(&Principal::local(), request).await?,
+    ))
+}
+
+/// Read a job
+///
+/// Status, version, per-group allocation counts and the latest deployment.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{job_id}",
+    tag = "jobs",
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
+    responses((status = 200, description = "The job", body = JobOverview), Problems)
+)]
+async fn get_job(
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+) -> ApiResult<JobOverview> {
+    let who = Principal::local();
+    let job = state
+        .service
+        .get_job(&who, &job_id, query.namespace.as_deref())
+        .await?;
+    Ok(Json(job))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct StopQuery {
+    /// The Nomad namespace; the gateway's default (`NOMAD_NAMESPACE`) when left out.
+    namespace: Option<String>,
+    /// Forget the job at once instead of leaving it to garbage collection.
+    #[serde(default)]
+    purge: bool,
+}
+
+/// Stop a job
+#[utoipa::path(
+    delete,
+    path = "/api/v1/jobs/{job_id}",
+    tag = "jobs",
+    params(("job_id" = String, Path, description = "The job's ID"), StopQuery),
+    responses((status = 200, description = "Stopped (and purged when asked)", body = WriteResult), Problems)
+)]
+async fn stop_job(
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<StopQuery>,
+) -> ApiResult<WriteResult> {
+    let who = Principal::local();
+    let result = state
+        .service
+        .stop_job(&who, &job_id, query.namespace.as_deref(), query.purge)
+        .await?;
+    Ok(Json(result))
+}
+
+/// Diagnose a job
+///
+/// Why is this job not healthy? Placement failures in plain sentences, blocked
+/// evaluations, failed tasks with their events and last log lines, the deployment's
+/// state, and suggested next steps.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{job_id}/diagnosis",
+    tag = "jobs",
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
+    responses((status = 200, description = "Findings and next steps", body = Diagnosis), Problems)
+)]
+async fn diagnose_job(
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+) -> ApiResult<Diagnosis> {
+    let who = Principal::local();
+    let diagnosis = state
+        .service
+        .diagnose_job(&who, &job_id, query.namespace.as_deref())
+        .await?;
+    Ok(Json(diagnosis))
+}

@@ -1,0 +1,113 @@
+//! The REST API: `/api/v1` resources for every service operation, the `/api/claude`
+//! compatibility routes, and the OpenAPI document built from the same handlers.
+//!
+//! Handlers parse the request, call one service function and shape the answer; nothing
+//! else. Service errors become problem documents through `From<ServiceError> for ApiError`.
+
+mod allocations;
+mod claude;
+mod cluster;
+mod deployments;
+mod evaluations;
+mod extract;
+mod job_actions;
+mod jobs;
+mod nodes;
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use serde::Deserialize;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{IntoParams, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::http::error::{ApiError, Problem};
+use crate::service::FieldError;
+use crate::state::AppState;
+
+/// A handler's answer: a JSON body or a problem document.
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// Every REST route, with its OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(jobs::router())
+        .merge(job_actions::router())
+        .merge(allocations::router())
+        .merge(evaluations::router())
+        .merge(deployments::router())
+        .merge(nodes::router())
+        .merge(cluster::router())
+        .merge(claude::router())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "nomad-gateway",
+        description = "Run HashiCorp Nomad jobs safely over REST. Every error is an \
+            `application/problem+json` document (RFC 9457) whose `detail` says what to do; \
+            validation errors list each invalid field under `errors`.",
+        license(name = "MPL-2.0", identifier = "MPL-2.0"),
+    ),
+    components(schemas(Problem, FieldError)),
+    tags(
+        (name = "jobs", description = "Jobs: list, read, create, submit, plan, stop, and act on them"),
+        (name = "allocations", description = "Allocations and task logs"),
+        (name = "evaluations", description = "The scheduler's decisions, with placement failures in words"),
+        (name = "deployments", description = "Rolling deployments and canaries"),
+        (name = "nodes", description = "Client nodes: drain, eligibility, labels"),
+        (name = "cluster", description = "The cluster at a glance, namespaces, recent events"),
+        (name = "claude", description = "Compatibility routes of the earlier Python Nomad MCP service"),
+    )
+)]
+struct ApiDoc;
+
+/// The `?namespace=` every namespaced route takes.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct InNamespace {
+    /// The Nomad namespace; the gateway's default (`NOMAD_NAMESPACE`) when left out.
+    namespace: Option<String>,
+}
+
+/// The problem documents any `/api` route may answer with.
+struct Problems;
+
+impl utoipa::IntoResponses for Problems {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::response::Response>> {
+        [
+            (
+                400,
+                "Malformed request: a body that is not JSON, or a path that does not parse",
+            ),
+            (404, "The job, allocation, evaluation, deployment, node or namespace does not exist"),
+            (409, "The object changed meanwhile, or is not in a state that allows the action"),
+            (413, "The request body is larger than GATEWAY_BODY_LIMIT"),
+            (415, "The request body is not JSON"),
+            (
+                422,
+                "Invalid request (each invalid field is listed under `errors`), or Nomad refused the job as invalid",
+            ),
+            (
+                502,
+                "Nomad failed, or refused the gateway's own Nomad token (it lacks a permission)",
+            ),
+            (503, "Nomad is unreachable"),
+            (504, "No answer within GATEWAY_REQUEST_TIMEOUT"),
+        ]
+        .into_iter()
+        .map(|(status, description)| {
+            let content = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content("application/problem+json", content)
+                .build();
+            (status.to_string(), RefOr::T(response))
+        })
+        .collect()
+    }
+}
