@@ -41,16 +41,17 @@ fn is_json(headers: &HeaderMap) -> bool {
         || essence.to_ascii_lowercase().ends_with("+json")
 }
 
-/// The field a serde error is about: the path serde_path_to_error tracked, or, for a
-/// missing field at the top, the field serde names in its message.
+/// The field a serde error is about: the path serde_path_to_error tracked, completed with
+/// the name serde gives in its message when a field is missing.
 fn field_error(path: String, message: String) -> FieldError {
-    let field = match path.as_str() {
-        "." | "" => message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-            .unwrap_or("body")
-            .to_string(),
-        _ => path,
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let field = match (path.as_str(), missing) {
+        ("." | "", Some(name)) => name.to_string(),
+        ("." | "", None) => "body".to_string(),
+        (_, Some(name)) => format!("{path}.{name}"),
+        (_, None) => path,
     };
     FieldError { field, message }
 }
