@@ -27,8 +27,27 @@ pub struct ParseRequest {
     #[serde(rename = "JobHCL")]
     pub job_hcl: String,
     pub canonicalize: bool,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    /// HCL2 variables. Nomad takes them as the text of a variables file
+    /// (`JobsParseRequest.Variables` is a string in Nomad's `api/jobs.go`), so the
+    /// map is written out as `name = "value"` lines.
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        serialize_with = "variables_file"
+    )]
     pub variables: BTreeMap<String, String>,
+}
+
+fn variables_file<S: serde::Serializer>(
+    variables: &BTreeMap<String, String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut text = String::new();
+    for (name, value) in variables {
+        // A JSON string literal is also a valid HCL string literal for these escapes.
+        let quoted = serde_json::to_string(value).map_err(serde::ser::Error::custom)?;
+        text.push_str(&format!("{name} = {quoted}\n"));
+    }
+    serializer.serialize_str(&text)
 }
 
 fn job_call(operation: &'static str, template: &'static str, id: &str, suffix: &str) -> Call {
