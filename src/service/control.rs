@@ -13,6 +13,7 @@ pub struct ScaleRequest {
     /// The task group to scale; may be left out when the job has one group.
     #[serde(default)]
     pub group: Option<String>,
+    #[schema(minimum = 0, maximum = 1000)]
     pub count: i64,
     #[serde(default)]
     pub message: Option<String>,

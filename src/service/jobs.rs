@@ -18,11 +18,14 @@ pub struct ListJobsRequest {
     pub prefix: Option<String>,
     /// `pending`, `running` or `dead`.
     #[serde(default)]
+    #[param(pattern = "^(pending|running|dead)$")]
     pub status: Option<String>,
     /// `service`, `batch`, `system` or `sysbatch`.
     #[serde(default, rename = "type")]
+    #[param(pattern = "^(service|batch|system|sysbatch)$")]
     pub job_type: Option<String>,
     #[serde(default)]
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u32>,
     #[serde(default)]
     pub next_token: Option<String>,

@@ -29,9 +29,11 @@ pub struct LogsRequest {
     pub stream: LogStream,
     /// How many of the last lines (default 100, at most 5000).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 5000)]
     pub lines: Option<usize>,
     /// Byte cap on what is read and returned (default 64 KiB, at most 1 MiB).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1048576)]
     pub max_bytes: Option<u64>,
 }
 

@@ -57,6 +57,7 @@ pub struct NodeDetail {
 pub struct DrainRequest {
     /// Stop remaining allocations after this many seconds (default: 1 hour). 0 drains at once.
     #[serde(default)]
+    #[schema(maximum = 604800)]
     pub deadline_seconds: Option<u64>,
     /// Leave system jobs running on the node.
     #[serde(default)]

@@ -62,6 +62,7 @@ pub struct HealthCheck {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJobSpec {
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     pub job_id: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -82,12 +83,15 @@ pub struct CreateJobSpec {
     #[serde(default)]
     pub args: Vec<String>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub count: Option<u32>,
     /// CPU in MHz.
     #[serde(default)]
+    #[schema(minimum = 10, maximum = 256000)]
     pub cpu: Option<u32>,
     /// Memory in MB.
     #[serde(default)]
+    #[schema(minimum = 10, maximum = 1048576)]
     pub memory: Option<u32>,
     #[serde(default)]
     pub ports: Vec<PortSpec>,

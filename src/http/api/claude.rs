@@ -191,6 +191,7 @@ struct ClaudePort {
 /// The earlier service's simplified job spec (Docker only).
 #[derive(Debug, Deserialize, ToSchema)]
 struct ClaudeJobSpec {
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     job_id: String,
     #[serde(default)]
     name: Option<String>,
@@ -202,12 +203,15 @@ struct ClaudeJobSpec {
     namespace: Option<String>,
     docker_image: String,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
     count: Option<u32>,
     /// CPU in MHz.
     #[serde(default)]
+    #[schema(minimum = 10, maximum = 256000)]
     cpu: Option<u32>,
     /// Memory in MB.
     #[serde(default)]
+    #[schema(minimum = 10, maximum = 1048576)]
     memory: Option<u32>,
     #[serde(default)]
     ports: Vec<ClaudePort>,
@@ -304,6 +308,7 @@ struct ClaudeLogsQuery {
     /// The Nomad namespace; the gateway's default (`NOMAD_NAMESPACE`) when left out.
     namespace: Option<String>,
     /// How many of the last lines of each stream (default 100).
+    #[param(minimum = 1, maximum = 5000)]
     lines: Option<usize>,
 }
 
