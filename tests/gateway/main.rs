@@ -3,6 +3,7 @@
 
 mod config_errors;
 mod database;
+mod fake_fidelity;
 mod job_spec;
 mod nomad_samples;
 mod openapi;

@@ -112,6 +112,12 @@ fn task_event(e: &TaskEvent) -> Value {
     })
 }
 
+/// Go's `time.Time`: the zero time when unset, never null.
+fn go_time(t: Option<i64>) -> String {
+    t.map(rfc3339)
+        .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string())
+}
+
 fn task_states(alloc: &Alloc) -> Value {
     let mut states = Map::new();
     for (name, t) in &alloc.tasks {
@@ -121,9 +127,9 @@ fn task_states(alloc: &Alloc) -> Value {
                 "State": t.state,
                 "Failed": t.failed,
                 "Restarts": t.restarts,
-                "LastRestart": t.last_restart.map(rfc3339),
-                "StartedAt": t.started_at.map(rfc3339),
-                "FinishedAt": t.finished_at.map(rfc3339),
+                "LastRestart": go_time(t.last_restart),
+                "StartedAt": go_time(t.started_at),
+                "FinishedAt": go_time(t.finished_at),
                 "Events": t.events.iter().map(task_event).collect::<Vec<_>>(),
                 "TaskHandle": null
             }),
@@ -511,7 +517,7 @@ pub fn member(addr: &str) -> Value {
     })
 }
 
-pub fn agent_self(addr: &str, index: u64, nodes: usize) -> Value {
+pub fn agent_self(addr: &str, index: u64) -> Value {
     json!({
         "config": {
             "Region": "global",
@@ -547,8 +553,7 @@ pub fn agent_self(addr: &str, index: u64, nodes: usize) -> Value {
             "serf": {"members": "1", "failed": "0", "left": "0", "health_score": "0",
                      "encrypted": "false", "event_queue": "0", "event_time": "1",
                      "intent_queue": "0", "member_time": "1", "query_queue": "0",
-                     "query_time": "1"},
-            "fake": {"nodes": nodes.to_string()}
+                     "query_time": "1"}
         }
     })
 }

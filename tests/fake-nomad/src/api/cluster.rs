@@ -27,8 +27,8 @@ pub async fn agent_self(State(shared): Ctx, headers: HeaderMap) -> Response {
     if let Err(e) = authorize(&shared, &headers, Need::NodeRead) {
         return e;
     }
-    let (index, nodes) = shared.read(|w| (w.index, w.nodes.len()));
-    let mut body = render::agent_self(LEADER, index, nodes);
+    let index = shared.read(|w| w.index);
+    let mut body = render::agent_self(LEADER, index);
     body["config"]["ACL"]["Enabled"] = json!(!shared.tokens.is_empty());
     json(&shared, &body)
 }

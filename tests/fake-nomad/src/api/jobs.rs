@@ -180,6 +180,13 @@ pub async fn parse(
             if flag_value(&body, "Canonicalize") {
                 crate::jobspec::canonicalize(&mut job, &namespace_of(&query));
             }
+            // The parse endpoint answers with `api.Job`, which still has the job-level
+            // migrate and reschedule blocks (null unless set).
+            for key in ["Migrate", "Reschedule"] {
+                if job.get(key).is_none() {
+                    job[key] = Value::Null;
+                }
+            }
             json(&shared, &job)
         }
         Err(e) => text(StatusCode::BAD_REQUEST, &e),

@@ -294,7 +294,10 @@ fn promote_or_fail(
             let create = shared.read(|w| w.evals.get(&eval).map(|e| e.create_index).unwrap_or(0));
             json(
                 shared,
-                &json!({"EvalID": eval, "EvalCreateIndex": create, "DeploymentModifyIndex": modify, "Index": index}),
+                &json!({
+                    "EvalID": eval, "EvalCreateIndex": create, "DeploymentModifyIndex": modify,
+                    "RevertedJobVersion": null, "Index": index
+                }),
             )
         }
         Ok(Err(r)) => refusal(r),

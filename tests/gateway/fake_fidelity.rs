@@ -1,0 +1,624 @@
+//! The fake Nomad answers in Nomad's documented shapes: for every endpoint it serves,
+//! its JSON has every key of the documented sample with the same value type, compared
+//! recursively. Keys the fake leaves out must be listed in `OMITTED` with the reason;
+//! keys it adds must be Nomad's (named in some sample, or listed in `NOMAD_FIELDS`).
+
+use std::collections::BTreeSet;
+
+use fake_nomad::{FakeNomad, Options};
+use serde_json::{Value, json};
+
+use crate::nomad_samples::samples_dir;
+
+/// Sample keys the fake does not produce, as `sample file`, `path`, reason.
+const OMITTED: &[(&str, &str, &str)] = &[
+    (
+        "GET_v1_agent_self.json",
+        "$.config",
+        "agent configuration: the fake reports the fields the gateway reads (Region, Datacenter, Version, ACL, Server); the rest is operator configuration with no meaning for a simulated server",
+    ),
+    (
+        "POST_v1_deployment_fail_DEPLOYMENT.json",
+        "$.RevertedJobVersion",
+        "a pointer in Nomad: null when failing the deployment reverted nothing",
+    ),
+    (
+        "GET_v1_job_ID_versions.json",
+        "$.Versions[].TaskGroups[].MaxClientDisconnect",
+        "a pointer in Nomad: null when the job leaves it unset",
+    ),
+    (
+        "GET_v1_allocation_ALLOC.json",
+        "$.Job.TaskGroups[].Tasks[].Spreads",
+        "an old sample: Nomad 1.11 tasks have no spread (it is a job and group block)",
+    ),
+];
+
+/// Fields of Nomad 1.11's structs that the documentation's samples predate.
+const NOMAD_FIELDS: &[&str] = &[
+    "Unknown",
+    "SignedIdentities",
+    "NodePoolConfiguration",
+    "LeaderACL",
+    "QuotaLimitReached",
+    "EvalPriority",
+    "IsMultiregion",
+    "TotalCpuCores",
+    "ReservableCpuCores",
+    "MinDynamicPort",
+    "MaxDynamicPort",
+    "AllocatedResources",
+    "TimeZone",
+    "Identity",
+    "Identities",
+    "Consul",
+    "Cores",
+    "MemoryMaxMB",
+    "DispatchIdempotencyToken",
+    "RequireProgressBy",
+    "ProgressDeadline",
+    "ConsulToken",
+    "ACL",
+    "Enabled",
+    "VersionMetadata",
+    "expect",
+    "id",
+    "raft_vsn",
+    "rpc_addr",
+    "ScoreMetaData",
+    "ResourcesExhausted",
+    "Preemptions",
+    "Reconnect",
+    "Disconnect",
+    "PreemptedAllocs",
+];
+
+/// Objects whose keys are names (group, task, datacenter...) and whose values all have
+/// one shape, compared against the sample's first value.
+const MAPS: &[&str] = &[
+    "Summary",
+    "TaskStates",
+    "TaskResources",
+    "NodesAvailable",
+    "Scores",
+    "DimensionExhausted",
+    "ClassExhausted",
+    "ClassFiltered",
+    "ConstraintFiltered",
+    "QuotaExhausted",
+    "FailedTGAllocs",
+    "QueuedAllocations",
+    "ClassEligibility",
+    "DesiredTGUpdates",
+    "Drivers",
+    "HostVolumes",
+    "HostNetworks",
+    "runtime",
+    "nomad",
+    "raft",
+    "client",
+    "serf",
+];
+
+/// Objects that hold user data (task driver config, meta, env...): any keys, any values.
+const DATA: &[&str] = &[
+    "Meta",
+    "Config",
+    "Attributes",
+    "Tags",
+    "Links",
+    "Env",
+    "Dynamic",
+    "Static",
+    "Details",
+    "Options",
+    "ChrootEnv",
+    "HTTPAPIResponseHeaders",
+];
+
+fn is_map(key: &str, sample: &Value) -> bool {
+    MAPS.contains(&key) || DATA.contains(&key) || (key == "TaskGroups" && sample.is_object())
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+struct Check<'a> {
+    file: &'a str,
+    vocabulary: &'a BTreeSet<String>,
+    problems: Vec<String>,
+    used_omissions: BTreeSet<(String, String)>,
+}
+
+impl Check<'_> {
+    fn omitted(&mut self, path: &str) -> bool {
+        let hit = OMITTED
+            .iter()
+            .any(|(f, p, _)| *f == self.file && (*p == path || path.starts_with(&format!("{p}."))));
+        if hit {
+            self.used_omissions
+                .insert((self.file.to_string(), path.to_string()));
+        }
+        hit
+    }
+
+    fn compare(&mut self, path: &str, key: &str, sample: &Value, actual: &Value) {
+        if sample.is_null() {
+            return;
+        }
+        if actual.is_null() {
+            // Go encodes an empty slice, map or pointer as null; a scalar is never null.
+            if (sample.is_array() || sample.is_object()) || self.omitted(path) {
+                return;
+            }
+            self.problems.push(format!(
+                "{path}: null where the sample has a {}",
+                kind(sample)
+            ));
+            return;
+        }
+        if kind(sample) != kind(actual) {
+            if !self.omitted(path) {
+                self.problems.push(format!(
+                    "{path}: {} where the sample has a {}",
+                    kind(actual),
+                    kind(sample)
+                ));
+            }
+            return;
+        }
+        match (sample, actual) {
+            (Value::Array(s), Value::Array(a)) => {
+                if let Some(first) = s.first() {
+                    for item in a {
+                        self.compare(&format!("{path}[]"), "[]", first, item);
+                    }
+                }
+            }
+            (Value::Object(_), Value::Object(_)) if DATA.contains(&key) => {}
+            (Value::Object(s), Value::Object(a)) if is_map(key, sample) => {
+                if let Some(first) = s.values().find(|v| !v.is_null()) {
+                    for value in a.values() {
+                        self.compare(&format!("{path}.*"), "", first, value);
+                    }
+                }
+            }
+            (Value::Object(s), Value::Object(a)) => {
+                for (k, sv) in s {
+                    let p = format!("{path}.{k}");
+                    match a.get(k) {
+                        Some(av) => self.compare(&p, k, sv, av),
+                        None if self.omitted(&p) => {}
+                        None => self.problems.push(format!("{p}: missing")),
+                    }
+                }
+                for k in a.keys() {
+                    if !s.contains_key(k)
+                        && !self.vocabulary.contains(k)
+                        && !NOMAD_FIELDS.contains(&k.as_str())
+                    {
+                        self.problems
+                            .push(format!("{path}.{k}: a key no Nomad sample has"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn collect_keys(v: &Value, parent: &str, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            let map = is_map(parent, v);
+            for (k, x) in m {
+                if !map {
+                    out.insert(k.clone());
+                }
+                collect_keys(x, k, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_keys(x, "[]", out)),
+        _ => {}
+    }
+}
+
+fn vocabulary() -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for dir in ["samples", "jobspec", "jobspec/fragments"] {
+        for entry in std::fs::read_dir(samples_dir().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                collect_keys(v.get("response").unwrap_or(&v), "", &mut keys);
+                if let Some(body) = v.get("request_body") {
+                    collect_keys(body, "", &mut keys);
+                }
+            }
+        }
+    }
+    keys
+}
+
+fn sample_response(file: &str) -> Value {
+    let path = samples_dir().join("samples").join(file);
+    let v: Value = serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap();
+    v["response"].clone()
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method.parse().unwrap(), &url);
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+    }
+
+    /// Reads `n` NDJSON lines (or frames) from a streaming endpoint.
+    async fn stream(&self, path: &str, n: usize) -> Vec<Value> {
+        let mut response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        let mut buffer = Vec::new();
+        let mut out = Vec::new();
+        while out.len() < n {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), response.chunk())
+                .await
+                .expect("stream stalled")
+                .unwrap();
+            let Some(chunk) = chunk else { break };
+            buffer.extend_from_slice(&chunk);
+            let mut iter = serde_json::Deserializer::from_slice(&buffer).into_iter::<Value>();
+            let mut consumed = 0;
+            while let Some(Ok(v)) = iter.next() {
+                consumed = iter.byte_offset();
+                if v.as_object().is_some_and(|o| !o.is_empty()) {
+                    out.push(v);
+                }
+            }
+            buffer.drain(..consumed);
+        }
+        out
+    }
+}
+
+fn service_job(id: &str) -> Value {
+    json!({"Job": {
+        "ID": id, "Datacenters": ["dc1"], "Meta": {"team": "web"},
+        "Update": {"MaxParallel": 1, "Canary": 0, "MinHealthyTime": 1_000_000_000i64},
+        "TaskGroups": [{
+            "Name": "web", "Count": 2, "Meta": {"tier": "front"},
+            "Tasks": [{"Name": "server", "Driver": "docker",
+                       "Config": {"image": "nginx:1.27", "ports": ["http"]},
+                       "Env": {"MODE": "prod"},
+                       "Resources": {"CPU": 200, "MemoryMB": 128}}]
+        }]
+    }})
+}
+
+#[tokio::test]
+async fn the_fake_answers_in_the_shapes_of_nomads_samples() {
+    let fake = FakeNomad::start(Options {
+        namespaces: vec!["staging".into()],
+        ..Options::default()
+    })
+    .await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: fake.url(),
+    };
+
+    // A cluster with history: a service job deployed twice, a blocked job, a crashing
+    // job, a parameterized job with a dispatch, and a drained node.
+    c.call("POST", "/v1/jobs", Some(service_job("web"))).await;
+    fake.settle(std::time::Duration::from_secs(5)).await;
+    let mut v2 = service_job("web");
+    v2["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("nginx:1.28");
+    c.call("POST", "/v1/job/web", Some(v2)).await;
+    let mut big = service_job("big");
+    big["Job"]["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMB"] = json!(100_000);
+    c.call("POST", "/v1/jobs", Some(big)).await;
+    let mut param = service_job("report");
+    param["Job"]["Type"] = json!("batch");
+    param["Job"]["ParameterizedJob"] =
+        json!({"Payload": "optional", "MetaRequired": ["day"], "MetaOptional": null});
+    c.call("POST", "/v1/jobs", Some(param)).await;
+    fake.settle(std::time::Duration::from_secs(10)).await;
+
+    let allocs = c.call("GET", "/v1/job/web/allocations", None).await;
+    let alloc_id = allocs[0]["ID"].as_str().unwrap().to_string();
+    let evals = c.call("GET", "/v1/job/big/evaluations", None).await;
+    let blocked = evals
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["Status"] == "blocked")
+        .expect("a blocked evaluation");
+    let blocked_id = blocked["ID"].as_str().unwrap().to_string();
+    let deployment = c.call("GET", "/v1/job/web/deployment", None).await;
+    let deployment_id = deployment["ID"].as_str().unwrap().to_string();
+    let node_id = fake.node_ids()[2].clone();
+
+    let vocabulary = vocabulary();
+    let mut problems = Vec::new();
+    let mut used = BTreeSet::new();
+    let mut check = |file: &str, actual: &Value| {
+        let mut c = Check {
+            file,
+            vocabulary: &vocabulary,
+            problems: Vec::new(),
+            used_omissions: BTreeSet::new(),
+        };
+        c.compare("$", "", &sample_response(file), actual);
+        problems.extend(c.problems.into_iter().map(|p| format!("{file}: {p}")));
+        used.extend(c.used_omissions);
+    };
+
+    let deploy_job = json!({"Job": service_job("web")["Job"].clone(), "Diff": true});
+    let reads: Vec<(&str, String)> = vec![
+        ("GET_v1_status_leader.json", "/v1/status/leader".into()),
+        ("GET_v1_status_peers.json", "/v1/status/peers".into()),
+        ("GET_v1_agent_self.json", "/v1/agent/self".into()),
+        ("GET_v1_agent_members.json", "/v1/agent/members".into()),
+        ("GET_v1_regions.json", "/v1/regions".into()),
+        ("GET_v1_namespaces.json", "/v1/namespaces".into()),
+        (
+            "GET_v1_namespace_NAMESPACE.json",
+            "/v1/namespace/staging".into(),
+        ),
+        ("GET_v1_jobs.json", "/v1/jobs".into()),
+        ("GET_v1_jobs__filter-unfiltered.json", "/v1/jobs".into()),
+        (
+            "GET_v1_jobs__filter-datacenters-contains-dc2.json",
+            "/v1/jobs?filter=%22dc1%22+in+Datacenters".into(),
+        ),
+        ("GET_v1_job_ID.json", "/v1/job/web".into()),
+        ("GET_v1_job_ID_summary.json", "/v1/job/web/summary".into()),
+        (
+            "GET_v1_job_ID_allocations.json",
+            "/v1/job/web/allocations".into(),
+        ),
+        (
+            "GET_v1_job_ID_evaluations.json",
+            "/v1/job/web/evaluations".into(),
+        ),
+        (
+            "GET_v1_job_ID_deployments.json",
+            "/v1/job/web/deployments".into(),
+        ),
+        (
+            "GET_v1_job_ID_deployment.json",
+            "/v1/job/web/deployment".into(),
+        ),
+        ("GET_v1_job_ID_versions.json", "/v1/job/web/versions".into()),
+        (
+            "GET_v1_job_ID_versions__diffs.json",
+            "/v1/job/web/versions?diffs=true".into(),
+        ),
+        ("GET_v1_job_ID_scale.json", "/v1/job/web/scale".into()),
+        ("GET_v1_allocations.json", "/v1/allocations".into()),
+        (
+            "GET_v1_allocation_ALLOC.json",
+            format!("/v1/allocation/{alloc_id}"),
+        ),
+        ("GET_v1_evaluations.json", "/v1/evaluations".into()),
+        (
+            "GET_v1_evaluation_EVAL.json",
+            format!("/v1/evaluation/{blocked_id}?related=true"),
+        ),
+        (
+            "GET_v1_evaluation_EVAL_allocations.json",
+            format!(
+                "/v1/evaluation/{}/allocations",
+                allocs[0]["EvalID"].as_str().unwrap()
+            ),
+        ),
+        ("GET_v1_deployments.json", "/v1/deployments".into()),
+        (
+            "GET_v1_deployments__filter-unfiltered.json",
+            "/v1/deployments".into(),
+        ),
+        (
+            "GET_v1_deployment_ID.json",
+            format!("/v1/deployment/{deployment_id}"),
+        ),
+        (
+            "GET_v1_deployment_allocations_DEPLOYMENT.json",
+            format!("/v1/deployment/allocations/{deployment_id}"),
+        ),
+        ("GET_v1_nodes.json", "/v1/nodes".into()),
+        ("GET_v1_node_ID.json", format!("/v1/node/{node_id}")),
+        (
+            "GET_v1_node_ID_allocations.json",
+            format!(
+                "/v1/node/{}/allocations",
+                allocs[0]["NodeID"].as_str().unwrap()
+            ),
+        ),
+        (
+            "GET_v1_client_metadata.json",
+            format!("/v1/client/metadata?node_id={node_id}"),
+        ),
+    ];
+    for (file, path) in &reads {
+        let actual = c.call("GET", path, None).await;
+        check(file, &actual);
+    }
+
+    let writes: Vec<(&str, &str, String, Option<Value>)> = vec![
+        (
+            "POST_v1_job_ID_plan.json",
+            "POST",
+            "/v1/job/web/plan".into(),
+            Some(deploy_job),
+        ),
+        (
+            "POST_v1_jobs_parse.json",
+            "POST",
+            "/v1/jobs/parse".into(),
+            Some(
+                json!({"JobHCL": "job \"example\" {\n  type = \"service\"\n  group \"cache\" {}\n}", "Canonicalize": true}),
+            ),
+        ),
+        (
+            "POST_v1_job_ID_scale.json",
+            "POST",
+            "/v1/job/web/scale".into(),
+            Some(json!({"Count": 3, "Target": {"Group": "web"}, "Message": "more"})),
+        ),
+        (
+            "POST_v1_job_ID_evaluate.json",
+            "POST",
+            "/v1/job/web/evaluate".into(),
+            Some(json!({"JobID": "web"})),
+        ),
+        (
+            "POST_v1_job_ID_revert.json",
+            "POST",
+            "/v1/job/web/revert".into(),
+            Some(json!({"JobID": "web", "JobVersion": 0})),
+        ),
+        (
+            "POST_v1_job_ID_dispatch.json",
+            "POST",
+            "/v1/job/report/dispatch".into(),
+            Some(json!({"Meta": {"day": "mon"}})),
+        ),
+        (
+            "POST_v1_client_metadata.json",
+            "POST",
+            "/v1/client/metadata".into(),
+            Some(json!({"NodeID": node_id, "Meta": {"owner": "team-a"}})),
+        ),
+        (
+            "POST_v1_node_ID_eligibility.json",
+            "POST",
+            format!("/v1/node/{node_id}/eligibility"),
+            Some(json!({"NodeID": node_id, "Eligibility": "ineligible"})),
+        ),
+        (
+            "POST_v1_node_ID_drain.json",
+            "POST",
+            format!("/v1/node/{node_id}/drain"),
+            Some(
+                json!({"NodeID": node_id, "DrainSpec": {"Deadline": 3_600_000_000_000i64, "IgnoreSystemJobs": false}}),
+            ),
+        ),
+        (
+            "POST_v1_allocation_ALLOC_stop.json",
+            "POST",
+            format!("/v1/allocation/{alloc_id}/stop"),
+            None,
+        ),
+        (
+            "POST_v1_jobs.json",
+            "POST",
+            "/v1/jobs".into(),
+            Some(service_job("api")),
+        ),
+        (
+            "POST_v1_job_ID.json",
+            "POST",
+            "/v1/job/api".into(),
+            Some(service_job("api")),
+        ),
+        (
+            "DELETE_v1_job_ID.json",
+            "DELETE",
+            "/v1/job/api?purge=true".into(),
+            None,
+        ),
+    ];
+    for (file, method, path, body) in writes {
+        let actual = c.call(method, &path, body).await;
+        check(file, &actual);
+    }
+
+    // Canary deployment for promote, and a fresh one to fail.
+    let mut canary = service_job("canary");
+    canary["Job"]["Update"]["Canary"] = json!(1);
+    c.call("POST", "/v1/jobs", Some(canary.clone())).await;
+    fake.settle(std::time::Duration::from_secs(5)).await;
+    canary["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("nginx:2");
+    c.call("POST", "/v1/job/canary", Some(canary)).await;
+    let d = c.call("GET", "/v1/job/canary/deployment", None).await;
+    let promoted = c
+        .call(
+            "POST",
+            &format!("/v1/deployment/promote/{}", d["ID"].as_str().unwrap()),
+            Some(json!({"All": true})),
+        )
+        .await;
+    check("POST_v1_deployment_promote_DEPLOYMENT.json", &promoted);
+    let mut fresh = service_job("fresh");
+    fresh["Job"]["Update"]["MinHealthyTime"] = json!(600_000_000_000i64);
+    c.call("POST", "/v1/jobs", Some(fresh)).await;
+    let d = c.call("GET", "/v1/job/fresh/deployment", None).await;
+    let failed = c
+        .call(
+            "POST",
+            &format!("/v1/deployment/fail/{}", d["ID"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    check("POST_v1_deployment_fail_DEPLOYMENT.json", &failed);
+
+    // Streams: the event stream's lines and the framed logs.
+    let lines = c.stream("/v1/event/stream?topic=Node&index=1", 1).await;
+    check("GET_v1_event_stream.json", &Value::Array(lines));
+    let frames = c
+        .stream(
+            &format!("/v1/client/fs/logs/{alloc_id}?task=server&type=stdout&plain=false"),
+            1,
+        )
+        .await;
+    check("GET_v1_client_fs_logs_ALLOC.json", &Value::Array(frames));
+
+    assert!(
+        problems.is_empty(),
+        "the fake differs from Nomad's samples:\n{}",
+        problems.join("\n")
+    );
+    let stale: Vec<_> = OMITTED
+        .iter()
+        .filter(|(f, p, _)| {
+            !used
+                .iter()
+                .any(|(uf, up)| uf == f && (up == p || up.starts_with(&format!("{p}."))))
+        })
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "allow-list entries no longer needed: {stale:?}"
+    );
+}
