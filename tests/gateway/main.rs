@@ -5,6 +5,7 @@ mod config_errors;
 mod database;
 mod fake_fidelity;
 mod job_spec;
+mod nomad_client;
 mod nomad_samples;
 mod openapi;
 mod postgres_tls;

@@ -47,7 +47,8 @@ impl Ca {
         self.issuer.pem()
     }
 
-    fn leaf(&self, names: &[&str], common_name: &str) -> Leaf {
+    /// A leaf certificate for these DNS names or IP addresses.
+    pub fn leaf(&self, names: &[&str], common_name: &str) -> Leaf {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names).unwrap();
         params
