@@ -50,9 +50,35 @@ impl ServiceError {
             NomadError::BadRequest { .. } => ServiceError::Rejected(error.to_string()),
             NomadError::PermissionDenied { .. } => ServiceError::NomadPermission(error.to_string()),
             NomadError::Unavailable { .. } => ServiceError::NomadUnavailable(error.to_string()),
-            NomadError::Server { .. } | NomadError::Decode { .. } => {
-                ServiceError::NomadFailed(error.to_string())
-            }
+            NomadError::Server { ref message, .. } => match missing_namespace(message) {
+                // Nomad answers a write into a namespace that does not exist with a 500
+                // (`job "x" is in nonexistent namespace "y"`, from its state store).
+                Some(namespace) => ServiceError::NotFound(format!(
+                    "namespace '{namespace}' does not exist in Nomad; list the namespaces to see which do"
+                )),
+                None => ServiceError::NomadFailed(error.to_string()),
+            },
+            NomadError::Decode { .. } => ServiceError::NomadFailed(error.to_string()),
         }
+    }
+}
+
+/// The namespace named in Nomad's "nonexistent namespace" error, if that is the error.
+fn missing_namespace(message: &str) -> Option<&str> {
+    let rest = &message[message.find("nonexistent namespace")? + "nonexistent namespace".len()..];
+    let name = rest.trim().trim_matches(|c| c == '"' || c == '\'');
+    let name = name.split(['"', '\'', ' ', '\n']).next().unwrap_or(name);
+    (!name.is_empty()).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_missing_namespace_is_read_from_nomads_message() {
+        assert_eq!(
+            super::missing_namespace("job \"web\" is in nonexistent namespace \"dev\""),
+            Some("dev")
+        );
+        assert_eq!(super::missing_namespace("rpc error: leader lost"), None);
     }
 }

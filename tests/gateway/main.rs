@@ -10,6 +10,7 @@ mod nomad_samples;
 mod openapi;
 mod postgres_tls;
 mod rest_errors;
+mod rest_nomad;
 mod server;
 mod support;
 mod telemetry;

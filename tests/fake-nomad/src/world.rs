@@ -557,13 +557,15 @@ impl World {
         if record.stopped() {
             return "dead";
         }
-        if has_blocked || allocs.is_empty() {
-            return "pending";
-        }
-        if record.current()["ParameterizedJob"].is_object()
-            || record.current()["Periodic"].is_object()
+        // A parameterized or periodic parent runs as long as it may launch children.
+        let job = record.current();
+        if !job["Dispatched"].as_bool().unwrap_or(false)
+            && (job["ParameterizedJob"].is_object() || job["Periodic"].is_object())
         {
             return "running";
+        }
+        if has_blocked || allocs.is_empty() {
+            return "pending";
         }
         "dead"
     }
