@@ -24,8 +24,9 @@ pub struct ListJobsRequest {
     #[serde(default, rename = "type")]
     #[param(pattern = "^(service|batch|system|sysbatch)$")]
     pub job_type: Option<String>,
+    /// Jobs per page (default 50); values above 200 are lowered to 200.
     #[serde(default)]
-    #[param(minimum = 1, maximum = 200)]
+    #[param(minimum = 1)]
     pub per_page: Option<u32>,
     #[serde(default)]
     pub next_token: Option<String>,

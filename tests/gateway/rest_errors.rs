@@ -237,3 +237,24 @@ async fn a_failing_nomad_is_a_502() {
     let body = problem(response, 502).await;
     assert_eq!(body["type"], "urn:nomad-gateway:problem:nomad-failed");
 }
+
+#[tokio::test]
+async fn actions_whose_fields_all_default_need_no_body_but_a_body_must_be_an_object() {
+    let db = TestDb::new().await;
+    let gateway = Gateway::start(&base_env(&db));
+    let client = reqwest::Client::new();
+    // No body at all: the request gets as far as Nomad, which is unreachable here.
+    let response = client
+        .post(gateway.url("/api/v1/jobs/web/evaluate"))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 503).await;
+    let response = client
+        .put(gateway.url("/api/v1/nodes/n1/eligibility"))
+        .json(&json!([false]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fields(&problem(response, 422).await), ["body"]);
+}

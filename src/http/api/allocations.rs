@@ -118,7 +118,7 @@ struct RestartAllocationBody {
     path = "/api/v1/allocations/{alloc_id}/restart",
     tag = "allocations",
     params(("alloc_id" = String, Path, description = "The allocation's ID"), InNamespace),
-    request_body = RestartAllocationBody,
+    request_body = Option<RestartAllocationBody>,
     responses((status = 204, description = "Restarted"), Problems)
 )]
 async fn restart_allocation(

@@ -77,7 +77,7 @@ struct PromoteBody {
     path = "/api/v1/deployments/{deployment_id}/promote",
     tag = "deployments",
     params(("deployment_id" = String, Path, description = "The deployment's ID"), InNamespace),
-    request_body = PromoteBody,
+    request_body = Option<PromoteBody>,
     responses((status = 200, description = "Promoted", body = DeploymentChange), Problems)
 )]
 async fn promote_deployment(

@@ -14,8 +14,8 @@ use crate::http::ApiError;
 use crate::service::FieldError;
 use crate::state::AppState;
 
-/// A JSON request body. An empty body reads as `{}`, so actions whose fields all have
-/// defaults can be called without one.
+/// A JSON request body. An empty (or `null`) body reads as `{}`, so actions whose fields
+/// all have defaults can be called without one.
 pub struct JsonBody<T>(pub T);
 
 /// The query string.
@@ -70,7 +70,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                     },
                     _ => ApiError::BadRequest(rejection.body_text()),
                 })?;
-        let bytes: &[u8] = match (bytes.is_empty(), json) {
+        // Optional bodies are documented as "the object or null"; both absent and null
+        // mean every field takes its default.
+        let absent = bytes.is_empty() || (json && bytes.trim_ascii() == b"null");
+        let bytes: &[u8] = match (absent, json) {
             (true, _) => b"{}",
             (false, true) => &bytes,
             (false, false) => {
@@ -79,6 +82,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 ));
             }
         };
+        // Every body is an object; serde would also read a struct from an array.
+        if bytes.trim_ascii_start().first() == Some(&b'[') {
+            return Err(ApiError::Validation(vec![FieldError {
+                field: "body".to_string(),
+                message: "must be a JSON object, not an array".to_string(),
+            }]));
+        }
         let mut reader = serde_json::Deserializer::from_slice(bytes);
         let value = serde_path_to_error::deserialize(&mut reader).map_err(|error| {
             let path = error.path().to_string();

@@ -42,7 +42,7 @@ struct RestartBody {
     path = "/api/v1/jobs/{job_id}/restart",
     tag = "jobs",
     params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
-    request_body = RestartBody,
+    request_body = Option<RestartBody>,
     responses((status = 200, description = "Restarted, or the re-deploy started", body = RestartResult), Problems)
 )]
 async fn restart_job(
@@ -88,7 +88,7 @@ async fn scale_job(
     path = "/api/v1/jobs/{job_id}/dispatch",
     tag = "jobs",
     params(("job_id" = String, Path, description = "The parameterized job's ID"), InNamespace),
-    request_body = DispatchRequest,
+    request_body = Option<DispatchRequest>,
     responses((status = 200, description = "The dispatched child job", body = DispatchResult), Problems)
 )]
 async fn dispatch_job(
@@ -118,7 +118,7 @@ struct EvaluateBody {
     path = "/api/v1/jobs/{job_id}/evaluate",
     tag = "jobs",
     params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
-    request_body = EvaluateBody,
+    request_body = Option<EvaluateBody>,
     responses((status = 200, description = "The evaluation Nomad created", body = WriteResult), Problems)
 )]
 async fn force_evaluate_job(

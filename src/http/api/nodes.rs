@@ -63,7 +63,7 @@ async fn get_node(
     path = "/api/v1/nodes/{node_id}/drain",
     tag = "nodes",
     params(("node_id" = String, Path, description = "The node's ID")),
-    request_body = DrainRequest,
+    request_body = Option<DrainRequest>,
     responses((status = 200, description = "Draining (or the drain cancelled)", body = NodeChange), Problems)
 )]
 async fn drain_node(
