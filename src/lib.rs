@@ -1,6 +1,7 @@
 //! nomad-gateway: run HashiCorp Nomad jobs safely from AI agents and people, over MCP and
 //! REST. See `docs/architecture.md` for the rooms and how data flows between them.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;

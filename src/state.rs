@@ -28,6 +28,8 @@ pub struct App {
     pub metrics: PrometheusHandle,
     /// Cancelled when shutdown starts: long-lived streams end, `/readyz` turns 503.
     pub shutdown: CancellationToken,
+    /// Checks credentials on every request.
+    pub auth: Arc<crate::auth::Authenticator>,
 }
 
 impl AppState {

@@ -53,6 +53,46 @@ impl Config {
         };
         put("DATABASE_URL", database);
         let auth = &self.auth;
+        put(
+            "GATEWAY_AUTH",
+            if auth.enabled { "on" } else { "off" }.to_string(),
+        );
+        put("GATEWAY_READ_ONLY", auth.read_only.to_string());
+        put(
+            "GATEWAY_RATE_LIMIT_READS",
+            auth.rate_limit_reads.to_string(),
+        );
+        put(
+            "GATEWAY_RATE_LIMIT_WRITES",
+            auth.rate_limit_writes.to_string(),
+        );
+        put("GATEWAY_AUDIT_QUEUE", auth.audit_queue.to_string());
+        put("GATEWAY_METRICS_PUBLIC", auth.metrics_public.to_string());
+        put(
+            "GATEWAY_WWW_AUTHENTICATE_METADATA",
+            auth.www_authenticate_metadata.to_string(),
+        );
+        put(
+            "GATEWAY_JWT_NAMESPACES_CLAIM",
+            auth.namespaces_claim.clone(),
+        );
+        put("GATEWAY_JWT_GROUPS_CLAIM", auth.groups_claim.clone());
+        if !auth.group_scopes.is_empty() {
+            let text: Vec<String> = auth
+                .group_scopes
+                .iter()
+                .map(|(g, s)| format!("{g}={}", s.join(",")))
+                .collect();
+            put("GATEWAY_JWT_GROUP_SCOPES", text.join(";"));
+        }
+        if !auth.authorization_servers.is_empty() {
+            let urls: Vec<String> = auth
+                .authorization_servers
+                .iter()
+                .map(|u| u.to_string())
+                .collect();
+            put("GATEWAY_OAUTH_AUTHORIZATION_SERVERS", urls.join(","));
+        }
         if auth.jwt_secret.is_some() {
             put("GATEWAY_JWT_SECRET", REDACTED.to_string());
         }

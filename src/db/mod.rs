@@ -1,6 +1,10 @@
 //! The database adapter: opens Postgres or SQLite through sea-orm, runs migrations, and
 //! answers the readiness check. Nothing outside `db/` and `migrations/` writes SQL.
 
+pub mod audit;
+pub mod entities;
+pub mod keys;
+
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -40,6 +40,15 @@ pub enum ApiError {
     /// Nomad refused the gateway's own token: an operator has to fix its ACL policy.
     #[error("{0}")]
     NomadPermission(String),
+    /// No valid credential (401); `challenge` is the `WWW-Authenticate` value.
+    #[error("{message}")]
+    Unauthorized { message: String, challenge: String },
+    /// The credential lacks a scope or namespace (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A per-caller budget is used up (429 with `Retry-After`).
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     /// Details are logged where the error is handled; the client sees only that it happened.
     #[error("internal error; the gateway log has the details under this request id")]
     Internal,
@@ -95,6 +104,9 @@ impl ApiError {
             ApiError::NomadFailed(_) => (StatusCode::BAD_GATEWAY, "nomad-failed"),
             ApiError::NomadPermission(_) => (StatusCode::BAD_GATEWAY, "nomad-permission"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Unauthorized { .. } => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
         }
     }
 
@@ -127,6 +139,18 @@ impl From<ServiceError> for ApiError {
             error @ ServiceError::NomadPermission(_) => {
                 ApiError::NomadPermission(error.to_string())
             }
+            ServiceError::Forbidden(message) => ApiError::Forbidden(message),
+            error @ ServiceError::RateLimited { .. } => {
+                let retry_after = match &error {
+                    ServiceError::RateLimited { retry_after, .. } => retry_after.as_secs().max(1),
+                    _ => 1,
+                };
+                ApiError::TooManyRequests {
+                    message: error.to_string(),
+                    retry_after,
+                }
+            }
+            error @ ServiceError::AuditUnavailable => ApiError::Unavailable(error.to_string()),
         }
     }
 }
@@ -138,11 +162,32 @@ impl IntoResponse for ApiError {
             // Logged here, where it is handled, inside the request's span.
             tracing::warn!(problem.type = %problem.kind, detail = %problem.detail, "request failed");
         }
+        let extra = match &self {
+            ApiError::Unauthorized { challenge, .. } => HeaderValue::from_str(challenge)
+                .ok()
+                .map(|v| (header::WWW_AUTHENTICATE, v)),
+            ApiError::Forbidden(message) if message.starts_with("insufficient_scope") => {
+                // RFC 6750 §3.1: the scope that is missing, for OAuth-aware clients.
+                let scope = message.split('\'').nth(1).unwrap_or("");
+                HeaderValue::from_str(&format!(
+                    "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+                ))
+                .ok()
+                .map(|v| (header::WWW_AUTHENTICATE, v))
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                Some((header::RETRY_AFTER, HeaderValue::from(*retry_after)))
+            }
+            _ => None,
+        };
         let mut response = (status, Json(problem)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some((name, value)) = extra {
+            response.headers_mut().insert(name, value);
+        }
         response
     }
 }

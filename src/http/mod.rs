@@ -34,9 +34,21 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         // Serves the document at /openapi.json and the UI (vendored assets) under /docs.
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(crate::auth::resource_metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(crate::auth::resource_metadata),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authenticate,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             limits,
             limits::enforce,

@@ -48,13 +48,37 @@ pub async fn build_state(
     crate::db::migrate(&db)
         .await
         .context("migrating the database")?;
+    let audit = crate::auth::audit::Audit::spawn(
+        db.clone(),
+        config.auth.audit_queue,
+        shutdown.clone(),
+        config.server.shutdown_timeout,
+    );
+    let guard = crate::service::Guard::new(&config.auth, audit.clone(), db.clone());
+    let auth = crate::auth::Authenticator::new(
+        config.auth.clone(),
+        config.server.public_url.clone(),
+        db.clone(),
+        Some(audit),
+        shutdown.clone(),
+    );
+    if config.auth.enabled {
+        crate::auth::bootstrap_admin_key(&db)
+            .await
+            .map_err(anyhow::Error::msg)?;
+    } else {
+        tracing::warn!(
+            "authentication is off (GATEWAY_AUTH=off): every caller on this loopback listener acts as the local operator"
+        );
+    }
     Ok(AppState::new(App {
         config,
         db,
-        service: crate::service::Service::new(nomad.clone()),
+        service: crate::service::Service::with_guard(nomad.clone(), guard),
         nomad,
         metrics: crate::http::metrics_recorder(),
         shutdown,
+        auth,
     }))
 }
 

@@ -1,6 +1,7 @@
 //! Allocations: list per job, one allocation with task states and recent events,
 //! restart and stop; and task logs.
 
+use crate::auth::policy::Access;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::not_found;
@@ -118,11 +119,17 @@ pub fn task_statuses(alloc: &Allocation) -> Vec<TaskStatus> {
 impl Service {
     pub async fn list_allocations(
         &self,
-        _who: &Principal,
+        who: &Principal,
         job_id: &str,
         namespace: Option<&str>,
         all_versions: bool,
     ) -> Result<Vec<AllocationRow>, ServiceError> {
+        self.allow(
+            who,
+            Access::Read,
+            Some(&self.namespace(namespace)),
+            "list_allocations",
+        )?;
         let namespace = self.namespace(namespace);
         let allocations = self
             .nomad
@@ -152,10 +159,16 @@ impl Service {
 
     pub async fn get_allocation(
         &self,
-        _who: &Principal,
+        who: &Principal,
         alloc_id: &str,
         namespace: Option<&str>,
     ) -> Result<AllocationDetail, ServiceError> {
+        self.allow(
+            who,
+            Access::Read,
+            Some(&self.namespace(namespace)),
+            "get_allocation",
+        )?;
         let namespace = self.namespace(namespace);
         let alloc = self.read_allocation(alloc_id, &namespace).await?;
         Ok(AllocationDetail {
@@ -171,39 +184,67 @@ impl Service {
     /// Restarts the allocation's tasks in place (one task, or all).
     pub async fn restart_allocation(
         &self,
-        _who: &Principal,
+        who: &Principal,
         alloc_id: &str,
         namespace: Option<&str>,
         task: Option<&str>,
     ) -> Result<(), ServiceError> {
-        let namespace = self.namespace(namespace);
-        self.nomad
-            .restart_allocation(alloc_id, task, &self.in_namespace(&namespace))
-            .await
-            .map_err(|e| {
-                ServiceError::from_nomad(e, || {
-                    format!("allocation '{alloc_id}' not found in namespace '{namespace}'")
-                })
-            })
+        let audit_namespace: Option<String> = Some(self.namespace(namespace));
+        let audit_job: Option<String> = None;
+        let arguments = serde_json::json!({"alloc_id": alloc_id, "task": task});
+        self.audited(
+            who,
+            Access::Write,
+            "restart_allocation",
+            audit_namespace.as_deref(),
+            audit_job.as_deref(),
+            arguments,
+            async {
+                let namespace = self.namespace(namespace);
+                self.nomad
+                    .restart_allocation(alloc_id, task, &self.in_namespace(&namespace))
+                    .await
+                    .map_err(|e| {
+                        ServiceError::from_nomad(e, || {
+                            format!("allocation '{alloc_id}' not found in namespace '{namespace}'")
+                        })
+                    })
+            },
+        )
+        .await
     }
 
     /// Stops the allocation; the scheduler places a replacement if the job still wants one.
     pub async fn stop_allocation(
         &self,
-        _who: &Principal,
+        who: &Principal,
         alloc_id: &str,
         namespace: Option<&str>,
     ) -> Result<Option<String>, ServiceError> {
-        let namespace = self.namespace(namespace);
-        let answer = self
-            .nomad
-            .stop_allocation(alloc_id, &self.in_namespace(&namespace))
-            .await
-            .map_err(|e| {
-                ServiceError::from_nomad(e, || {
-                    format!("allocation '{alloc_id}' not found in namespace '{namespace}'")
-                })
-            })?;
-        Ok(Some(answer.eval_id).filter(|e| !e.is_empty()))
+        let audit_namespace: Option<String> = Some(self.namespace(namespace));
+        let audit_job: Option<String> = None;
+        let arguments = serde_json::json!({"alloc_id": alloc_id});
+        self.audited(
+            who,
+            Access::Write,
+            "stop_allocation",
+            audit_namespace.as_deref(),
+            audit_job.as_deref(),
+            arguments,
+            async {
+                let namespace = self.namespace(namespace);
+                let answer = self
+                    .nomad
+                    .stop_allocation(alloc_id, &self.in_namespace(&namespace))
+                    .await
+                    .map_err(|e| {
+                        ServiceError::from_nomad(e, || {
+                            format!("allocation '{alloc_id}' not found in namespace '{namespace}'")
+                        })
+                    })?;
+                Ok(Some(answer.eval_id).filter(|e| !e.is_empty()))
+            },
+        )
+        .await
     }
 }

@@ -1,5 +1,6 @@
 //! The cluster at a glance: leader, servers, nodes, capacity, jobs; namespaces; events.
 
+use crate::auth::policy::Access;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -69,10 +70,8 @@ fn unavailable(what: &'static str) -> impl FnOnce() -> String {
 }
 
 impl Service {
-    pub async fn get_cluster_status(
-        &self,
-        _who: &Principal,
-    ) -> Result<ClusterStatus, ServiceError> {
+    pub async fn get_cluster_status(&self, who: &Principal) -> Result<ClusterStatus, ServiceError> {
+        self.allow(who, Access::ClusterRead, None, "get_cluster_status")?;
         let all = QueryOptions::namespace("*");
         let none = QueryOptions::default();
         let (leader, members, nodes, allocs, jobs) = tokio::join!(
@@ -160,8 +159,9 @@ impl Service {
 
     pub async fn list_namespaces(
         &self,
-        _who: &Principal,
+        who: &Principal,
     ) -> Result<Vec<NamespaceRow>, ServiceError> {
+        self.allow(who, Access::ClusterRead, None, "list_namespaces")?;
         let namespaces = self
             .nomad
             .list_namespaces(&QueryOptions::default())
@@ -181,9 +181,15 @@ impl Service {
     /// read until it has caught up, and closed.
     pub async fn recent_events(
         &self,
-        _who: &Principal,
+        who: &Principal,
         request: EventsRequest,
     ) -> Result<Vec<EventRow>, ServiceError> {
+        self.allow(
+            who,
+            Access::Read,
+            Some(&self.namespace(request.namespace.as_deref())),
+            "recent_events",
+        )?;
         let limit = request.limit.unwrap_or(20).clamp(1, 200);
         let topics: Vec<String> = request
             .topics

@@ -1,5 +1,6 @@
 //! Deployments: list per job, read, promote canaries, fail.
 
+use crate::auth::policy::Access;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::{DeploymentBrief, not_found};
@@ -30,10 +31,16 @@ fn deployment_not_found(id: &str) -> impl FnOnce() -> String {
 impl Service {
     pub async fn list_deployments(
         &self,
-        _who: &Principal,
+        who: &Principal,
         job_id: &str,
         namespace: Option<&str>,
     ) -> Result<Vec<DeploymentBrief>, ServiceError> {
+        self.allow(
+            who,
+            Access::Read,
+            Some(&self.namespace(namespace)),
+            "list_deployments",
+        )?;
         let namespace = self.namespace(namespace);
         let mut deployments = self
             .nomad
@@ -47,10 +54,16 @@ impl Service {
 
     pub async fn get_deployment(
         &self,
-        _who: &Principal,
+        who: &Principal,
         id: &str,
         namespace: Option<&str>,
     ) -> Result<DeploymentBrief, ServiceError> {
+        self.allow(
+            who,
+            Access::Read,
+            Some(&self.namespace(namespace)),
+            "get_deployment",
+        )?;
         let namespace = self.namespace(namespace);
         let deployment = self
             .nomad
@@ -64,32 +77,60 @@ impl Service {
     /// Promotes the canaries of every group, or of the named groups.
     pub async fn promote_deployment(
         &self,
-        _who: &Principal,
+        who: &Principal,
         id: &str,
         namespace: Option<&str>,
         groups: &[String],
     ) -> Result<DeploymentChange, ServiceError> {
-        let namespace = self.namespace(namespace);
-        let answer = self
-            .nomad
-            .promote_deployment(id, groups, &self.in_namespace(&namespace))
-            .await
-            .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
-        Ok(change(id, answer))
+        let audit_namespace: Option<String> = Some(self.namespace(namespace));
+        let audit_job: Option<String> = None;
+        let arguments = serde_json::json!({"deployment_id": id, "groups": groups});
+        self.audited(
+            who,
+            Access::Write,
+            "promote_deployment",
+            audit_namespace.as_deref(),
+            audit_job.as_deref(),
+            arguments,
+            async {
+                let namespace = self.namespace(namespace);
+                let answer = self
+                    .nomad
+                    .promote_deployment(id, groups, &self.in_namespace(&namespace))
+                    .await
+                    .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
+                Ok(change(id, answer))
+            },
+        )
+        .await
     }
 
     pub async fn fail_deployment(
         &self,
-        _who: &Principal,
+        who: &Principal,
         id: &str,
         namespace: Option<&str>,
     ) -> Result<DeploymentChange, ServiceError> {
-        let namespace = self.namespace(namespace);
-        let answer = self
-            .nomad
-            .fail_deployment(id, &self.in_namespace(&namespace))
-            .await
-            .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
-        Ok(change(id, answer))
+        let audit_namespace: Option<String> = Some(self.namespace(namespace));
+        let audit_job: Option<String> = None;
+        let arguments = serde_json::json!({"deployment_id": id});
+        self.audited(
+            who,
+            Access::Write,
+            "fail_deployment",
+            audit_namespace.as_deref(),
+            audit_job.as_deref(),
+            arguments,
+            async {
+                let namespace = self.namespace(namespace);
+                let answer = self
+                    .nomad
+                    .fail_deployment(id, &self.in_namespace(&namespace))
+                    .await
+                    .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
+                Ok(change(id, answer))
+            },
+        )
+        .await
     }
 }

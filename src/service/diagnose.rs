@@ -2,6 +2,7 @@
 //! allocations and its latest deployment, and says in plain sentences what is wrong and
 //! what to try next.
 
+use crate::auth::policy::Access;
 use serde::{Deserialize, Serialize};
 
 use super::allocations::{EventLine, describe_event};
@@ -45,6 +46,12 @@ impl Service {
         job_id: &str,
         namespace: Option<&str>,
     ) -> Result<Diagnosis, ServiceError> {
+        self.allow(
+            who,
+            Access::Read,
+            Some(&self.namespace(namespace)),
+            "diagnose_job",
+        )?;
         let overview = self.get_job(who, job_id, namespace).await?;
         let namespace = overview.namespace.clone();
         let options = self.in_namespace(&namespace);

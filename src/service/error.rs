@@ -30,6 +30,20 @@ pub enum ServiceError {
     /// Nomad refused the gateway's own token: an operator has to fix its policy.
     #[error("the gateway's Nomad token lacks a permission: {0}")]
     NomadPermission(String),
+    /// The caller may not do this (scope, namespace, read-only gateway).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The caller used up a budget; try again after `retry_after`.
+    #[error("rate limit reached: {message}; retry in {} s", .retry_after.as_secs())]
+    RateLimited {
+        message: String,
+        retry_after: std::time::Duration,
+    },
+    /// The audit log cannot take the event, so the write does not run.
+    #[error(
+        "writes are paused because the audit log cannot keep up (database unreachable?); retry shortly"
+    )]
+    AuditUnavailable,
 }
 
 fn summary(errors: &[FieldError]) -> String {

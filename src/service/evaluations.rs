@@ -1,5 +1,6 @@
 //! Evaluations: the scheduler's decisions, with placement failures in plain words.
 
+use crate::auth::policy::Access;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -77,10 +78,16 @@ impl Service {
     /// A job's evaluations, newest first.
     pub async fn list_evaluations(
         &self,
-        _who: &Principal,
+        who: &Principal,
         job_id: &str,
         namespace: Option<&str>,
     ) -> Result<Vec<EvaluationSummary>, ServiceError> {
+        self.allow(
+            who,
+            Access::Read,
+            Some(&self.namespace(namespace)),
+            "list_evaluations",
+        )?;
         let namespace = self.namespace(namespace);
         let mut evals = self
             .nomad
@@ -95,10 +102,16 @@ impl Service {
 
     pub async fn get_evaluation(
         &self,
-        _who: &Principal,
+        who: &Principal,
         eval_id: &str,
         namespace: Option<&str>,
     ) -> Result<EvaluationSummary, ServiceError> {
+        self.allow(
+            who,
+            Access::Read,
+            Some(&self.namespace(namespace)),
+            "get_evaluation",
+        )?;
         let namespace = self.namespace(namespace);
         let eval = self
             .nomad

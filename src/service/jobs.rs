@@ -1,5 +1,6 @@
 //! Reading jobs: the list and one job's overview, and the shapes writes answer with.
 
+use crate::auth::policy::Access;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -283,9 +284,15 @@ pub(super) fn invalid(field: &str, message: impl Into<String>) -> ServiceError {
 impl Service {
     pub async fn list_jobs(
         &self,
-        _who: &Principal,
+        who: &Principal,
         request: ListJobsRequest,
     ) -> Result<JobPage, ServiceError> {
+        self.allow(
+            who,
+            Access::Read,
+            Some(&self.namespace(request.namespace.as_deref())),
+            "list_jobs",
+        )?;
         request.validate()?;
         let namespace = self.namespace(request.namespace.as_deref());
         let options = request.query(namespace.clone());
@@ -313,10 +320,16 @@ impl Service {
 
     pub async fn get_job(
         &self,
-        _who: &Principal,
+        who: &Principal,
         job_id: &str,
         namespace: Option<&str>,
     ) -> Result<JobOverview, ServiceError> {
+        self.allow(
+            who,
+            Access::Read,
+            Some(&self.namespace(namespace)),
+            "get_job",
+        )?;
         let namespace = self.namespace(namespace);
         let options = self.in_namespace(&namespace);
         let job = self.read_job(job_id, &namespace).await?;

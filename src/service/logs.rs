@@ -1,5 +1,6 @@
 //! Task logs: the last lines of a task's stdout or stderr, bounded in lines and bytes.
 
+use crate::auth::policy::Access;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::{invalid, not_found};
@@ -78,11 +79,17 @@ fn newest(allocations: &[Allocation]) -> Option<&Allocation> {
 impl Service {
     pub async fn get_job_logs(
         &self,
-        _who: &Principal,
+        who: &Principal,
         job_id: &str,
         namespace: Option<&str>,
         request: LogsRequest,
     ) -> Result<LogsResult, ServiceError> {
+        self.allow(
+            who,
+            Access::Read,
+            Some(&self.namespace(namespace)),
+            "get_job_logs",
+        )?;
         let lines = request.lines.unwrap_or(DEFAULT_LINES);
         if lines == 0 || lines > MAX_LINES {
             return Err(invalid(

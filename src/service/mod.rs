@@ -8,6 +8,7 @@ pub mod deployments;
 pub mod diagnose;
 mod error;
 pub mod evaluations;
+mod guard;
 pub mod jobs;
 pub mod logs;
 pub mod nodes;
@@ -15,28 +16,25 @@ pub mod placement;
 pub mod spec;
 pub mod submit;
 
+pub use crate::auth::policy::Principal;
 pub use error::{FieldError, ServiceError};
+pub use guard::Guard;
 
 use crate::nomad::{NomadClient, QueryOptions};
 
-/// Who is calling. Until authentication lands every caller is the local operator.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub subject: String,
-}
-
-impl Principal {
-    pub fn local() -> Principal {
-        Principal {
-            subject: "local".to_string(),
-        }
-    }
-}
-
 /// The service layer's handles on the outside world.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Service {
     nomad: NomadClient,
+    guard: std::sync::Arc<Guard>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("nomad", &self.nomad)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Largest page a list returns, whatever the caller asks.
@@ -44,8 +42,21 @@ pub const MAX_PAGE: u32 = 200;
 pub const DEFAULT_PAGE: u32 = 50;
 
 impl Service {
+    /// A service without policy limits or audit (the CLI, tests).
     pub fn new(nomad: NomadClient) -> Service {
-        Service { nomad }
+        Service::with_guard(nomad, Guard::open())
+    }
+
+    pub fn with_guard(nomad: NomadClient, guard: Guard) -> Service {
+        Service {
+            nomad,
+            guard: std::sync::Arc::new(guard),
+        }
+    }
+
+    /// Whether the gateway refuses every write (`GATEWAY_READ_ONLY`).
+    pub fn read_only(&self) -> bool {
+        self.guard.read_only()
     }
 
     pub fn nomad(&self) -> &NomadClient {

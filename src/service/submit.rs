@@ -1,5 +1,6 @@
 //! Creating and changing jobs: the simplified spec, full JSON or HCL2 submissions, plans.
 
+use crate::auth::policy::Access;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -48,25 +49,58 @@ impl Service {
     /// Registers a job built from the simplified spec.
     pub async fn create_job(
         &self,
-        _who: &Principal,
+        who: &Principal,
         spec: CreateJobSpec,
     ) -> Result<WriteResult, ServiceError> {
-        spec.validate().map_err(ServiceError::Validation)?;
-        let job = spec.to_nomad_job(self.nomad.default_namespace());
-        self.register(job, None).await
+        let audit_namespace: Option<String> = Some(self.namespace(spec.namespace.as_deref()));
+        let audit_job: Option<String> = Some(spec.job_id.clone());
+        let arguments = serde_json::to_value(&spec).unwrap_or_default();
+        self.audited(
+            who,
+            Access::Write,
+            "create_job",
+            audit_namespace.as_deref(),
+            audit_job.as_deref(),
+            arguments,
+            async {
+                spec.validate().map_err(ServiceError::Validation)?;
+                let job = spec.to_nomad_job(self.nomad.default_namespace());
+                self.register(job, None).await
+            },
+        )
+        .await
     }
 
     /// Registers a full job given as JSON or HCL2.
     pub async fn submit_job(
         &self,
-        _who: &Principal,
+        who: &Principal,
         request: SubmitJobRequest,
     ) -> Result<WriteResult, ServiceError> {
-        let mut job = self.job_from(&request).await?;
-        if let Some(namespace) = request.namespace.filter(|n| !n.is_empty()) {
-            job["Namespace"] = Value::String(namespace);
-        }
-        self.register(job, None).await
+        let audit_namespace: Option<String> = Some(self.namespace(request.namespace.as_deref()));
+        let audit_job: Option<String> = request
+            .job
+            .as_ref()
+            .and_then(|j| j.get("Job").unwrap_or(j).get("ID"))
+            .and_then(|v| v.as_str())
+            .map(String::from);
+        let arguments = serde_json::to_value(&request).unwrap_or_default();
+        self.audited(
+            who,
+            Access::Write,
+            "submit_job",
+            audit_namespace.as_deref(),
+            audit_job.as_deref(),
+            arguments,
+            async {
+                let mut job = self.job_from(&request).await?;
+                if let Some(namespace) = request.namespace.filter(|n| !n.is_empty()) {
+                    job["Namespace"] = Value::String(namespace);
+                }
+                self.register(job, None).await
+            },
+        )
+        .await
     }
 
     /// The job JSON from a submit request, parsing HCL through Nomad when needed.
@@ -140,9 +174,10 @@ impl Service {
     /// A dry run of a submission: what would change and what could not be placed.
     pub async fn plan_job(
         &self,
-        _who: &Principal,
+        who: &Principal,
         request: SubmitJobRequest,
     ) -> Result<PlanResult, ServiceError> {
+        self.allow(who, Access::Read, None, "plan_job")?;
         let mut job = self.job_from(&request).await?;
         if let Some(namespace) = request.namespace.filter(|n| !n.is_empty()) {
             job["Namespace"] = Value::String(namespace);

@@ -178,9 +178,11 @@ pub struct Gateway {
 
 /// The environment every test gateway gets unless the test overrides it: an ephemeral
 /// port, JSON logs (parsed below), and a Nomad address where nothing listens.
+/// Authentication is off (loopback only); the auth tests turn it on.
 pub fn base_env(db: &TestDb) -> Vec<(String, String)> {
     [
         ("GATEWAY_LISTEN", "127.0.0.1:0"),
+        ("GATEWAY_AUTH", "off"),
         ("GATEWAY_LOG_FORMAT", "json"),
         ("RUST_LOG", "info"),
         ("NOMAD_ADDR", "http://127.0.0.1:1"),

@@ -10,8 +10,8 @@ use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::{ApiResult, InNamespace, Problems};
+use crate::auth::Caller;
 use crate::http::ApiError;
-use crate::service::Principal;
 use crate::service::allocations::{AllocationDetail, AllocationRow};
 use crate::service::logs::{LogsRequest, LogsResult};
 use crate::state::AppState;
@@ -44,11 +44,11 @@ struct AllocationsQuery {
     responses((status = 200, description = "The job's allocations", body = Vec<AllocationRow>), Problems)
 )]
 async fn list_allocations(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<AllocationsQuery>,
 ) -> ApiResult<Vec<AllocationRow>> {
-    let who = Principal::local();
     let namespace = query.namespace.as_deref();
     let allocations = state
         .service
@@ -69,12 +69,12 @@ async fn list_allocations(
     responses((status = 200, description = "The last lines", body = LogsResult), Problems)
 )]
 async fn get_job_logs(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
     QueryParams(request): QueryParams<LogsRequest>,
 ) -> ApiResult<LogsResult> {
-    let who = Principal::local();
     let logs = state
         .service
         .get_job_logs(&who, &job_id, query.namespace.as_deref(), request)
@@ -93,11 +93,11 @@ async fn get_job_logs(
     responses((status = 200, description = "The allocation", body = AllocationDetail), Problems)
 )]
 async fn get_allocation(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(alloc_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
 ) -> ApiResult<AllocationDetail> {
-    let who = Principal::local();
     let allocation = state
         .service
         .get_allocation(&who, &alloc_id, query.namespace.as_deref())
@@ -122,12 +122,12 @@ struct RestartAllocationBody {
     responses((status = 204, description = "Restarted"), Problems)
 )]
 async fn restart_allocation(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(alloc_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
     JsonBody(body): JsonBody<RestartAllocationBody>,
 ) -> Result<StatusCode, ApiError> {
-    let who = Principal::local();
     let namespace = query.namespace.as_deref();
     state
         .service
@@ -154,11 +154,11 @@ struct AllocationStopped {
     responses((status = 200, description = "Stopped", body = AllocationStopped), Problems)
 )]
 async fn stop_allocation(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(alloc_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
 ) -> ApiResult<AllocationStopped> {
-    let who = Principal::local();
     let eval_id = state
         .service
         .stop_allocation(&who, &alloc_id, query.namespace.as_deref())

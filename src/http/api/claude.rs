@@ -6,6 +6,7 @@
 //! `development` and `jm`; errors are problem documents, whose `detail` field is where
 //! that service put its error message too.
 
+use crate::auth::Caller;
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -22,7 +23,7 @@ use crate::service::control::{RestartMode, RestartResult};
 use crate::service::jobs::{JobOverview, ListJobsRequest, WriteResult};
 use crate::service::logs::{LogStream, LogsRequest};
 use crate::service::spec::{CreateJobSpec, JobType, PortSpec};
-use crate::service::{MAX_PAGE, Principal, ServiceError};
+use crate::service::{MAX_PAGE, ServiceError};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -56,6 +57,7 @@ struct ClaudeJobSummary {
     responses((status = 200, description = "The namespace's jobs", body = Vec<ClaudeJobSummary>), Problems)
 )]
 async fn claude_list_jobs(
+    Caller(who): Caller,
     State(state): State<AppState>,
     QueryParams(query): QueryParams<InNamespace>,
 ) -> ApiResult<Vec<ClaudeJobSummary>> {
@@ -64,10 +66,7 @@ async fn claude_list_jobs(
         per_page: Some(MAX_PAGE),
         ..ListJobsRequest::default()
     };
-    let page = state
-        .service
-        .list_jobs(&Principal::local(), request)
-        .await?;
+    let page = state.service.list_jobs(&who, request).await?;
     let jobs = page
         .jobs
         .into_iter()
@@ -133,10 +132,10 @@ struct ClaudeJobResponse {
     responses((status = 200, description = "What the action did", body = ClaudeJobResponse), Problems)
 )]
 async fn claude_manage_job(
+    Caller(who): Caller,
     State(state): State<AppState>,
     JsonBody(request): JsonBody<ClaudeJobRequest>,
 ) -> ApiResult<ClaudeJobResponse> {
-    let who = Principal::local();
     let (job_id, namespace) = (request.job_id, request.namespace.as_deref());
     let service = &state.service;
     let (status, message, details) = match request.action {
@@ -282,12 +281,13 @@ fn in_claude_terms(error: ServiceError) -> ApiError {
     responses((status = 200, description = "Registered; Nomad is placing it", body = ClaudeJobResponse), Problems)
 )]
 async fn claude_create_job(
+    Caller(who): Caller,
     State(state): State<AppState>,
     JsonBody(spec): JsonBody<ClaudeJobSpec>,
 ) -> ApiResult<ClaudeJobResponse> {
     let result = state
         .service
-        .create_job(&Principal::local(), spec.into())
+        .create_job(&who, spec.into())
         .await
         .map_err(in_claude_terms)?;
     Ok(Json(ClaudeJobResponse {
@@ -337,11 +337,11 @@ struct ClaudeLogsResponse {
     responses((status = 200, description = "The last log lines", body = ClaudeLogsResponse), Problems)
 )]
 async fn claude_job_logs(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<ClaudeLogsQuery>,
 ) -> ApiResult<ClaudeLogsResponse> {
-    let who = Principal::local();
     let namespace = query.namespace.as_deref();
     let stdout_request = LogsRequest {
         lines: query.lines,

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::extract::QueryParams;
 use super::{ApiResult, Problems};
-use crate::service::Principal;
+use crate::auth::Caller;
 use crate::service::cluster::{ClusterStatus, EventRow, EventsRequest, NamespaceRow};
 use crate::state::AppState;
 
@@ -30,13 +30,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     tag = "cluster",
     responses((status = 200, description = "The cluster at a glance", body = ClusterStatus), Problems)
 )]
-async fn get_cluster_status(State(state): State<AppState>) -> ApiResult<ClusterStatus> {
-    Ok(Json(
-        state
-            .service
-            .get_cluster_status(&Principal::local())
-            .await?,
-    ))
+async fn get_cluster_status(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> ApiResult<ClusterStatus> {
+    Ok(Json(state.service.get_cluster_status(&who).await?))
 }
 
 /// List namespaces
@@ -46,10 +44,11 @@ async fn get_cluster_status(State(state): State<AppState>) -> ApiResult<ClusterS
     tag = "cluster",
     responses((status = 200, description = "Every namespace", body = Vec<NamespaceRow>), Problems)
 )]
-async fn list_namespaces(State(state): State<AppState>) -> ApiResult<Vec<NamespaceRow>> {
-    Ok(Json(
-        state.service.list_namespaces(&Principal::local()).await?,
-    ))
+async fn list_namespaces(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> ApiResult<Vec<NamespaceRow>> {
+    Ok(Json(state.service.list_namespaces(&who).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -77,6 +76,7 @@ struct EventsQuery {
     responses((status = 200, description = "The most recent events, oldest first", body = Vec<EventRow>), Problems)
 )]
 async fn recent_events(
+    Caller(who): Caller,
     State(state): State<AppState>,
     QueryParams(query): QueryParams<EventsQuery>,
 ) -> ApiResult<Vec<EventRow>> {
@@ -93,10 +93,5 @@ async fn recent_events(
         job_id: query.job_id,
         limit: query.limit,
     };
-    Ok(Json(
-        state
-            .service
-            .recent_events(&Principal::local(), request)
-            .await?,
-    ))
+    Ok(Json(state.service.recent_events(&who, request).await?))
 }

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::{ApiResult, InNamespace, Problems};
-use crate::service::Principal;
+use crate::auth::Caller;
 use crate::service::deployments::DeploymentChange;
 use crate::service::jobs::DeploymentBrief;
 use crate::state::AppState;
@@ -31,11 +31,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "The job's deployments, newest first", body = Vec<DeploymentBrief>), Problems)
 )]
 async fn list_deployments(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
 ) -> ApiResult<Vec<DeploymentBrief>> {
-    let who = Principal::local();
     let deployments = state
         .service
         .list_deployments(&who, &job_id, query.namespace.as_deref())
@@ -52,11 +52,11 @@ async fn list_deployments(
     responses((status = 200, description = "The deployment", body = DeploymentBrief), Problems)
 )]
 async fn get_deployment(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(deployment_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
 ) -> ApiResult<DeploymentBrief> {
-    let who = Principal::local();
     let deployment = state
         .service
         .get_deployment(&who, &deployment_id, query.namespace.as_deref())
@@ -81,12 +81,12 @@ struct PromoteBody {
     responses((status = 200, description = "Promoted", body = DeploymentChange), Problems)
 )]
 async fn promote_deployment(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(deployment_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
     JsonBody(body): JsonBody<PromoteBody>,
 ) -> ApiResult<DeploymentChange> {
-    let who = Principal::local();
     let namespace = query.namespace.as_deref();
     let change = state
         .service
@@ -106,11 +106,11 @@ async fn promote_deployment(
     responses((status = 200, description = "Failed", body = DeploymentChange), Problems)
 )]
 async fn fail_deployment(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(deployment_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
 ) -> ApiResult<DeploymentChange> {
-    let who = Principal::local();
     let change = state
         .service
         .fail_deployment(&who, &deployment_id, query.namespace.as_deref())

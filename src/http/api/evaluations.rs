@@ -7,7 +7,7 @@ use utoipa_axum::routes;
 
 use super::extract::{PathParams, QueryParams};
 use super::{ApiResult, InNamespace, Problems};
-use crate::service::Principal;
+use crate::auth::Caller;
 use crate::service::evaluations::EvaluationSummary;
 use crate::state::AppState;
 
@@ -28,11 +28,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "The job's evaluations", body = Vec<EvaluationSummary>), Problems)
 )]
 async fn list_evaluations(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
 ) -> ApiResult<Vec<EvaluationSummary>> {
-    let who = Principal::local();
     let evaluations = state
         .service
         .list_evaluations(&who, &job_id, query.namespace.as_deref())
@@ -49,11 +49,11 @@ async fn list_evaluations(
     responses((status = 200, description = "The evaluation", body = EvaluationSummary), Problems)
 )]
 async fn get_evaluation(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(eval_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
 ) -> ApiResult<EvaluationSummary> {
-    let who = Principal::local();
     let evaluation = state
         .service
         .get_evaluation(&who, &eval_id, query.namespace.as_deref())

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::{ApiResult, InNamespace, Problems};
-use crate::service::Principal;
+use crate::auth::Caller;
 use crate::service::control::{
     DispatchRequest, DispatchResult, JobVersion, RestartMode, RestartResult, ScaleRequest,
 };
@@ -46,12 +46,12 @@ struct RestartBody {
     responses((status = 200, description = "Restarted, or the re-deploy started", body = RestartResult), Problems)
 )]
 async fn restart_job(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
     JsonBody(body): JsonBody<RestartBody>,
 ) -> ApiResult<RestartResult> {
-    let who = Principal::local();
     let result = state
         .service
         .restart_job(&who, &job_id, query.namespace.as_deref(), body.mode)
@@ -69,12 +69,12 @@ async fn restart_job(
     responses((status = 200, description = "Scaled; Nomad is placing or stopping allocations", body = WriteResult), Problems)
 )]
 async fn scale_job(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
     JsonBody(request): JsonBody<ScaleRequest>,
 ) -> ApiResult<WriteResult> {
-    let who = Principal::local();
     let result = state
         .service
         .scale_job(&who, &job_id, query.namespace.as_deref(), request)
@@ -92,12 +92,12 @@ async fn scale_job(
     responses((status = 200, description = "The dispatched child job", body = DispatchResult), Problems)
 )]
 async fn dispatch_job(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
     JsonBody(request): JsonBody<DispatchRequest>,
 ) -> ApiResult<DispatchResult> {
-    let who = Principal::local();
     let result = state
         .service
         .dispatch_job(&who, &job_id, query.namespace.as_deref(), request)
@@ -122,12 +122,12 @@ struct EvaluateBody {
     responses((status = 200, description = "The evaluation Nomad created", body = WriteResult), Problems)
 )]
 async fn force_evaluate_job(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
     JsonBody(body): JsonBody<EvaluateBody>,
 ) -> ApiResult<WriteResult> {
-    let who = Principal::local();
     let namespace = query.namespace.as_deref();
     let result = state
         .service
@@ -145,11 +145,11 @@ async fn force_evaluate_job(
     responses((status = 200, description = "Versions, newest first", body = Vec<JobVersion>), Problems)
 )]
 async fn list_job_versions(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
 ) -> ApiResult<Vec<JobVersion>> {
-    let who = Principal::local();
     let versions = state
         .service
         .list_job_versions(&who, &job_id, query.namespace.as_deref())
@@ -173,12 +173,12 @@ struct RevertBody {
     responses((status = 200, description = "Reverted; Nomad is rolling out that version", body = WriteResult), Problems)
 )]
 async fn revert_job(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
     JsonBody(body): JsonBody<RevertBody>,
 ) -> ApiResult<WriteResult> {
-    let who = Principal::local();
     let result = state
         .service
         .revert_job(&who, &job_id, query.namespace.as_deref(), body.version)

@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::{ApiResult, InNamespace, Problems};
+use crate::auth::Caller;
 use crate::http::ApiError;
-use crate::service::Principal;
 use crate::service::diagnose::Diagnosis;
 use crate::service::jobs::{JobOverview, JobPage, ListJobsRequest, WriteResult};
 use crate::service::spec::CreateJobSpec;
@@ -39,15 +39,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "One page of jobs", body = JobPage), Problems)
 )]
 async fn list_jobs(
+    Caller(who): Caller,
     State(state): State<AppState>,
     QueryParams(request): QueryParams<ListJobsRequest>,
 ) -> ApiResult<JobPage> {
-    Ok(Json(
-        state
-            .service
-            .list_jobs(&Principal::local(), request)
-            .await?,
-    ))
+    Ok(Json(state.service.list_jobs(&who, request).await?))
 }
 
 /// Create a job from the simplified spec
@@ -63,10 +59,11 @@ async fn list_jobs(
     responses((status = 201, description = "Registered; Nomad is placing it", body = WriteResult), Problems)
 )]
 async fn create_job(
+    Caller(who): Caller,
     State(state): State<AppState>,
     JsonBody(spec): JsonBody<CreateJobSpec>,
 ) -> Result<(StatusCode, Json<WriteResult>), ApiError> {
-    let result = state.service.create_job(&Principal::local(), spec).await?;
+    let result = state.service.create_job(&who, spec).await?;
     Ok((StatusCode::CREATED, Json(result)))
 }
 
@@ -83,15 +80,11 @@ async fn create_job(
     responses((status = 200, description = "Registered; Nomad is placing it", body = WriteResult), Problems)
 )]
 async fn submit_job(
+    Caller(who): Caller,
     State(state): State<AppState>,
     JsonBody(request): JsonBody<SubmitJobRequest>,
 ) -> ApiResult<WriteResult> {
-    Ok(Json(
-        state
-            .service
-            .submit_job(&Principal::local(), request)
-            .await?,
-    ))
+    Ok(Json(state.service.submit_job(&who, request).await?))
 }
 
 /// Plan a job
@@ -106,12 +99,11 @@ async fn submit_job(
     responses((status = 200, description = "What the submission would do", body = PlanResult), Problems)
 )]
 async fn plan_job(
+    Caller(who): Caller,
     State(state): State<AppState>,
     JsonBody(request): JsonBody<SubmitJobRequest>,
 ) -> ApiResult<PlanResult> {
-    Ok(Json(
-        state.service.plan_job(&Principal::local(), request).await?,
-    ))
+    Ok(Json(state.service.plan_job(&who, request).await?))
 }
 
 /// Read a job
@@ -125,11 +117,11 @@ async fn plan_job(
     responses((status = 200, description = "The job", body = JobOverview), Problems)
 )]
 async fn get_job(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
 ) -> ApiResult<JobOverview> {
-    let who = Principal::local();
     let job = state
         .service
         .get_job(&who, &job_id, query.namespace.as_deref())
@@ -156,11 +148,11 @@ struct StopQuery {
     responses((status = 200, description = "Stopped (and purged when asked)", body = WriteResult), Problems)
 )]
 async fn stop_job(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<StopQuery>,
 ) -> ApiResult<WriteResult> {
-    let who = Principal::local();
     let result = state
         .service
         .stop_job(&who, &job_id, query.namespace.as_deref(), query.purge)
@@ -181,11 +173,11 @@ async fn stop_job(
     responses((status = 200, description = "Findings and next steps", body = Diagnosis), Problems)
 )]
 async fn diagnose_job(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
 ) -> ApiResult<Diagnosis> {
-    let who = Principal::local();
     let diagnosis = state
         .service
         .diagnose_job(&who, &job_id, query.namespace.as_deref())

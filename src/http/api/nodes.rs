@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams};
 use super::{ApiResult, Problems};
-use crate::service::Principal;
+use crate::auth::Caller;
 use crate::service::nodes::{DrainRequest, NodeChange, NodeDetail, NodeRow};
 use crate::state::AppState;
 
@@ -33,8 +33,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     tag = "nodes",
     responses((status = 200, description = "Every client node", body = Vec<NodeRow>), Problems)
 )]
-async fn list_nodes(State(state): State<AppState>) -> ApiResult<Vec<NodeRow>> {
-    Ok(Json(state.service.list_nodes(&Principal::local()).await?))
+async fn list_nodes(State(state): State<AppState>, Caller(who): Caller) -> ApiResult<Vec<NodeRow>> {
+    Ok(Json(state.service.list_nodes(&who).await?))
 }
 
 /// Read a node
@@ -46,15 +46,11 @@ async fn list_nodes(State(state): State<AppState>) -> ApiResult<Vec<NodeRow>> {
     responses((status = 200, description = "The node", body = NodeDetail), Problems)
 )]
 async fn get_node(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(node_id): PathParams<String>,
 ) -> ApiResult<NodeDetail> {
-    Ok(Json(
-        state
-            .service
-            .get_node(&Principal::local(), &node_id)
-            .await?,
-    ))
+    Ok(Json(state.service.get_node(&who, &node_id).await?))
 }
 
 /// Drain a node, or cancel a drain
@@ -67,11 +63,11 @@ async fn get_node(
     responses((status = 200, description = "Draining (or the drain cancelled)", body = NodeChange), Problems)
 )]
 async fn drain_node(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(node_id): PathParams<String>,
     JsonBody(request): JsonBody<DrainRequest>,
 ) -> ApiResult<NodeChange> {
-    let who = Principal::local();
     let change = state.service.drain_node(&who, &node_id, request).await?;
     Ok(Json(change))
 }
@@ -92,11 +88,11 @@ struct EligibilityBody {
     responses((status = 200, description = "Eligibility set", body = NodeChange), Problems)
 )]
 async fn set_node_eligibility(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(node_id): PathParams<String>,
     JsonBody(body): JsonBody<EligibilityBody>,
 ) -> ApiResult<NodeChange> {
-    let who = Principal::local();
     let change = state
         .service
         .set_node_eligibility(&who, &node_id, body.eligible)
@@ -127,11 +123,11 @@ struct NodeMeta {
     responses((status = 200, description = "The node's labels now", body = NodeMeta), Problems)
 )]
 async fn set_node_meta(
+    Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(node_id): PathParams<String>,
     JsonBody(body): JsonBody<MetaBody>,
 ) -> ApiResult<NodeMeta> {
-    let who = Principal::local();
     let meta = state
         .service
         .set_node_meta(&who, &node_id, body.meta)

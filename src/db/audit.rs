@@ -1,0 +1,58 @@
+//! Queries on `audit_events`.
+
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::entities::audit_event::{ActiveModel, Column, Entity, Model};
+
+pub type AuditRow = Model;
+
+/// Inserts a batch in one statement.
+pub async fn insert_batch(db: &DatabaseConnection, rows: Vec<AuditRow>) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let models: Vec<ActiveModel> = rows.into_iter().map(Into::into).collect();
+    Entity::insert_many(models).exec(db).await.map(|_| ())
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub caller: Option<String>,
+    pub job_id: Option<String>,
+    pub operation: Option<String>,
+    pub outcome: Option<String>,
+    pub since: Option<chrono::DateTime<chrono::FixedOffset>>,
+    pub until: Option<chrono::DateTime<chrono::FixedOffset>>,
+    pub limit: u64,
+}
+
+pub async fn search(db: &DatabaseConnection, filter: &AuditFilter) -> Result<Vec<AuditRow>, DbErr> {
+    let mut condition = Condition::all();
+    if let Some(c) = &filter.caller {
+        condition = condition.add(Column::CallerSubject.eq(c.clone()));
+    }
+    if let Some(j) = &filter.job_id {
+        condition = condition.add(Column::JobId.eq(j.clone()));
+    }
+    if let Some(o) = &filter.operation {
+        condition = condition.add(Column::Operation.eq(o.clone()));
+    }
+    if let Some(o) = &filter.outcome {
+        condition = condition.add(Column::Outcome.eq(o.clone()));
+    }
+    if let Some(t) = filter.since {
+        condition = condition.add(Column::OccurredAt.gte(t));
+    }
+    if let Some(t) = filter.until {
+        condition = condition.add(Column::OccurredAt.lt(t));
+    }
+    Entity::find()
+        .filter(condition)
+        .order_by_desc(Column::OccurredAt)
+        .limit(filter.limit)
+        .all(db)
+        .await
+}

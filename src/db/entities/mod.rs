@@ -1,0 +1,4 @@
+//! sea-orm entities for the tables in `migrations/`.
+
+pub mod api_key;
+pub mod audit_event;

@@ -1,0 +1,210 @@
+//! Every operation passes here first: the policy (scope, namespace, read-only), the
+//! caller's rate limit, and for writes a place in the audit queue, taken before the
+//! write runs and filled with its outcome afterwards. Refusals are audited too.
+
+use std::future::Future;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::{Service, ServiceError};
+use crate::auth::audit::{Audit, Entry, Outcome};
+use crate::auth::policy::{self, Access, Credential, Principal};
+use crate::auth::ratelimit::Limiter;
+use crate::config::AuthSettings;
+use crate::service::control::{DispatchResult, RestartResult};
+use crate::service::deployments::DeploymentChange;
+use crate::service::jobs::WriteResult;
+use crate::service::nodes::NodeChange;
+
+/// Policy settings and the shared audit and rate-limit state.
+pub struct Guard {
+    read_only: bool,
+    audit: Option<Audit>,
+    db: Option<sea_orm::DatabaseConnection>,
+    reads: Limiter,
+    writes: Limiter,
+}
+
+impl Guard {
+    /// No limits and no audit: for tools and tests that call the service directly.
+    pub fn open() -> Guard {
+        Guard {
+            read_only: false,
+            audit: None,
+            db: None,
+            reads: Limiter::new(0),
+            writes: Limiter::new(0),
+        }
+    }
+
+    pub fn new(settings: &AuthSettings, audit: Audit, db: sea_orm::DatabaseConnection) -> Guard {
+        Guard {
+            read_only: settings.read_only,
+            audit: Some(audit),
+            db: Some(db),
+            reads: Limiter::new(settings.rate_limit_reads),
+            writes: Limiter::new(settings.rate_limit_writes),
+        }
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    pub fn audit(&self) -> Option<&Audit> {
+        self.audit.as_ref()
+    }
+
+    pub fn db(&self) -> Option<&sea_orm::DatabaseConnection> {
+        self.db.as_ref()
+    }
+}
+
+/// The evaluation a write's result names, for the audit log.
+pub trait Audited {
+    fn eval_id(&self) -> Option<String> {
+        None
+    }
+}
+
+impl Audited for WriteResult {
+    fn eval_id(&self) -> Option<String> {
+        self.eval_id.clone()
+    }
+}
+impl Audited for DispatchResult {
+    fn eval_id(&self) -> Option<String> {
+        self.eval_id.clone()
+    }
+}
+impl Audited for RestartResult {
+    fn eval_id(&self) -> Option<String> {
+        self.eval_id.clone()
+    }
+}
+impl Audited for DeploymentChange {}
+impl Audited for NodeChange {}
+impl Audited for () {}
+impl Audited for Option<String> {
+    fn eval_id(&self) -> Option<String> {
+        self.clone()
+    }
+}
+impl<K, V> Audited for std::collections::BTreeMap<K, V> {}
+
+fn caller_key(who: &Principal) -> String {
+    match &who.credential {
+        Credential::ApiKey { id, .. } => format!("key:{id}"),
+        Credential::Jwt { issuer } => {
+            format!("jwt:{}:{}", issuer.as_deref().unwrap_or(""), who.subject)
+        }
+        Credential::Local => format!("local:{}", who.subject),
+    }
+}
+
+impl Service {
+    fn refuse(
+        &self,
+        who: &Principal,
+        operation: &'static str,
+        namespace: Option<&str>,
+        message: String,
+    ) {
+        if let Some(audit) = self.guard.audit() {
+            audit.record(
+                who,
+                Entry {
+                    operation,
+                    namespace: namespace.map(String::from),
+                    job_id: None,
+                    arguments: Value::Null,
+                    outcome: Outcome::Refused,
+                    message: Some(message),
+                    eval_id: None,
+                    duration: std::time::Duration::ZERO,
+                },
+            );
+        }
+    }
+
+    /// The policy and the rate limit for one call.
+    pub(crate) fn allow(
+        &self,
+        who: &Principal,
+        access: Access,
+        namespace: Option<&str>,
+        operation: &'static str,
+    ) -> Result<(), ServiceError> {
+        if let Err(refusal) = policy::decide(who, access, namespace, self.guard.read_only) {
+            let message = format!("{operation} refused: {refusal}");
+            self.refuse(who, operation, namespace, message.clone());
+            return Err(ServiceError::Forbidden(message));
+        }
+        let limiter = if access.is_write() {
+            &self.guard.writes
+        } else {
+            &self.guard.reads
+        };
+        if let Err(retry_after) = limiter.check(&caller_key(who)) {
+            let kind = if access.is_write() { "write" } else { "read" };
+            let message = format!("{operation}: the {kind} budget of this caller is used up");
+            self.refuse(who, operation, namespace, message.clone());
+            return Err(ServiceError::RateLimited {
+                message,
+                retry_after,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs a write: policy and rate limit, a reserved audit slot, the work, the event.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn audited<T, F>(
+        &self,
+        who: &Principal,
+        access: Access,
+        operation: &'static str,
+        namespace: Option<&str>,
+        job_id: Option<&str>,
+        arguments: Value,
+        work: F,
+    ) -> Result<T, ServiceError>
+    where
+        T: Audited,
+        F: Future<Output = Result<T, ServiceError>>,
+    {
+        self.allow(who, access, namespace, operation)?;
+        let slot = match self.guard.audit() {
+            Some(audit) => Some(
+                audit
+                    .reserve()
+                    .map_err(|_| ServiceError::AuditUnavailable)?,
+            ),
+            None => None,
+        };
+        let started = Instant::now();
+        let result = work.await;
+        if let Some(slot) = slot {
+            let (outcome, message, eval_id) = match &result {
+                Ok(value) => (Outcome::Ok, None, value.eval_id()),
+                Err(ServiceError::Forbidden(m)) => (Outcome::Refused, Some(m.clone()), None),
+                Err(error) => (Outcome::Failed, Some(error.to_string()), None),
+            };
+            slot.record(
+                who,
+                Entry {
+                    operation,
+                    namespace: namespace.map(String::from),
+                    job_id: job_id.map(String::from),
+                    arguments: crate::auth::audit::redact(arguments),
+                    outcome,
+                    message,
+                    eval_id,
+                    duration: started.elapsed(),
+                },
+            );
+        }
+        result
+    }
+}
