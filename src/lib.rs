@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod healthcheck;
 pub mod http;
+pub mod mcp;
 pub mod nomad;
 pub mod server;
 pub mod service;

@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .merge(api)
+        .merge(crate::mcp::router(&state))
         // Serves the document at /openapi.json and the UI (vendored assets) under /docs.
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .route(

@@ -1,0 +1,130 @@
+//! The MCP transport: Streamable HTTP at `/mcp` (rmcp) and the legacy HTTP+SSE transport
+//! at `/sse` (alias `/mcp/sse`) with `POST /messages?sessionId=`. Both serve the same
+//! handler ([`server::NomadMcp`]): every tool is a thin adapter over one service function.
+//!
+//! Both transports: Host/Origin checks ([`guard`]), no SSE priming events, keep-alive
+//! comments every 15 s, `Cache-Control: no-cache` and `X-Accel-Buffering: no`, sessions
+//! bounded per caller and closed when idle, and streams ended when shutdown starts.
+
+pub mod guard;
+mod progress;
+mod prompts;
+mod resources;
+pub mod server;
+mod sessions;
+mod tools;
+mod transport_sse;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+
+use crate::service::Principal;
+use crate::state::AppState;
+
+/// Session and stream limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Open sessions per caller and transport; one more closes the least recently used.
+    pub sessions_per_caller: usize,
+    /// A session without a request for this long is closed.
+    pub idle_timeout: Duration,
+    /// SSE comment lines at this interval keep proxies from closing quiet streams.
+    pub keep_alive: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            sessions_per_caller: 32,
+            idle_timeout: Duration::from_secs(30 * 60),
+            keep_alive: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The caller the authentication middleware identified, or the local operator.
+pub(crate) fn principal_of(extensions: &http::Extensions) -> Principal {
+    extensions
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or_else(Principal::local)
+}
+
+/// The MCP routes, mounted by the HTTP router.
+pub fn router(state: &AppState) -> Router<AppState> {
+    router_with(state, Limits::default())
+}
+
+pub fn router_with(state: &AppState, limits: Limits) -> Router<AppState> {
+    let mut session_config = SessionConfig::default();
+    // No empty priming events: clients before 2025-11-25 choke on them.
+    session_config.sse_retry = None;
+    session_config.keep_alive = Some(limits.idle_timeout);
+    let mut manager = LocalSessionManager::default();
+    manager.session_config = session_config;
+    let manager = Arc::new(manager);
+
+    let config = StreamableHttpServerConfig::default()
+        .with_sse_retry(None)
+        .with_sse_keep_alive(Some(limits.keep_alive))
+        .with_cancellation_token(state.shutdown.child_token())
+        .with_max_request_body_bytes(state.config.server.body_limit)
+        // Host and Origin are checked by `guard` for both transports.
+        .disable_allowed_hosts()
+        .disable_allowed_origins();
+    let handler_state = state.clone();
+    let streamable = StreamableHttpService::new(
+        move || Ok(server::NomadMcp::new(handler_state.clone())),
+        manager.clone(),
+        config,
+    );
+
+    let sessions = Arc::new(sessions::Sessions::new(manager, limits));
+    let sse = Arc::new(transport_sse::SseSessions::new(state.clone(), limits));
+    spawn_sweeper(state, sessions.clone(), sse.clone(), limits);
+
+    let streamable = Router::new().route_service("/mcp", streamable).layer(
+        axum::middleware::from_fn_with_state(sessions, sessions::track),
+    );
+    let legacy = Router::new()
+        .route("/sse", get(transport_sse::connect))
+        .route("/mcp/sse", get(transport_sse::connect))
+        .route("/messages", post(transport_sse::message))
+        .with_state(sse);
+    let public = Arc::new(guard::Public::from_url(&state.config.server.public_url));
+    Router::new()
+        .merge(streamable)
+        .merge(legacy)
+        .layer(axum::middleware::from_fn_with_state(public, guard::check))
+}
+
+/// Closes idle sessions of both transports until shutdown.
+fn spawn_sweeper(
+    state: &AppState,
+    sessions: Arc<sessions::Sessions>,
+    sse: Arc<transport_sse::SseSessions>,
+    limits: Limits,
+) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let shutdown = state.shutdown.clone();
+    let every = (limits.idle_timeout / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {
+                    sessions.sweep().await;
+                    sse.sweep().await;
+                }
+            }
+        }
+    });
+}

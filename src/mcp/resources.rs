@@ -1,0 +1,110 @@
+//! Resources: read-only views an MCP client can attach as context. The job list, one job
+//! (`nomad://jobs/{namespace}/{job_id}`), the nodes, one node and the cluster's status,
+//! each read through the same service function as the matching tool.
+
+use rmcp::model::{ErrorData, ReadResourceResult, Resource, ResourceContents, ResourceTemplate};
+use serde::Serialize;
+
+use super::tools::{Ctx, error_text};
+use crate::service::ServiceError;
+use crate::service::jobs::ListJobsRequest;
+
+const JSON: &str = "application/json";
+
+pub fn list() -> Vec<Resource> {
+    vec![
+        Resource::new("nomad://jobs", "jobs")
+            .with_title("Jobs")
+            .with_description("The first page of jobs in the gateway's default namespace")
+            .with_mime_type(JSON),
+        Resource::new("nomad://nodes", "nodes")
+            .with_title("Client nodes")
+            .with_description("Every client node with status, eligibility and drain state")
+            .with_mime_type(JSON),
+        Resource::new("nomad://cluster/status", "cluster-status")
+            .with_title("Cluster status")
+            .with_description("Leader, servers, nodes by status, capacity and jobs by status")
+            .with_mime_type(JSON),
+    ]
+}
+
+pub fn templates() -> Vec<ResourceTemplate> {
+    vec![
+        ResourceTemplate::new("nomad://jobs/{namespace}", "jobs-in-namespace")
+            .with_title("Jobs in a namespace")
+            .with_description("The first page of jobs in one namespace (`*` for all)")
+            .with_mime_type(JSON),
+        ResourceTemplate::new("nomad://jobs/{namespace}/{job_id}", "job")
+            .with_title("A job")
+            .with_description("One job's status, groups and latest deployment")
+            .with_mime_type(JSON),
+        ResourceTemplate::new("nomad://nodes/{node_id}", "node")
+            .with_title("A client node")
+            .with_description("One node's status, eligibility, metadata and attributes")
+            .with_mime_type(JSON),
+    ]
+}
+
+/// Reads one resource; an unknown URI or a missing object is a JSON-RPC "resource not
+/// found" error, any other failure an internal error with the service's message.
+pub async fn read(ctx: &Ctx, uri: &str) -> Result<ReadResourceResult, ErrorData> {
+    let Some(path) = uri.strip_prefix("nomad://") else {
+        return Err(unknown(uri));
+    };
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let value = match parts.as_slice() {
+        ["jobs"] => json(
+            ctx.service
+                .list_jobs(&ctx.who, ListJobsRequest::default())
+                .await,
+        ),
+        ["jobs", namespace] => {
+            let request = ListJobsRequest {
+                namespace: Some(decode(namespace)),
+                ..Default::default()
+            };
+            json(ctx.service.list_jobs(&ctx.who, request).await)
+        }
+        ["jobs", namespace, job_id] => {
+            let namespace = decode(namespace);
+            json(
+                ctx.service
+                    .get_job(&ctx.who, &decode(job_id), Some(&namespace))
+                    .await,
+            )
+        }
+        ["nodes"] => json(ctx.service.list_nodes(&ctx.who).await),
+        ["nodes", node_id] => json(ctx.service.get_node(&ctx.who, &decode(node_id)).await),
+        ["cluster", "status"] => json(ctx.service.get_cluster_status(&ctx.who).await),
+        _ => return Err(unknown(uri)),
+    };
+    match value {
+        Ok(text) => Ok(ReadResourceResult::new(vec![
+            ResourceContents::text(text, uri).with_mime_type(JSON),
+        ])),
+        Err(ServiceError::NotFound(message)) => Err(ErrorData::resource_not_found(
+            message,
+            Some(serde_json::json!({ "uri": uri })),
+        )),
+        Err(error) => Err(ErrorData::internal_error(error_text(&error), None)),
+    }
+}
+
+fn json<T: Serialize>(result: Result<T, ServiceError>) -> Result<String, ServiceError> {
+    result.map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
+}
+
+fn decode(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn unknown(uri: &str) -> ErrorData {
+    ErrorData::resource_not_found(
+        format!(
+            "no resource '{uri}'; resources/list and resources/templates/list show what exists"
+        ),
+        Some(serde_json::json!({ "uri": uri })),
+    )
+}

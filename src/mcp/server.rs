@@ -1,0 +1,160 @@
+//! The MCP server handler: initialize, tools, resources and prompts. One handler per
+//! session; every tool call runs as the caller the HTTP layer identified.
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, ErrorData, Extensions, GetPromptRequestParams,
+    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use tracing::Instrument;
+
+use super::progress::Progress;
+use super::tools::{self, Ctx};
+use super::{prompts, resources};
+use crate::service::Principal;
+use crate::state::AppState;
+
+const INSTRUCTIONS: &str = "Operate HashiCorp Nomad: list and inspect jobs, allocations, \
+evaluations, deployments and nodes; create, submit, plan, scale, restart, stop and revert jobs; \
+read task logs; drain nodes. Start with list_jobs or get_cluster_status. When a job is not \
+healthy, call diagnose_job first. Write tools accept `wait` (seconds) to follow the change and \
+report where it ended. Tools marked destructive stop or replace running work: confirm with the \
+user first.";
+
+#[derive(Clone)]
+pub struct NomadMcp {
+    state: AppState,
+}
+
+impl NomadMcp {
+    pub fn new(state: AppState) -> NomadMcp {
+        NomadMcp { state }
+    }
+
+    fn ctx(&self, context: &RequestContext<RoleServer>) -> Ctx {
+        Ctx {
+            service: self.state.service.clone(),
+            who: caller(&context.extensions),
+            progress: Progress::new(context.peer.clone(), context.meta.get_progress_token()),
+        }
+    }
+}
+
+/// The caller the HTTP layer identified: the authentication middleware puts a
+/// [`Principal`] into the request's extensions, and rmcp hands the request's parts to the
+/// handler. Without one (authentication off) the caller is the local operator.
+pub fn caller(extensions: &Extensions) -> Principal {
+    extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Principal>())
+        .or_else(|| extensions.get::<Principal>())
+        .cloned()
+        .unwrap_or_else(Principal::local)
+}
+
+impl rmcp::ServerHandler for NomadMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new("nomad-gateway", env!("CARGO_PKG_VERSION"))
+                .with_title("Nomad gateway")
+                .with_description("HashiCorp Nomad jobs, allocations, deployments and nodes"),
+        )
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(
+            tools::all().iter().map(|t| t.tool.clone()).collect(),
+        ))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let Some(tool) = tools::find(&request.name) else {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "unknown tool '{}'; tools/list shows the tools this server has",
+                    request.name
+                ),
+                None,
+            ));
+        };
+        let ctx = self.ctx(&context);
+        let span = tracing::info_span!(
+            "mcp.tool",
+            otel.name = %format!("tools/call {}", request.name),
+            mcp.tool = %request.name,
+            caller = %ctx.who.subject,
+        );
+        let arguments = request.arguments.unwrap_or_default();
+        let call = tool.call(ctx, arguments).instrument(span);
+        tokio::select! {
+            result = call => result.map(CallToolResponse::from),
+            _ = context.ct.cancelled() => Err(ErrorData::internal_error(
+                "the call was cancelled", None,
+            )),
+        }
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(resources::list()))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(
+            resources::templates(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let ctx = self.ctx(&context);
+        resources::read(&ctx, &request.uri)
+            .await
+            .map(ReadResourceResponse::from)
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(prompts::list()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        prompts::get(&request.name, request.arguments.unwrap_or_default())
+            .map(GetPromptResponse::from)
+    }
+}

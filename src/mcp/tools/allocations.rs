@@ -1,0 +1,369 @@
+//! Allocations: list a job's, read one, restart, stop; and task logs.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::jobs::outcome_text;
+use super::{Ctx, Kind, Summary, ToolDef, define};
+use crate::mcp::progress::{Follow, Outcome, wait_for};
+use crate::service::allocations::{AllocationDetail, AllocationRow};
+use crate::service::logs::{LogStream, LogsRequest, LogsResult};
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        define(
+            "list_allocations",
+            "List a job's allocations",
+            "List a job's allocations (its running or finished instances): where each runs, its \
+             desired and actual status and deployment health. By default only the current job \
+             version's; `all_versions` includes older ones. Paginated with `cursor`.",
+            Kind::Read,
+            |ctx: Ctx, input: ListAllocationsInput| async move {
+                let namespace = input.namespace.as_deref();
+                let rows = match ctx
+                    .service
+                    .list_allocations(&ctx.who, &input.job_id, namespace, input.all_versions)
+                    .await
+                {
+                    Ok(rows) => rows,
+                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                };
+                let page = super::page(rows, input.cursor.as_deref(), input.limit)?;
+                Ok(AllocationList {
+                    job_id: input.job_id,
+                    allocations: page.items,
+                    total: page.total,
+                    next_cursor: page.next_cursor,
+                })
+            },
+        ),
+        define(
+            "get_allocation",
+            "Get an allocation",
+            "Show one allocation: its node, status, and per task the state, restart count and \
+             the last events (why it was killed, failed or restarted). Use it to understand one \
+             failing instance; get_job_logs shows its output.",
+            Kind::Read,
+            |ctx: Ctx, input: AllocationRef| async move {
+                ctx.service
+                    .get_allocation(&ctx.who, &input.alloc_id, input.namespace.as_deref())
+                    .await
+            },
+        ),
+        define(
+            "restart_allocation",
+            "Restart an allocation's tasks",
+            "Restart the tasks of one allocation in place, on the same node (one task with \
+             `task`, or all). The allocation keeps its ID; use stop_allocation to have it \
+             replaced instead.",
+            Kind::Write,
+            |ctx: Ctx, input: RestartAllocationInput| async move {
+                ctx.service
+                    .restart_allocation(
+                        &ctx.who,
+                        &input.alloc_id,
+                        input.namespace.as_deref(),
+                        input.task.as_deref(),
+                    )
+                    .await?;
+                Ok(AllocationRestarted {
+                    alloc_id: input.alloc_id,
+                    task: input.task,
+                })
+            },
+        ),
+        define(
+            "stop_allocation",
+            "Stop an allocation",
+            "Stop one allocation; the scheduler places a replacement (possibly on another node) \
+             if the job still wants it. Use it to move an instance off a bad node or to replace \
+             a stuck one. With `wait` it follows the scheduler's evaluation.",
+            Kind::Destructive { idempotent: true },
+            |ctx: Ctx, input: StopAllocationInput| async move {
+                let wait = wait_for(input.wait);
+                let eval_id = ctx
+                    .service
+                    .stop_allocation(&ctx.who, &input.alloc_id, input.namespace.as_deref())
+                    .await?;
+                let namespace = input
+                    .namespace
+                    .clone()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| ctx.service.nomad().default_namespace().to_string());
+                let outcome = match wait {
+                    Some(wait) => Some(
+                        ctx.follow(Follow::Evaluation, &namespace, eval_id.as_deref(), wait)
+                            .await,
+                    ),
+                    None => None,
+                };
+                Ok(AllocationStopped {
+                    alloc_id: input.alloc_id,
+                    eval_id,
+                    outcome,
+                })
+            },
+        ),
+        define(
+            "get_job_logs",
+            "Read a job's task logs",
+            "Read the last lines of a task's stdout or stderr. By default the job's most recent \
+             allocation and its only task; name `alloc_id` and `task` otherwise. Output is capped \
+             (`lines`, default 100; `max_bytes`, default 64 KiB) and `truncated` says when older \
+             output exists.",
+            Kind::Read,
+            |ctx: Ctx, input: LogsInput| async move {
+                let namespace = input.namespace.as_deref();
+                let request = LogsRequest {
+                    alloc_id: input.alloc_id.clone(),
+                    task: input.task.clone(),
+                    stream: match input.stream {
+                        StreamInput::Stdout => LogStream::Stdout,
+                        StreamInput::Stderr => LogStream::Stderr,
+                    },
+                    lines: input.lines,
+                    max_bytes: input.max_bytes,
+                };
+                match ctx
+                    .service
+                    .get_job_logs(&ctx.who, &input.job_id, namespace, request)
+                    .await
+                {
+                    Ok(logs) => Ok(logs),
+                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                }
+            },
+        ),
+    ]
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListAllocationsInput {
+    /// The job's ID.
+    #[schemars(example = &"web")]
+    pub job_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// Include allocations of earlier job versions.
+    #[serde(default)]
+    #[schemars(example = false)]
+    pub all_versions: bool,
+    /// The `next_cursor` of the previous page; leave out for the first page.
+    #[serde(default)]
+    #[schemars(example = &"50")]
+    pub cursor: Option<String>,
+    /// Allocations per page (default 50, at most 200).
+    #[serde(default)]
+    #[schemars(example = 20, range(min = 1, max = 200))]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationRef {
+    /// The allocation's full ID (list_allocations shows it).
+    #[schemars(example = &"5b0c3a4e-8d1f-4c6e-9a57-2f3d8e6b1c90")]
+    pub alloc_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestartAllocationInput {
+    /// The allocation's full ID.
+    #[schemars(example = &"5b0c3a4e-8d1f-4c6e-9a57-2f3d8e6b1c90")]
+    pub alloc_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// Restart only this task; every task when left out.
+    #[serde(default)]
+    #[schemars(example = &"web")]
+    pub task: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopAllocationInput {
+    /// The allocation's full ID.
+    #[schemars(example = &"5b0c3a4e-8d1f-4c6e-9a57-2f3d8e6b1c90")]
+    pub alloc_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// Seconds to follow the scheduler's evaluation before answering (at most 300).
+    #[serde(default)]
+    #[schemars(example = 30)]
+    pub wait: Option<u64>,
+}
+
+/// Which output stream of a task.
+#[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamInput {
+    #[default]
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogsInput {
+    /// The job's ID.
+    #[schemars(example = &"web")]
+    pub job_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// Read this allocation; default: the job's most recently created one.
+    #[serde(default)]
+    #[schemars(example = &"5b0c3a4e-8d1f-4c6e-9a57-2f3d8e6b1c90")]
+    pub alloc_id: Option<String>,
+    /// The task; may be left out when the group has one task.
+    #[serde(default)]
+    #[schemars(example = &"web")]
+    pub task: Option<String>,
+    /// `stdout` (default) or `stderr`.
+    #[serde(default)]
+    #[schemars(example = &"stderr")]
+    pub stream: StreamInput,
+    /// How many of the last lines (default 100, at most 5000).
+    #[serde(default)]
+    #[schemars(example = 50, range(min = 1, max = 5000))]
+    pub lines: Option<usize>,
+    /// Byte cap on what is read (default 65536, at most 1048576).
+    #[serde(default)]
+    #[schemars(example = 16384, range(min = 1, max = 1048576))]
+    pub max_bytes: Option<u64>,
+}
+
+/// One page of a job's allocations.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AllocationList {
+    pub job_id: String,
+    pub allocations: Vec<AllocationRow>,
+    /// How many allocations there are in all.
+    pub total: usize,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AllocationRestarted {
+    pub alloc_id: String,
+    /// The task restarted; every task when absent.
+    pub task: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AllocationStopped {
+    pub alloc_id: String,
+    /// The evaluation that places a replacement, if any.
+    pub eval_id: Option<String>,
+    /// Where the evaluation ended (only with `wait`).
+    pub outcome: Option<Outcome>,
+}
+
+impl Summary for AllocationList {
+    fn summary(&self) -> String {
+        let rows: Vec<String> = self
+            .allocations
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} {} on {}: {} (desired {})",
+                    a.id, a.name, a.node_name, a.client_status, a.desired_status
+                )
+            })
+            .collect();
+        let more = self
+            .next_cursor
+            .as_deref()
+            .map(|c| format!("\nMore: call again with cursor '{c}'."))
+            .unwrap_or_default();
+        if rows.is_empty() {
+            format!("Job '{}' has no allocations.", self.job_id)
+        } else {
+            format!("{}{more}", rows.join("\n"))
+        }
+    }
+}
+
+impl Summary for AllocationDetail {
+    fn summary(&self) -> String {
+        let tasks: Vec<String> = self
+            .tasks
+            .iter()
+            .map(|t| {
+                let last = t
+                    .events
+                    .last()
+                    .map(|e| format!(", last event {}: {}", e.event_type, e.message))
+                    .unwrap_or_default();
+                format!("{} {} ({} restarts{last})", t.name, t.state, t.restarts)
+            })
+            .collect();
+        format!(
+            "Allocation {} of job '{}' on node {} is {} (desired {}). Tasks: {}.",
+            self.summary.id,
+            self.summary.job_id,
+            self.summary.node_name,
+            self.summary.client_status,
+            self.summary.desired_status,
+            tasks.join("; ")
+        )
+    }
+}
+
+impl Summary for AllocationRestarted {
+    fn summary(&self) -> String {
+        match &self.task {
+            Some(task) => format!("Restarted task '{task}' of allocation {}.", self.alloc_id),
+            None => format!("Restarted every task of allocation {}.", self.alloc_id),
+        }
+    }
+}
+
+impl Summary for AllocationStopped {
+    fn summary(&self) -> String {
+        format!(
+            "Stopped allocation {}{}.{}",
+            self.alloc_id,
+            self.eval_id
+                .as_deref()
+                .map(|e| format!("; evaluation {e} places a replacement if needed"))
+                .unwrap_or_default(),
+            outcome_text(&self.outcome)
+        )
+    }
+}
+
+impl Summary for LogsResult {
+    fn summary(&self) -> String {
+        let stream = match self.stream {
+            LogStream::Stdout => "stdout",
+            LogStream::Stderr => "stderr",
+        };
+        let head = format!(
+            "Last {} line(s) of {stream} of task '{}' in allocation {}{}:",
+            self.lines.len(),
+            self.task,
+            self.alloc_id,
+            if self.truncated {
+                " (older output left out)"
+            } else {
+                ""
+            }
+        );
+        format!("{head}\n{}", self.lines.join("\n"))
+    }
+}

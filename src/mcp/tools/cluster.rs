@@ -1,0 +1,145 @@
+//! The cluster: status and capacity, namespaces, recent events.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Ctx, Kind, Summary, ToolDef, define};
+use crate::service::cluster::{ClusterStatus, EventRow, EventsRequest, NamespaceRow};
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        define(
+            "get_cluster_status",
+            "Get the cluster's status",
+            "Show the Nomad cluster at a glance: the leader and servers, client nodes by status, \
+             CPU and memory capacity against what running allocations reserve, and jobs by \
+             status. Use it to check whether there is room before adding work.",
+            Kind::Read,
+            |ctx: Ctx, _input: NoInput| async move { ctx.service.get_cluster_status(&ctx.who).await },
+        ),
+        define(
+            "list_namespaces",
+            "List namespaces",
+            "List the Nomad namespaces with their descriptions. Every tool that takes \
+             `namespace` accepts these names.",
+            Kind::Read,
+            |ctx: Ctx, _input: NoInput| async move {
+                let namespaces = ctx.service.list_namespaces(&ctx.who).await?;
+                Ok(NamespaceList { namespaces })
+            },
+        ),
+        define(
+            "recent_events",
+            "Recent cluster events",
+            "Show the most recent events of Nomad's event stream (job registered, allocation \
+             updated, deployment status, node events...), optionally only some topics, one \
+             namespace or one job. Use it to see what just happened.",
+            Kind::Read,
+            |ctx: Ctx, input: EventsInput| async move {
+                let request = EventsRequest {
+                    topics: input.topics,
+                    namespace: input.namespace,
+                    job_id: input.job_id,
+                    limit: input.limit,
+                };
+                let events = ctx.service.recent_events(&ctx.who, request).await?;
+                Ok(EventList { events })
+            },
+        ),
+    ]
+}
+
+/// This tool takes no arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoInput {}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventsInput {
+    /// Topics: `Job`, `Allocation`, `Deployment`, `Evaluation`, `Node`; every topic when
+    /// empty.
+    #[serde(default)]
+    #[schemars(example = vec!["Job", "Deployment"])]
+    pub topics: Vec<String>,
+    /// A namespace, or `*` for all; the gateway's default when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// Only events about this job.
+    #[serde(default)]
+    #[schemars(example = &"web")]
+    pub job_id: Option<String>,
+    /// How many of the most recent events (default 20, at most 200).
+    #[serde(default)]
+    #[schemars(example = 20, range(min = 1, max = 200))]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NamespaceList {
+    pub namespaces: Vec<NamespaceRow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EventList {
+    /// Oldest first.
+    pub events: Vec<EventRow>,
+}
+
+impl Summary for ClusterStatus {
+    fn summary(&self) -> String {
+        let nodes: Vec<String> = self
+            .nodes_by_status
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect();
+        let jobs: Vec<String> = self
+            .jobs_by_status
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect();
+        let c = &self.capacity;
+        format!(
+            "Region {}, leader {}, {} server(s). Nodes: {}. CPU {}/{} MHz and memory {}/{} MB reserved. Jobs: {}.",
+            self.region,
+            self.leader,
+            self.servers.len(),
+            nodes.join(", "),
+            c.cpu_mhz_allocated,
+            c.cpu_mhz_total,
+            c.memory_mb_allocated,
+            c.memory_mb_total,
+            if jobs.is_empty() {
+                "none".into()
+            } else {
+                jobs.join(", ")
+            }
+        )
+    }
+}
+
+impl Summary for NamespaceList {
+    fn summary(&self) -> String {
+        let names: Vec<&str> = self.namespaces.iter().map(|n| n.name.as_str()).collect();
+        format!("Namespaces: {}", names.join(", "))
+    }
+}
+
+impl Summary for EventList {
+    fn summary(&self) -> String {
+        if self.events.is_empty() {
+            return "No recent events match.".into();
+        }
+        self.events
+            .iter()
+            .map(|e| {
+                format!(
+                    "#{} {} {} {} ({})",
+                    e.index, e.topic, e.event_type, e.key, e.namespace
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}

@@ -1,0 +1,257 @@
+//! Deployments: list a job's, read one, promote canaries, fail a rollout.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::jobs::outcome_text;
+use super::{Ctx, Kind, Summary, ToolDef, define};
+use crate::mcp::progress::{Follow, Outcome, wait_for};
+use crate::service::deployments::DeploymentChange;
+use crate::service::jobs::DeploymentBrief;
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        define(
+            "list_deployments",
+            "List a job's deployments",
+            "List a job's deployments (rollouts of new versions), newest first, with per group \
+             how many allocations are placed, healthy and unhealthy. Paginated with `cursor`.",
+            Kind::Read,
+            |ctx: Ctx, input: ListDeploymentsInput| async move {
+                let namespace = input.namespace.as_deref();
+                let deployments = match ctx
+                    .service
+                    .list_deployments(&ctx.who, &input.job_id, namespace)
+                    .await
+                {
+                    Ok(d) => d,
+                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                };
+                let page = super::page(deployments, input.cursor.as_deref(), input.limit)?;
+                Ok(DeploymentList {
+                    job_id: input.job_id,
+                    deployments: page.items,
+                    total: page.total,
+                    next_cursor: page.next_cursor,
+                })
+            },
+        ),
+        define(
+            "get_deployment",
+            "Get a deployment",
+            "Show one deployment: its status and description, and per group the desired, \
+             placed, healthy and unhealthy allocations. Use it to watch a rollout.",
+            Kind::Read,
+            |ctx: Ctx, input: DeploymentRef| async move {
+                ctx.service
+                    .get_deployment(&ctx.who, &input.deployment_id, input.namespace.as_deref())
+                    .await
+            },
+        ),
+        define(
+            "promote_deployment",
+            "Promote a deployment's canaries",
+            "Promote the canaries of a deployment (all groups, or the ones named) so the rollout \
+             replaces the remaining old allocations. Do it once the canaries are healthy. With \
+             `wait` it follows the deployment.",
+            Kind::Idempotent,
+            |ctx: Ctx, input: PromoteInput| async move {
+                let wait = wait_for(input.wait);
+                let change = ctx
+                    .service
+                    .promote_deployment(
+                        &ctx.who,
+                        &input.deployment_id,
+                        input.namespace.as_deref(),
+                        &input.groups,
+                    )
+                    .await?;
+                Ok(ctx.after_deployment(change, input.namespace, wait).await)
+            },
+        ),
+        define(
+            "fail_deployment",
+            "Fail a deployment",
+            "Mark a running deployment as failed: the rollout stops and, when the job has \
+             auto-revert, Nomad rolls back to the last stable version. Use it to abort a bad \
+             rollout. With `wait` it follows what happens next.",
+            Kind::Destructive { idempotent: true },
+            |ctx: Ctx, input: FailInput| async move {
+                let wait = wait_for(input.wait);
+                let change = ctx
+                    .service
+                    .fail_deployment(&ctx.who, &input.deployment_id, input.namespace.as_deref())
+                    .await?;
+                Ok(ctx.after_deployment(change, input.namespace, wait).await)
+            },
+        ),
+    ]
+}
+
+impl Ctx {
+    async fn after_deployment(
+        &self,
+        change: DeploymentChange,
+        namespace: Option<String>,
+        wait: Option<std::time::Duration>,
+    ) -> DeploymentUpdate {
+        let outcome = match wait {
+            None => None,
+            Some(wait) => {
+                let namespace = namespace
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| self.service.nomad().default_namespace().to_string());
+                Some(
+                    self.follow(
+                        Follow::Deployment {
+                            id: change.deployment_id.clone(),
+                        },
+                        &namespace,
+                        change.eval_id.as_deref(),
+                        wait,
+                    )
+                    .await,
+                )
+            }
+        };
+        DeploymentUpdate { change, outcome }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListDeploymentsInput {
+    /// The job's ID.
+    #[schemars(example = &"web")]
+    pub job_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// The `next_cursor` of the previous page; leave out for the first page.
+    #[serde(default)]
+    #[schemars(example = &"50")]
+    pub cursor: Option<String>,
+    /// Deployments per page (default 50, at most 200).
+    #[serde(default)]
+    #[schemars(example = 10, range(min = 1, max = 200))]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentRef {
+    /// The deployment's ID (get_job shows the latest).
+    #[schemars(example = &"d2b4c6e8-1a3c-4e5f-8a9b-0c1d2e3f4a5b")]
+    pub deployment_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteInput {
+    /// The deployment's ID.
+    #[schemars(example = &"d2b4c6e8-1a3c-4e5f-8a9b-0c1d2e3f4a5b")]
+    pub deployment_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// Promote only these groups' canaries; every group when empty.
+    #[serde(default)]
+    #[schemars(example = vec!["web"])]
+    pub groups: Vec<String>,
+    /// Seconds to follow the deployment before answering (at most 300).
+    #[serde(default)]
+    #[schemars(example = 60)]
+    pub wait: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailInput {
+    /// The deployment's ID.
+    #[schemars(example = &"d2b4c6e8-1a3c-4e5f-8a9b-0c1d2e3f4a5b")]
+    pub deployment_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// Seconds to follow what happens next before answering (at most 300).
+    #[serde(default)]
+    #[schemars(example = 30)]
+    pub wait: Option<u64>,
+}
+
+/// One page of a job's deployments, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeploymentList {
+    pub job_id: String,
+    pub deployments: Vec<DeploymentBrief>,
+    /// How many deployments there are in all.
+    pub total: usize,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A change to a deployment and, with `wait`, where it ended.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeploymentUpdate {
+    #[serde(flatten)]
+    pub change: DeploymentChange,
+    /// Where the deployment ended (only with `wait`).
+    pub outcome: Option<Outcome>,
+}
+
+fn line(d: &DeploymentBrief) -> String {
+    let groups: Vec<String> = d
+        .groups
+        .iter()
+        .map(|(name, g)| format!("{name} {}/{} healthy", g.healthy, g.desired))
+        .collect();
+    format!(
+        "{} (version {}) {}: {} [{}]",
+        d.id,
+        d.job_version,
+        d.status,
+        d.description,
+        groups.join(", ")
+    )
+}
+
+impl Summary for DeploymentList {
+    fn summary(&self) -> String {
+        if self.deployments.is_empty() {
+            return format!("Job '{}' has no deployments.", self.job_id);
+        }
+        self.deployments
+            .iter()
+            .map(line)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Summary for DeploymentBrief {
+    fn summary(&self) -> String {
+        format!("Deployment {}", line(self))
+    }
+}
+
+impl Summary for DeploymentUpdate {
+    fn summary(&self) -> String {
+        let reverted = self
+            .change
+            .reverted_to_version
+            .map(|v| format!("; the job reverts to version {v}"))
+            .unwrap_or_default();
+        format!(
+            "Deployment {} updated{reverted}.{}",
+            self.change.deployment_id,
+            outcome_text(&self.outcome)
+        )
+    }
+}

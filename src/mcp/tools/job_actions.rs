@@ -1,0 +1,461 @@
+//! Steering jobs: stop, restart, scale, dispatch, force an evaluation, versions, revert.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::jobs::outcome_text;
+use super::{Ctx, Kind, Summary, ToolDef, define};
+use crate::mcp::progress::{Follow, Outcome, wait_for};
+use crate::service::control::{
+    DispatchRequest, DispatchResult, JobVersion, RestartMode, RestartResult, ScaleRequest,
+};
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        define(
+            "stop_job",
+            "Stop a job",
+            "Stop a job: Nomad stops all of its allocations. With `purge` the job is also removed \
+             at once instead of being garbage-collected later (its history is lost). Use \
+             revert_job or submit the job again to bring it back. With `wait` it follows until no \
+             allocation runs.",
+            Kind::Destructive { idempotent: true },
+            |ctx: Ctx, input: StopJobInput| async move {
+                let wait = wait_for(input.wait);
+                let namespace = input.namespace.as_deref();
+                let result = match ctx
+                    .service
+                    .stop_job(&ctx.who, &input.job_id, namespace, input.purge)
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                };
+                Ok(ctx.after_job_write(result, wait, true).await)
+            },
+        ),
+        define(
+            "restart_job",
+            "Restart a job",
+            "Restart a job's tasks. `in_place` (default) restarts the tasks of every running \
+             allocation where it runs, all at once (brief downtime). `redeploy` creates a new \
+             job version so Nomad replaces allocations batch by batch following the job's update \
+             strategy (health checks, auto-revert); with `wait` it follows that deployment.",
+            Kind::Write,
+            |ctx: Ctx, input: RestartInput| async move {
+                let wait = wait_for(input.wait);
+                let namespace = input.namespace.as_deref();
+                let result = match ctx
+                    .service
+                    .restart_job(&ctx.who, &input.job_id, namespace, input.mode.into())
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                };
+                let outcome = match wait {
+                    Some(wait) if result.eval_id.is_some() => Some(
+                        ctx.follow(
+                            Follow::JobRunning {
+                                job_id: result.job_id.clone(),
+                            },
+                            &result.namespace,
+                            result.eval_id.as_deref(),
+                            wait,
+                        )
+                        .await,
+                    ),
+                    _ => None,
+                };
+                Ok(JobRestart { result, outcome })
+            },
+        ),
+        define(
+            "scale_job",
+            "Scale a job's task group",
+            "Set how many allocations of a task group run. `group` may be left out when the job \
+             has one group. Scaling to 0 stops the group's allocations but keeps the job. Returns \
+             the evaluation; with `wait` it follows until the new count runs.",
+            Kind::Idempotent,
+            |ctx: Ctx, input: ScaleInput| async move {
+                let wait = wait_for(input.wait);
+                let namespace = input.namespace.as_deref();
+                let request = ScaleRequest {
+                    group: input.group,
+                    count: input.count,
+                    message: input.message,
+                };
+                let result = match ctx
+                    .service
+                    .scale_job(&ctx.who, &input.job_id, namespace, request)
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                };
+                Ok(ctx.after_write(result, wait).await)
+            },
+        ),
+        define(
+            "dispatch_job",
+            "Dispatch a parameterized job",
+            "Start one run of a parameterized batch job with an optional payload and metadata. \
+             Each call creates a new child job unless the same `idempotency_token` was used \
+             before. Returns the child job's ID; with `wait` it follows the run.",
+            Kind::Write,
+            |ctx: Ctx, input: DispatchInput| async move {
+                let wait = wait_for(input.wait);
+                let namespace = input.namespace.as_deref();
+                let request = DispatchRequest {
+                    payload: input.payload,
+                    meta: input.meta,
+                    idempotency_token: input.idempotency_token,
+                };
+                let result = match ctx
+                    .service
+                    .dispatch_job(&ctx.who, &input.job_id, namespace, request)
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                };
+                let outcome = match wait {
+                    Some(wait) => Some(
+                        ctx.follow(
+                            Follow::JobRunning {
+                                job_id: result.dispatched_job_id.clone(),
+                            },
+                            &result.namespace,
+                            result.eval_id.as_deref(),
+                            wait,
+                        )
+                        .await,
+                    ),
+                    None => None,
+                };
+                Ok(JobDispatch { result, outcome })
+            },
+        ),
+        define(
+            "force_evaluate_job",
+            "Re-evaluate a job",
+            "Ask the scheduler to look at a job again, e.g. after adding capacity for a job whose \
+             allocations could not be placed. With `force_reschedule` failed allocations are \
+             replaced now instead of after their reschedule delay.",
+            Kind::Write,
+            |ctx: Ctx, input: EvaluateInput| async move {
+                let wait = wait_for(input.wait);
+                let namespace = input.namespace.as_deref();
+                let result = match ctx
+                    .service
+                    .force_evaluate_job(&ctx.who, &input.job_id, namespace, input.force_reschedule)
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                };
+                Ok(ctx.after_write(result, wait).await)
+            },
+        ),
+        define(
+            "list_job_versions",
+            "List a job's versions",
+            "List the versions Nomad keeps of a job, newest first, with whether each was stable \
+             (deployed healthy). Use it to pick the version for revert_job.",
+            Kind::Read,
+            |ctx: Ctx, input: VersionsInput| async move {
+                let namespace = input.namespace.as_deref();
+                let versions = match ctx
+                    .service
+                    .list_job_versions(&ctx.who, &input.job_id, namespace)
+                    .await
+                {
+                    Ok(v) => v,
+                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                };
+                let page = super::page(versions, input.cursor.as_deref(), input.limit)?;
+                Ok(JobVersions {
+                    job_id: input.job_id,
+                    versions: page.items,
+                    total: page.total,
+                    next_cursor: page.next_cursor,
+                })
+            },
+        ),
+        define(
+            "revert_job",
+            "Revert a job to an earlier version",
+            "Roll a job back to one of its earlier versions (see list_job_versions); Nomad \
+             registers it as a new version and rolls it out, replacing what runs now. With `wait` \
+             it follows the rollout.",
+            Kind::Destructive { idempotent: true },
+            |ctx: Ctx, input: RevertInput| async move {
+                let wait = wait_for(input.wait);
+                let namespace = input.namespace.as_deref();
+                let result = match ctx
+                    .service
+                    .revert_job(&ctx.who, &input.job_id, namespace, input.version)
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                };
+                Ok(ctx.after_write(result, wait).await)
+            },
+        ),
+    ]
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopJobInput {
+    /// The job's ID.
+    #[schemars(example = &"web")]
+    pub job_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// Also remove the job from Nomad at once (its versions and history are lost).
+    #[serde(default)]
+    #[schemars(example = false)]
+    pub purge: bool,
+    /// Seconds to follow the stop before answering (at most 300; 0 or absent answers at once).
+    #[serde(default)]
+    #[schemars(example = 30)]
+    pub wait: Option<u64>,
+}
+
+/// How restart_job restarts.
+#[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartModeInput {
+    /// Restart the tasks of every running allocation where it runs, all at once.
+    #[default]
+    InPlace,
+    /// Re-register the job so Nomad replaces allocations batch by batch.
+    Redeploy,
+}
+
+impl From<RestartModeInput> for RestartMode {
+    fn from(mode: RestartModeInput) -> Self {
+        match mode {
+            RestartModeInput::InPlace => RestartMode::InPlace,
+            RestartModeInput::Redeploy => RestartMode::Redeploy,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestartInput {
+    /// The job's ID.
+    #[schemars(example = &"web")]
+    pub job_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// `in_place` (default) or `redeploy`.
+    #[serde(default)]
+    #[schemars(example = &"redeploy")]
+    pub mode: RestartModeInput,
+    /// Seconds to follow a redeploy before answering (at most 300).
+    #[serde(default)]
+    #[schemars(example = 60)]
+    pub wait: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleInput {
+    /// The job's ID.
+    #[schemars(example = &"web")]
+    pub job_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// The task group; may be left out when the job has one group.
+    #[serde(default)]
+    #[schemars(example = &"web")]
+    pub group: Option<String>,
+    /// The new number of allocations (0 to 1000).
+    #[schemars(example = 3, range(min = 0, max = 1000))]
+    pub count: i64,
+    /// A note recorded with the scaling event in Nomad.
+    #[serde(default)]
+    #[schemars(example = &"more traffic expected")]
+    pub message: Option<String>,
+    /// Seconds to follow the change before answering (at most 300).
+    #[serde(default)]
+    #[schemars(example = 60)]
+    pub wait: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchInput {
+    /// The parameterized job's ID.
+    #[schemars(example = &"report")]
+    pub job_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// Payload as UTF-8 text (at most 16 KiB), when the job takes one.
+    #[serde(default)]
+    #[schemars(example = &"{\"month\": \"2026-10\"}")]
+    pub payload: Option<String>,
+    /// Metadata the job declares in its `parameterized` block.
+    #[serde(default)]
+    #[schemars(example = serde_json::json!({"customer": "acme"}))]
+    pub meta: BTreeMap<String, String>,
+    /// Repeating a dispatch with the same token returns the first child job instead of
+    /// starting another.
+    #[serde(default)]
+    #[schemars(example = &"report-2026-10")]
+    pub idempotency_token: Option<String>,
+    /// Seconds to follow the run before answering (at most 300).
+    #[serde(default)]
+    #[schemars(example = 60)]
+    pub wait: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateInput {
+    /// The job's ID.
+    #[schemars(example = &"web")]
+    pub job_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// Replace failed allocations now instead of after their reschedule delay.
+    #[serde(default)]
+    #[schemars(example = true)]
+    pub force_reschedule: bool,
+    /// Seconds to follow the evaluation before answering (at most 300).
+    #[serde(default)]
+    #[schemars(example = 30)]
+    pub wait: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersionsInput {
+    /// The job's ID.
+    #[schemars(example = &"web")]
+    pub job_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// The `next_cursor` of the previous page; leave out for the first page.
+    #[serde(default)]
+    #[schemars(example = &"50")]
+    pub cursor: Option<String>,
+    /// Versions per page (default 50, at most 200).
+    #[serde(default)]
+    #[schemars(example = 10, range(min = 1, max = 200))]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevertInput {
+    /// The job's ID.
+    #[schemars(example = &"web")]
+    pub job_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// The version to go back to, from list_job_versions.
+    #[schemars(example = 3)]
+    pub version: u64,
+    /// Seconds to follow the rollout before answering (at most 300).
+    #[serde(default)]
+    #[schemars(example = 60)]
+    pub wait: Option<u64>,
+}
+
+/// A restart and, with `wait`, where the redeploy ended.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobRestart {
+    #[serde(flatten)]
+    pub result: RestartResult,
+    /// Where the redeploy ended (only with `wait` and mode `redeploy`).
+    pub outcome: Option<Outcome>,
+}
+
+impl Summary for JobRestart {
+    fn summary(&self) -> String {
+        let r = &self.result;
+        match r.mode {
+            RestartMode::InPlace => format!(
+                "Restarted the tasks of {} allocation(s) of job '{}' in place.",
+                r.restarted_allocations.len(),
+                r.job_id
+            ),
+            RestartMode::Redeploy => format!(
+                "Job '{}' is being redeployed (evaluation {}).{}",
+                r.job_id,
+                r.eval_id.as_deref().unwrap_or("none"),
+                outcome_text(&self.outcome)
+            ),
+        }
+    }
+}
+
+/// A dispatch and, with `wait`, where the run ended.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobDispatch {
+    #[serde(flatten)]
+    pub result: DispatchResult,
+    /// Where the dispatched run ended (only with `wait`).
+    pub outcome: Option<Outcome>,
+}
+
+impl Summary for JobDispatch {
+    fn summary(&self) -> String {
+        format!(
+            "Dispatched child job '{}' in namespace '{}'.{}",
+            self.result.dispatched_job_id,
+            self.result.namespace,
+            outcome_text(&self.outcome)
+        )
+    }
+}
+
+/// One page of a job's versions, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobVersions {
+    pub job_id: String,
+    pub versions: Vec<JobVersion>,
+    /// How many versions Nomad keeps in all.
+    pub total: usize,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl Summary for JobVersions {
+    fn summary(&self) -> String {
+        let rows: Vec<String> = self
+            .versions
+            .iter()
+            .map(|v| {
+                format!(
+                    "v{}{} submitted {}",
+                    v.version,
+                    if v.stable { " (stable)" } else { "" },
+                    v.submitted_at.as_deref().unwrap_or("?")
+                )
+            })
+            .collect();
+        format!("Job '{}': {}", self.job_id, rows.join("; "))
+    }
+}

@@ -1,0 +1,357 @@
+//! The MCP tools: one per service operation, each a thin adapter that turns the tool's
+//! arguments into the service request, calls the one service function, and turns the
+//! answer into `structuredContent` (matching the tool's `outputSchema`) plus a short text
+//! summary. A failed operation is a tool result with `isError: true` and the service's
+//! message; arguments that do not fit the input schema are JSON-RPC errors.
+
+mod allocations;
+mod cluster;
+mod deployments;
+mod evaluations;
+mod job_actions;
+mod jobs;
+mod nodes;
+pub(crate) mod schema;
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+use futures::future::BoxFuture;
+use rmcp::ErrorData;
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::progress::Progress;
+use crate::service::{Principal, Service, ServiceError};
+
+/// What a tool call runs with: the operations, the caller, and the progress channel.
+pub struct Ctx {
+    pub service: Service,
+    pub who: Principal,
+    pub progress: Progress,
+}
+
+/// Turns a result into the short text next to `structuredContent`.
+pub trait Summary {
+    fn summary(&self) -> String;
+}
+
+/// The honest hints of a tool. Every tool reaches Nomad, an outside system, so
+/// `openWorldHint` is always true.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    /// Reads only.
+    Read,
+    /// Changes something; repeating the call with the same arguments has no further effect.
+    Idempotent,
+    /// Changes something; a repeat does it again (a new evaluation, a new dispatch).
+    Write,
+    /// Stops, removes or overrides something: a person should agree first.
+    Destructive { idempotent: bool },
+}
+
+impl Kind {
+    fn annotations(self, title: &str) -> ToolAnnotations {
+        let (read_only, destructive, idempotent) = match self {
+            Kind::Read => (true, false, true),
+            Kind::Idempotent => (false, false, true),
+            Kind::Write => (false, false, false),
+            Kind::Destructive { idempotent } => (false, true, idempotent),
+        };
+        ToolAnnotations::with_title(title)
+            .read_only(read_only)
+            .destructive(destructive)
+            .idempotent(idempotent)
+            .open_world(true)
+    }
+}
+
+type Handler = Arc<
+    dyn Fn(Ctx, JsonObject) -> BoxFuture<'static, Result<CallToolResult, ErrorData>> + Send + Sync,
+>;
+
+/// A tool's definition (what `tools/list` shows) and its adapter.
+pub struct ToolDef {
+    pub tool: Tool,
+    handler: Handler,
+}
+
+impl ToolDef {
+    pub async fn call(&self, ctx: Ctx, arguments: JsonObject) -> Result<CallToolResult, ErrorData> {
+        (self.handler)(ctx, arguments).await
+    }
+}
+
+/// Declares one tool: `I` is its input (its schemars schema is the input schema), `O` its
+/// output (its utoipa schema, the same the REST API documents, is the output schema).
+pub fn define<I, O, F, Fut>(
+    name: &'static str,
+    title: &'static str,
+    description: &'static str,
+    kind: Kind,
+    run: F,
+) -> ToolDef
+where
+    I: DeserializeOwned + schemars::JsonSchema + Send + 'static,
+    O: Serialize + utoipa::ToSchema + Summary + Send + 'static,
+    F: Fn(Ctx, I) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, ServiceError>> + Send + 'static,
+{
+    let mut tool = Tool::new(name, description, schema::input::<I>());
+    tool.title = Some(title.to_string());
+    tool.output_schema = Some(Arc::new(schema::output::<O>()));
+    tool.annotations = Some(kind.annotations(title));
+    let run = Arc::new(run);
+    let handler: Handler = Arc::new(move |ctx, arguments| {
+        let run = run.clone();
+        Box::pin(async move {
+            let input: I = parse_arguments(name, arguments)?;
+            match run(ctx, input).await {
+                Ok(output) => success(&output),
+                Err(error) => Ok(failure(&error)),
+            }
+        })
+    });
+    ToolDef { tool, handler }
+}
+
+/// Arguments that do not fit the schema are the caller's protocol mistake: a JSON-RPC
+/// "invalid params" error naming the field.
+fn parse_arguments<I: DeserializeOwned>(tool: &str, arguments: JsonObject) -> Result<I, ErrorData> {
+    let value = serde_json::Value::Object(arguments);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = if path == "." {
+            format!("invalid arguments for {tool}: {}", e.inner())
+        } else {
+            format!("invalid arguments for {tool}: {path}: {}", e.inner())
+        };
+        ErrorData::invalid_params(message, None)
+    })
+}
+
+fn success<O: Serialize + Summary>(output: &O) -> Result<CallToolResult, ErrorData> {
+    let value = serde_json::to_value(output)
+        .map_err(|e| ErrorData::internal_error(format!("cannot encode the result: {e}"), None))?;
+    let mut result = CallToolResult::structured(value);
+    result.content = vec![ContentBlock::text(output.summary())];
+    Ok(result)
+}
+
+/// The service's message plus what to do about it, for an agent to act on.
+pub fn failure(error: &ServiceError) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(error_text(error))])
+}
+
+pub fn error_text(error: &ServiceError) -> String {
+    // `matches!` rather than one `match`: kinds added to the service later keep their own
+    // message unchanged.
+    if matches!(error, ServiceError::Validation(_)) {
+        format!("{error}. Fix the named fields and call the tool again.")
+    } else if matches!(error, ServiceError::Conflict(_)) {
+        format!(
+            "{error}. Something changed meanwhile: read the current state (get_job) and try again."
+        )
+    } else if matches!(error, ServiceError::Rejected(_)) {
+        format!(
+            "Nomad rejected the request: {error}. Correct the job and try again; plan_job shows what Nomad would do without changing anything."
+        )
+    } else if matches!(error, ServiceError::NomadUnavailable(_)) {
+        format!(
+            "Nomad is not reachable right now: {error}. Try again in a little while; nothing was changed."
+        )
+    } else if matches!(error, ServiceError::NomadFailed(_)) {
+        format!(
+            "Nomad failed to answer: {error}. Try again; if it keeps failing, check the cluster with get_cluster_status."
+        )
+    } else if matches!(error, ServiceError::NomadPermission(_)) {
+        format!(
+            "{error}. This is the gateway's own Nomad token, not yours: ask an operator to extend its ACL policy."
+        )
+    } else {
+        error.to_string()
+    }
+}
+
+impl Ctx {
+    /// Adds the jobs with a similar name to a "job not found" error, so an agent that
+    /// guessed an ID sees the right one.
+    pub async fn explain_job_error(
+        &self,
+        error: ServiceError,
+        job_id: &str,
+        namespace: Option<&str>,
+    ) -> ServiceError {
+        let ServiceError::NotFound(message) = &error else {
+            return error;
+        };
+        if !message.starts_with("job '") {
+            return error;
+        }
+        let request = crate::service::jobs::ListJobsRequest {
+            namespace: namespace.map(str::to_string),
+            per_page: Some(crate::service::MAX_PAGE),
+            ..Default::default()
+        };
+        let Ok(page) = self.service.list_jobs(&self.who, request).await else {
+            return error;
+        };
+        let similar = similar_names(job_id, page.jobs.iter().map(|j| j.id.as_str()));
+        if similar.is_empty() {
+            ServiceError::NotFound(format!("{message}; list_jobs shows the jobs that exist"))
+        } else {
+            ServiceError::NotFound(format!(
+                "{message}; jobs with a similar name: {}",
+                similar.join(", ")
+            ))
+        }
+    }
+}
+
+/// Names that contain the wanted one (or the other way round) or are a few edits away.
+pub fn similar_names<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let wanted_lower = wanted.to_lowercase();
+    let mut scored: Vec<(usize, &str)> = names
+        .filter(|n| *n != wanted)
+        .filter_map(|n| {
+            let lower = n.to_lowercase();
+            let distance = edit_distance(&wanted_lower, &lower);
+            let close = lower.contains(&wanted_lower)
+                || (lower.len() >= 3 && wanted_lower.contains(&lower))
+                || distance <= (wanted.len() / 3).max(1)
+                || same_letters(&wanted_lower, &lower);
+            close.then_some((distance, n))
+        })
+        .collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .take(5)
+        .map(|(_, n)| n.to_string())
+        .collect()
+}
+
+/// Swapped letters (`wbe` for `web`).
+fn same_letters(a: &str, b: &str) -> bool {
+    let mut a: Vec<char> = a.chars().collect();
+    let mut b: Vec<char> = b.chars().collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                previous
+            } else {
+                1 + previous.min(row[j]).min(row[j + 1])
+            };
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+/// Every tool, in the order `tools/list` shows them.
+pub fn all() -> &'static [ToolDef] {
+    static TOOLS: OnceLock<Vec<ToolDef>> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        let mut tools = Vec::new();
+        tools.extend(jobs::tools());
+        tools.extend(job_actions::tools());
+        tools.extend(allocations::tools());
+        tools.extend(evaluations::tools());
+        tools.extend(deployments::tools());
+        tools.extend(nodes::tools());
+        tools.extend(cluster::tools());
+        tools
+    })
+}
+
+pub fn find(name: &str) -> Option<&'static ToolDef> {
+    all().iter().find(|t| t.tool.name == name)
+}
+
+/// A page of a list the service returns whole: `cursor` is the opaque position the
+/// previous page handed back.
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: usize,
+    pub next_cursor: Option<String>,
+}
+
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 200;
+
+pub fn page<T>(
+    all: Vec<T>,
+    cursor: Option<&str>,
+    limit: Option<usize>,
+) -> Result<Paged<T>, ServiceError> {
+    let start = match cursor.filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(c) => c.parse::<usize>().map_err(|_| {
+            crate::service::ServiceError::Validation(vec![crate::service::FieldError {
+                field: "cursor".into(),
+                message: "is not a cursor this tool handed out; leave it out for the first page"
+                    .into(),
+            }])
+        })?,
+    };
+    let limit = limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let total = all.len();
+    let items: Vec<T> = all.into_iter().skip(start).take(limit).collect();
+    let end = start + items.len();
+    Ok(Paged {
+        items,
+        total,
+        next_cursor: (end < total).then(|| end.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn similar_names_find_prefixes_and_typos() {
+        let names = ["web-api", "worker", "db", "wbe"];
+        assert_eq!(similar_names("web", names.into_iter()), ["wbe", "web-api"]);
+        assert!(similar_names("postgres", names.into_iter()).is_empty());
+    }
+
+    #[test]
+    fn pages_hand_out_a_cursor_until_the_end() {
+        let first = page((0..5).collect(), None, Some(2)).unwrap();
+        assert_eq!(first.items, [0, 1]);
+        assert_eq!(first.next_cursor.as_deref(), Some("2"));
+        let last = page((0..5).collect(), Some("4"), Some(2)).unwrap();
+        assert_eq!(last.items, [4]);
+        assert_eq!(last.next_cursor, None);
+        assert!(page::<u8>(vec![], Some("x"), None).is_err());
+    }
+
+    #[test]
+    fn every_tool_is_described_with_hints_and_schemas() {
+        for def in all() {
+            let tool = &def.tool;
+            assert!(tool.title.is_some(), "{}", tool.name);
+            assert!(
+                tool.description.as_ref().is_some_and(|d| d.len() > 40),
+                "{}",
+                tool.name
+            );
+            assert!(tool.output_schema.is_some(), "{}", tool.name);
+            let hints = tool.annotations.as_ref().unwrap();
+            assert!(hints.read_only_hint.is_some() && hints.destructive_hint.is_some());
+        }
+    }
+}

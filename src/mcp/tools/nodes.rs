@@ -1,0 +1,257 @@
+//! Nodes: list, read, drain, scheduling eligibility, metadata.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::jobs::outcome_text;
+use super::{Ctx, Kind, Summary, ToolDef, define};
+use crate::mcp::progress::{Follow, Outcome, wait_for};
+use crate::service::nodes::{DrainRequest, NodeChange, NodeDetail, NodeRow};
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        define(
+            "list_nodes",
+            "List client nodes",
+            "List the cluster's client nodes: datacenter, pool, class, status, scheduling \
+             eligibility, whether each is draining, and its CPU and memory. Paginated with \
+             `cursor`.",
+            Kind::Read,
+            |ctx: Ctx, input: ListNodesInput| async move {
+                let nodes = ctx.service.list_nodes(&ctx.who).await?;
+                let page = super::page(nodes, input.cursor.as_deref(), input.limit)?;
+                Ok(NodeList {
+                    nodes: page.items,
+                    total: page.total,
+                    next_cursor: page.next_cursor,
+                })
+            },
+        ),
+        define(
+            "get_node",
+            "Get a node",
+            "Show one client node: status, eligibility, drain strategy, address, metadata and \
+             the interesting attributes (OS, kernel, CPU, drivers).",
+            Kind::Read,
+            |ctx: Ctx, input: NodeRef| async move {
+                ctx.service.get_node(&ctx.who, &input.node_id).await
+            },
+        ),
+        define(
+            "drain_node",
+            "Drain a node",
+            "Drain a client node: it stops taking new work and its allocations migrate to other \
+             nodes within the deadline (default 1 hour); `cancel` ends a drain. Check first with \
+             list_nodes that the others have room. With `wait` it follows the drain.",
+            Kind::Destructive { idempotent: true },
+            |ctx: Ctx, input: DrainInput| async move {
+                let wait = wait_for(input.wait);
+                let request = DrainRequest {
+                    deadline_seconds: input.deadline_seconds,
+                    ignore_system_jobs: input.ignore_system_jobs,
+                    cancel: input.cancel,
+                };
+                let change = ctx
+                    .service
+                    .drain_node(&ctx.who, &input.node_id, request)
+                    .await?;
+                let outcome = match wait {
+                    Some(wait) => {
+                        let namespace = ctx.service.nomad().default_namespace().to_string();
+                        Some(
+                            ctx.follow(
+                                Follow::NodeDrain {
+                                    id: input.node_id.clone(),
+                                },
+                                &namespace,
+                                None,
+                                wait,
+                            )
+                            .await,
+                        )
+                    }
+                    None => None,
+                };
+                Ok(NodeUpdate { change, outcome })
+            },
+        ),
+        define(
+            "set_node_eligibility",
+            "Set a node's scheduling eligibility",
+            "Mark a client node eligible or ineligible for new allocations. Ineligible keeps what \
+             runs there (unlike drain_node); use it before maintenance or to keep new work off a \
+             suspect node.",
+            Kind::Idempotent,
+            |ctx: Ctx, input: EligibilityInput| async move {
+                let change = ctx
+                    .service
+                    .set_node_eligibility(&ctx.who, &input.node_id, input.eligible)
+                    .await?;
+                Ok(NodeUpdate {
+                    change,
+                    outcome: None,
+                })
+            },
+        ),
+        define(
+            "set_node_meta",
+            "Set or remove node metadata",
+            "Set or remove a client node's dynamic metadata labels (used by job constraints). A \
+             null value removes the key. Returns the node's labels after the change.",
+            Kind::Idempotent,
+            |ctx: Ctx, input: MetaInput| async move {
+                let meta = ctx
+                    .service
+                    .set_node_meta(&ctx.who, &input.node_id, input.meta)
+                    .await?;
+                Ok(NodeMeta {
+                    node_id: input.node_id,
+                    meta,
+                })
+            },
+        ),
+    ]
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListNodesInput {
+    /// The `next_cursor` of the previous page; leave out for the first page.
+    #[serde(default)]
+    #[schemars(example = &"50")]
+    pub cursor: Option<String>,
+    /// Nodes per page (default 50, at most 200).
+    #[serde(default)]
+    #[schemars(example = 20, range(min = 1, max = 200))]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeRef {
+    /// The node's full ID (list_nodes shows it).
+    #[schemars(example = &"f7a1b2c3-d4e5-4f60-8172-93a4b5c6d7e8")]
+    pub node_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DrainInput {
+    /// The node's full ID.
+    #[schemars(example = &"f7a1b2c3-d4e5-4f60-8172-93a4b5c6d7e8")]
+    pub node_id: String,
+    /// Seconds the allocations have to migrate before they are stopped (default 3600, at
+    /// most 604800).
+    #[serde(default)]
+    #[schemars(example = 600, range(max = 604800))]
+    pub deadline_seconds: Option<u64>,
+    /// Leave system jobs' allocations on the node.
+    #[serde(default)]
+    #[schemars(example = true)]
+    pub ignore_system_jobs: bool,
+    /// End a drain instead of starting one.
+    #[serde(default)]
+    #[schemars(example = false)]
+    pub cancel: bool,
+    /// Seconds to follow the drain before answering (at most 300).
+    #[serde(default)]
+    #[schemars(example = 120)]
+    pub wait: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EligibilityInput {
+    /// The node's full ID.
+    #[schemars(example = &"f7a1b2c3-d4e5-4f60-8172-93a4b5c6d7e8")]
+    pub node_id: String,
+    /// `true` to accept new allocations, `false` to refuse them.
+    #[schemars(example = false)]
+    pub eligible: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetaInput {
+    /// The node's full ID.
+    #[schemars(example = &"f7a1b2c3-d4e5-4f60-8172-93a4b5c6d7e8")]
+    pub node_id: String,
+    /// Labels to set; a null value removes the key.
+    #[schemars(example = serde_json::json!({"rack": "r12", "maintenance": null}))]
+    pub meta: BTreeMap<String, Option<String>>,
+}
+
+/// One page of client nodes.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NodeList {
+    pub nodes: Vec<NodeRow>,
+    /// How many nodes there are in all.
+    pub total: usize,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A change to a node and, with `wait`, where its drain ended.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NodeUpdate {
+    #[serde(flatten)]
+    pub change: NodeChange,
+    /// Where the drain ended (only with `wait`).
+    pub outcome: Option<Outcome>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NodeMeta {
+    pub node_id: String,
+    /// The node's labels after the change.
+    pub meta: BTreeMap<String, String>,
+}
+
+fn line(n: &NodeRow) -> String {
+    format!(
+        "{} {} ({}, pool {}): {}, {}{}",
+        n.id,
+        n.name,
+        n.datacenter,
+        n.node_pool,
+        n.status,
+        n.eligibility,
+        if n.draining { ", draining" } else { "" }
+    )
+}
+
+impl Summary for NodeList {
+    fn summary(&self) -> String {
+        let mut rows: Vec<String> = self.nodes.iter().map(line).collect();
+        if let Some(c) = &self.next_cursor {
+            rows.push(format!("More: call again with cursor '{c}'."));
+        }
+        rows.join("\n")
+    }
+}
+
+impl Summary for NodeDetail {
+    fn summary(&self) -> String {
+        format!("Node {} at {}", line(&self.summary), self.address)
+    }
+}
+
+impl Summary for NodeUpdate {
+    fn summary(&self) -> String {
+        format!(
+            "Node {} updated ({} evaluation(s) created).{}",
+            self.change.node_id,
+            self.change.eval_ids.len(),
+            outcome_text(&self.outcome)
+        )
+    }
+}
+
+impl Summary for NodeMeta {
+    fn summary(&self) -> String {
+        let labels: Vec<String> = self.meta.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("Node {} labels: {}", self.node_id, labels.join(", "))
+    }
+}
