@@ -37,6 +37,60 @@ pub enum Command {
     },
     /// Exit 0 when the gateway answers ready (for container health checks).
     Healthcheck(crate::healthcheck::HealthcheckArgs),
+    /// Manage API keys in the gateway's database.
+    ApiKey {
+        #[command(subcommand)]
+        action: ApiKeyAction,
+    },
+    /// Issue JWTs signed with GATEWAY_JWT_SECRET.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiKeyAction {
+    /// Create a key and print it (shown only this once).
+    Create {
+        /// A name people recognise, such as ci-deployer.
+        #[arg(long)]
+        name: String,
+        /// Who the key belongs to (the caller in the audit log); defaults to the name.
+        #[arg(long)]
+        owner: Option<String>,
+        /// nomad:read, nomad:write, nodes:write or admin; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// A Nomad namespace the key may use, or * for all; repeat for several (default: default).
+        #[arg(long = "namespace")]
+        namespaces: Vec<String>,
+        /// Lifetime such as 30d or 12h; without it the key does not expire.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id; every replica stops accepting it within seconds.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenAction {
+    /// Print an HS256 JWT for a subject.
+    Mint {
+        #[arg(long)]
+        sub: String,
+        /// nomad:read, nomad:write, nodes:write or admin; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// A Nomad namespace the token may use, or *; repeat for several (default: default).
+        #[arg(long = "namespace")]
+        namespaces: Vec<String>,
+        /// Lifetime such as 1h (default) or 30m.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -79,6 +133,16 @@ pub fn run() -> ExitCode {
                 action: ConfigAction::Check,
             } => check(&config),
             Command::Healthcheck(args) => crate::healthcheck::run(&config, &args).await,
+            Command::ApiKey { action } => api_key(config, action).await,
+            Command::Token {
+                action:
+                    TokenAction::Mint {
+                        sub,
+                        scopes,
+                        namespaces,
+                        ttl,
+                    },
+            } => mint(&config, &sub, &scopes, namespaces, &ttl),
         }
     })
 }
@@ -126,4 +190,144 @@ fn check(config: &Config) -> ExitCode {
     print!("{}", config.describe_toml());
     eprintln!("configuration is valid");
     ExitCode::SUCCESS
+}
+
+fn usage_failure(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(CONFIG_EXIT)
+}
+
+async fn api_key(config: Config, action: ApiKeyAction) -> ExitCode {
+    use crate::service::admin;
+    let db = match crate::db::connect(&config.database).await {
+        Ok(db) => db,
+        Err(error) => return runtime_failure(&error.into()),
+    };
+    if let Err(error) = crate::db::migrate(&db).await {
+        return runtime_failure(&error.into());
+    }
+    match action {
+        ApiKeyAction::Create {
+            name,
+            owner,
+            scopes,
+            namespaces,
+            expires_in,
+        } => {
+            let request = admin::CreateKeyRequest {
+                owner: owner.or_else(|| Some(name.clone())),
+                name,
+                scopes,
+                namespaces,
+                expires_in,
+            };
+            let spec = match admin::key_spec(&request, "cli") {
+                Ok(spec) => spec,
+                Err(error) => return usage_failure(&error.to_string()),
+            };
+            match crate::auth::keys::create(&db, &spec, None).await {
+                Ok(key) => {
+                    eprintln!(
+                        "created key {} (prefix {}); it is shown only this once:",
+                        key.id, key.prefix
+                    );
+                    println!("{}", key.token);
+                    ExitCode::SUCCESS
+                }
+                Err(error) => runtime_failure(&anyhow::anyhow!(error)),
+            }
+        }
+        ApiKeyAction::List => match crate::db::keys::list(&db).await {
+            Ok(rows) => {
+                println!(
+                    "{:<36}  {:<12}  {:<20}  {:<30}  {:<16}  state",
+                    "id", "prefix", "name", "scopes", "namespaces"
+                );
+                for row in rows.iter().map(admin::key_row) {
+                    let state = if row.revoked_at.is_some() {
+                        "revoked".to_string()
+                    } else if let Some(t) = &row.expires_at {
+                        format!("expires {t}")
+                    } else {
+                        "active".to_string()
+                    };
+                    println!(
+                        "{:<36}  {:<12}  {:<20}  {:<30}  {:<16}  {state}",
+                        row.id,
+                        row.prefix,
+                        row.name,
+                        row.scopes.join(","),
+                        row.namespaces.join(",")
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(error) => runtime_failure(&error.into()),
+        },
+        ApiKeyAction::Revoke { id } => {
+            let Ok(uuid) = uuid::Uuid::parse_str(&id) else {
+                return usage_failure(&format!(
+                    "'{id}' is not a key id; `api-key list` shows them"
+                ));
+            };
+            match crate::db::keys::revoke(&db, uuid, chrono::Utc::now().fixed_offset()).await {
+                Ok(true) => {
+                    println!("revoked {id}");
+                    ExitCode::SUCCESS
+                }
+                Ok(false) => usage_failure(&format!("no key with id {id}")),
+                Err(error) => runtime_failure(&error.into()),
+            }
+        }
+    }
+}
+
+fn mint(
+    config: &Config,
+    sub: &str,
+    scopes: &[String],
+    namespaces: Vec<String>,
+    ttl: &str,
+) -> ExitCode {
+    let Some(secret) = &config.auth.jwt_secret else {
+        return usage_failure("token mint needs GATEWAY_JWT_SECRET (at least 32 bytes)");
+    };
+    let mut parsed = Vec::new();
+    for s in scopes {
+        match crate::auth::Scope::parse(s) {
+            Some(scope) => parsed.push(scope),
+            None => {
+                return usage_failure(&format!(
+                    "'{s}' is not a scope; use nomad:read, nomad:write, nodes:write or admin"
+                ));
+            }
+        }
+    }
+    let ttl = match crate::config::parse_duration(ttl) {
+        Ok(d) if !d.is_zero() => d,
+        Ok(_) => return usage_failure("--ttl must be longer than zero"),
+        Err(e) => return usage_failure(&format!("--ttl: {e}")),
+    };
+    let namespaces = if namespaces.is_empty() {
+        vec!["default".to_string()]
+    } else {
+        namespaces
+    };
+    let token = crate::auth::jwt::mint(&crate::auth::jwt::Mint {
+        secret: secret.expose(),
+        subject: sub,
+        scopes: &parsed,
+        namespaces: &namespaces,
+        ttl,
+        issuer: config.auth.issuer.as_deref(),
+        audience: config.auth.audience.as_deref(),
+        namespaces_claim: &config.auth.namespaces_claim,
+    });
+    match token {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => runtime_failure(&anyhow::anyhow!(error)),
+    }
 }

@@ -249,7 +249,14 @@ mod tests {
         let writer = caller(&[NomadRead, NomadWrite], &["dev", "staging"]);
         let operator = caller(&[NomadRead, Scope::NodesWrite], &["*"]);
         let admin = caller(&[Scope::Admin], &[]);
-        let table: Vec<(&Principal, Access, Option<&str>, bool, Result<(), Refusal>)> = vec![
+        type Row<'a> = (
+            &'a Principal,
+            Access,
+            Option<&'a str>,
+            bool,
+            Result<(), Refusal>,
+        );
+        let table: Vec<Row> = vec![
             (&reader, Read, Some("dev"), false, Ok(())),
             (
                 &reader,

@@ -145,16 +145,19 @@ impl Service {
         alloc_id: &str,
         namespace: &str,
     ) -> Result<Allocation, ServiceError> {
-        Ok(self
+        let missing = || format!("allocation '{alloc_id}' not found in namespace '{namespace}'");
+        let alloc = self
             .nomad
             .read_allocation(alloc_id, &self.in_namespace(namespace))
             .await
-            .map_err(|e| {
-                ServiceError::from_nomad(e, || {
-                    format!("allocation '{alloc_id}' not found in namespace '{namespace}'")
-                })
-            })?
-            .value)
+            .map_err(|e| ServiceError::from_nomad(e, missing))?
+            .value;
+        // Nomad finds an allocation by id in any namespace; the caller was allowed this
+        // namespace only, so one from elsewhere does not exist for them.
+        if namespace != "*" && alloc.namespace != namespace {
+            return Err(ServiceError::NotFound(missing()));
+        }
+        Ok(alloc)
     }
 
     pub async fn get_allocation(
@@ -201,6 +204,7 @@ impl Service {
             arguments,
             async {
                 let namespace = self.namespace(namespace);
+                self.read_allocation(alloc_id, &namespace).await?;
                 self.nomad
                     .restart_allocation(alloc_id, task, &self.in_namespace(&namespace))
                     .await
@@ -233,6 +237,7 @@ impl Service {
             arguments,
             async {
                 let namespace = self.namespace(namespace);
+                self.read_allocation(alloc_id, &namespace).await?;
                 let answer = self
                     .nomad
                     .stop_allocation(alloc_id, &self.in_namespace(&namespace))

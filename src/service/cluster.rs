@@ -170,6 +170,7 @@ impl Service {
             .value;
         Ok(namespaces
             .into_iter()
+            .filter(|n| who.namespaces.allows(&n.name))
             .map(|n| NamespaceRow {
                 name: n.name,
                 description: n.description,
@@ -241,6 +242,8 @@ impl Service {
                     || e.payload.pointer("/Job/ID").and_then(|v| v.as_str()) == Some(job)
             });
         }
+        // Node events have no namespace; the rest only from namespaces the caller may see.
+        events.retain(|e| e.namespace.is_empty() || who.namespaces.allows(&e.namespace));
         let skip = events.len().saturating_sub(limit);
         Ok(events
             .into_iter()

@@ -65,13 +65,25 @@ impl Service {
             "get_deployment",
         )?;
         let namespace = self.namespace(namespace);
+        Ok(self.read_deployment(id, &namespace).await?.into())
+    }
+
+    /// A deployment, only when it belongs to `namespace` (Nomad finds ids in any).
+    async fn read_deployment(
+        &self,
+        id: &str,
+        namespace: &str,
+    ) -> Result<crate::nomad::types::Deployment, ServiceError> {
         let deployment = self
             .nomad
-            .read_deployment(id, &self.in_namespace(&namespace))
+            .read_deployment(id, &self.in_namespace(namespace))
             .await
             .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?
             .value;
-        Ok(deployment.into())
+        if deployment.namespace != namespace {
+            return Err(ServiceError::NotFound(deployment_not_found(id)()));
+        }
+        Ok(deployment)
     }
 
     /// Promotes the canaries of every group, or of the named groups.
@@ -94,6 +106,7 @@ impl Service {
             arguments,
             async {
                 let namespace = self.namespace(namespace);
+                self.read_deployment(id, &namespace).await?;
                 let answer = self
                     .nomad
                     .promote_deployment(id, groups, &self.in_namespace(&namespace))
@@ -123,6 +136,7 @@ impl Service {
             arguments,
             async {
                 let namespace = self.namespace(namespace);
+                self.read_deployment(id, &namespace).await?;
                 let answer = self
                     .nomad
                     .fail_deployment(id, &self.in_namespace(&namespace))

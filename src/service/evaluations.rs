@@ -121,6 +121,11 @@ impl Service {
                 ServiceError::from_nomad(e, || format!("evaluation '{eval_id}' not found"))
             })?
             .value;
+        if eval.namespace != namespace {
+            return Err(ServiceError::NotFound(format!(
+                "evaluation '{eval_id}' not found in namespace '{namespace}'"
+            )));
+        }
         let asks = self.group_asks(&eval.job_id, &eval.namespace).await;
         Ok(summarize(&eval, &asks))
     }

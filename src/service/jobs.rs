@@ -300,7 +300,13 @@ impl Service {
             ServiceError::from_nomad(e, || format!("namespace '{namespace}' not found"))
         })?;
         Ok(JobPage {
-            jobs: response.value.into_iter().map(job_row).collect(),
+            // With `*`, only the namespaces the caller may see.
+            jobs: response
+                .value
+                .into_iter()
+                .map(job_row)
+                .filter(|row| who.namespaces.allows(&row.namespace))
+                .collect(),
             next_token: response.meta.next_token,
         })
     }

@@ -1,6 +1,7 @@
 //! The operations, one function per operation, shared by the REST handlers and the MCP
 //! tools. Validation, policy, audit and Nomad calls happen here or below, never above.
 
+pub mod admin;
 pub mod allocations;
 pub mod cluster;
 pub mod control;

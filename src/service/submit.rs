@@ -97,6 +97,9 @@ impl Service {
                 if let Some(namespace) = request.namespace.filter(|n| !n.is_empty()) {
                     job["Namespace"] = Value::String(namespace);
                 }
+                // The namespace the job itself names is the one that counts.
+                let namespace = self.namespace(job.get("Namespace").and_then(Value::as_str));
+                self.allow(who, Access::Write, Some(&namespace), "submit_job")?;
                 self.register(job, None).await
             },
         )
@@ -184,6 +187,7 @@ impl Service {
         }
         let job_id = job["ID"].as_str().unwrap_or_default().to_string();
         let namespace = self.namespace(job.get("Namespace").and_then(Value::as_str));
+        self.allow(who, Access::Read, Some(&namespace), "plan_job")?;
         let plan = self
             .nomad
             .plan_job(&job_id, &job, &self.in_namespace(&namespace))

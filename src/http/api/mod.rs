@@ -4,6 +4,7 @@
 //! Handlers parse the request, call one service function and shape the answer; nothing
 //! else. Service errors become problem documents through `From<ServiceError> for ApiError`.
 
+mod admin;
 mod allocations;
 mod claude;
 mod cluster;
@@ -40,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(nodes::router())
         .merge(cluster::router())
         .merge(claude::router())
+        .merge(admin::router())
 }
 
 #[derive(OpenApi)]
@@ -60,6 +62,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (name = "nodes", description = "Client nodes: drain, eligibility, labels"),
         (name = "cluster", description = "The cluster at a glance, namespaces, recent events"),
         (name = "claude", description = "Compatibility routes of the earlier Python Nomad MCP service"),
+        (name = "admin", description = "API keys and the audit log (scope admin)"),
     )
 )]
 struct ApiDoc;
