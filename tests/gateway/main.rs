@@ -6,6 +6,8 @@ mod config_errors;
 mod database;
 mod fake_fidelity;
 mod job_spec;
+mod mcp;
+mod mcp_sse;
 mod nomad_client;
 mod nomad_samples;
 mod openapi;

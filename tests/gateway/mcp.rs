@@ -1,0 +1,857 @@
+//! MCP over Streamable HTTP with rmcp's own client, against the gateway process and the
+//! fake Nomad: the handshake, every tool, errors, progress, resources, prompts, sessions,
+//! and the Host/Origin checks. `mcp_sse.rs` covers the legacy SSE transport.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fake_nomad::{FakeNomad, Options};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
+    GetPromptRequestParams, Implementation, ProgressNotificationParam, ReadResourceRequestParams,
+    ResourceContents, Tool,
+};
+use rmcp::service::{NotificationContext, RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientHandler, ServiceExt};
+use serde_json::{Value, json};
+
+use crate::support::{Gateway, TestDb, base_env, set};
+
+/// Records the progress notifications the server sends.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+}
+
+impl ClientHandler for Recorder {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.progress.lock().unwrap().push(params);
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("gateway-tests", "1"),
+        )
+    }
+}
+
+pub type Client = RunningService<RoleClient, Recorder>;
+
+pub struct Mcp {
+    pub gateway: Gateway,
+    _db: TestDb,
+}
+
+impl Mcp {
+    pub async fn start(nomad_url: &str) -> Mcp {
+        let db = TestDb::new().await;
+        let mut env = base_env(&db);
+        set(&mut env, "NOMAD_ADDR", nomad_url);
+        Mcp {
+            gateway: Gateway::start(&env),
+            _db: db,
+        }
+    }
+
+    pub async fn client(&self) -> Client {
+        let transport = StreamableHttpClientTransport::from_uri(self.gateway.url("/mcp"));
+        Recorder::default()
+            .serve(transport)
+            .await
+            .expect("the MCP handshake over Streamable HTTP")
+    }
+}
+
+pub async fn call(client: &Client, name: &str, arguments: Value) -> CallToolResult {
+    let Value::Object(arguments) = arguments else {
+        panic!("arguments are an object")
+    };
+    let params = CallToolRequestParams::new(name.to_string()).with_arguments(arguments);
+    tokio::time::timeout(Duration::from_secs(120), client.call_tool(params))
+        .await
+        .unwrap_or_else(|_| panic!("{name} answered in time"))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// A successful call: checks the structured content against the tool's output schema
+/// (required properties present, no property the schema does not know) and returns it.
+pub async fn ok(client: &Client, tools: &[Tool], name: &str, arguments: Value) -> Value {
+    let result = call(client, name, arguments).await;
+    assert_ne!(result.is_error, Some(true), "{name}: {result:?}");
+    let text = result
+        .content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| t.text.clone())
+        .unwrap_or_default();
+    assert!(!text.is_empty(), "{name} has a text summary");
+    let value = result
+        .structured_content
+        .unwrap_or_else(|| panic!("{name} returns structuredContent"));
+    let tool = tools.iter().find(|t| t.name == name).unwrap();
+    let schema = Value::Object((**tool.output_schema.as_ref().unwrap()).clone());
+    conforms(&value, &schema, &schema, name, false);
+    value
+}
+
+/// A tool failure: `isError` with a message; returns the message.
+pub async fn tool_error(client: &Client, name: &str, arguments: Value) -> String {
+    let result = call(client, name, arguments).await;
+    assert_eq!(result.is_error, Some(true), "{name} fails: {result:?}");
+    assert!(result.structured_content.is_none());
+    result.content[0].as_text().unwrap().text.clone()
+}
+
+/// A small structural check of `value` against a JSON Schema (objects, arrays, refs,
+/// allOf and nullable types): enough to catch a result that drifts from its schema. The
+/// interop tests validate fully with `jsonschema`.
+fn conforms(value: &Value, schema: &Value, root: &Value, at: &str, partial: bool) {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        let name = reference.trim_start_matches("#/$defs/");
+        let target = &root["$defs"][name];
+        assert!(!target.is_null(), "{at}: unresolved {reference}");
+        return conforms(value, target, root, at, partial);
+    }
+    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        // Each part of a flattened struct knows only its own properties.
+        for part in all {
+            conforms(value, part, root, at, true);
+        }
+        return;
+    }
+    if let Some(one) = schema.get("oneOf").and_then(Value::as_array) {
+        if value.is_null() && one.iter().any(|s| s["type"] == "null") {
+            return;
+        }
+        let non_null: Vec<&Value> = one.iter().filter(|s| s["type"] != "null").collect();
+        return conforms(value, non_null[0], root, at, partial);
+    }
+    let types: Vec<String> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.clone()],
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect(),
+        _ => vec![],
+    };
+    let kind = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    if !types.is_empty() {
+        let fits = types
+            .iter()
+            .any(|t| t == kind || (t == "number" && kind == "integer"));
+        assert!(fits, "{at}: {value} is not {types:?}");
+    }
+    if let (Value::Object(map), Some(properties)) = (value, schema.get("properties")) {
+        for required in schema["required"].as_array().into_iter().flatten() {
+            let key = required.as_str().unwrap();
+            assert!(
+                map.contains_key(key),
+                "{at}: missing required '{key}' in {value}"
+            );
+        }
+        for (key, item) in map {
+            match properties.get(key) {
+                Some(property) => conforms(item, property, root, &format!("{at}.{key}"), false),
+                None if partial => {}
+                None if schema.get("additionalProperties").is_some() => {}
+                None => panic!("{at}: '{key}' is not in the output schema"),
+            }
+        }
+    }
+    if let (Value::Array(items), Some(item_schema)) = (value, schema.get("items")) {
+        for (i, item) in items.iter().enumerate() {
+            conforms(item, item_schema, root, &format!("{at}[{i}]"), false);
+        }
+    }
+}
+
+const READ_ONLY: [&str; 17] = [
+    "list_jobs",
+    "get_job",
+    "plan_job",
+    "diagnose_job",
+    "list_job_versions",
+    "list_allocations",
+    "get_allocation",
+    "get_job_logs",
+    "list_evaluations",
+    "get_evaluation",
+    "list_deployments",
+    "get_deployment",
+    "list_nodes",
+    "get_node",
+    "get_cluster_status",
+    "list_namespaces",
+    "recent_events",
+];
+const DESTRUCTIVE: [&str; 5] = [
+    "stop_job",
+    "revert_job",
+    "stop_allocation",
+    "fail_deployment",
+    "drain_node",
+];
+
+#[tokio::test]
+async fn every_tool_is_described_for_an_agent() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let mcp = Mcp::start(&fake.url()).await;
+    let client = mcp.client().await;
+    let info = client.peer_info().expect("server info");
+    assert_eq!(info.server_info.as_ref().unwrap().name, "nomad-gateway");
+    assert!(info.capabilities.tools.is_some() && info.capabilities.resources.is_some());
+    assert!(info.capabilities.prompts.is_some());
+
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 32, "one tool per service operation");
+    for tool in &tools {
+        let name = tool.name.as_ref();
+        assert!(
+            tool.title.as_ref().is_some_and(|t| !t.is_empty()),
+            "{name}: title"
+        );
+        let description = tool.description.as_deref().unwrap_or_default();
+        assert!(
+            description.len() >= 80,
+            "{name}: a description that says when to use it"
+        );
+        let properties = tool.input_schema["properties"].as_object().unwrap();
+        for (field, schema) in properties {
+            assert!(
+                schema["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.is_empty()),
+                "{name}.{field}: description"
+            );
+            assert!(
+                schema["examples"].as_array().is_some_and(|e| !e.is_empty()),
+                "{name}.{field}: example"
+            );
+        }
+        let output = tool
+            .output_schema
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: outputSchema"));
+        assert_eq!(output["type"], "object", "{name}");
+        let hints = tool
+            .annotations
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: annotations"));
+        let read_only = READ_ONLY.contains(&name);
+        let destructive = DESTRUCTIVE.contains(&name);
+        assert_eq!(
+            hints.read_only_hint,
+            Some(read_only),
+            "{name}: readOnlyHint"
+        );
+        assert_eq!(
+            hints.destructive_hint,
+            Some(destructive),
+            "{name}: destructiveHint"
+        );
+        assert!(hints.idempotent_hint.is_some(), "{name}: idempotentHint");
+        assert_eq!(hints.open_world_hint, Some(true), "{name}: openWorldHint");
+        if properties.contains_key("wait") {
+            assert!(!read_only, "{name}: only write tools wait");
+        }
+    }
+    for write in [
+        "create_job",
+        "submit_job",
+        "stop_job",
+        "scale_job",
+        "revert_job",
+        "drain_node",
+    ] {
+        let tool = tools.iter().find(|t| t.name == write).unwrap();
+        assert!(
+            tool.input_schema["properties"].get("wait").is_some(),
+            "{write} takes wait"
+        );
+    }
+    client.cancel().await.unwrap();
+}
+
+fn web(id: &str) -> Value {
+    json!({
+        "job_id": id, "image": "nginx:1.27", "count": 2, "memory": 128, "cpu": 200,
+        "ports": [{"label": "http", "to": 80}],
+        "health_check": {"path": "/health", "port": "http"}
+    })
+}
+
+#[tokio::test]
+async fn every_tool_runs_against_nomad() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let mcp = Mcp::start(&fake.url()).await;
+    let client = mcp.client().await;
+    let tools = client.list_all_tools().await.unwrap();
+    let recorder = client.service().clone();
+
+    // Create with wait: progress notifications while the deployment advances, and the
+    // result says where it ended.
+    let mut spec = web("web");
+    spec["wait"] = json!(60);
+    let created = ok(&client, &tools, "create_job", spec).await;
+    assert_eq!(created["job_id"], "web");
+    let outcome = &created["outcome"];
+    assert_eq!(outcome["settled"], true, "{created:#}");
+    assert_eq!(outcome["state"], "running", "{created:#}");
+    assert_eq!(outcome["allocations"]["running"], 2, "{created:#}");
+    let progress = recorder.progress.lock().unwrap().clone();
+    assert!(!progress.is_empty(), "progress notifications were sent");
+    assert!(
+        progress.iter().any(|p| p
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("deployment")),
+        "{progress:?}"
+    );
+    assert!(progress.windows(2).all(|w| w[0].progress < w[1].progress));
+
+    let jobs = ok(&client, &tools, "list_jobs", json!({})).await;
+    assert_eq!(jobs["jobs"][0]["id"], "web");
+    let job = ok(&client, &tools, "get_job", json!({"job_id": "web"})).await;
+    assert_eq!(job["status"], "running");
+    let healthy = ok(&client, &tools, "diagnose_job", json!({"job_id": "web"})).await;
+    assert_eq!(healthy["healthy"], true, "{healthy:#}");
+
+    let plan = ok(
+        &client,
+        &tools,
+        "plan_job",
+        json!({"definition": "job \"web\" {\n datacenters = [\"dc1\"]\n group \"web\" {\n count = 2\n task \"web\" {\n driver = \"docker\"\n config { image = \"nginx:1.28\" }\n resources { memory = 128 }\n }\n }\n}"}),
+    )
+    .await;
+    assert!(plan.to_string().contains("nginx:1.28"), "{plan:#}");
+
+    let scaled = ok(
+        &client,
+        &tools,
+        "scale_job",
+        json!({"job_id": "web", "count": 3, "wait": 60}),
+    )
+    .await;
+    assert_eq!(scaled["outcome"]["allocations"]["running"], 3, "{scaled:#}");
+
+    let allocations = ok(
+        &client,
+        &tools,
+        "list_allocations",
+        json!({"job_id": "web", "limit": 2}),
+    )
+    .await;
+    assert_eq!(allocations["allocations"].as_array().unwrap().len(), 2);
+    assert_eq!(allocations["total"], 3);
+    assert_eq!(allocations["next_cursor"], "2", "a cursor to the next page");
+    let rest = ok(
+        &client,
+        &tools,
+        "list_allocations",
+        json!({"job_id": "web", "limit": 2, "cursor": "2"}),
+    )
+    .await;
+    assert_eq!(rest["allocations"].as_array().unwrap().len(), 1);
+    assert!(rest["next_cursor"].is_null());
+    let alloc_id = allocations["allocations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let alloc = ok(
+        &client,
+        &tools,
+        "get_allocation",
+        json!({"alloc_id": alloc_id}),
+    )
+    .await;
+    assert_eq!(alloc["id"], alloc_id.as_str());
+    let logs = ok(
+        &client,
+        &tools,
+        "get_job_logs",
+        json!({"job_id": "web", "lines": 3}),
+    )
+    .await;
+    assert!(logs["lines"].as_array().unwrap().len() <= 3);
+    assert!(logs.to_string().contains("GET /health 200"), "{logs:#}");
+    ok(
+        &client,
+        &tools,
+        "restart_allocation",
+        json!({"alloc_id": alloc_id}),
+    )
+    .await;
+
+    let evaluations = ok(
+        &client,
+        &tools,
+        "list_evaluations",
+        json!({"job_id": "web"}),
+    )
+    .await;
+    let eval_id = evaluations["evaluations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let eval = ok(
+        &client,
+        &tools,
+        "get_evaluation",
+        json!({"eval_id": eval_id}),
+    )
+    .await;
+    assert_eq!(eval["id"], eval_id.as_str());
+    let deployments = ok(
+        &client,
+        &tools,
+        "list_deployments",
+        json!({"job_id": "web"}),
+    )
+    .await;
+    let deployment_id = deployments["deployments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deployment = ok(
+        &client,
+        &tools,
+        "get_deployment",
+        json!({"deployment_id": deployment_id}),
+    )
+    .await;
+    assert_eq!(deployment["id"], deployment_id.as_str());
+    // Without canaries there is nothing to promote; a finished deployment cannot be
+    // failed. Either way the answer is a tool result, never a protocol error.
+    let promoted = call(
+        &client,
+        "promote_deployment",
+        json!({"deployment_id": deployment_id}),
+    )
+    .await;
+    let failed = call(
+        &client,
+        "fail_deployment",
+        json!({"deployment_id": deployment_id}),
+    )
+    .await;
+    for result in [&promoted, &failed] {
+        if result.is_error == Some(true) {
+            assert!(!result.content[0].as_text().unwrap().text.is_empty());
+        } else {
+            assert_eq!(
+                result.structured_content.as_ref().unwrap()["deployment_id"],
+                deployment_id.as_str()
+            );
+        }
+    }
+
+    let versions = ok(
+        &client,
+        &tools,
+        "list_job_versions",
+        json!({"job_id": "web"}),
+    )
+    .await;
+    assert!(versions["total"].as_u64().unwrap() >= 2, "{versions:#}");
+    ok(
+        &client,
+        &tools,
+        "revert_job",
+        json!({"job_id": "web", "version": 0, "wait": 60}),
+    )
+    .await;
+    let restarted = ok(&client, &tools, "restart_job", json!({"job_id": "web"})).await;
+    assert!(
+        !restarted["restarted_allocations"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let redeployed = ok(
+        &client,
+        &tools,
+        "restart_job",
+        json!({"job_id": "web", "mode": "redeploy", "wait": 60}),
+    )
+    .await;
+    assert!(
+        redeployed["outcome"]["settled"].as_bool().unwrap(),
+        "{redeployed:#}"
+    );
+    ok(
+        &client,
+        &tools,
+        "force_evaluate_job",
+        json!({"job_id": "web", "force_reschedule": true}),
+    )
+    .await;
+    let stopped = ok(
+        &client,
+        &tools,
+        "stop_allocation",
+        json!({"alloc_id": alloc_id, "wait": 30}),
+    )
+    .await;
+    assert_eq!(
+        stopped["outcome"]["evaluation_status"], "complete",
+        "{stopped:#}"
+    );
+
+    // A parameterized job, submitted as HCL, dispatched twice with one idempotency token.
+    let submitted = ok(
+        &client,
+        &tools,
+        "submit_job",
+        json!({"definition": "job \"report\" {\n type = \"batch\"\n datacenters = [\"dc1\"]\n parameterized { meta_required = [\"day\"] }\n group \"report\" {\n task \"run\" {\n driver = \"docker\"\n config { image = \"busybox:1\" }\n resources { memory = 64 }\n }\n }\n}"}),
+    )
+    .await;
+    assert_eq!(submitted["job_id"], "report");
+    let dispatch =
+        json!({"job_id": "report", "meta": {"day": "monday"}, "idempotency_token": "monday"});
+    let first = ok(&client, &tools, "dispatch_job", dispatch.clone()).await;
+    let again = ok(&client, &tools, "dispatch_job", dispatch).await;
+    assert_eq!(first["dispatched_job_id"], again["dispatched_job_id"]);
+
+    let nodes = ok(&client, &tools, "list_nodes", json!({})).await;
+    assert_eq!(nodes["total"], 3);
+    let node_id = nodes["nodes"][0]["id"].as_str().unwrap().to_string();
+    let node = ok(&client, &tools, "get_node", json!({"node_id": node_id})).await;
+    assert_eq!(node["id"], node_id.as_str());
+    let meta = ok(
+        &client,
+        &tools,
+        "set_node_meta",
+        json!({"node_id": node_id, "meta": {"rack": "r12"}}),
+    )
+    .await;
+    assert_eq!(meta["meta"]["rack"], "r12");
+    ok(
+        &client,
+        &tools,
+        "set_node_eligibility",
+        json!({"node_id": node_id, "eligible": false}),
+    )
+    .await;
+    let drained = ok(
+        &client,
+        &tools,
+        "drain_node",
+        json!({"node_id": node_id, "deadline_seconds": 60, "wait": 60}),
+    )
+    .await;
+    assert_eq!(drained["outcome"]["state"], "drained", "{drained:#}");
+    ok(
+        &client,
+        &tools,
+        "set_node_eligibility",
+        json!({"node_id": node_id, "eligible": true}),
+    )
+    .await;
+
+    let status = ok(&client, &tools, "get_cluster_status", json!({})).await;
+    assert_eq!(status["nodes_by_status"]["ready"], 3, "{status:#}");
+    let namespaces = ok(&client, &tools, "list_namespaces", json!({})).await;
+    assert!(namespaces.to_string().contains("default"));
+    let events = ok(
+        &client,
+        &tools,
+        "recent_events",
+        json!({"topics": ["Job"], "limit": 5}),
+    )
+    .await;
+    assert!(events["events"].as_array().unwrap().len() <= 5);
+
+    let stopped = ok(
+        &client,
+        &tools,
+        "stop_job",
+        json!({"job_id": "web", "purge": true, "wait": 60}),
+    )
+    .await;
+    assert_eq!(stopped["outcome"]["state"], "stopped", "{stopped:#}");
+    let gone = tool_error(&client, "get_job", json!({"job_id": "web"})).await;
+    assert!(
+        gone.contains("'web' not found in namespace 'default'"),
+        "{gone}"
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn failures_are_tool_errors_and_malformed_calls_are_protocol_errors() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let mcp = Mcp::start(&fake.url()).await;
+    let client = mcp.client().await;
+    let tools = client.list_all_tools().await.unwrap();
+    ok(&client, &tools, "create_job", web("web-api")).await;
+
+    let missing = tool_error(&client, "get_job", json!({"job_id": "web"})).await;
+    assert_eq!(
+        missing,
+        "job 'web' not found in namespace 'default'; jobs with a similar name: web-api"
+    );
+    let invalid = tool_error(
+        &client,
+        "create_job",
+        json!({"job_id": "bad id", "image": "nginx", "memory": 1}),
+    )
+    .await;
+    assert!(
+        invalid.contains("job_id") && invalid.contains("memory"),
+        "{invalid}"
+    );
+    let unknown_ns = tool_error(
+        &client,
+        "create_job",
+        json!({"job_id": "x", "image": "nginx", "namespace": "nope"}),
+    )
+    .await;
+    assert!(
+        unknown_ns.contains("namespace 'nope' does not exist"),
+        "{unknown_ns}"
+    );
+    let blocked = ok(
+        &client,
+        &tools,
+        "create_job",
+        json!({"job_id": "huge", "image": "nginx", "memory": 1048576, "wait": 30}),
+    )
+    .await;
+    assert_eq!(blocked["outcome"]["state"], "blocked", "{blocked:#}");
+    assert!(
+        blocked["outcome"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("memory"),
+        "{blocked:#}"
+    );
+
+    // Arguments that do not fit the schema, and unknown tools: JSON-RPC errors.
+    let params = CallToolRequestParams::new("get_job")
+        .with_arguments(json!({"job": "web"}).as_object().unwrap().clone());
+    let error = client.call_tool(params).await.unwrap_err().to_string();
+    assert!(
+        error.contains("job") && error.contains("-32602") || error.contains("invalid"),
+        "{error}"
+    );
+    let error = client
+        .call_tool(CallToolRequestParams::new("no_such_tool"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("no_such_tool"), "{error}");
+    client.cancel().await.unwrap();
+
+    // Nomad down: the tool says so, and that nothing changed.
+    drop(fake);
+    let mcp = Mcp::start("http://127.0.0.1:1").await;
+    let client = mcp.client().await;
+    let down = tool_error(&client, "list_jobs", json!({})).await;
+    assert!(down.contains("Nomad is not reachable"), "{down}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn resources_and_prompts() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let mcp = Mcp::start(&fake.url()).await;
+    let client = mcp.client().await;
+    let tools = client.list_all_tools().await.unwrap();
+    ok(&client, &tools, "create_job", web("web")).await;
+
+    let resources = client.list_all_resources().await.unwrap();
+    let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
+    assert!(
+        uris.contains(&"nomad://jobs") && uris.contains(&"nomad://nodes"),
+        "{uris:?}"
+    );
+    let templates = client.list_all_resource_templates().await.unwrap();
+    assert!(
+        templates
+            .iter()
+            .any(|t| t.uri_template == "nomad://jobs/{namespace}/{job_id}"),
+        "{templates:?}"
+    );
+    let read = |uri: &str| {
+        let params = ReadResourceRequestParams::new(uri);
+        let client = &client;
+        async move { client.read_resource(params).await }
+    };
+    let job = read("nomad://jobs/default/web").await.unwrap();
+    let ResourceContents::TextResourceContents { text, .. } = &job.contents[0] else {
+        panic!("text contents")
+    };
+    let job: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(job["id"], "web");
+    let status = read("nomad://cluster/status").await.unwrap();
+    assert!(format!("{status:?}").contains("nodes_by_status"));
+    let missing = read("nomad://jobs/default/nope")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("nope"), "{missing}");
+    assert!(read("file:///etc/passwd").await.is_err());
+
+    let prompts = client.list_all_prompts().await.unwrap();
+    let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "diagnose_failing_job",
+            "deploy_container",
+            "drain_node_safely"
+        ]
+    );
+    let params = GetPromptRequestParams::new("diagnose_failing_job")
+        .with_arguments(json!({"job_id": "web"}).as_object().unwrap().clone());
+    let prompt = client.get_prompt(params).await.unwrap();
+    assert!(format!("{:?}", prompt.messages).contains("diagnose_job"));
+    assert!(
+        client
+            .get_prompt(GetPromptRequestParams::new("deploy_container"))
+            .await
+            .is_err()
+    );
+    client.cancel().await.unwrap();
+}
+
+async fn initialize(http: &reqwest::Client, url: &str) -> String {
+    let response = http
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.headers().clone();
+    let _ = response.text().await;
+    body["mcp-session-id"].to_str().unwrap().to_string()
+}
+
+async fn list_tools_status(http: &reqwest::Client, url: &str, session: Option<&str>) -> u16 {
+    let mut request = http
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn sessions_hosts_and_origins() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let mcp = Mcp::start(&fake.url()).await;
+    let url = mcp.gateway.url("/mcp");
+    let http = reqwest::Client::new();
+
+    // No priming event, and the stream headers that keep proxies from buffering.
+    let response = http
+        .post(&url)
+        .header("accept", "application/json, text/event-stream")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-03-26", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-cache");
+    assert_eq!(response.headers()["x-accel-buffering"], "no");
+    let body = response.text().await.unwrap();
+    assert!(
+        body.trim_start().starts_with("data: {"),
+        "no empty priming event: {body:?}"
+    );
+    assert!(!body.contains("retry:"), "{body:?}");
+
+    let session = initialize(&http, &url).await;
+    assert_eq!(list_tools_status(&http, &url, Some(&session)).await, 200);
+    assert_eq!(
+        list_tools_status(&http, &url, Some("no-such-session")).await,
+        404
+    );
+    assert_eq!(list_tools_status(&http, &url, None).await, 400);
+    let deleted = http
+        .delete(&url)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    assert_eq!(list_tools_status(&http, &url, Some(&session)).await, 404);
+
+    // Sessions are bounded per caller: one more than the cap closes the oldest.
+    let first = initialize(&http, &url).await;
+    for _ in 0..32 {
+        initialize(&http, &url).await;
+    }
+    assert_eq!(list_tools_status(&http, &url, Some(&first)).await, 404);
+
+    // DNS rebinding and cross-site requests.
+    let bad_host = http
+        .post(&url)
+        .header("host", "attacker.example")
+        .header("accept", "application/json, text/event-stream")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_host.status(), 403);
+    let refusal: Value = bad_host.json().await.unwrap();
+    assert!(
+        refusal["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("attacker.example")
+    );
+    for (origin, status) in [
+        ("https://attacker.example", 403),
+        ("null", 403),
+        ("http://localhost:6274", 200),
+    ] {
+        let response = http
+            .post(&url)
+            .header("origin", origin)
+            .header("accept", "application/json, text/event-stream")
+            .json(
+                &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "1"}}}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "Origin {origin}");
+    }
+    let sse = http
+        .get(mcp.gateway.url("/sse"))
+        .header("origin", "https://attacker.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 403);
+}

@@ -1,0 +1,238 @@
+//! MCP over the legacy HTTP+SSE transport (2024-11-05): rmcp's client over a small SSE
+//! client transport written here, against the gateway process and the fake Nomad.
+
+use std::time::Duration;
+
+use fake_nomad::{FakeNomad, Options};
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use rmcp::ServiceExt;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use serde_json::json;
+
+use crate::mcp::{Client, Mcp, Recorder, call, ok, tool_error};
+
+/// One parsed SSE event.
+struct Event {
+    name: String,
+    data: String,
+}
+
+/// Reads SSE events from a response body.
+fn events(response: reqwest::Response) -> mpsc::Receiver<Event> {
+    let (mut tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let mut body = response.bytes_stream();
+        let mut buffer = String::new();
+        while let Some(Ok(chunk)) = body.next().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let mut event = Event {
+                    name: "message".into(),
+                    data: String::new(),
+                };
+                let mut comment_only = true;
+                for line in block.lines() {
+                    if let Some(name) = line.strip_prefix("event:") {
+                        event.name = name.trim().into();
+                        comment_only = false;
+                    } else if let Some(data) = line.strip_prefix("data:") {
+                        event.data.push_str(data.trim_start());
+                        comment_only = false;
+                    }
+                }
+                if !comment_only && tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Opens `GET path` and returns the rmcp client transport over it, plus the POST URL.
+pub async fn connect(
+    base: &str,
+    path: &str,
+) -> (
+    (
+        mpsc::Sender<ClientJsonRpcMessage>,
+        mpsc::Receiver<ServerJsonRpcMessage>,
+    ),
+    String,
+    reqwest::header::HeaderMap,
+) {
+    let http = reqwest::Client::new();
+    let response = http.get(format!("{base}{path}")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    let mut events = events(response);
+    let first = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.name, "endpoint", "the first event names the POST URL");
+    assert!(
+        first.data.starts_with("/messages?sessionId="),
+        "{}",
+        first.data
+    );
+    let endpoint = format!("{base}{}", first.data);
+
+    let (to_server, mut outgoing) = mpsc::channel::<ClientJsonRpcMessage>(64);
+    let post = endpoint.clone();
+    tokio::spawn(async move {
+        while let Some(message) = outgoing.next().await {
+            let response = http.post(&post).json(&message).send().await.unwrap();
+            assert_eq!(response.status(), 202, "POST /messages answers 202");
+        }
+    });
+    let (mut incoming, from_server) = mpsc::channel::<ServerJsonRpcMessage>(64);
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            assert_eq!(event.name, "message");
+            let message = serde_json::from_str(&event.data).unwrap();
+            if incoming.send(message).await.is_err() {
+                return;
+            }
+        }
+    });
+    ((to_server, from_server), endpoint, headers)
+}
+
+async fn client(mcp: &Mcp, path: &str) -> (Client, String) {
+    let base = mcp.gateway.url("");
+    let base = base.trim_end_matches('/');
+    let (transport, endpoint, headers) = connect(base, path).await;
+    assert_eq!(headers["content-type"], "text/event-stream");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["x-accel-buffering"], "no");
+    let client = Recorder::default()
+        .serve(transport)
+        .await
+        .expect("the MCP handshake over SSE");
+    (client, endpoint)
+}
+
+#[tokio::test]
+async fn the_legacy_sse_transport_serves_the_same_tools() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let mcp = Mcp::start(&fake.url()).await;
+    let (client, endpoint) = client(&mcp, "/sse").await;
+    assert!(client.peer_info().unwrap().protocol_version.as_str() >= "2024-11-05");
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 32);
+
+    let mut spec = json!({"job_id": "web", "image": "nginx:1.27", "count": 2});
+    spec["wait"] = json!(60);
+    let created = ok(&client, &tools, "create_job", spec).await;
+    assert_eq!(created["outcome"]["state"], "running", "{created:#}");
+    let progress = client.service().progress.lock().unwrap().clone();
+    assert!(!progress.is_empty(), "progress notifications over SSE");
+    let job = ok(&client, &tools, "get_job", json!({"job_id": "web"})).await;
+    assert_eq!(job["id"], "web");
+    let logs = ok(&client, &tools, "get_job_logs", json!({"job_id": "web"})).await;
+    assert!(!logs["lines"].as_array().unwrap().is_empty());
+    let missing = tool_error(&client, "get_job", json!({"job_id": "wbe"})).await;
+    assert!(missing.contains("similar name: web"), "{missing}");
+    let result = call(&client, "list_jobs", json!({"status": "bogus"})).await;
+    assert_eq!(result.is_error, Some(true));
+
+    // The alias path works the same.
+    let (alias, _) = client_alias(&mcp).await;
+    let jobs = ok(&alias, &tools, "list_jobs", json!({})).await;
+    assert_eq!(jobs["jobs"][0]["id"], "web");
+    alias.cancel().await.unwrap();
+
+    // Unknown sessions and malformed messages.
+    let http = reqwest::Client::new();
+    let base = mcp.gateway.url("");
+    let unknown = http
+        .post(format!(
+            "{}/messages?sessionId=nope",
+            base.trim_end_matches('/')
+        ))
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let garbage = http.post(&endpoint).body("not json").send().await.unwrap();
+    assert_eq!(garbage.status(), 400);
+    client.cancel().await.unwrap();
+    // The session ends with its stream.
+    let mut gone = 0;
+    for _ in 0..50 {
+        let response = http
+            .post(&endpoint)
+            .json(&json!({"jsonrpc": "2.0", "id": 9, "method": "ping"}))
+            .send()
+            .await
+            .unwrap();
+        gone = response.status().as_u16();
+        if gone == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(gone, 404, "a closed stream ends its session");
+}
+
+async fn client_alias(mcp: &Mcp) -> (Client, String) {
+    client(mcp, "/mcp/sse").await
+}
+
+#[tokio::test]
+async fn shutdown_closes_open_streams() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let mut mcp = Mcp::start(&fake.url()).await;
+    let http = reqwest::Client::new();
+    let response = http.get(mcp.gateway.url("/sse")).send().await.unwrap();
+    let mut events = events(response);
+    assert_eq!(events.next().await.unwrap().name, "endpoint");
+    // A Streamable HTTP standalone stream too.
+    let url = mcp.gateway.url("/mcp");
+    let init = http
+        .post(&url)
+        .header("accept", "application/json, text/event-stream")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let session = init.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let _ = init.text().await;
+    http.post(&url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &session)
+        .json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .send()
+        .await
+        .unwrap();
+    let standalone = http
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(standalone.status(), 200);
+    let mut standalone = standalone.bytes_stream();
+
+    mcp.gateway.signal("TERM");
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while events.next().await.is_some() {}
+        while let Some(Ok(_)) = standalone.next().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "both streams end when shutdown starts");
+    let status = mcp.gateway.wait_exit(Duration::from_secs(15)).await;
+    assert!(status.success(), "{status:?}");
+}
