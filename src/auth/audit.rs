@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use opentelemetry::trace::TraceContextExt;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::policy::{Credential, Principal};
@@ -52,18 +54,26 @@ pub struct Entry {
 #[derive(Debug, Clone, Copy)]
 pub struct AuditFull;
 
-/// A place in the queue, taken before a write runs.
-pub struct Slot(mpsc::OwnedPermit<AuditRow>);
+type Queued = (AuditRow, OwnedSemaphorePermit);
+
+/// A place in the queue, taken before a write runs; it is given back only once the
+/// event is in the database, so the bound holds while the database is away.
+pub struct Slot {
+    permit: OwnedSemaphorePermit,
+    tx: mpsc::UnboundedSender<Queued>,
+}
 
 impl Slot {
     pub fn record(self, who: &Principal, entry: Entry) {
-        self.0.send(row(who, entry));
+        // The writer only stops at shutdown, after the server stopped taking requests.
+        let _ = self.tx.send((row(who, entry), self.permit));
     }
 }
 
 #[derive(Clone)]
 pub struct Audit {
-    tx: mpsc::Sender<AuditRow>,
+    tx: mpsc::UnboundedSender<Queued>,
+    places: Arc<Semaphore>,
 }
 
 fn current_trace_id() -> Option<String> {
@@ -107,38 +117,57 @@ impl Audit {
         shutdown: tokio_util::sync::CancellationToken,
         drain: Duration,
     ) -> Audit {
-        let (tx, rx) = mpsc::channel(capacity);
+        let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(write_loop(db, rx, shutdown, drain));
-        Audit { tx }
+        Audit {
+            tx,
+            places: Arc::new(Semaphore::new(capacity)),
+        }
+    }
+
+    fn place(&self) -> Result<OwnedSemaphorePermit, AuditFull> {
+        let permit = self
+            .places
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AuditFull)?;
+        metrics::gauge!("gateway_audit_queue_free").set(self.places.available_permits() as f64);
+        Ok(permit)
     }
 
     /// Takes a place for a write's event, or says the queue is full.
     pub fn reserve(&self) -> Result<Slot, AuditFull> {
-        let permit = self.tx.clone().try_reserve_owned().map_err(|_| {
+        let permit = self.place().inspect_err(|_| {
             metrics::counter!("gateway_audit_refused_total").increment(1);
-            AuditFull
         })?;
-        metrics::gauge!("gateway_audit_queue_free").set(self.tx.capacity() as f64);
-        Ok(Slot(permit))
+        Ok(Slot {
+            permit,
+            tx: self.tx.clone(),
+        })
     }
 
     /// Records an event that has no write behind it (a refused call). When the queue is
     /// full the event is counted as lost rather than blocking the answer.
     pub fn record(&self, who: &Principal, entry: Entry) {
-        if self.tx.try_send(row(who, entry)).is_err() {
-            metrics::counter!("gateway_audit_lost_total").increment(1);
-            tracing::warn!("audit queue full; a refused call was not recorded");
+        match self.place() {
+            Ok(permit) => {
+                let _ = self.tx.send((row(who, entry), permit));
+            }
+            Err(AuditFull) => {
+                metrics::counter!("gateway_audit_lost_total").increment(1);
+                tracing::warn!("audit queue full; a refused call was not recorded");
+            }
         }
     }
 }
 
 async fn write_loop(
     db: DatabaseConnection,
-    mut rx: mpsc::Receiver<AuditRow>,
+    mut rx: mpsc::UnboundedReceiver<Queued>,
     shutdown: tokio_util::sync::CancellationToken,
     drain: Duration,
 ) {
-    let mut batch: Vec<AuditRow> = Vec::with_capacity(BATCH);
+    let mut batch: Vec<Queued> = Vec::with_capacity(BATCH);
     let mut stopping: Option<Instant> = None;
     loop {
         if batch.is_empty() {
@@ -146,7 +175,7 @@ async fn write_loop(
                 rx.try_recv().ok()
             } else {
                 tokio::select! {
-                    row = rx.recv() => row,
+                    queued = rx.recv() => queued,
                     _ = shutdown.cancelled() => {
                         stopping = Some(Instant::now());
                         rx.try_recv().ok()
@@ -154,22 +183,24 @@ async fn write_loop(
                 }
             };
             match next {
-                Some(row) => batch.push(row),
+                Some(queued) => batch.push(queued),
                 None => return,
             }
         }
         while batch.len() < BATCH {
             match rx.try_recv() {
-                Ok(row) => batch.push(row),
+                Ok(queued) => batch.push(queued),
                 Err(_) => break,
             }
         }
         let mut pause = Duration::from_millis(100);
         loop {
-            match store::insert_batch(&db, batch.clone()).await {
+            let rows: Vec<AuditRow> = batch.iter().map(|(row, _)| row.clone()).collect();
+            match store::insert_batch(&db, rows).await {
                 Ok(()) => {
                     metrics::counter!("gateway_audit_events_written_total")
                         .increment(batch.len() as u64);
+                    // Dropping the permits gives the places back.
                     batch.clear();
                     break;
                 }

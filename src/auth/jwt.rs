@@ -17,7 +17,7 @@ use super::policy::{Credential, Namespaces, Principal, Scope, Transport};
 use crate::config::AuthSettings;
 
 /// Refetch the JWKS at most this often when tokens name unknown keys.
-const REFETCH_MIN: Duration = Duration::from_secs(10);
+const REFETCH_MIN: Duration = Duration::from_secs(5);
 /// Background refresh period.
 const REFRESH_EVERY: Duration = Duration::from_secs(300);
 /// Clock skew tolerated on `exp` and `nbf`.

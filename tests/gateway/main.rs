@@ -1,11 +1,13 @@
 //! Integration tests of the gateway, run as a real process against a real database
 //! (SQLite, or Postgres when `TEST_DATABASE_URL` is set) with certificates made here.
 
+mod audit;
 mod auth;
 mod config_errors;
 mod database;
 mod fake_fidelity;
 mod job_spec;
+mod jwt;
 mod mcp;
 mod mcp_sse;
 mod nomad_client;
