@@ -84,6 +84,11 @@ say "tests on Postgres"
 # --include-ignored: the Postgres-only tests (TLS to the database) run in this pass.
 TEST_DATABASE_URL="$pg_url" cargo test --package nomad-gateway -- --include-ignored 2>&1 | tee -a "$log"
 
+say "interop: the official MCP Python SDK and the Inspector CLI against the gateway"
+bash tests/interop/run.sh 2>&1 | tee -a "$log"
+
 # One closing line for the whole run (cargo prints one per test binary).
-awk '/^test result:/ { passed += $4; failed += $6 } END { printf "\nsummary: %d passed, %d failed\n", passed, failed }' "$log"
+awk '/^test result:/ { passed += $4; failed += $6 }
+     /^interop: [0-9]+ passed, [0-9]+ failed/ { passed += $2; failed += $4 }
+     END { printf "\nsummary: %d passed, %d failed\n", passed, failed }' "$log"
 rm -f "$log"
