@@ -11,6 +11,7 @@ use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use serde_json::json;
 
 use crate::mcp::{Client, Mcp, Recorder, call, ok, tool_error};
+use crate::support::{Gateway, TestDb, base_env, run, set};
 
 /// One parsed SSE event.
 struct Event {
@@ -55,6 +56,7 @@ fn events(response: reqwest::Response) -> mpsc::Receiver<Event> {
 pub async fn connect(
     base: &str,
     path: &str,
+    authorization: Option<&str>,
 ) -> (
     (
         mpsc::Sender<ClientJsonRpcMessage>,
@@ -63,7 +65,14 @@ pub async fn connect(
     String,
     reqwest::header::HeaderMap,
 ) {
-    let http = reqwest::Client::new();
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(value) = authorization {
+        headers.insert("authorization", value.parse().unwrap());
+    }
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
     let response = http.get(format!("{base}{path}")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let headers = response.headers().clone();
@@ -104,7 +113,7 @@ pub async fn connect(
 async fn client(mcp: &Mcp, path: &str) -> (Client, String) {
     let base = mcp.gateway.url("");
     let base = base.trim_end_matches('/');
-    let (transport, endpoint, headers) = connect(base, path).await;
+    let (transport, endpoint, headers) = connect(base, path, None).await;
     assert_eq!(headers["content-type"], "text/event-stream");
     assert_eq!(headers["cache-control"], "no-cache");
     assert_eq!(headers["x-accel-buffering"], "no");
@@ -235,4 +244,94 @@ async fn shutdown_closes_open_streams() {
     assert!(ended.is_ok(), "both streams end when shutdown starts");
     let status = mcp.gateway.wait_exit(Duration::from_secs(15)).await;
     assert!(status.success(), "{status:?}");
+}
+
+/// With authentication on, the caller's identity reaches the tools on both transports:
+/// a read-only token reads but cannot write, and an SSE session is its opener's alone.
+#[tokio::test]
+async fn the_callers_identity_reaches_every_tool_on_both_transports() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let db = TestDb::new().await;
+    let mut env = base_env(&db);
+    env.retain(|(k, _)| k != "GATEWAY_AUTH");
+    set(&mut env, "NOMAD_ADDR", &fake.url());
+    set(&mut env, "GATEWAY_JWT_SECRET", &"s3cr3t-".repeat(8));
+    let mint = |sub: &str, scopes: &[&str]| {
+        let mut args = vec!["token", "mint", "--sub", sub, "--ttl", "1h"];
+        for scope in scopes {
+            args.extend(["--scope", scope]);
+        }
+        let (code, out, err) = run(&args, &env);
+        assert_eq!(code, 0, "{err}");
+        format!("Bearer {}", out.trim())
+    };
+    let reader = mint("reader", &["nomad:read"]);
+    let writer = mint("writer", &["nomad:read", "nomad:write"]);
+    let gateway = Gateway::start(&env);
+
+    // Streamable HTTP: no token, no session.
+    let http = reqwest::Client::new();
+    let refused = http
+        .post(gateway.url("/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let config =
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            gateway.url("/mcp"),
+        )
+        .auth_header(reader.trim_start_matches("Bearer "));
+    let transport = rmcp::transport::StreamableHttpClientTransport::from_config(config);
+    let client = Recorder::default().serve(transport).await.unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    ok(&client, &tools, "list_jobs", json!({})).await;
+    let denied = tool_error(
+        &client,
+        "create_job",
+        json!({"job_id": "web", "image": "nginx"}),
+    )
+    .await;
+    assert!(denied.contains("nomad:write"), "{denied}");
+    client.cancel().await.unwrap();
+
+    // SSE: the same caller on every message; another caller cannot use the session.
+    let base = gateway.url("");
+    let base = base.trim_end_matches('/');
+    let (transport, endpoint, _) = connect(base, "/sse", Some(&reader)).await;
+    let client = Recorder::default().serve(transport).await.unwrap();
+    let denied = tool_error(
+        &client,
+        "create_job",
+        json!({"job_id": "web", "image": "nginx"}),
+    )
+    .await;
+    assert!(denied.contains("nomad:write"), "{denied}");
+    let hijack = http
+        .post(&endpoint)
+        .header("authorization", &writer)
+        .json(&json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"name": "create_job", "arguments": {"job_id": "web", "image": "nginx"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hijack.status(),
+        404,
+        "a session belongs to the caller that opened it"
+    );
+    client.cancel().await.unwrap();
+    let (transport, _, _) = connect(base, "/sse", Some(&writer)).await;
+    let client = Recorder::default().serve(transport).await.unwrap();
+    let created = ok(
+        &client,
+        &tools,
+        "create_job",
+        json!({"job_id": "web", "image": "nginx"}),
+    )
+    .await;
+    assert_eq!(created["job_id"], "web");
+    client.cancel().await.unwrap();
 }
