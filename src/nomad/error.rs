@@ -76,6 +76,25 @@ pub enum NomadError {
     },
 }
 
+/// Texts of Nomad errors (answered with 500) that are about the request: job validation
+/// (go-multierror output of `Job.Validate`), deployment state, dispatch and revert checks.
+const REQUEST_PROBLEMS: &[&str] = &[
+    "validation failed",
+    "Missing job task groups",
+    "Missing task group",
+    "Invalid job type",
+    "can't promote terminal deployment",
+    "can't fail terminal deployment",
+    "no canaries to promote",
+    "Task not running",
+    "can't revert to current version",
+    " at version ",
+    "is not a parameterized job",
+    "Dispatch did not provide required meta keys",
+    "Payload is not provided",
+    "Payload provided but forbidden",
+];
+
 impl NomadError {
     /// Classifies an error answer by its status and Nomad's text.
     pub fn from_status(
@@ -96,6 +115,11 @@ impl NomadError {
             _ if message.contains("Enforcing job modify index") => {
                 NomadError::Conflict { operation, message }
             }
+            // Nomad's RPC layer answers many refusals of the request itself with a 500;
+            // these are the caller's to fix, not Nomad failing, and retrying them is futile.
+            500 if REQUEST_PROBLEMS.iter().any(|m| message.contains(m)) => {
+                NomadError::BadRequest { operation, message }
+            }
             400..=499 => NomadError::BadRequest { operation, message },
             _ => NomadError::Server {
                 operation,
@@ -111,5 +135,30 @@ impl NomadError {
             self,
             NomadError::Unavailable { .. } | NomadError::Server { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod classification {
+    use super::*;
+
+    #[test]
+    fn request_problems_answered_with_500_are_bad_requests() {
+        let e = NomadError::from_status(
+            "register the job",
+            500,
+            "1 error occurred:\n\t* Task group web validation failed: Missing tasks for task group\n\n",
+            TokenSource::None,
+        );
+        assert!(matches!(e, NomadError::BadRequest { .. }), "{e:?}");
+        assert!(!e.is_transient());
+        let e = NomadError::from_status(
+            "list jobs",
+            500,
+            "rpc error: No cluster leader",
+            TokenSource::None,
+        );
+        assert!(matches!(e, NomadError::Server { .. }), "{e:?}");
+        assert!(e.is_transient());
     }
 }

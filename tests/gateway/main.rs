@@ -14,6 +14,7 @@ mod nomad_client;
 mod nomad_samples;
 mod openapi;
 mod postgres_tls;
+mod rest_claude;
 mod rest_errors;
 mod rest_nomad;
 mod server;

@@ -43,6 +43,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/claude/jobs"),
     ("post", "/api/claude/create-job"),
     ("get", "/api/claude/job-logs/{job_id}"),
+    ("get", "/api/v1/api-keys"),
+    ("post", "/api/v1/api-keys"),
+    ("delete", "/api/v1/api-keys/{key_id}"),
+    ("get", "/api/v1/audit"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
