@@ -96,7 +96,14 @@ impl rmcp::ServerHandler for NomadMcp {
             ));
         };
         let ctx = self.ctx(&context);
+        let parent = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<tracing::Span>())
+            .cloned()
+            .unwrap_or_else(tracing::Span::current);
         let span = tracing::info_span!(
+            parent: &parent,
             "mcp.tool",
             otel.name = %format!("tools/call {}", request.name),
             mcp.tool = %request.name,

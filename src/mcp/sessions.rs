@@ -111,9 +111,12 @@ impl Sessions {
 /// Middleware on `/mcp`: ownership, activity and the per-caller cap.
 pub async fn track(
     State(sessions): State<Arc<Sessions>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    // The tool runs in the session's task: hand it the request's span as its parent, so a
+    // trace goes client request → MCP tool → Nomad call.
+    request.extensions_mut().insert(tracing::Span::current());
     let caller = principal_of(request.extensions()).subject;
     let session = request
         .headers()

@@ -222,8 +222,10 @@ pub async fn message(
             );
         }
     };
-    // The tools read the caller from the request parts, as on Streamable HTTP.
+    // The tools read the caller (and their parent span) from the request parts, as on
+    // Streamable HTTP.
     parts.extensions.insert(caller);
+    parts.extensions.insert(tracing::Span::current());
     match &mut message {
         ClientJsonRpcMessage::Request(request) => {
             request.request.extensions_mut().insert(parts);

@@ -855,3 +855,70 @@ async fn sessions_hosts_and_origins() {
         .unwrap();
     assert_eq!(sse.status(), 403);
 }
+
+/// Spans the gateway exports over OTLP/HTTP, by name, parent and trace.
+async fn span_receiver() -> (
+    String,
+    Arc<Mutex<Vec<opentelemetry_proto::tonic::trace::v1::Span>>>,
+) {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    let spans: Arc<Mutex<Vec<_>>> = Arc::default();
+    let store = spans.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let store = store.clone();
+            async move {
+                let request = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
+                for resource in request.resource_spans {
+                    for scope in resource.scope_spans {
+                        store.lock().unwrap().extend(scope.spans);
+                    }
+                }
+                ""
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), spans)
+}
+
+#[tokio::test]
+async fn a_trace_goes_from_the_request_through_the_tool_to_nomad() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let (endpoint, spans) = span_receiver().await;
+    let db = TestDb::new().await;
+    let mut env = base_env(&db);
+    set(&mut env, "NOMAD_ADDR", &fake.url());
+    set(&mut env, "OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint);
+    set(&mut env, "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+    let mut gateway = Gateway::start(&env);
+    let transport = StreamableHttpClientTransport::from_uri(gateway.url("/mcp"));
+    let client = Recorder::default().serve(transport).await.unwrap();
+    let result = call(&client, "list_jobs", json!({})).await;
+    assert_ne!(result.is_error, Some(true));
+    client.cancel().await.unwrap();
+    gateway.signal("TERM");
+    assert!(gateway.wait_exit(Duration::from_secs(15)).await.success());
+
+    let spans = spans.lock().unwrap();
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    let tool = spans
+        .iter()
+        .find(|s| s.name == "tools/call list_jobs")
+        .unwrap_or_else(|| panic!("no tool span; got {names:?}"));
+    let parent = spans
+        .iter()
+        .find(|s| s.span_id == tool.parent_span_id)
+        .unwrap_or_else(|| panic!("the tool span has no exported parent; got {names:?}"));
+    assert_eq!(parent.name, "POST /mcp", "{names:?}");
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.parent_span_id == tool.span_id && s.trace_id == tool.trace_id),
+        "the Nomad call is a child of the tool span; got {names:?}"
+    );
+}
