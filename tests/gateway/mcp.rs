@@ -922,3 +922,40 @@ async fn a_trace_goes_from_the_request_through_the_tool_to_nomad() {
         "the Nomad call is a child of the tool span; got {names:?}"
     );
 }
+
+#[tokio::test]
+async fn requests_of_the_stateless_2026_07_28_revision_are_answered() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let mcp = Mcp::start(&fake.url()).await;
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"}
+    });
+    let response = reqwest::Client::new()
+        .post(mcp.gateway.url("/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "list_nodes")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "list_nodes", "arguments": {}, "_meta": meta}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers().get("mcp-session-id").is_none(),
+        "no session"
+    );
+    let body = response.text().await.unwrap();
+    let data = body
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap_or(&body);
+    let answer: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(
+        answer["result"]["structuredContent"]["total"], 3,
+        "{answer:#}"
+    );
+}
