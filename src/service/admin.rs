@@ -59,6 +59,7 @@ pub struct KeyRow {
 
 /// Filters for the audit log.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// The caller's subject.
     pub caller: Option<String>,
@@ -72,6 +73,7 @@ pub struct AuditQuery {
     /// RFC 3339 time: only events before it.
     pub until: Option<String>,
     /// At most this many, newest first (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
 }
 
@@ -308,6 +310,12 @@ impl Service {
                 format!("'{outcome}' is not ok, refused or failed"),
             ));
         }
+        if let Some(limit) = query.limit.filter(|l| !(1..=1000).contains(l)) {
+            return Err(invalid(
+                "limit",
+                format!("{limit} is out of range; use 1 to 1000"),
+            ));
+        }
         let filter = AuditFilter {
             caller: query.caller.clone(),
             job_id: query.job_id.clone(),
@@ -315,7 +323,7 @@ impl Service {
             outcome: query.outcome.clone(),
             since: parse_time("since", &query.since)?,
             until: parse_time("until", &query.until)?,
-            limit: query.limit.unwrap_or(100).clamp(1, 1000),
+            limit: query.limit.unwrap_or(100),
         };
         let rows = crate::db::audit::search(self.db()?, &filter)
             .await

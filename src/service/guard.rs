@@ -118,7 +118,7 @@ impl Service {
                     operation,
                     namespace: namespace.map(String::from),
                     job_id: None,
-                    arguments: Value::Null,
+                    arguments: Value::Object(Default::default()),
                     outcome: Outcome::Refused,
                     message: Some(message),
                     eval_id: None,

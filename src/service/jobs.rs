@@ -25,9 +25,9 @@ pub struct ListJobsRequest {
     #[serde(default, rename = "type")]
     #[param(pattern = "^(service|batch|system|sysbatch)$")]
     pub job_type: Option<String>,
-    /// Jobs per page (default 50); values above 200 are lowered to 200.
+    /// Jobs per page: 1 to 200 (default 50).
     #[serde(default)]
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u32>,
     #[serde(default)]
     pub next_token: Option<String>,
@@ -98,10 +98,10 @@ impl ListJobsRequest {
                 message: format!("'{t}' is not a job type; use service, batch, system or sysbatch"),
             });
         }
-        if self.per_page == Some(0) {
+        if let Some(n) = self.per_page.filter(|n| !(1..=MAX_PAGE).contains(n)) {
             errors.push(FieldError {
                 field: "per_page".into(),
-                message: format!("use 1 to {MAX_PAGE}"),
+                message: format!("{n} is out of range; use 1 to {MAX_PAGE}"),
             });
         }
         if errors.is_empty() {

@@ -54,6 +54,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         license(name = "MPL-2.0", identifier = "MPL-2.0"),
     ),
     components(schemas(Problem, FieldError)),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
     tags(
         (name = "jobs", description = "Jobs: list, read, create, submit, plan, stop, and act on them"),
         (name = "allocations", description = "Allocations and task logs"),
@@ -66,6 +68,27 @@ pub fn router() -> OpenApiRouter<AppState> {
     )
 )]
 struct ApiDoc;
+
+/// Every route takes `Authorization: Bearer <API key or JWT>`.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key (ngw_<prefix>_<secret>) or a JWT; scopes nomad:read, nomad:write, nodes:write, admin",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The `?namespace=` every namespaced route takes.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -85,6 +108,14 @@ impl utoipa::IntoResponses for Problems {
                 400,
                 "Malformed request: a body that is not JSON, or a path that does not parse",
             ),
+            (
+                401,
+                "No valid credential: send Authorization: Bearer <API key or JWT> (see WWW-Authenticate)",
+            ),
+            (
+                403,
+                "The credential lacks the scope (insufficient_scope) or the namespace, or the gateway is read-only",
+            ),
             (404, "The job, allocation, evaluation, deployment, node or namespace does not exist"),
             (409, "The object changed meanwhile, or is not in a state that allows the action"),
             (413, "The request body is larger than GATEWAY_BODY_LIMIT"),
@@ -97,7 +128,8 @@ impl utoipa::IntoResponses for Problems {
                 502,
                 "Nomad failed, or refused the gateway's own Nomad token (it lacks a permission)",
             ),
-            (503, "Nomad is unreachable"),
+            (429, "The caller's read or write budget is used up; Retry-After says when to try again"),
+            (503, "Nomad is unreachable, or writes are paused while the audit log waits for the database"),
             (504, "No answer within GATEWAY_REQUEST_TIMEOUT"),
         ]
         .into_iter()
