@@ -335,3 +335,33 @@ async fn the_callers_identity_reaches_every_tool_on_both_transports() {
     assert_eq!(created["job_id"], "web");
     client.cancel().await.unwrap();
 }
+
+/// A quiet stream carries a keep-alive comment within 15 s, so proxies keep it open.
+#[tokio::test]
+async fn quiet_streams_get_keep_alive_comments() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let mcp = Mcp::start(&fake.url()).await;
+    let response = reqwest::Client::new()
+        .get(mcp.gateway.url("/sse"))
+        .send()
+        .await
+        .unwrap();
+    let mut body = response.bytes_stream();
+    let started = std::time::Instant::now();
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(Ok(chunk)) = body.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.lines().any(|l| l.starts_with(':')) {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "no keep-alive comment in 20 s: {seen:?}");
+    let after = started.elapsed();
+    assert!(
+        after >= Duration::from_secs(14) && after <= Duration::from_secs(17),
+        "{after:?}"
+    );
+}
