@@ -136,6 +136,20 @@ impl Principal {
         }
     }
 
+    /// A caller nobody identified: no scope, no namespace. What a transport falls back
+    /// to when a request somehow carries no `Principal`, so a gap refuses rather than
+    /// grants.
+    pub fn anonymous() -> Principal {
+        Principal {
+            subject: "anonymous".to_string(),
+            credential: Credential::Local,
+            scopes: BTreeSet::new(),
+            namespaces: Namespaces::Only(BTreeSet::new()),
+            transport: Transport::Rest,
+            client_addr: None,
+        }
+    }
+
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
     }

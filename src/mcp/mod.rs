@@ -47,12 +47,13 @@ impl Default for Limits {
     }
 }
 
-/// The caller the authentication middleware identified, or the local operator.
+/// The caller the authentication middleware identified (it puts one into every MCP
+/// request, the local operator when authentication is off); anonymous otherwise.
 pub(crate) fn principal_of(extensions: &http::Extensions) -> Principal {
     extensions
         .get::<Principal>()
         .cloned()
-        .unwrap_or_else(Principal::local)
+        .unwrap_or_else(Principal::anonymous)
 }
 
 /// The MCP routes, mounted by the HTTP router.

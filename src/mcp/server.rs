@@ -43,15 +43,16 @@ impl NomadMcp {
 }
 
 /// The caller the HTTP layer identified: the authentication middleware puts a
-/// [`Principal`] into the request's extensions, and rmcp hands the request's parts to the
-/// handler. Without one (authentication off) the caller is the local operator.
+/// [`Principal`] into the request's extensions (the local operator when authentication
+/// is off), and rmcp hands the request's parts to the handler. Without one the caller is
+/// anonymous and may do nothing.
 pub fn caller(extensions: &Extensions) -> Principal {
     extensions
         .get::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<Principal>())
         .or_else(|| extensions.get::<Principal>())
         .cloned()
-        .unwrap_or_else(Principal::local)
+        .unwrap_or_else(Principal::anonymous)
 }
 
 impl rmcp::ServerHandler for NomadMcp {
@@ -71,13 +72,23 @@ impl rmcp::ServerHandler for NomadMcp {
         .with_instructions(INSTRUCTIONS)
     }
 
+    /// Only the tools this caller may call (scopes, read-only gateway); a namespace is
+    /// checked when a tool is called, since most tools take one.
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        let who = caller(&context.extensions);
+        let read_only = self.state.service.read_only();
         Ok(ListToolsResult::with_all_items(
-            tools::all().iter().map(|t| t.tool.clone()).collect(),
+            tools::all()
+                .iter()
+                .filter(|t| {
+                    crate::auth::policy::decide(&who, tools::access(t), None, read_only).is_ok()
+                })
+                .map(|t| t.tool.clone())
+                .collect(),
         ))
     }
 

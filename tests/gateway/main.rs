@@ -9,6 +9,7 @@ mod fake_fidelity;
 mod job_spec;
 mod jwt;
 mod mcp;
+mod mcp_auth;
 mod mcp_sse;
 mod nomad_client;
 mod nomad_samples;

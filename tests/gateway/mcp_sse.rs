@@ -325,6 +325,8 @@ async fn the_callers_identity_reaches_every_tool_on_both_transports() {
     client.cancel().await.unwrap();
     let (transport, _, _) = connect(base, "/sse", Some(&writer)).await;
     let client = Recorder::default().serve(transport).await.unwrap();
+    // A writer's tool list has the write tools a reader's leaves out.
+    let tools = client.list_all_tools().await.unwrap();
     let created = ok(
         &client,
         &tools,

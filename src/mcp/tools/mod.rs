@@ -276,6 +276,28 @@ pub fn all() -> &'static [ToolDef] {
     })
 }
 
+/// Tools that change nodes (`nodes:write`).
+const NODE_TOOLS: [&str; 3] = ["drain_node", "set_node_eligibility", "set_node_meta"];
+
+/// What calling a tool needs, for trimming `tools/list` to the caller; the service layer
+/// decides again, with the namespace, when the tool runs.
+pub fn access(def: &ToolDef) -> crate::auth::policy::Access {
+    use crate::auth::policy::Access;
+    let read_only = def
+        .tool
+        .annotations
+        .as_ref()
+        .and_then(|a| a.read_only_hint)
+        .unwrap_or(false);
+    if read_only {
+        Access::Read
+    } else if NODE_TOOLS.contains(&def.tool.name.as_ref()) {
+        Access::NodesWrite
+    } else {
+        Access::Write
+    }
+}
+
 pub fn find(name: &str) -> Option<&'static ToolDef> {
     all().iter().find(|t| t.tool.name == name)
 }
