@@ -129,6 +129,10 @@ async fn a_job_from_create_to_purge() {
         .filter(|a| a["client_status"] == "running")
         .count();
     assert_eq!(running, 3, "{allocs:#}");
+    // The scale's deployment counts the two allocations kept in place and finishes.
+    let job = api.get("/api/v1/jobs/web").await;
+    assert_eq!(job["latest_deployment"]["status"], "successful", "{job:#}");
+    assert_eq!(job["latest_deployment"]["job_version"], 1, "{job:#}");
     let versions = api.get("/api/v1/jobs/web/versions").await;
     assert!(versions.to_string().contains("\"version\":1"), "{versions}");
     api.ok(

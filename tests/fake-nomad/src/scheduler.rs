@@ -720,6 +720,26 @@ impl World {
             job_type == "service" && !stopped && !placements.is_empty() && deployment_id.is_none();
         if needs_deployment {
             deployment_id = Some(self.start_deployment(&record, &canary_groups));
+            // Allocations updated in place (a count change) belong to the new deployment
+            // and keep the health they had, as Nomad's reconciler carries it over.
+            let d = deployment_id.clone().expect("just started");
+            for id in &inplace {
+                let Some(alloc) = self.allocs.get_mut(id) else {
+                    continue;
+                };
+                alloc.deployment_id = d.clone();
+                if alloc.client_status == "running" && alloc.healthy.is_none() {
+                    alloc.healthy = Some(true);
+                }
+                let group = alloc.task_group.clone();
+                if let Some(g) = self
+                    .deployments
+                    .get_mut(&d)
+                    .and_then(|dep| dep.groups.get_mut(&group))
+                {
+                    g.placed += 1;
+                }
+            }
         }
 
         let mut failed: BTreeMap<String, Value> = BTreeMap::new();
