@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_api_keys;
 mod m20261122_000002_audit_events;
 mod m20261122_000003_operations;
+mod m20261130_000004_operation_results;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_api_keys::Migration),
             Box::new(m20261122_000002_audit_events::Migration),
             Box::new(m20261122_000003_operations::Migration),
+            Box::new(m20261130_000004_operation_results::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod entities;
 pub mod keys;
+pub mod operations;
 
 use std::str::FromStr;
 use std::time::Duration;
