@@ -9,6 +9,7 @@ pub mod healthcheck;
 pub mod http;
 pub mod mcp;
 pub mod nomad;
+pub mod operations;
 pub mod server;
 pub mod service;
 pub mod state;

@@ -67,6 +67,14 @@ impl Config {
             auth.rate_limit_writes.to_string(),
         );
         put("GATEWAY_AUDIT_QUEUE", auth.audit_queue.to_string());
+        put(
+            "GATEWAY_OPERATIONS_RETENTION",
+            format_duration(self.operations.retention),
+        );
+        put(
+            "GATEWAY_OPERATIONS_LEASE",
+            format_duration(self.operations.lease),
+        );
         put("GATEWAY_METRICS_PUBLIC", auth.metrics_public.to_string());
         put(
             "GATEWAY_WWW_AUTHENTICATE_METADATA",

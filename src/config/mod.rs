@@ -44,6 +44,17 @@ pub struct Config {
     pub auth: AuthSettings,
     pub nomad: NomadSettings,
     pub telemetry: TelemetrySettings,
+    pub operations: OperationsSettings,
+}
+
+/// Tracked operations.
+#[derive(Debug, Clone)]
+pub struct OperationsSettings {
+    /// `GATEWAY_OPERATIONS_RETENTION`: how long finished operations are kept.
+    pub retention: Duration,
+    /// `GATEWAY_OPERATIONS_LEASE`: how long a replica's claim on an operation lasts
+    /// without renewal; another replica takes over after it.
+    pub lease: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -181,6 +192,7 @@ impl Config {
                 auth: auth_settings(&s, listen_of(&s)?)?,
                 nomad: nomad_settings(&s)?,
                 telemetry: telemetry_settings(&s)?,
+                operations: operations_settings(&s)?,
             })
         };
         build().map_err(|mut error: ConfigError| {
@@ -215,6 +227,28 @@ fn duration(s: &Sources, key: &str, default: Duration) -> Result<Duration, Confi
         None => Ok(default),
         Some(text) => parse_duration(text).map_err(|e| ConfigError::new(key, e)),
     }
+}
+
+fn operations_settings(s: &Sources) -> Result<OperationsSettings, ConfigError> {
+    let retention = duration(
+        s,
+        "GATEWAY_OPERATIONS_RETENTION",
+        Duration::from_secs(30 * 86_400),
+    )?;
+    if retention.is_zero() {
+        return Err(ConfigError::new(
+            "GATEWAY_OPERATIONS_RETENTION",
+            "must be longer than 0s",
+        ));
+    }
+    let lease = duration(s, "GATEWAY_OPERATIONS_LEASE", Duration::from_secs(15))?;
+    if lease < Duration::from_secs(1) {
+        return Err(ConfigError::new(
+            "GATEWAY_OPERATIONS_LEASE",
+            "use at least 1s",
+        ));
+    }
+    Ok(OperationsSettings { retention, lease })
 }
 
 fn boolean(s: &Sources, key: &str) -> Result<bool, ConfigError> {

@@ -55,6 +55,15 @@ pub async fn build_state(
         config.server.shutdown_timeout,
     );
     let guard = crate::service::Guard::new(&config.auth, audit.clone(), db.clone());
+    let operations = crate::operations::Operations::new(
+        db.clone(),
+        nomad.clone(),
+        crate::operations::Settings {
+            retention: config.operations.retention,
+            lease: config.operations.lease,
+        },
+    );
+    operations.spawn(shutdown.clone());
     let auth = crate::auth::Authenticator::new(
         config.auth.clone(),
         config.server.public_url.clone(),
@@ -74,7 +83,8 @@ pub async fn build_state(
     Ok(AppState::new(App {
         config,
         db,
-        service: crate::service::Service::with_guard(nomad.clone(), guard),
+        service: crate::service::Service::with_guard(nomad.clone(), guard)
+            .with_operations(operations),
         nomad,
         metrics: crate::http::metrics_recorder(),
         shutdown,

@@ -37,6 +37,12 @@ pub struct DispatchResult {
     pub dispatched_job_id: String,
     pub eval_id: Option<String>,
     pub namespace: String,
+    /// The operation that follows this change (`GET /api/v1/operations/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<String>,
+    /// With `wait`: the operation as it stood when the wait ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<crate::operations::Operation>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -68,6 +74,12 @@ pub struct RestartResult {
     pub restarted_allocations: Vec<String>,
     /// Redeploy: the evaluation that starts the rolling deployment.
     pub eval_id: Option<String>,
+    /// The operation that follows this change (`GET /api/v1/operations/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<String>,
+    /// With `wait`: the operation as it stood when the wait ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<crate::operations::Operation>,
 }
 
 /// Meta key whose change forces a new job version for a rolling re-deploy.
@@ -216,6 +228,8 @@ impl Service {
                     dispatched_job_id: answer.dispatched_job_id,
                     eval_id: Some(answer.eval_id).filter(|e| !e.is_empty()),
                     namespace,
+                    operation_id: None,
+                    operation: None,
                 })
             },
         )
@@ -341,6 +355,8 @@ impl Service {
                     mode,
                     restarted_allocations: Vec::new(),
                     eval_id: None,
+                    operation_id: None,
+                    operation: None,
                 };
                 match mode {
                     RestartMode::InPlace => {

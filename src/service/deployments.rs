@@ -13,6 +13,12 @@ pub struct DeploymentChange {
     pub eval_id: Option<String>,
     /// Set when failing the deployment rolled the job back to this version.
     pub reverted_to_version: Option<u64>,
+    /// The operation that follows this change (`GET /api/v1/operations/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<String>,
+    /// With `wait`: the operation as it stood when the wait ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<crate::operations::Operation>,
 }
 
 fn change(id: &str, answer: DeploymentWriteResponse) -> DeploymentChange {
@@ -20,6 +26,8 @@ fn change(id: &str, answer: DeploymentWriteResponse) -> DeploymentChange {
         deployment_id: id.to_string(),
         eval_id: Some(answer.eval_id).filter(|e| !e.is_empty()),
         reverted_to_version: answer.reverted_job_version,
+        operation_id: None,
+        operation: None,
     }
 }
 

@@ -16,6 +16,7 @@ use crate::service::control::{DispatchResult, RestartResult};
 use crate::service::deployments::DeploymentChange;
 use crate::service::jobs::WriteResult;
 use crate::service::nodes::NodeChange;
+use crate::service::tracking::{Begin, Tracked};
 
 /// Policy settings and the shared audit and rate-limit state.
 pub struct Guard {
@@ -61,9 +62,32 @@ impl Guard {
     }
 }
 
+/// A tracked write's result: it has an operation and can be replayed.
+macro_rules! tracked_result {
+    () => {
+        fn tracked(&mut self) -> Option<&mut dyn Tracked> {
+            Some(self)
+        }
+        fn replay(value: Value) -> Option<Self> {
+            serde_json::from_value(value).ok()
+        }
+    };
+}
+
 /// The evaluation a write's result names, for the audit log.
 pub trait Audited {
     fn eval_id(&self) -> Option<String> {
+        None
+    }
+    /// The operation side of a tracked write's result.
+    fn tracked(&mut self) -> Option<&mut dyn Tracked> {
+        None
+    }
+    /// The stored answer of a tracked write, for a retry with the same idempotency key.
+    fn replay(_value: Value) -> Option<Self>
+    where
+        Self: Sized,
+    {
         None
     }
 }
@@ -72,19 +96,26 @@ impl Audited for WriteResult {
     fn eval_id(&self) -> Option<String> {
         self.eval_id.clone()
     }
+    tracked_result!();
 }
 impl Audited for DispatchResult {
     fn eval_id(&self) -> Option<String> {
         self.eval_id.clone()
     }
+    tracked_result!();
 }
 impl Audited for RestartResult {
     fn eval_id(&self) -> Option<String> {
         self.eval_id.clone()
     }
+    tracked_result!();
 }
-impl Audited for DeploymentChange {}
-impl Audited for NodeChange {}
+impl Audited for DeploymentChange {
+    tracked_result!();
+}
+impl Audited for NodeChange {
+    tracked_result!();
+}
 impl Audited for () {}
 impl Audited for Option<String> {
     fn eval_id(&self) -> Option<String> {
@@ -183,8 +214,26 @@ impl Service {
             ),
             None => None,
         };
+        let ticket = match self
+            .track_begin(who, operation, namespace, job_id, &arguments)
+            .await?
+        {
+            Begin::Untracked => None,
+            Begin::Replay(answer) => {
+                return T::replay(answer).ok_or_else(|| {
+                    ServiceError::Conflict(format!(
+                        "{operation}: the stored answer for this idempotency key cannot be read; use a new key"
+                    ))
+                });
+            }
+            Begin::Tracked(ticket) => Some(ticket),
+        };
         let started = Instant::now();
-        let result = work.await;
+        let mut result = work.await;
+        if let Some(ticket) = ticket {
+            let tracked = result.as_mut().ok().and_then(|value| value.tracked());
+            self.track_finish(ticket, tracked).await;
+        }
         if let Some(slot) = slot {
             let (outcome, message, eval_id) = match &result {
                 Ok(value) => (Outcome::Ok, None, value.eval_id()),

@@ -251,6 +251,12 @@ pub struct WriteResult {
     pub eval_id: Option<String>,
     pub job_modify_index: u64,
     pub warnings: Vec<String>,
+    /// The operation that follows this change (`GET /api/v1/operations/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<String>,
+    /// With `wait`: the operation as it stood when the wait ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<crate::operations::Operation>,
 }
 
 pub(super) fn write_result(job_id: &str, namespace: &str, answer: JobWriteResponse) -> WriteResult {
@@ -266,6 +272,8 @@ pub(super) fn write_result(job_id: &str, namespace: &str, answer: JobWriteRespon
             .filter(|w| !w.is_empty())
             .map(str::to_string)
             .collect(),
+        operation_id: None,
+        operation: None,
     }
 }
 

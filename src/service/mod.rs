@@ -13,9 +13,11 @@ mod guard;
 pub mod jobs;
 pub mod logs;
 pub mod nodes;
+pub mod operations;
 pub mod placement;
 pub mod spec;
 pub mod submit;
+pub mod tracking;
 
 pub use crate::auth::policy::Principal;
 pub use error::{FieldError, ServiceError};
@@ -28,6 +30,10 @@ use crate::nomad::{NomadClient, QueryOptions};
 pub struct Service {
     nomad: NomadClient,
     guard: std::sync::Arc<Guard>,
+    /// Tracked operations; `None` without a database (the CLI, tests).
+    operations: Option<std::sync::Arc<crate::operations::Operations>>,
+    /// Options of the write about to run (idempotency key, expected version).
+    write: tracking::WriteOptions,
 }
 
 impl std::fmt::Debug for Service {
@@ -52,7 +58,25 @@ impl Service {
         Service {
             nomad,
             guard: std::sync::Arc::new(guard),
+            operations: None,
+            write: tracking::WriteOptions::default(),
         }
+    }
+
+    /// Records every tracked write as an operation in this database.
+    pub fn with_operations(
+        mut self,
+        operations: std::sync::Arc<crate::operations::Operations>,
+    ) -> Service {
+        self.operations = Some(operations);
+        self
+    }
+
+    /// A copy of the service whose next writes carry these options.
+    pub fn with_write_options(&self, write: tracking::WriteOptions) -> Service {
+        let mut service = self.clone();
+        service.write = write;
+        service
     }
 
     /// Whether the gateway refuses every write (`GATEWAY_READ_ONLY`).

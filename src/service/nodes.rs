@@ -72,6 +72,12 @@ pub struct DrainRequest {
 pub struct NodeChange {
     pub node_id: String,
     pub eval_ids: Vec<String>,
+    /// The operation that follows this change (`GET /api/v1/operations/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<String>,
+    /// With `wait`: the operation as it stood when the wait ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<crate::operations::Operation>,
 }
 
 fn node_not_found(id: &str) -> impl FnOnce() -> String {
@@ -176,6 +182,8 @@ impl Service {
                 Ok(NodeChange {
                     node_id: id.to_string(),
                     eval_ids: answer.eval_ids,
+                    operation_id: None,
+                    operation: None,
                 })
             },
         )
@@ -208,6 +216,8 @@ impl Service {
                 Ok(NodeChange {
                     node_id: id.to_string(),
                     eval_ids: answer.eval_ids,
+                    operation_id: None,
+                    operation: None,
                 })
             },
         )

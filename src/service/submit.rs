@@ -65,7 +65,7 @@ impl Service {
             async {
                 spec.validate().map_err(ServiceError::Validation)?;
                 let job = spec.to_nomad_job(self.nomad.default_namespace());
-                self.register(job, None).await
+                self.register(job, self.write.expected_version).await
             },
         )
         .await
@@ -100,7 +100,7 @@ impl Service {
                 // The namespace the job itself names is the one that counts.
                 let namespace = self.namespace(job.get("Namespace").and_then(Value::as_str));
                 self.allow(who, Access::Write, Some(&namespace), "submit_job")?;
-                self.register(job, None).await
+                self.register(job, self.write.expected_version).await
             },
         )
         .await
@@ -164,14 +164,45 @@ impl Service {
         let job_id = job["ID"].as_str().unwrap_or_default().to_string();
         let namespace = self.namespace(job.get("Namespace").and_then(Value::as_str));
         let registration = JobRegistration { job, enforce_index };
-        let answer = self
+        let answer = match self
             .nomad
             .register_job(&registration, &self.in_namespace(&namespace))
             .await
-            .map_err(|e| {
-                ServiceError::from_nomad(e, || format!("namespace '{namespace}' not found"))
-            })?;
+        {
+            Ok(answer) => answer,
+            Err(crate::nomad::NomadError::Conflict { .. }) if enforce_index.is_some() => {
+                return Err(self
+                    .changed_meanwhile(&job_id, &namespace, enforce_index.unwrap_or_default())
+                    .await);
+            }
+            Err(e) => {
+                return Err(ServiceError::from_nomad(e, || {
+                    format!("namespace '{namespace}' not found")
+                }));
+            }
+        };
         Ok(write_result(&job_id, &namespace, answer))
+    }
+
+    /// The conflict of a write with `expected_version`: what the job is now.
+    async fn changed_meanwhile(
+        &self,
+        job_id: &str,
+        namespace: &str,
+        expected: u64,
+    ) -> ServiceError {
+        match self.read_job(job_id, namespace).await {
+            Ok(job) => ServiceError::Conflict(format!(
+                "job '{job_id}' changed meanwhile: its current version is {} (job_modify_index {}), not expected_version {expected}; read the job again and retry with expected_version {}",
+                job.version, job.job_modify_index, job.job_modify_index
+            )),
+            Err(ServiceError::NotFound(_)) => ServiceError::Conflict(format!(
+                "job '{job_id}' does not exist in namespace '{namespace}', so expected_version {expected} cannot match; use expected_version 0 to create it"
+            )),
+            Err(_) => ServiceError::Conflict(format!(
+                "job '{job_id}' changed meanwhile: expected_version {expected} is no longer its modify index"
+            )),
+        }
     }
 
     /// A dry run of a submission: what would change and what could not be placed.

@@ -8,6 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams, QueryParams};
+use super::operations::Write;
 use super::{ApiResult, InNamespace, Problems};
 use crate::auth::Caller;
 use crate::service::deployments::DeploymentChange;
@@ -76,7 +77,7 @@ struct PromoteBody {
     post,
     path = "/api/v1/deployments/{deployment_id}/promote",
     tag = "deployments",
-    params(("deployment_id" = String, Path, description = "The deployment's ID"), InNamespace),
+    params(("deployment_id" = String, Path, description = "The deployment's ID"), InNamespace, super::operations::WaitQuery, ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key (same caller, same request) returns the first call's answer without calling Nomad again; another request with a used key is refused with 409")),
     request_body = Option<PromoteBody>,
     responses((status = 200, description = "Promoted", body = DeploymentChange), Problems)
 )]
@@ -85,12 +86,16 @@ async fn promote_deployment(
     State(state): State<AppState>,
     PathParams(deployment_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
+    write: Write,
     JsonBody(body): JsonBody<PromoteBody>,
 ) -> ApiResult<DeploymentChange> {
-    let namespace = query.namespace.as_deref();
-    let change = state
-        .service
-        .promote_deployment(&who, &deployment_id, namespace, &body.groups)
+    let change = write
+        .run(&state, &who, |service, who| async move {
+            let namespace = query.namespace.as_deref();
+            service
+                .promote_deployment(&who, &deployment_id, namespace, &body.groups)
+                .await
+        })
         .await?;
     Ok(Json(change))
 }
@@ -102,7 +107,7 @@ async fn promote_deployment(
     post,
     path = "/api/v1/deployments/{deployment_id}/fail",
     tag = "deployments",
-    params(("deployment_id" = String, Path, description = "The deployment's ID"), InNamespace),
+    params(("deployment_id" = String, Path, description = "The deployment's ID"), InNamespace, super::operations::WaitQuery, ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key (same caller, same request) returns the first call's answer without calling Nomad again; another request with a used key is refused with 409")),
     responses((status = 200, description = "Failed", body = DeploymentChange), Problems)
 )]
 async fn fail_deployment(
@@ -110,10 +115,14 @@ async fn fail_deployment(
     State(state): State<AppState>,
     PathParams(deployment_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
+    write: Write,
 ) -> ApiResult<DeploymentChange> {
-    let change = state
-        .service
-        .fail_deployment(&who, &deployment_id, query.namespace.as_deref())
+    let change = write
+        .run(&state, &who, |service, who| async move {
+            service
+                .fail_deployment(&who, &deployment_id, query.namespace.as_deref())
+                .await
+        })
         .await?;
     Ok(Json(change))
 }

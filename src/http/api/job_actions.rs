@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams, QueryParams};
+use super::operations::Write;
 use super::{ApiResult, InNamespace, Problems};
 use crate::auth::Caller;
 use crate::service::control::{
@@ -41,7 +42,7 @@ struct RestartBody {
     post,
     path = "/api/v1/jobs/{job_id}/restart",
     tag = "jobs",
-    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace, super::operations::WaitQuery, ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key (same caller, same request) returns the first call's answer without calling Nomad again; another request with a used key is refused with 409")),
     request_body = Option<RestartBody>,
     responses((status = 200, description = "Restarted, or the re-deploy started", body = RestartResult), Problems)
 )]
@@ -50,11 +51,15 @@ async fn restart_job(
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
+    write: Write,
     JsonBody(body): JsonBody<RestartBody>,
 ) -> ApiResult<RestartResult> {
-    let result = state
-        .service
-        .restart_job(&who, &job_id, query.namespace.as_deref(), body.mode)
+    let result = write
+        .run(&state, &who, |service, who| async move {
+            service
+                .restart_job(&who, &job_id, query.namespace.as_deref(), body.mode)
+                .await
+        })
         .await?;
     Ok(Json(result))
 }
@@ -64,7 +69,7 @@ async fn restart_job(
     post,
     path = "/api/v1/jobs/{job_id}/scale",
     tag = "jobs",
-    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace, super::operations::WaitQuery, ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key (same caller, same request) returns the first call's answer without calling Nomad again; another request with a used key is refused with 409")),
     request_body = ScaleRequest,
     responses((status = 200, description = "Scaled; Nomad is placing or stopping allocations", body = WriteResult), Problems)
 )]
@@ -73,11 +78,15 @@ async fn scale_job(
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
+    write: Write,
     JsonBody(request): JsonBody<ScaleRequest>,
 ) -> ApiResult<WriteResult> {
-    let result = state
-        .service
-        .scale_job(&who, &job_id, query.namespace.as_deref(), request)
+    let result = write
+        .run(&state, &who, |service, who| async move {
+            service
+                .scale_job(&who, &job_id, query.namespace.as_deref(), request)
+                .await
+        })
         .await?;
     Ok(Json(result))
 }
@@ -87,7 +96,7 @@ async fn scale_job(
     post,
     path = "/api/v1/jobs/{job_id}/dispatch",
     tag = "jobs",
-    params(("job_id" = String, Path, description = "The parameterized job's ID"), InNamespace),
+    params(("job_id" = String, Path, description = "The parameterized job's ID"), InNamespace, super::operations::WaitQuery, ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key (same caller, same request) returns the first call's answer without calling Nomad again; another request with a used key is refused with 409")),
     request_body = Option<DispatchRequest>,
     responses((status = 200, description = "The dispatched child job", body = DispatchResult), Problems)
 )]
@@ -96,11 +105,15 @@ async fn dispatch_job(
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
+    write: Write,
     JsonBody(request): JsonBody<DispatchRequest>,
 ) -> ApiResult<DispatchResult> {
-    let result = state
-        .service
-        .dispatch_job(&who, &job_id, query.namespace.as_deref(), request)
+    let result = write
+        .run(&state, &who, |service, who| async move {
+            service
+                .dispatch_job(&who, &job_id, query.namespace.as_deref(), request)
+                .await
+        })
         .await?;
     Ok(Json(result))
 }
@@ -168,7 +181,7 @@ struct RevertBody {
     post,
     path = "/api/v1/jobs/{job_id}/revert",
     tag = "jobs",
-    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace, super::operations::WaitQuery, ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key (same caller, same request) returns the first call's answer without calling Nomad again; another request with a used key is refused with 409")),
     request_body = RevertBody,
     responses((status = 200, description = "Reverted; Nomad is rolling out that version", body = WriteResult), Problems)
 )]
@@ -177,11 +190,15 @@ async fn revert_job(
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
+    write: Write,
     JsonBody(body): JsonBody<RevertBody>,
 ) -> ApiResult<WriteResult> {
-    let result = state
-        .service
-        .revert_job(&who, &job_id, query.namespace.as_deref(), body.version)
+    let result = write
+        .run(&state, &who, |service, who| async move {
+            service
+                .revert_job(&who, &job_id, query.namespace.as_deref(), body.version)
+                .await
+        })
         .await?;
     Ok(Json(result))
 }

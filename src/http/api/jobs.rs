@@ -10,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams, QueryParams};
+use super::operations::Write;
 use super::{ApiResult, InNamespace, Problems};
 use crate::auth::Caller;
 use crate::http::ApiError;
@@ -55,15 +56,21 @@ async fn list_jobs(
     post,
     path = "/api/v1/jobs",
     tag = "jobs",
+    params(super::operations::WaitQuery, ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key (same caller, same request) returns the first call's answer without calling Nomad again; another request with a used key is refused with 409"), ("expected_version" = Option<u64>, Query, description = "Register only if the job's job_modify_index is still this (Nomad EnforceIndex; 0: only if the job does not exist); otherwise 409 naming the current version")),
     request_body = CreateJobSpec,
     responses((status = 201, description = "Registered; Nomad is placing it", body = WriteResult), Problems)
 )]
 async fn create_job(
     Caller(who): Caller,
     State(state): State<AppState>,
+    write: Write,
     JsonBody(spec): JsonBody<CreateJobSpec>,
 ) -> Result<(StatusCode, Json<WriteResult>), ApiError> {
-    let result = state.service.create_job(&who, spec).await?;
+    let result = write
+        .run(&state, &who, |service, who| async move {
+            service.create_job(&who, spec).await
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(result)))
 }
 
@@ -76,15 +83,22 @@ async fn create_job(
     put,
     path = "/api/v1/jobs",
     tag = "jobs",
+    params(super::operations::WaitQuery, ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key (same caller, same request) returns the first call's answer without calling Nomad again; another request with a used key is refused with 409"), ("expected_version" = Option<u64>, Query, description = "Register only if the job's job_modify_index is still this (Nomad EnforceIndex; 0: only if the job does not exist); otherwise 409 naming the current version")),
     request_body = SubmitJobRequest,
     responses((status = 200, description = "Registered; Nomad is placing it", body = WriteResult), Problems)
 )]
 async fn submit_job(
     Caller(who): Caller,
     State(state): State<AppState>,
+    write: Write,
     JsonBody(request): JsonBody<SubmitJobRequest>,
 ) -> ApiResult<WriteResult> {
-    Ok(Json(state.service.submit_job(&who, request).await?))
+    let result = write
+        .run(&state, &who, |service, who| async move {
+            service.submit_job(&who, request).await
+        })
+        .await?;
+    Ok(Json(result))
 }
 
 /// Plan a job
@@ -144,7 +158,7 @@ struct StopQuery {
     delete,
     path = "/api/v1/jobs/{job_id}",
     tag = "jobs",
-    params(("job_id" = String, Path, description = "The job's ID"), StopQuery),
+    params(("job_id" = String, Path, description = "The job's ID"), StopQuery, super::operations::WaitQuery, ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key (same caller, same request) returns the first call's answer without calling Nomad again; another request with a used key is refused with 409")),
     responses((status = 200, description = "Stopped (and purged when asked)", body = WriteResult), Problems)
 )]
 async fn stop_job(
@@ -152,10 +166,14 @@ async fn stop_job(
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<StopQuery>,
+    write: Write,
 ) -> ApiResult<WriteResult> {
-    let result = state
-        .service
-        .stop_job(&who, &job_id, query.namespace.as_deref(), query.purge)
+    let result = write
+        .run(&state, &who, |service, who| async move {
+            service
+                .stop_job(&who, &job_id, query.namespace.as_deref(), query.purge)
+                .await
+        })
         .await?;
     Ok(Json(result))
 }

@@ -14,6 +14,7 @@ mod extract;
 mod job_actions;
 mod jobs;
 mod nodes;
+mod operations;
 
 use std::collections::BTreeMap;
 
@@ -42,6 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(cluster::router())
         .merge(claude::router())
         .merge(admin::router())
+        .merge(operations::router())
 }
 
 #[derive(OpenApi)]
@@ -65,6 +67,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (name = "cluster", description = "The cluster at a glance, namespaces, recent events"),
         (name = "claude", description = "Compatibility routes of the earlier Python Nomad MCP service"),
         (name = "admin", description = "API keys and the audit log (scope admin)"),
+        (name = "operations", description = "Tracked writes: follow a change to its end, wait for it, cancel it"),
     )
 )]
 struct ApiDoc;

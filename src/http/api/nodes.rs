@@ -10,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams};
+use super::operations::Write;
 use super::{ApiResult, Problems};
 use crate::auth::Caller;
 use crate::service::nodes::{DrainRequest, NodeChange, NodeDetail, NodeRow};
@@ -58,7 +59,7 @@ async fn get_node(
     post,
     path = "/api/v1/nodes/{node_id}/drain",
     tag = "nodes",
-    params(("node_id" = String, Path, description = "The node's ID")),
+    params(("node_id" = String, Path, description = "The node's ID"), super::operations::WaitQuery, ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key (same caller, same request) returns the first call's answer without calling Nomad again; another request with a used key is refused with 409")),
     request_body = Option<DrainRequest>,
     responses((status = 200, description = "Draining (or the drain cancelled)", body = NodeChange), Problems)
 )]
@@ -66,9 +67,14 @@ async fn drain_node(
     Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(node_id): PathParams<String>,
+    write: Write,
     JsonBody(request): JsonBody<DrainRequest>,
 ) -> ApiResult<NodeChange> {
-    let change = state.service.drain_node(&who, &node_id, request).await?;
+    let change = write
+        .run(&state, &who, |service, who| async move {
+            service.drain_node(&who, &node_id, request).await
+        })
+        .await?;
     Ok(Json(change))
 }
 

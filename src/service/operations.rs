@@ -1,0 +1,246 @@
+//! Reading, awaiting and cancelling tracked operations. An operation is visible to the
+//! callers allowed in its namespace (node operations: to callers who may read nodes).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{DEFAULT_PAGE, MAX_PAGE, Principal, Service, ServiceError};
+use crate::auth::policy::{self, Access};
+use crate::db::operations::{self as q, OperationFilter, OperationRow};
+use crate::operations::model::KINDS;
+use crate::operations::{Operation, State};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListOperationsRequest {
+    /// Only operations on this job.
+    #[serde(default)]
+    pub job: Option<String>,
+    /// Only operations of this caller (subject).
+    #[serde(default)]
+    pub caller: Option<String>,
+    /// `pending`, `evaluating`, `deploying`, `succeeded`, `failed`, `cancelled`, `superseded`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// `create`, `submit`, `stop`, `restart`, `scale`, `dispatch`, `revert`, `promote`,
+    /// `fail`, `drain`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// At most this many, newest first (default 50, at most 200).
+    #[serde(default)]
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// The longest a caller may wait for an operation in one call.
+pub const MAX_WAIT: Duration = Duration::from_secs(300);
+const POLL: Duration = Duration::from_millis(150);
+
+fn not_found(id: &str) -> ServiceError {
+    ServiceError::NotFound(format!(
+        "operation '{id}' not found (finished operations are removed after the retention time)"
+    ))
+}
+
+impl Service {
+    fn operations_db(&self) -> Result<&sea_orm::DatabaseConnection, ServiceError> {
+        self.tracker()
+            .map(|o| o.db())
+            .ok_or_else(|| ServiceError::NotFound("this gateway does not track operations".into()))
+    }
+
+    async fn operation_row(&self, id: &str) -> Result<OperationRow, ServiceError> {
+        let db = self.operations_db()?;
+        let uuid = uuid::Uuid::parse_str(id).map_err(|_| not_found(id))?;
+        let row = q::find(db, uuid)
+            .await
+            .map_err(|e| {
+                ServiceError::NomadUnavailable(format!(
+                    "the gateway's database did not answer: {e}"
+                ))
+            })?
+            .filter(|r| r.result.is_some())
+            .ok_or_else(|| not_found(id))?;
+        Ok(row)
+    }
+
+    /// The policy for one operation: reads in its namespace, or of nodes.
+    fn allow_operation(
+        &self,
+        who: &Principal,
+        row: &OperationRow,
+        write: bool,
+        name: &'static str,
+    ) -> Result<(), ServiceError> {
+        let access = match (row.namespace.is_some(), write) {
+            (true, false) => Access::Read,
+            (true, true) => Access::Write,
+            (false, false) => Access::ClusterRead,
+            (false, true) => Access::NodesWrite,
+        };
+        self.allow(who, access, row.namespace.as_deref(), name)
+    }
+
+    pub async fn get_operation(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<Operation, ServiceError> {
+        let row = self.operation_row(id).await?;
+        self.allow_operation(who, &row, false, "get_operation")?;
+        Ok(Operation::from(&row))
+    }
+
+    pub async fn list_operations(
+        &self,
+        who: &Principal,
+        request: ListOperationsRequest,
+    ) -> Result<Vec<Operation>, ServiceError> {
+        self.allow(who, Access::Read, None, "list_operations")?;
+        let mut errors = Vec::new();
+        if let Some(s) = request
+            .state
+            .as_deref()
+            .filter(|s| State::parse(s).is_none())
+        {
+            errors.push(super::FieldError {
+                field: "state".into(),
+                message: format!(
+                    "'{s}' is not an operation state; use pending, evaluating, deploying, succeeded, failed, cancelled or superseded"
+                ),
+            });
+        }
+        if let Some(k) = request.kind.as_deref().filter(|k| !KINDS.contains(k)) {
+            errors.push(super::FieldError {
+                field: "kind".into(),
+                message: format!(
+                    "'{k}' is not an operation kind; use one of {}",
+                    KINDS.join(", ")
+                ),
+            });
+        }
+        if request.limit == Some(0) {
+            errors.push(super::FieldError {
+                field: "limit".into(),
+                message: format!("use 1 to {MAX_PAGE}"),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
+        let filter = OperationFilter {
+            job_id: request.job,
+            caller: request.caller,
+            state: request.state,
+            kind: request.kind,
+            limit: u64::from(request.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE)),
+        };
+        let rows = q::list(self.operations_db()?, &filter).await.map_err(|e| {
+            ServiceError::NomadUnavailable(format!("the gateway's database did not answer: {e}"))
+        })?;
+        let nodes_visible = policy::decide(who, Access::ClusterRead, None, false).is_ok();
+        Ok(rows
+            .iter()
+            .filter(|r| match &r.namespace {
+                Some(ns) => who.namespaces.allows(ns),
+                None => nodes_visible,
+            })
+            .map(Operation::from)
+            .collect())
+    }
+
+    /// Waits up to `wait` until the operation is final or, unless `until_final`, differs
+    /// from `seen` (by default: from how it stood at the call); answers it as it stands then.
+    pub async fn wait_operation(
+        &self,
+        who: &Principal,
+        id: &str,
+        wait: Duration,
+        until_final: bool,
+        seen: Option<&Operation>,
+    ) -> Result<Operation, ServiceError> {
+        let first = self.get_operation(who, id).await?;
+        let baseline = seen.unwrap_or(&first);
+        let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
+        let mut current = first.clone();
+        loop {
+            if current.finished || (!until_final && changed(baseline, &current)) {
+                break;
+            }
+            if tokio::time::Instant::now() + POLL > deadline {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+            current = Operation::from(&self.operation_row(id).await?);
+        }
+        Ok(current)
+    }
+
+    /// Cancels an unfinished operation: fails its active deployment, stops the job a
+    /// dispatch created, or cancels a node drain.
+    pub async fn cancel_operation(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<Operation, ServiceError> {
+        let row = self.operation_row(id).await?;
+        self.allow_operation(who, &row, true, "cancel_operation")?;
+        let operation = Operation::from(&row);
+        let namespace = row.namespace.clone();
+        let job = row.job_id.clone();
+        let arguments = serde_json::json!({"operation_id": id});
+        self.audited(
+            who,
+            if row.namespace.is_some() { Access::Write } else { Access::NodesWrite },
+            "cancel_operation",
+            namespace.as_deref(),
+            job.as_deref(),
+            arguments,
+            async {
+                if operation.finished {
+                    return Err(ServiceError::Conflict(format!(
+                        "operation {id} is already {}: {}",
+                        operation.state.as_str(),
+                        operation.message.clone().unwrap_or_default()
+                    )));
+                }
+                let options = crate::nomad::QueryOptions::namespace(namespace.clone().unwrap_or_default());
+                let nomad = |e| ServiceError::from_nomad(e, || format!("the target of operation {id} is gone"));
+                let message = if let (Some(deployment), false) =
+                    (&operation.deployment_id, matches!(operation.kind.as_str(), "promote" | "fail"))
+                {
+                    self.nomad.fail_deployment(deployment, &options).await.map_err(nomad)?;
+                    format!("cancelled by {}: deployment {deployment} was failed on request", who.subject)
+                } else if let Some(child) = &operation.dispatched_job_id {
+                    self.nomad.deregister_job(child, false, &options).await.map_err(nomad)?;
+                    format!("cancelled by {}: the dispatched job {child} was stopped", who.subject)
+                } else if let (Some(node), "drain") = (&operation.node_id, operation.kind.as_str()) {
+                    self.nomad
+                        .drain_node(node, None, true, "drain cancelled through nomad-gateway")
+                        .await
+                        .map_err(nomad)?;
+                    format!("cancelled by {}: the drain of node {node} was cancelled", who.subject)
+                } else {
+                    return Err(ServiceError::Conflict(format!(
+                        "operation {id} ({}) has no deployment, dispatched job or drain to cancel yet; wait for it to start deploying, or stop the job",
+                        operation.state.as_str()
+                    )));
+                };
+                q::finish_open(self.operations_db()?, row.id, State::Cancelled.as_str(), &message)
+                    .await
+                    .map_err(|e| ServiceError::NomadUnavailable(format!("the gateway's database did not answer: {e}")))?;
+                self.get_operation(who, id).await
+            },
+        )
+        .await
+    }
+}
+
+impl super::guard::Audited for Operation {}
+
+/// Whether an operation moved: state, message, progress or deployment.
+pub fn changed(a: &Operation, b: &Operation) -> bool {
+    (a.state, &a.message, &a.groups, &a.deployment_id)
+        != (b.state, &b.message, &b.groups, &b.deployment_id)
+}

@@ -1,0 +1,332 @@
+//! Tracked writes: the operation row a write records (before Nomad is called, so an
+//! idempotency key is taken once), the job lock it holds while it runs, and the answer
+//! stored for retries. `Service::audited` calls `track_begin` and `track_finish`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{Principal, Service, ServiceError};
+use crate::db::operations::{self as q, OperationRow};
+use crate::operations::locks::JobLock;
+use crate::operations::model::{Progress, kind_of};
+use crate::operations::{Facts, Operation, Operations, State};
+use crate::service::control::{DispatchResult, RestartMode, RestartResult};
+use crate::service::deployments::DeploymentChange;
+use crate::service::jobs::WriteResult;
+use crate::service::nodes::NodeChange;
+
+/// Per-call options of a write, carried by the `Service` value the call runs on
+/// (`service.with_write_options(...)`), so every write function takes them alike.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// The same key from the same caller returns the first call's operation and answer.
+    pub idempotency_key: Option<String>,
+    /// `create_job`/`submit_job`: register only if the job's modify index is still this
+    /// (Nomad's `EnforceIndex`; 0 = only if the job does not exist yet).
+    pub expected_version: Option<u64>,
+}
+
+/// A write result that starts an operation.
+pub trait Tracked: Send {
+    /// What the write set off, for the watcher.
+    fn facts(&self) -> Facts;
+    fn set_operation_id(&mut self, id: String);
+    fn operation_id(&self) -> Option<String>;
+    /// The operation's state when the caller waited for it.
+    fn set_operation(&mut self, operation: Operation);
+    /// The answer as stored for retries with the same idempotency key.
+    fn record(&self) -> Value;
+}
+
+macro_rules! tracked_fields {
+    () => {
+        fn set_operation_id(&mut self, id: String) {
+            self.operation_id = Some(id);
+        }
+        fn operation_id(&self) -> Option<String> {
+            self.operation_id.clone()
+        }
+        fn set_operation(&mut self, operation: Operation) {
+            self.operation = Some(operation);
+        }
+        fn record(&self) -> Value {
+            serde_json::to_value(self).unwrap_or_default()
+        }
+    };
+}
+
+impl Tracked for WriteResult {
+    fn facts(&self) -> Facts {
+        Facts {
+            job_id: Some(self.job_id.clone()),
+            namespace: Some(self.namespace.clone()),
+            eval_id: self.eval_id.clone(),
+            job_modify_index: Some(self.job_modify_index),
+            ..Facts::default()
+        }
+    }
+    tracked_fields!();
+}
+
+impl Tracked for DispatchResult {
+    fn facts(&self) -> Facts {
+        Facts {
+            namespace: Some(self.namespace.clone()),
+            eval_id: self.eval_id.clone(),
+            dispatched_job_id: Some(self.dispatched_job_id.clone()),
+            ..Facts::default()
+        }
+    }
+    tracked_fields!();
+}
+
+impl Tracked for RestartResult {
+    fn facts(&self) -> Facts {
+        Facts {
+            job_id: Some(self.job_id.clone()),
+            namespace: Some(self.namespace.clone()),
+            eval_id: self.eval_id.clone(),
+            done: (self.mode == RestartMode::InPlace).then(|| {
+                format!(
+                    "restarted the tasks of {} allocation(s) in place",
+                    self.restarted_allocations.len()
+                )
+            }),
+            ..Facts::default()
+        }
+    }
+    tracked_fields!();
+}
+
+impl Tracked for DeploymentChange {
+    fn facts(&self) -> Facts {
+        Facts {
+            eval_id: self.eval_id.clone(),
+            deployment_id: Some(self.deployment_id.clone()),
+            reverted_to_version: self.reverted_to_version,
+            ..Facts::default()
+        }
+    }
+    tracked_fields!();
+}
+
+impl Tracked for NodeChange {
+    fn facts(&self) -> Facts {
+        Facts {
+            node_id: Some(self.node_id.clone()),
+            eval_id: self.eval_ids.first().cloned(),
+            more_eval_ids: self.eval_ids.iter().skip(1).cloned().collect(),
+            ..Facts::default()
+        }
+    }
+    tracked_fields!();
+}
+
+/// What `track_begin` decided.
+pub(crate) enum Begin {
+    /// Not a tracked write, or no database: run it plainly.
+    Untracked,
+    /// A retry: the first call's answer.
+    Replay(Value),
+    /// A new operation: its row, and the job lock held until the write returns.
+    Tracked(Box<Ticket>),
+}
+
+pub(crate) struct Ticket {
+    row: OperationRow,
+    _lock: Option<JobLock>,
+}
+
+fn unavailable(error: sea_orm::DbErr) -> ServiceError {
+    ServiceError::NomadUnavailable(format!(
+        "the gateway's database did not answer ({error}); nothing was sent to Nomad, retry shortly"
+    ))
+}
+
+/// The job an HCL definition names (`job "web" {`), so its writes are serialized too.
+fn hcl_job_id(arguments: &Value) -> Option<String> {
+    let text = arguments.get("definition")?.as_str()?;
+    let at = text.find("job")?;
+    let rest = text[at + 3..].trim_start().strip_prefix('"')?;
+    rest.split('"').next().map(str::to_string)
+}
+
+/// How long a retry waits for the first call with the same key to be answered.
+const IN_FLIGHT_WAIT: Duration = Duration::from_secs(30);
+
+impl Service {
+    pub(crate) fn tracker(&self) -> Option<&Arc<Operations>> {
+        self.operations.as_ref()
+    }
+
+    /// Records a tracked write before it runs (or finds the retry's original).
+    pub(crate) async fn track_begin(
+        &self,
+        who: &Principal,
+        operation: &'static str,
+        namespace: Option<&str>,
+        job_id: Option<&str>,
+        arguments: &Value,
+    ) -> Result<Begin, ServiceError> {
+        let (Some(ops), Some(kind)) = (self.tracker(), kind_of(operation)) else {
+            return Ok(Begin::Untracked);
+        };
+        let db = ops.db();
+        let digest = hex::encode(Sha256::digest(
+            json!({
+                "operation": operation,
+                "namespace": namespace,
+                "job_id": job_id,
+                "arguments": arguments,
+                "expected_version": self.write.expected_version,
+            })
+            .to_string()
+            .as_bytes(),
+        ));
+        let job_id = job_id.map(str::to_string).or_else(|| hcl_job_id(arguments));
+        let key = self.write.idempotency_key.clone().filter(|k| !k.is_empty());
+        if let Some(key) = &key
+            && key.len() > 255
+        {
+            return Err(super::jobs::invalid(
+                "idempotency_key",
+                "use at most 255 characters",
+            ));
+        }
+        let now = q::now();
+        let row = OperationRow {
+            id: uuid::Uuid::now_v7(),
+            kind: kind.to_string(),
+            caller_subject: who.subject.clone(),
+            namespace: namespace.map(str::to_string),
+            job_id: job_id.clone(),
+            node_id: arguments
+                .get("node_id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            nomad_eval_id: None,
+            job_version: None,
+            job_modify_index: None,
+            deployment_id: None,
+            state: State::Pending.as_str().into(),
+            progress: Progress::default().to_json(),
+            message: Some("sent to Nomad".into()),
+            idempotency_key: key.clone(),
+            request_sha256: Some(digest.clone()),
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            // The writer holds it while Nomad answers; a writer that dies leaves it to expire.
+            lease_owner: Some(ops.owner.clone()),
+            lease_expires_at: Some(now + chrono::Duration::minutes(10)),
+            result: None,
+        };
+        let started = tokio::time::Instant::now();
+        loop {
+            if q::insert(db, row.clone()).await.map_err(unavailable)? {
+                break;
+            }
+            let key = key.as_deref().unwrap_or_default();
+            let Some(first) = q::find_by_key(db, &who.subject, key)
+                .await
+                .map_err(unavailable)?
+            else {
+                continue;
+            };
+            if first.request_sha256.as_deref() != Some(digest.as_str()) {
+                return Err(ServiceError::Conflict(format!(
+                    "idempotency key '{key}' was already used for a different request (operation {}, a {} of {}); use a new key for a new request",
+                    first.id,
+                    first.kind,
+                    first
+                        .job_id
+                        .as_deref()
+                        .or(first.node_id.as_deref())
+                        .unwrap_or("a deployment"),
+                )));
+            }
+            if let Some(result) = first.result {
+                return Ok(Begin::Replay(result));
+            }
+            if started.elapsed() > IN_FLIGHT_WAIT {
+                return Err(ServiceError::Conflict(format!(
+                    "a request with idempotency key '{key}' is still waiting for Nomad (operation {}); retry shortly",
+                    first.id
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let lock = match &job_id {
+            Some(job) => {
+                let key = format!("{}/{job}", namespace.unwrap_or_default());
+                match ops.locks.lock(db, &key).await {
+                    Ok(lock) => Some(lock),
+                    Err(error) => {
+                        let _ = q::delete(db, row.id).await;
+                        return Err(unavailable(error));
+                    }
+                }
+            }
+            None => None,
+        };
+        Ok(Begin::Tracked(Box::new(Ticket { row, _lock: lock })))
+    }
+
+    /// Stores the answer of an accepted write and hands the operation to the watcher, or
+    /// forgets the operation when the write failed (a retry may try again).
+    pub(crate) async fn track_finish(
+        &self,
+        ticket: Box<Ticket>,
+        tracked: Option<&mut dyn Tracked>,
+    ) {
+        let Some(ops) = self.tracker() else {
+            return;
+        };
+        let Ticket { mut row, _lock } = *ticket;
+        drop(_lock);
+        let Some(tracked) = tracked else {
+            if let Err(error) = q::delete(ops.db(), row.id).await {
+                tracing::warn!(%error, operation_id = %row.id, "forgetting a failed write failed");
+            }
+            return;
+        };
+        tracked.set_operation_id(row.id.to_string());
+        let facts = tracked.facts();
+        row.nomad_eval_id = facts.eval_id.clone();
+        row.job_id = facts.job_id.clone().or(row.job_id);
+        row.namespace = facts.namespace.clone().or(row.namespace);
+        row.node_id = facts.node_id.clone().or(row.node_id);
+        row.job_modify_index = facts.job_modify_index.map(|i| i as i64);
+        row.deployment_id = facts.deployment_id.clone();
+        row.state = if facts.eval_id.is_some() {
+            State::Evaluating
+        } else {
+            State::Deploying
+        }
+        .as_str()
+        .into();
+        row.message = Some(match &facts.eval_id {
+            Some(eval) => format!("Nomad accepted the change; evaluation {eval}"),
+            None => "Nomad accepted the change".into(),
+        });
+        row.progress = Progress {
+            groups: Default::default(),
+            facts,
+        }
+        .to_json();
+        row.result = Some(tracked.record());
+        row.updated_at = q::now();
+        row.lease_owner = None;
+        row.lease_expires_at = None;
+        let id = row.id;
+        match q::accept(ops.db(), row).await {
+            Ok(()) => ops.wake.notify_one(),
+            Err(error) => {
+                tracing::error!(%error, operation_id = %id, "recording an accepted write failed")
+            }
+        }
+    }
+}
