@@ -1492,6 +1492,9 @@ fn advance(alloc: &mut Alloc, now: Instant, step: std::time::Duration) -> Advanc
     alloc.client_description = "Tasks are running".into();
     let restarting = alloc.tasks.values().any(|t| t.state == "pending");
     if restarting || any_crash {
+        // Health needs two clean steps in a row, as Nomad's min_healthy_time: a task that
+        // crashes and restarts starts the count again.
+        alloc.health_at = 0;
         alloc.next_step = Some(now + step);
     } else if batch {
         alloc.next_step = Some(now + step * 3);
