@@ -14,6 +14,7 @@ mod mcp_sse;
 mod nomad_client;
 mod nomad_samples;
 mod openapi;
+mod operations;
 mod postgres_tls;
 mod rest_claude;
 mod rest_errors;

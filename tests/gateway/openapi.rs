@@ -47,6 +47,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/api-keys"),
     ("delete", "/api/v1/api-keys/{key_id}"),
     ("get", "/api/v1/audit"),
+    ("get", "/api/v1/operations"),
+    ("get", "/api/v1/operations/{operation_id}"),
+    ("get", "/api/v1/operations/{operation_id}/events"),
+    ("post", "/api/v1/operations/{operation_id}/cancel"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
