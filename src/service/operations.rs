@@ -65,7 +65,8 @@ impl Service {
         Ok(row)
     }
 
-    /// The policy for one operation: reads in its namespace, or of nodes.
+    /// The policy for one operation (the caller's scope was checked before): reads in
+    /// its namespace, or of nodes.
     fn allow_operation(
         &self,
         who: &Principal,
@@ -79,7 +80,20 @@ impl Service {
             (false, false) => Access::ClusterRead,
             (false, true) => Access::NodesWrite,
         };
-        self.allow(who, access, row.namespace.as_deref(), name)
+        policy::decide(who, access, row.namespace.as_deref(), false)
+            .map_err(|refusal| ServiceError::Forbidden(format!("{name} refused: {refusal}")))
+    }
+
+    /// An operation the caller may see.
+    async fn visible_operation(
+        &self,
+        who: &Principal,
+        id: &str,
+        name: &'static str,
+    ) -> Result<OperationRow, ServiceError> {
+        let row = self.operation_row(id).await?;
+        self.allow_operation(who, &row, false, name)?;
+        Ok(row)
     }
 
     pub async fn get_operation(
@@ -87,8 +101,8 @@ impl Service {
         who: &Principal,
         id: &str,
     ) -> Result<Operation, ServiceError> {
-        let row = self.operation_row(id).await?;
-        self.allow_operation(who, &row, false, "get_operation")?;
+        self.allow(who, Access::Read, None, "get_operation")?;
+        let row = self.visible_operation(who, id, "get_operation").await?;
         Ok(Operation::from(&row))
     }
 
@@ -172,24 +186,36 @@ impl Service {
                 break;
             }
             tokio::time::sleep(POLL).await;
-            current = Operation::from(&self.operation_row(id).await?);
+            current = Operation::from(&self.visible_operation(who, id, "get_operation").await?);
         }
         Ok(current)
     }
 
     /// Cancels an unfinished operation: fails its active deployment, stops the job a
-    /// dispatch created, or cancels a node drain.
+    /// dispatch created, or cancels a node drain. `reason` joins the final message.
     pub async fn cancel_operation(
         &self,
         who: &Principal,
         id: &str,
+        reason: Option<&str>,
     ) -> Result<Operation, ServiceError> {
-        let row = self.operation_row(id).await?;
-        self.allow_operation(who, &row, true, "cancel_operation")?;
+        // The scope first, so a caller without it learns nothing about the operation.
+        if let Err(refusal) = policy::decide(who, Access::Write, None, false)
+            && policy::decide(who, Access::NodesWrite, None, false).is_err()
+        {
+            return Err(ServiceError::Forbidden(format!(
+                "cancel_operation refused: {refusal}"
+            )));
+        }
+        let row = self.visible_operation(who, id, "cancel_operation").await?;
+        let by = match reason.map(str::trim).filter(|r| !r.is_empty()) {
+            Some(reason) => format!("cancelled by {} ({reason})", who.subject),
+            None => format!("cancelled by {}", who.subject),
+        };
         let operation = Operation::from(&row);
         let namespace = row.namespace.clone();
         let job = row.job_id.clone();
-        let arguments = serde_json::json!({"operation_id": id});
+        let arguments = serde_json::json!({"operation_id": id, "reason": reason});
         self.audited(
             who,
             if row.namespace.is_some() { Access::Write } else { Access::NodesWrite },
@@ -211,16 +237,16 @@ impl Service {
                     (&operation.deployment_id, matches!(operation.kind.as_str(), "promote" | "fail"))
                 {
                     self.nomad.fail_deployment(deployment, &options).await.map_err(nomad)?;
-                    format!("cancelled by {}: deployment {deployment} was failed on request", who.subject)
+                    format!("{by}: deployment {deployment} was failed on request")
                 } else if let Some(child) = &operation.dispatched_job_id {
                     self.nomad.deregister_job(child, false, &options).await.map_err(nomad)?;
-                    format!("cancelled by {}: the dispatched job {child} was stopped", who.subject)
+                    format!("{by}: the dispatched job {child} was stopped")
                 } else if let (Some(node), "drain") = (&operation.node_id, operation.kind.as_str()) {
                     self.nomad
                         .drain_node(node, None, true, "drain cancelled through nomad-gateway")
                         .await
                         .map_err(nomad)?;
-                    format!("cancelled by {}: the drain of node {node} was cancelled", who.subject)
+                    format!("{by}: the drain of node {node} was cancelled")
                 } else {
                     return Err(ServiceError::Conflict(format!(
                         "operation {id} ({}) has no deployment, dispatched job or drain to cancel yet; wait for it to start deploying, or stop the job",

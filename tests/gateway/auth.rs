@@ -120,6 +120,10 @@ fn route(method: &str, path: &str) -> Option<(Need, Ns, Value)> {
         ("GET", "/api/v1/nodes") => (Need::Cluster, Ns::None, Value::Null),
         ("GET", "/api/v1/nodes/{node_id}") => (Need::Cluster, Ns::None, Value::Null),
         ("POST", "/api/v1/nodes/{node_id}/drain") => (Need::Nodes, Ns::None, json!({})),
+        ("GET", "/api/v1/operations") => (Need::Read, Ns::None, Value::Null),
+        ("GET", "/api/v1/operations/{operation_id}") => (Need::Read, Ns::None, Value::Null),
+        ("GET", "/api/v1/operations/{operation_id}/events") => (Need::Read, Ns::None, Value::Null),
+        ("POST", "/api/v1/operations/{operation_id}/cancel") => (Need::Write, Ns::None, json!({})),
         ("PUT", "/api/v1/nodes/{node_id}/eligibility") => {
             (Need::Nodes, Ns::None, json!({"eligible": true}))
         }
@@ -137,6 +141,7 @@ fn concrete(path: &str) -> String {
         .replace("{eval_id}", "00000000-0000-0000-0000-000000000003")
         .replace("{node_id}", "00000000-0000-0000-0000-000000000004")
         .replace("{key_id}", "00000000-0000-0000-0000-000000000005")
+        .replace("{operation_id}", "00000000-0000-0000-0000-000000000006")
 }
 
 #[allow(clippy::too_many_arguments)]

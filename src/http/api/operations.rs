@@ -16,7 +16,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{PathParams, QueryParams};
+use super::extract::{JsonBody, PathParams, QueryParams};
 use super::{ApiResult, Problems};
 use crate::auth::Caller;
 use crate::auth::policy::Principal;
@@ -270,12 +270,24 @@ async fn operation_events(
     path = "/api/v1/operations/{operation_id}/cancel",
     tag = "operations",
     params(("operation_id" = String, Path, description = "The operation's ID")),
+    request_body = Option<CancelBody>,
     responses((status = 200, description = "Cancelled", body = Operation), Problems)
 )]
 async fn cancel_operation(
     Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
+    JsonBody(body): JsonBody<CancelBody>,
 ) -> ApiResult<Operation> {
-    Ok(Json(state.service.cancel_operation(&who, &id).await?))
+    let reason = body.reason.as_deref();
+    Ok(Json(
+        state.service.cancel_operation(&who, &id, reason).await?,
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+struct CancelBody {
+    /// Why, for the operation's message and the audit log.
+    #[serde(default)]
+    reason: Option<String>,
 }
