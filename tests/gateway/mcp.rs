@@ -179,7 +179,7 @@ fn conforms(value: &Value, schema: &Value, root: &Value, at: &str, partial: bool
     }
 }
 
-const READ_ONLY: [&str; 17] = [
+const READ_ONLY: [&str; 20] = [
     "list_jobs",
     "get_job",
     "plan_job",
@@ -197,13 +197,17 @@ const READ_ONLY: [&str; 17] = [
     "get_cluster_status",
     "list_namespaces",
     "recent_events",
+    "get_operation",
+    "list_operations",
+    "wait_for_operation",
 ];
-const DESTRUCTIVE: [&str; 5] = [
+const DESTRUCTIVE: [&str; 6] = [
     "stop_job",
     "revert_job",
     "stop_allocation",
     "fail_deployment",
     "drain_node",
+    "cancel_operation",
 ];
 
 #[tokio::test]
@@ -217,7 +221,7 @@ async fn every_tool_is_described_for_an_agent() {
     assert!(info.capabilities.prompts.is_some());
 
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 32, "one tool per service operation");
+    assert_eq!(tools.len(), 36, "one tool per service operation");
     for tool in &tools {
         let name = tool.name.as_ref();
         assert!(

@@ -550,7 +550,11 @@ async fn cancel_fails_the_active_deployment() {
     )
     .await;
     let cancelled = env
-        .ok("POST", &format!("/api/v1/operations/{id}/cancel"), None)
+        .ok(
+            "POST",
+            &format!("/api/v1/operations/{id}/cancel"),
+            Some(json!({"reason": "wrong image"})),
+        )
         .await;
     assert_eq!(cancelled["state"], "cancelled", "{cancelled:#}");
     assert!(
@@ -728,4 +732,77 @@ async fn two_gateways_on_one_postgres_follow_each_operation_once_and_hand_over()
     }
     gateways.clear();
     drop(db);
+}
+
+#[tokio::test]
+async fn mcp_tools_read_wait_for_and_cancel_operations() {
+    use crate::mcp::{Mcp, ok, tool_error};
+    let fake = FakeNomad::start(slow()).await;
+    let mcp = Mcp::start(&fake.url()).await;
+    let client = mcp.client().await;
+    let tools = client.list_all_tools().await.unwrap();
+    let recorder = client.service().clone();
+    let before = registrations(&fake);
+
+    let mut spec = web("web");
+    spec["idempotency_key"] = json!("mcp-web-1");
+    let created = ok(&client, &tools, "create_job", spec.clone()).await;
+    let id = created["operation_id"].as_str().unwrap().to_string();
+    let again = ok(&client, &tools, "create_job", spec.clone()).await;
+    assert_eq!(again["operation_id"], id.as_str());
+    assert_eq!(registrations(&fake) - before, 1, "one Nomad registration");
+    spec["count"] = json!(4);
+    let refused = tool_error(&client, "create_job", spec).await;
+    assert!(refused.contains("mcp-web-1"), "{refused}");
+
+    let waited = ok(
+        &client,
+        &tools,
+        "wait_for_operation",
+        json!({"operation_id": id, "timeout": 60}),
+    )
+    .await;
+    assert_eq!(waited["state"], "succeeded", "{waited:#}");
+    assert_eq!(waited["finished"], true);
+    let steps: Vec<String> = recorder
+        .progress
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.message.clone())
+        .collect();
+    assert!(
+        steps.iter().any(|m| m.starts_with("deploying")),
+        "intermediate steps: {steps:?}"
+    );
+    assert!(steps.last().unwrap().starts_with("succeeded"), "{steps:?}");
+
+    let got = ok(
+        &client,
+        &tools,
+        "get_operation",
+        json!({"operation_id": id}),
+    )
+    .await;
+    assert_eq!(got["kind"], "create");
+    let listed = ok(
+        &client,
+        &tools,
+        "list_operations",
+        json!({"job": "web", "state": "succeeded"}),
+    )
+    .await;
+    assert_eq!(
+        listed["operations"].as_array().unwrap().len(),
+        1,
+        "{listed:#}"
+    );
+    let finished = tool_error(&client, "cancel_operation", json!({"operation_id": id})).await;
+    assert!(finished.contains("already succeeded"), "{finished}");
+
+    // A stale expected_version names the current version.
+    let mut stale = web("web");
+    stale["expected_version"] = json!(1);
+    let conflict = tool_error(&client, "create_job", stale).await;
+    assert!(conflict.contains("current version is 0"), "{conflict}");
 }

@@ -58,7 +58,7 @@ pub fn tools() -> Vec<ToolDef> {
             |ctx: Ctx, input: PromoteInput| async move {
                 let wait = wait_for(input.wait);
                 let change = ctx
-                    .service
+                    .writing(input.idempotency_key.clone(), None)
                     .promote_deployment(
                         &ctx.who,
                         &input.deployment_id,
@@ -79,7 +79,7 @@ pub fn tools() -> Vec<ToolDef> {
             |ctx: Ctx, input: FailInput| async move {
                 let wait = wait_for(input.wait);
                 let change = ctx
-                    .service
+                    .writing(input.idempotency_key.clone(), None)
                     .fail_deployment(&ctx.who, &input.deployment_id, input.namespace.as_deref())
                     .await?;
                 Ok(ctx.after_deployment(change, input.namespace, wait).await)
@@ -168,6 +168,11 @@ pub struct PromoteInput {
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
+    /// Retrying with the same key returns the first call's answer (and operation) without
+    /// changing anything again; a different request with a used key is refused.
+    #[serde(default, skip_serializing)]
+    #[schemars(example = &"deploy-web-2026-11-30")]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -184,6 +189,11 @@ pub struct FailInput {
     #[serde(default)]
     #[schemars(example = 30)]
     pub wait: Option<u64>,
+    /// Retrying with the same key returns the first call's answer (and operation) without
+    /// changing anything again; a different request with a used key is refused.
+    #[serde(default, skip_serializing)]
+    #[schemars(example = &"deploy-web-2026-11-30")]
+    pub idempotency_key: Option<String>,
 }
 
 /// One page of a job's deployments, newest first.

@@ -26,7 +26,7 @@ pub fn tools() -> Vec<ToolDef> {
                 let wait = wait_for(input.wait);
                 let namespace = input.namespace.as_deref();
                 let result = match ctx
-                    .service
+                    .writing(input.idempotency_key.clone(), None)
                     .stop_job(&ctx.who, &input.job_id, namespace, input.purge)
                     .await
                 {
@@ -48,7 +48,7 @@ pub fn tools() -> Vec<ToolDef> {
                 let wait = wait_for(input.wait);
                 let namespace = input.namespace.as_deref();
                 let result = match ctx
-                    .service
+                    .writing(input.idempotency_key.clone(), None)
                     .restart_job(&ctx.who, &input.job_id, namespace, input.mode.into())
                     .await
                 {
@@ -88,7 +88,7 @@ pub fn tools() -> Vec<ToolDef> {
                     message: input.message,
                 };
                 let result = match ctx
-                    .service
+                    .writing(input.idempotency_key.clone(), None)
                     .scale_job(&ctx.who, &input.job_id, namespace, request)
                     .await
                 {
@@ -114,7 +114,7 @@ pub fn tools() -> Vec<ToolDef> {
                     idempotency_token: input.idempotency_token,
                 };
                 let result = match ctx
-                    .service
+                    .writing(input.idempotency_key.clone(), None)
                     .dispatch_job(&ctx.who, &input.job_id, namespace, request)
                     .await
                 {
@@ -195,7 +195,7 @@ pub fn tools() -> Vec<ToolDef> {
                 let wait = wait_for(input.wait);
                 let namespace = input.namespace.as_deref();
                 let result = match ctx
-                    .service
+                    .writing(input.idempotency_key.clone(), None)
                     .revert_job(&ctx.who, &input.job_id, namespace, input.version)
                     .await
                 {
@@ -226,6 +226,11 @@ pub struct StopJobInput {
     #[serde(default)]
     #[schemars(example = 30)]
     pub wait: Option<u64>,
+    /// Retrying with the same key returns the first call's answer (and operation) without
+    /// changing anything again; a different request with a used key is refused.
+    #[serde(default, skip_serializing)]
+    #[schemars(example = &"deploy-web-2026-11-30")]
+    pub idempotency_key: Option<String>,
 }
 
 /// How restart_job restarts.
@@ -266,6 +271,11 @@ pub struct RestartInput {
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
+    /// Retrying with the same key returns the first call's answer (and operation) without
+    /// changing anything again; a different request with a used key is refused.
+    #[serde(default, skip_serializing)]
+    #[schemars(example = &"deploy-web-2026-11-30")]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -293,6 +303,11 @@ pub struct ScaleInput {
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
+    /// Retrying with the same key returns the first call's answer (and operation) without
+    /// changing anything again; a different request with a used key is refused.
+    #[serde(default, skip_serializing)]
+    #[schemars(example = &"deploy-web-2026-11-30")]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -322,6 +337,11 @@ pub struct DispatchInput {
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
+    /// Retrying with the same key returns the first call's answer (and operation) without
+    /// changing anything again; a different request with a used key is refused.
+    #[serde(default, skip_serializing)]
+    #[schemars(example = &"deploy-web-2026-11-30")]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -381,6 +401,11 @@ pub struct RevertInput {
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
+    /// Retrying with the same key returns the first call's answer (and operation) without
+    /// changing anything again; a different request with a used key is refused.
+    #[serde(default, skip_serializing)]
+    #[schemars(example = &"deploy-web-2026-11-30")]
+    pub idempotency_key: Option<String>,
 }
 
 /// A restart and, with `wait`, where the redeploy ended.

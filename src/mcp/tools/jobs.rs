@@ -67,7 +67,10 @@ pub fn tools() -> Vec<ToolDef> {
             |ctx: Ctx, input: CreateJobInput| async move {
                 let wait = wait_for(input.wait);
                 let spec = input.spec()?;
-                let result = ctx.service.create_job(&ctx.who, spec).await?;
+                let result = ctx
+                    .writing(input.idempotency_key.clone(), input.expected_version)
+                    .create_job(&ctx.who, spec)
+                    .await?;
                 Ok(ctx.after_write(result, wait).await)
             },
         ),
@@ -81,7 +84,8 @@ pub fn tools() -> Vec<ToolDef> {
             Kind::Idempotent,
             |ctx: Ctx, input: SubmitInput| async move {
                 let wait = wait_for(input.wait);
-                let result = ctx.service.submit_job(&ctx.who, input.request()).await?;
+                let service = ctx.writing(input.idempotency_key.clone(), input.expected_version);
+                let result = service.submit_job(&ctx.who, input.request()).await?;
                 Ok(ctx.after_write(result, wait).await)
             },
         ),
@@ -275,6 +279,16 @@ pub struct CreateJobInput {
     #[serde(default, skip_serializing)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
+    /// Retrying with the same key returns the first call's answer (and operation) without
+    /// changing anything again; a different request with a used key is refused.
+    #[serde(default, skip_serializing)]
+    #[schemars(example = &"deploy-web-2026-11-30")]
+    pub idempotency_key: Option<String>,
+    /// Change the job only if its `job_modify_index` is still this (0: only if it does
+    /// not exist yet); otherwise the call fails naming the current version.
+    #[serde(default, skip_serializing)]
+    #[schemars(example = 42)]
+    pub expected_version: Option<u64>,
 }
 
 impl CreateJobInput {
@@ -317,6 +331,16 @@ pub struct SubmitInput {
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
+    /// Retrying with the same key returns the first call's answer (and operation) without
+    /// changing anything again; a different request with a used key is refused.
+    #[serde(default, skip_serializing)]
+    #[schemars(example = &"deploy-web-2026-11-30")]
+    pub idempotency_key: Option<String>,
+    /// Change the job only if its `job_modify_index` is still this (0: only if it does
+    /// not exist yet); otherwise the call fails naming the current version.
+    #[serde(default, skip_serializing)]
+    #[schemars(example = 42)]
+    pub expected_version: Option<u64>,
 }
 
 impl SubmitInput {

@@ -11,6 +11,7 @@ mod evaluations;
 mod job_actions;
 mod jobs;
 mod nodes;
+mod operations;
 pub(crate) mod schema;
 
 use std::future::Future;
@@ -272,6 +273,7 @@ pub fn all() -> &'static [ToolDef] {
         tools.extend(deployments::tools());
         tools.extend(nodes::tools());
         tools.extend(cluster::tools());
+        tools.extend(operations::tools());
         tools
     })
 }

@@ -54,7 +54,7 @@ pub fn tools() -> Vec<ToolDef> {
                     cancel: input.cancel,
                 };
                 let change = ctx
-                    .service
+                    .writing(input.idempotency_key.clone(), None)
                     .drain_node(&ctx.who, &input.node_id, request)
                     .await?;
                 let outcome = match wait {
@@ -159,6 +159,11 @@ pub struct DrainInput {
     #[serde(default)]
     #[schemars(example = 120)]
     pub wait: Option<u64>,
+    /// Retrying with the same key returns the first call's answer (and operation) without
+    /// changing anything again; a different request with a used key is refused.
+    #[serde(default, skip_serializing)]
+    #[schemars(example = &"deploy-web-2026-11-30")]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

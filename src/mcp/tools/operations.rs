@@ -1,0 +1,216 @@
+//! Tracked operations: read one, list them, wait for one to finish (with progress
+//! notifications), cancel one. Every write tool's answer names its `operation_id`.
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Ctx, Kind, Summary, ToolDef, define};
+use crate::operations::Operation;
+use crate::service::Service;
+use crate::service::operations::{ListOperationsRequest, MAX_WAIT};
+use crate::service::tracking::WriteOptions;
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        define(
+            "get_operation",
+            "Get an operation",
+            "Show a tracked change (an operation: every create, submit, stop, restart, scale, \
+             dispatch, revert, promote, fail or drain records one and names it as \
+             `operation_id`): its state (pending, evaluating, deploying, succeeded, failed, \
+             cancelled, superseded), per-group progress and what happened in plain words.",
+            Kind::Read,
+            |ctx: Ctx, input: OperationRef| async move {
+                ctx.service
+                    .get_operation(&ctx.who, &input.operation_id)
+                    .await
+            },
+        ),
+        define(
+            "list_operations",
+            "List operations",
+            "List tracked changes, newest first, optionally only those of one job, one caller, \
+             one state or one kind. Use it to see what happened to a job recently and whether \
+             earlier changes finished.",
+            Kind::Read,
+            |ctx: Ctx, input: ListOperationsInput| async move {
+                let request = ListOperationsRequest {
+                    job: input.job,
+                    caller: input.caller,
+                    state: input.state,
+                    kind: input.kind,
+                    limit: input.limit,
+                };
+                let operations = ctx.service.list_operations(&ctx.who, request).await?;
+                Ok(OperationList { operations })
+            },
+        ),
+        define(
+            "wait_for_operation",
+            "Wait for an operation to finish",
+            "Wait until a tracked change finishes (or `timeout` seconds pass, default 60, at most \
+             300) and answer its final state and message. Sends a progress notification at \
+             every step when the call has a progress token. Call it again if it is still \
+             running (`finished: false`).",
+            Kind::Read,
+            |ctx: Ctx, input: WaitInput| async move {
+                let wait = Duration::from_secs(input.timeout.unwrap_or(60)).min(MAX_WAIT);
+                let deadline = tokio::time::Instant::now() + wait;
+                let mut current = ctx
+                    .service
+                    .get_operation(&ctx.who, &input.operation_id)
+                    .await?;
+                ctx.progress.report(&step_text(&current)).await;
+                while !current.finished {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    let next = ctx
+                        .service
+                        .wait_operation(&ctx.who, &input.operation_id, left, false, Some(&current))
+                        .await?;
+                    if crate::service::operations::changed(&current, &next) {
+                        ctx.progress.report(&step_text(&next)).await;
+                    }
+                    current = next;
+                }
+                Ok(current)
+            },
+        ),
+        define(
+            "cancel_operation",
+            "Cancel an operation",
+            "Stop what a tracked change set off: its active deployment is failed (Nomad rolls \
+             back when the job has auto-revert), the job a dispatch created is stopped, a node \
+             drain is cancelled. The operation ends `cancelled`. Finished operations, and ones \
+             still being evaluated, cannot be cancelled.",
+            Kind::Destructive { idempotent: false },
+            |ctx: Ctx, input: CancelInput| async move {
+                ctx.service
+                    .cancel_operation(&ctx.who, &input.operation_id, input.reason.as_deref())
+                    .await
+            },
+        ),
+    ]
+}
+
+fn step_text(op: &Operation) -> String {
+    format!(
+        "{}: {}",
+        op.state.as_str(),
+        op.message.as_deref().unwrap_or("no news yet")
+    )
+}
+
+impl Ctx {
+    /// The service for one write tool call, with the caller's idempotency key and
+    /// expected version.
+    pub fn writing(
+        &self,
+        idempotency_key: Option<String>,
+        expected_version: Option<u64>,
+    ) -> Service {
+        self.service.with_write_options(WriteOptions {
+            idempotency_key,
+            expected_version,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperationRef {
+    /// The operation's ID (`operation_id` in a write tool's answer).
+    #[schemars(example = &"01939f2e-5b1c-7cc2-9a4e-2f1c3d4b5a69")]
+    pub operation_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelInput {
+    /// The operation's ID.
+    #[schemars(example = &"01939f2e-5b1c-7cc2-9a4e-2f1c3d4b5a69")]
+    pub operation_id: String,
+    /// Why, for the operation's message and the audit log.
+    #[serde(default)]
+    #[schemars(example = &"the new version answers 500s")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitInput {
+    /// The operation's ID.
+    #[schemars(example = &"01939f2e-5b1c-7cc2-9a4e-2f1c3d4b5a69")]
+    pub operation_id: String,
+    /// Seconds to wait at most (default 60, at most 300).
+    #[serde(default)]
+    #[schemars(example = 120)]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListOperationsInput {
+    /// Only operations on this job.
+    #[serde(default)]
+    #[schemars(example = &"web")]
+    pub job: Option<String>,
+    /// Only operations of this caller (subject).
+    #[serde(default)]
+    #[schemars(example = &"alice@example.com")]
+    pub caller: Option<String>,
+    /// `pending`, `evaluating`, `deploying`, `succeeded`, `failed`, `cancelled` or
+    /// `superseded`.
+    #[serde(default)]
+    #[schemars(example = &"failed")]
+    pub state: Option<String>,
+    /// `create`, `submit`, `stop`, `restart`, `scale`, `dispatch`, `revert`, `promote`,
+    /// `fail` or `drain`.
+    #[serde(default)]
+    #[schemars(example = &"submit")]
+    pub kind: Option<String>,
+    /// At most this many (default 50, at most 200).
+    #[serde(default)]
+    #[schemars(example = 20)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OperationList {
+    pub operations: Vec<Operation>,
+}
+
+impl Summary for Operation {
+    fn summary(&self) -> String {
+        let target = self
+            .job_id
+            .as_deref()
+            .or(self.node_id.as_deref())
+            .or(self.deployment_id.as_deref())
+            .unwrap_or("-");
+        format!(
+            "operation {} ({} of {target}) is {}: {}",
+            self.id,
+            self.kind,
+            self.state.as_str(),
+            self.message.as_deref().unwrap_or("no news yet")
+        )
+    }
+}
+
+impl Summary for OperationList {
+    fn summary(&self) -> String {
+        if self.operations.is_empty() {
+            return "no operations match".into();
+        }
+        self.operations
+            .iter()
+            .map(Summary::summary)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
