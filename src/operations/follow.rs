@@ -181,11 +181,11 @@ impl<'a> Follower<'a> {
         match self.row.kind.as_str() {
             "stop" => {
                 let job_id = self.row.job_id.clone().unwrap_or_default();
-                self.allocations_settled(&job_id, Goal::Stopped).await
+                self.allocations_settled(&job_id, Goal::Stopped, None).await
             }
             "dispatch" => {
                 let child = self.facts.dispatched_job_id.clone().unwrap_or_default();
-                self.allocations_settled(&child, Goal::Finished).await
+                self.allocations_settled(&child, Goal::Finished, None).await
             }
             _ => {
                 let job_id = self
@@ -204,12 +204,15 @@ impl<'a> Follower<'a> {
                     }
                     Err(e) => return self.unreachable(&e),
                 };
-                let mine = self
-                    .facts
-                    .job_modify_index
-                    .is_none_or(|i| job.job_modify_index <= i);
-                // Find the deployment this change started (Nomad leaves the evaluation's
-                // DeploymentID empty for registrations).
+                if self.job_version.is_none() {
+                    match self.our_version(&job_id, eval).await {
+                        Ok(version) => self.job_version = version,
+                        Err(e) => return self.unreachable(&e),
+                    }
+                }
+                let ours = self.job_version;
+                // The deployment this change started: the one of its job version (Nomad
+                // leaves the evaluation's DeploymentID empty for registrations).
                 let deployment = match self.row.deployment_id.clone() {
                     Some(id) => Some(id),
                     None if !eval.deployment_id.is_empty() => Some(eval.deployment_id.clone()),
@@ -217,30 +220,65 @@ impl<'a> Follower<'a> {
                         Ok(list) => list
                             .value
                             .into_iter()
-                            .filter(|d| {
-                                d.create_index > eval.create_index
-                                    || self
-                                        .facts
-                                        .job_modify_index
-                                        .is_some_and(|i| d.job_modify_index >= i && i > 0)
-                            })
-                            .min_by_key(|d| d.create_index)
+                            .filter(|d| Some(d.job_version) == ours)
+                            .max_by_key(|d| d.create_index)
                             .map(|d| d.id),
                         Err(e) => return self.unreachable(&e),
                     },
                 };
-                if mine && self.job_version.is_none() {
-                    self.job_version = Some(job.version);
-                }
-                match deployment {
+                let look = match deployment {
                     Some(id) => self.deployment(&id).await,
                     None if job.job_type == "batch" || job.job_type == "sysbatch" => {
-                        self.allocations_settled(&job_id, Goal::Finished).await
+                        self.allocations_settled(&job_id, Goal::Finished, None)
+                            .await
                     }
-                    None => self.allocations_settled(&job_id, Goal::Running).await,
+                    None => {
+                        // A service job wants its groups' counts; a system job one per node.
+                        let desired = (job.job_type == "service")
+                            .then(|| job.task_groups.iter().map(|g| g.count.max(0) as u64).sum());
+                        self.allocations_settled(&job_id, Goal::Running, desired)
+                            .await
+                    }
+                };
+                match ours {
+                    Some(version) if !look.state.is_final() && job.version > version => self.look(
+                        State::Superseded,
+                        format!(
+                            "job '{job_id}' changed again (now version {}) before version {version} finished rolling out",
+                            job.version
+                        ),
+                        Next::Nothing,
+                    ),
+                    _ => look,
                 }
             }
         }
+    }
+
+    /// The job version a write made: the one with the write's modify index, or else the
+    /// newest one registered no later than the write's evaluation (Nomad stores the job and
+    /// creates its evaluation in one step).
+    async fn our_version(
+        &self,
+        job_id: &str,
+        eval: &Evaluation,
+    ) -> Result<Option<u64>, NomadError> {
+        let versions = self
+            .nomad
+            .job_versions(job_id, false, &self.options())
+            .await?
+            .value
+            .versions;
+        if let Some(index) = self.facts.job_modify_index.filter(|i| *i > 0)
+            && let Some(v) = versions.iter().find(|v| v.job_modify_index == index)
+        {
+            return Ok(Some(v.version));
+        }
+        Ok(versions
+            .iter()
+            .filter(|v| v.job_modify_index <= eval.create_index)
+            .map(|v| v.version)
+            .max())
     }
 }
 
@@ -354,7 +392,12 @@ impl Follower<'_> {
         }
     }
 
-    async fn allocations_settled(&mut self, job_id: &str, goal: Goal) -> Look {
+    async fn allocations_settled(
+        &mut self,
+        job_id: &str,
+        goal: Goal,
+        desired: Option<u64>,
+    ) -> Look {
         let response = match self
             .nomad
             .job_allocations(job_id, false, &self.options())
@@ -375,7 +418,7 @@ impl Follower<'_> {
         if goal == Goal::Running {
             allocs.retain(|a| a.desired_status == "run");
             if let Some(v) = self.job_version {
-                allocs.retain(|a| a.job_version >= v);
+                allocs.retain(|a| a.job_version == v);
             }
         }
         let mut groups: BTreeMap<String, GroupProgress> = BTreeMap::new();
@@ -470,11 +513,12 @@ impl Follower<'_> {
                         ),
                         Next::Nothing,
                     )
-                } else if pending == 0 {
+                } else if pending == 0 && running as u64 >= desired.unwrap_or(total as u64) {
                     self.look(
                         State::Succeeded,
                         format!(
-                            "job '{job_id}' is running: {running} of {total} allocation(s) running"
+                            "job '{job_id}' is running: {running} of {} allocation(s) running",
+                            desired.unwrap_or(total as u64)
                         ),
                         Next::Nothing,
                     )
@@ -482,7 +526,8 @@ impl Follower<'_> {
                     self.look(
                         State::Deploying,
                         format!(
-                            "job '{job_id}' is starting: {running} of {total} allocation(s) running, {pending} pending"
+                            "job '{job_id}' is starting: {running} of {} allocation(s) running, {pending} pending",
+                            desired.unwrap_or(total as u64)
                         ),
                         next,
                     )

@@ -226,8 +226,16 @@ impl Service {
         };
         let started = tokio::time::Instant::now();
         loop {
-            if q::insert(db, row.clone()).await.map_err(unavailable)? {
-                break;
+            match q::insert(db, row.clone()).await {
+                Ok(true) => break,
+                Ok(false) => {}
+                // Without a key, a write goes on while the database is away (as the audit
+                // queue lets it); it is just not tracked. With a key it cannot be kept once.
+                Err(error) if key.is_none() => {
+                    tracing::warn!(%error, operation, "the database is away: this write is not tracked");
+                    return Ok(Begin::Untracked);
+                }
+                Err(error) => return Err(unavailable(error)),
             }
             let key = key.as_deref().unwrap_or_default();
             let Some(first) = q::find_by_key(db, &who.subject, key)

@@ -530,9 +530,33 @@ async fn concurrent_writes_to_one_job_are_serialized() {
         job["version"], 6,
         "six re-deploys, one after another: {job:#}"
     );
-    // The older re-deploys were replaced by newer ones before they finished.
     let restarts = env.ok("GET", "/api/v1/operations?kind=restart", None).await;
     assert_eq!(restarts.as_array().unwrap().len(), 6);
+    // The older re-deploys were replaced by newer ones before they finished.
+    let mut states = Vec::new();
+    for (_, answer) in &answers {
+        let id = answer["operation_id"].as_str().unwrap();
+        let done = poll_until(&env.http, &env.gateway, id, Duration::from_secs(60), |op| {
+            op["finished"] == true
+        })
+        .await;
+        states.push((
+            done["job_version"].as_u64().unwrap(),
+            done["state"].as_str().unwrap().to_string(),
+            done["message"].as_str().unwrap().to_string(),
+        ));
+    }
+    states.sort();
+    let versions: Vec<u64> = states.iter().map(|s| s.0).collect();
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6], "{states:#?}");
+    assert_eq!(states.last().unwrap().1, "succeeded", "{states:#?}");
+    assert!(states.iter().any(|s| s.1 == "superseded"), "{states:#?}");
+    assert!(
+        states
+            .iter()
+            .all(|s| s.1 == "succeeded" || s.1 == "superseded"),
+        "{states:#?}"
+    );
 }
 
 #[tokio::test]
