@@ -43,6 +43,8 @@ pub struct Operations {
     /// Wakes the watcher when this process accepted a new operation.
     pub(crate) wake: Notify,
     pub(crate) locks: locks::JobLocks,
+    /// Cancelled once the watcher has stopped and handed its operations over.
+    pub(crate) stopped: tokio_util::sync::CancellationToken,
 }
 
 impl Operations {
@@ -55,10 +57,17 @@ impl Operations {
             settings,
             wake: Notify::new(),
             locks: locks::JobLocks::default(),
+            stopped: tokio_util::sync::CancellationToken::new(),
         })
     }
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Waits (at most `limit`) until the watcher, told to stop by the shutdown token, has
+    /// handed its unfinished operations over to the other replicas.
+    pub async fn wait_stopped(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, self.stopped.cancelled()).await;
     }
 }

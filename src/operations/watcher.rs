@@ -85,6 +85,7 @@ impl Operations {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "releasing operation leases failed"),
         }
+        self.stopped.cancel();
     }
 
     /// Follows one operation until it is final, the lease is lost, or shutdown.

@@ -135,6 +135,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         }
     }
     shutdown.cancel();
+    if let Some(operations) = state.service.operations() {
+        operations.wait_stopped(Duration::from_secs(10)).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

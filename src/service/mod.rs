@@ -72,6 +72,11 @@ impl Service {
         self
     }
 
+    /// The tracked operations, when this service records them.
+    pub fn operations(&self) -> Option<&std::sync::Arc<crate::operations::Operations>> {
+        self.operations.as_ref()
+    }
+
     /// A copy of the service whose next writes carry these options.
     pub fn with_write_options(&self, write: tracking::WriteOptions) -> Service {
         let mut service = self.clone();

@@ -830,3 +830,41 @@ async fn mcp_tools_read_wait_for_and_cancel_operations() {
     let conflict = tool_error(&client, "create_job", stale).await;
     assert!(conflict.contains("current version is 0"), "{conflict}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_stopped_gracefully_hands_its_operations_over_at_once() {
+    let fake = FakeNomad::start(Options {
+        step: Duration::from_millis(600),
+        ..Options::default()
+    })
+    .await;
+    // A lease far longer than the test may take: only a hand-over lets the next one in.
+    let mut env = Env::start(&fake, &[("GATEWAY_OPERATIONS_LEASE", "5m")]).await;
+    let created = env.ok("POST", "/api/v1/jobs", Some(web("web"))).await;
+    let id = created["operation_id"].as_str().unwrap().to_string();
+    poll_until(
+        &env.http,
+        &env.gateway,
+        &id,
+        Duration::from_secs(30),
+        |op| op["state"] == "deploying" && op["followed_by"].is_string(),
+    )
+    .await;
+    env.gateway.signal("TERM");
+    env.gateway.wait_exit(Duration::from_secs(30)).await;
+    assert!(
+        env.gateway
+            .logs()
+            .contains("handed unfinished operations over"),
+        "{}",
+        env.gateway.logs()
+    );
+
+    let second = Gateway::start(&env.env);
+    let done = poll_until(&env.http, &second, &id, Duration::from_secs(30), |op| {
+        op["finished"] == true
+    })
+    .await;
+    assert_eq!(done["state"], "succeeded", "{done:#}");
+    assert_eq!(followers(&[&second], &id), vec![0]);
+}
