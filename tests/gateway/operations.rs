@@ -868,3 +868,25 @@ async fn a_gateway_stopped_gracefully_hands_its_operations_over_at_once() {
     assert_eq!(done["state"], "succeeded", "{done:#}");
     assert_eq!(followers(&[&second], &id), vec![0]);
 }
+
+#[tokio::test]
+async fn a_wait_ends_before_the_request_deadline_with_the_operation_as_it_stands() {
+    let fake = FakeNomad::start(Options {
+        step: Duration::from_secs(3),
+        ..Options::default()
+    })
+    .await;
+    let env = Env::start(&fake, &[("GATEWAY_REQUEST_TIMEOUT", "4s")]).await;
+    let started = Instant::now();
+    let (status, created) = env
+        .call("POST", "/api/v1/jobs?wait=60s", Some(web("web")), None)
+        .await;
+    assert_eq!(status, 201, "{created:#}");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    let op = &created["operation"];
+    assert_eq!(op["finished"], false, "{created:#}");
+    assert!(
+        op["state"] == "evaluating" || op["state"] == "deploying",
+        "{created:#}"
+    );
+}

@@ -56,6 +56,17 @@ fn wait_of(text: Option<&str>, field: &str) -> Result<Option<Duration>, ApiError
     }
 }
 
+/// A wait that ends before `GATEWAY_REQUEST_TIMEOUT` cuts the answer off, so a waiting
+/// caller gets the operation as it stands rather than a 504.
+fn within_deadline(state: &AppState, wait: Duration) -> Duration {
+    let deadline = state.config.server.request_timeout;
+    wait.min(
+        deadline
+            .saturating_sub(Duration::from_secs(2))
+            .max(deadline / 2),
+    )
+}
+
 /// `?wait=`: how long to wait (seconds, or `30s`, `5m`; at most 300 s).
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -130,9 +141,11 @@ impl Write {
         F: FnOnce(Service, Principal) -> Fut,
         Fut: Future<Output = Result<T, ServiceError>>,
     {
+        let started = std::time::Instant::now();
         let service = state.service.with_write_options(self.options);
         let mut result = write(service.clone(), who.clone()).await?;
         if let (Some(wait), Some(id)) = (self.wait, result.operation_id()) {
+            let wait = within_deadline(state, wait).saturating_sub(started.elapsed());
             let operation = service.wait_operation(who, &id, wait, true, None).await?;
             result.set_operation(operation);
         }
@@ -179,7 +192,7 @@ async fn get_operation(
         Some(wait) => {
             state
                 .service
-                .wait_operation(&who, &id, wait, false, None)
+                .wait_operation(&who, &id, within_deadline(&state, wait), false, None)
                 .await?
         }
         None => state.service.get_operation(&who, &id).await?,
