@@ -890,3 +890,65 @@ async fn a_wait_ends_before_the_request_deadline_with_the_operation_as_it_stands
         "{created:#}"
     );
 }
+
+#[tokio::test]
+async fn operations_are_visible_to_callers_allowed_in_their_namespace() {
+    use crate::auth::create_key;
+    let fake = FakeNomad::start(Options {
+        namespaces: vec!["staging".into()],
+        ..Options::default()
+    })
+    .await;
+    let db = TestDb::new().await;
+    let mut env = env_for(&db, &fake, &[]);
+    set(&mut env, "GATEWAY_AUTH", "on");
+    let (_, writer) = create_key(&env, &["nomad:read", "nomad:write"], &["default"], None);
+    let (_, stranger) = create_key(&env, &["nomad:read", "nomad:write"], &["staging"], None);
+    let (_, reader) = create_key(&env, &["nomad:read"], &["default"], None);
+    let gateway = Gateway::start(&env);
+    let http = reqwest::Client::new();
+    let send = |method: &str, path: &str, token: &str, body: Option<Value>| {
+        let mut request = http
+            .request(method.parse().unwrap(), gateway.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+
+    let (status, created) = send("POST", "/api/v1/jobs?wait=30s", &writer, Some(web("web"))).await;
+    assert_eq!(status, 201, "{created:#}");
+    let id = created["operation_id"].as_str().unwrap();
+    let path = format!("/api/v1/operations/{id}");
+
+    let (status, op) = send("GET", &path, &reader, None).await;
+    assert_eq!(status, 200, "{op:#}");
+    let (status, problem) = send("GET", &path, &stranger, None).await;
+    assert_eq!(status, 403, "{problem:#}");
+    assert!(problem.to_string().contains("'default'"), "{problem:#}");
+    let (status, events) = send("GET", &format!("{path}/events"), &stranger, None).await;
+    assert_eq!(status, 403, "{events:#}");
+    let (status, listed) = send("GET", "/api/v1/operations", &stranger, None).await;
+    assert_eq!(status, 200);
+    assert!(listed.as_array().unwrap().is_empty(), "{listed:#}");
+    let (status, listed) = send("GET", "/api/v1/operations", &reader, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed:#}");
+    // Cancelling needs nomad:write in the operation's namespace.
+    let cancel = format!("{path}/cancel");
+    let (status, _) = send("POST", &cancel, &reader, Some(json!({}))).await;
+    assert_eq!(status, 403);
+    let (status, _) = send("POST", &cancel, &stranger, Some(json!({}))).await;
+    assert_eq!(status, 403);
+    let (status, problem) = send("POST", &cancel, &writer, Some(json!({}))).await;
+    assert_eq!(status, 409, "finished already: {problem:#}");
+    drop(gateway);
+}
