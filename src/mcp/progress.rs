@@ -103,6 +103,27 @@ fn short(id: &str) -> &str {
 }
 
 impl Ctx {
+    /// The tracked operation of a write after `follow`: its state once the operation
+    /// watcher has recorded the end too (a few seconds of grace when the change settled),
+    /// so a write with `wait` answers its operation's final state, as the REST API does.
+    pub async fn operation_after(
+        &self,
+        operation_id: Option<&str>,
+        outcome: &Option<Outcome>,
+    ) -> Option<crate::operations::Operation> {
+        let id = operation_id?;
+        let outcome = outcome.as_ref()?;
+        let grace = if outcome.settled {
+            Duration::from_secs(5)
+        } else {
+            Duration::ZERO
+        };
+        self.service
+            .wait_operation(&self.who, id, grace, true, None)
+            .await
+            .ok()
+    }
+
     /// Follows a change for at most `wait`, reporting each new step.
     pub async fn follow(
         &self,

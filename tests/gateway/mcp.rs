@@ -316,6 +316,12 @@ async fn every_tool_runs_against_nomad() {
     assert_eq!(outcome["settled"], true, "{created:#}");
     assert_eq!(outcome["state"], "running", "{created:#}");
     assert_eq!(outcome["allocations"]["running"], 2, "{created:#}");
+    // The tracked operation's final state comes with it, as on REST.
+    assert_eq!(created["operation"]["state"], "succeeded", "{created:#}");
+    assert_eq!(
+        created["operation"]["id"], created["operation_id"],
+        "{created:#}"
+    );
     let progress = recorder.progress.lock().unwrap().clone();
     assert!(!progress.is_empty(), "progress notifications were sent");
     assert!(
@@ -647,6 +653,7 @@ async fn failures_are_tool_errors_and_malformed_calls_are_protocol_errors() {
     )
     .await;
     assert_eq!(blocked["outcome"]["state"], "blocked", "{blocked:#}");
+    assert_eq!(blocked["operation"]["state"], "failed", "{blocked:#}");
     assert!(
         blocked["outcome"]["message"]
             .as_str()

@@ -114,6 +114,13 @@ impl Ctx {
                 )
             }
         };
+        let mut change = change;
+        if let Some(operation) = self
+            .operation_after(change.operation_id.as_deref(), &outcome)
+            .await
+        {
+            change.operation = Some(operation);
+        }
         DeploymentUpdate { change, outcome }
     }
 }

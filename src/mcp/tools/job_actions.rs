@@ -69,6 +69,13 @@ pub fn tools() -> Vec<ToolDef> {
                     ),
                     _ => None,
                 };
+                let mut result = result;
+                if let Some(operation) = ctx
+                    .operation_after(result.operation_id.as_deref(), &outcome)
+                    .await
+                {
+                    result.operation = Some(operation);
+                }
                 Ok(JobRestart { result, outcome })
             },
         ),
@@ -135,6 +142,13 @@ pub fn tools() -> Vec<ToolDef> {
                     ),
                     None => None,
                 };
+                let mut result = result;
+                if let Some(operation) = ctx
+                    .operation_after(result.operation_id.as_deref(), &outcome)
+                    .await
+                {
+                    result.operation = Some(operation);
+                }
                 Ok(JobDispatch { result, outcome })
             },
         ),

@@ -415,6 +415,13 @@ impl Ctx {
                 )
             }
         };
+        let mut result = result;
+        if let Some(operation) = self
+            .operation_after(result.operation_id.as_deref(), &outcome)
+            .await
+        {
+            result.operation = Some(operation);
+        }
         JobWrite { result, outcome }
     }
 }

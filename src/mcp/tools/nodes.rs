@@ -74,6 +74,13 @@ pub fn tools() -> Vec<ToolDef> {
                     }
                     None => None,
                 };
+                let mut change = change;
+                if let Some(operation) = ctx
+                    .operation_after(change.operation_id.as_deref(), &outcome)
+                    .await
+                {
+                    change.operation = Some(operation);
+                }
                 Ok(NodeUpdate { change, outcome })
             },
         ),
