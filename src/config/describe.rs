@@ -49,9 +49,15 @@ impl Config {
         }
         let database = match &self.database {
             DatabaseSettings::Sqlite { url, .. } => url.clone(),
-            DatabaseSettings::Postgres { url } => redact_url_password(url.expose()),
+            DatabaseSettings::Postgres { url, .. } => redact_url_password(url.expose()),
         };
         put("DATABASE_URL", database);
+        if let DatabaseSettings::Postgres {
+            max_connections, ..
+        } = &self.database
+        {
+            put("GATEWAY_DB_MAX_CONNECTIONS", max_connections.to_string());
+        }
         let auth = &self.auth;
         put(
             "GATEWAY_AUTH",

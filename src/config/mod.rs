@@ -92,8 +92,15 @@ pub struct TlsSettings {
 
 #[derive(Debug, Clone)]
 pub enum DatabaseSettings {
-    Sqlite { path: Option<PathBuf>, url: String },
-    Postgres { url: Secret },
+    Sqlite {
+        path: Option<PathBuf>,
+        url: String,
+    },
+    Postgres {
+        url: Secret,
+        /// `GATEWAY_DB_MAX_CONNECTIONS`: the pool's size.
+        max_connections: u32,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -402,8 +409,21 @@ fn database_settings(s: &Sources) -> Result<DatabaseSettings, ConfigError> {
                     ),
                 )
             })?;
+            let max_connections: u32 = parse(
+                s,
+                "GATEWAY_DB_MAX_CONNECTIONS",
+                10,
+                "a number of connections",
+            )?;
+            if !(1..=1000).contains(&max_connections) {
+                return Err(ConfigError::new(
+                    "GATEWAY_DB_MAX_CONNECTIONS",
+                    format!("{max_connections} is out of range; use 1 to 1000"),
+                ));
+            }
             Ok(DatabaseSettings::Postgres {
                 url: Secret::new(url),
+                max_connections,
             })
         }
         "sqlite" => {

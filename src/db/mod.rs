@@ -73,7 +73,10 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                 .map_err(|e| connect_error(e.to_string()))?;
             Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
         }
-        DatabaseSettings::Postgres { url } => {
+        DatabaseSettings::Postgres {
+            url,
+            max_connections,
+        } => {
             let shown = redact_url_password(url.expose());
             // sslmode and sslrootcert in the URL are honoured by the driver.
             let options =
@@ -82,7 +85,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                     reason: e.to_string(),
                 })?;
             let pool = PgPoolOptions::new()
-                .max_connections(10)
+                .max_connections(*max_connections)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options)
                 .await

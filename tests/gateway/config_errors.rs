@@ -228,3 +228,33 @@ async fn config_check_prints_every_secret_redacted() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn postgres_pool_size_is_checked() {
+    let db = TestDb::new().await;
+    let env = with(
+        base_env(&db),
+        &[
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/gw"),
+            ("GATEWAY_DB_MAX_CONNECTIONS", "0"),
+        ],
+    );
+    assert_refused(
+        &env,
+        "GATEWAY_DB_MAX_CONNECTIONS",
+        "out of range; use 1 to 1000",
+    );
+    let env = with(env, &[("GATEWAY_DB_MAX_CONNECTIONS", "many")]);
+    assert_refused(
+        &env,
+        "GATEWAY_DB_MAX_CONNECTIONS",
+        "is not a number of connections",
+    );
+    let env = with(env, &[("GATEWAY_DB_MAX_CONNECTIONS", "25")]);
+    let (code, stdout, stderr) = run(&["config", "check"], &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("GATEWAY_DB_MAX_CONNECTIONS = \"25\""),
+        "{stdout}"
+    );
+}
