@@ -74,6 +74,7 @@ impl Slot {
 pub struct Audit {
     tx: mpsc::UnboundedSender<Queued>,
     places: Arc<Semaphore>,
+    capacity: usize,
 }
 
 fn current_trace_id() -> Option<String> {
@@ -122,6 +123,7 @@ impl Audit {
         Audit {
             tx,
             places: Arc::new(Semaphore::new(capacity)),
+            capacity,
         }
     }
 
@@ -148,8 +150,18 @@ impl Audit {
 
     /// Records an event that has no write behind it (a refused call). When the queue is
     /// full the event is counted as lost rather than blocking the answer.
+    ///
+    /// Refusals may use only the first half of the queue: a flood of refused calls (bad
+    /// credentials, say) while the database is slow must not fill the places that writes
+    /// need, or it would stop every write.
     pub fn record(&self, who: &Principal, entry: Entry) {
-        match self.place() {
+        let free = self.places.available_permits();
+        let place = if free > self.capacity / 2 {
+            self.place()
+        } else {
+            Err(AuditFull)
+        };
+        match place {
             Ok(permit) => {
                 let _ = self.tx.send((row(who, entry), permit));
             }
@@ -261,6 +273,42 @@ pub fn redact(mut value: Value) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn refusal() -> Entry {
+        Entry {
+            operation: "authenticate",
+            namespace: None,
+            job_id: None,
+            arguments: serde_json::json!({}),
+            outcome: Outcome::Refused,
+            message: None,
+            eval_id: None,
+            duration: Duration::ZERO,
+        }
+    }
+
+    #[tokio::test]
+    async fn refusals_leave_half_the_queue_to_writes() {
+        // A database without the audit table: every insert fails, so events stay queued.
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        let audit = Audit::spawn(
+            db,
+            4,
+            tokio_util::sync::CancellationToken::new(),
+            Duration::from_secs(1),
+        );
+        let who = Principal::anonymous();
+        for _ in 0..5 {
+            audit.record(&who, refusal());
+        }
+        assert_eq!(audit.places.available_permits(), 2, "refusals took half");
+        let first = audit.reserve().expect("a write still gets a place");
+        let second = audit.reserve().expect("and another");
+        assert!(audit.reserve().is_err(), "then the queue is full");
+        drop((first, second));
+    }
+
     #[test]
     fn secrets_are_redacted_but_keys_kept() {
         let v = super::redact(serde_json::json!({
