@@ -32,6 +32,8 @@ pub struct Authenticator {
     keys: keys::KeyStore,
     jwt: Option<jwt::JwtVerifier>,
     audit: Option<audit::Audit>,
+    /// Refused credentials per client address (guessing, or a misconfigured client).
+    failures: ratelimit::Limiter,
 }
 
 impl Authenticator {
@@ -44,6 +46,7 @@ impl Authenticator {
     ) -> Arc<Authenticator> {
         let jwt = jwt::JwtVerifier::new(&settings, shutdown);
         Arc::new(Authenticator {
+            failures: ratelimit::Limiter::new(settings.rate_limit_auth_failures),
             settings,
             public_url,
             keys: keys::KeyStore::new(db),
@@ -152,6 +155,16 @@ pub async fn authenticate(
         .map(|c| c.0.ip().to_string());
     let transport = transport_of(&path);
     let refuse = |message: String, invalid_token: bool| {
+        // A client that keeps presenting bad credentials is slowed down, and its refusals
+        // stop costing an audit event each.
+        let address = client_addr.clone().unwrap_or_default();
+        if let Err(retry_after) = auth.failures.check(&address) {
+            return ApiError::TooManyRequests {
+                message: format!("too many refused credentials from {address}; {message}"),
+                retry_after: retry_after.as_secs().max(1),
+            }
+            .into_response();
+        }
         if let Some(audit) = &auth.audit {
             let mut anonymous = Principal::local();
             anonymous.subject = "anonymous".into();

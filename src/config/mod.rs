@@ -126,6 +126,8 @@ pub struct AuthSettings {
     /// Calls per minute and caller; 0 means unlimited.
     pub rate_limit_reads: u32,
     pub rate_limit_writes: u32,
+    /// Refused credentials per minute and client address before it gets 429s; 0: unlimited.
+    pub rate_limit_auth_failures: u32,
     /// Audit events that may wait for the database before writes are refused.
     pub audit_queue: usize,
     /// Serve `/metrics` without a credential.
@@ -566,6 +568,12 @@ fn auth_settings(s: &Sources, listen: SocketAddr) -> Result<AuthSettings, Config
             "GATEWAY_RATE_LIMIT_READS",
             600,
             "a number of calls per minute",
+        )?,
+        rate_limit_auth_failures: parse(
+            s,
+            "GATEWAY_RATE_LIMIT_AUTH_FAILURES",
+            600,
+            "a number of refused credentials per minute",
         )?,
         rate_limit_writes: parse(
             s,

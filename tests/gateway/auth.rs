@@ -634,3 +634,34 @@ fn auth_off_is_refused_on_a_public_listener() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn repeated_bad_credentials_are_slowed_down() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let db = TestDb::new().await;
+    let mut env = auth_env(&db, &fake);
+    set(&mut env, "GATEWAY_RATE_LIMIT_AUTH_FAILURES", "5");
+    let (_, key) = create_key(&env, &["nomad:read"], &["*"], None);
+    let gateway = Gateway::start(&env);
+    let http = reqwest::Client::new();
+    for _ in 0..5 {
+        let response = http
+            .get(gateway.url("/api/v1/jobs"))
+            .bearer_auth("ngw_guess_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let slowed = http.get(gateway.url("/api/v1/jobs")).send().await.unwrap();
+    assert_eq!(slowed.status(), 429);
+    assert!(slowed.headers().contains_key("retry-after"));
+    // A valid credential from the same address is still served.
+    let ok = http
+        .get(gateway.url("/api/v1/jobs"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
