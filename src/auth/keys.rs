@@ -138,7 +138,8 @@ pub struct KeyStore {
     touched: Mutex<HashMap<uuid::Uuid, Instant>>,
 }
 
-fn strings(value: &serde_json::Value) -> Vec<String> {
+/// The strings of a JSON array column (scopes, namespaces).
+pub fn strings(value: &serde_json::Value) -> Vec<String> {
     value
         .as_array()
         .map(|a| {

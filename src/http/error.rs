@@ -43,9 +43,13 @@ pub enum ApiError {
     /// No valid credential (401); `challenge` is the `WWW-Authenticate` value.
     #[error("{message}")]
     Unauthorized { message: String, challenge: String },
-    /// The credential lacks a scope or namespace (403).
-    #[error("{0}")]
-    Forbidden(String),
+    /// The credential lacks a scope or namespace (403); with a missing scope the answer
+    /// names it in `WWW-Authenticate` (RFC 6750 §3.1).
+    #[error("{message}")]
+    Forbidden {
+        message: String,
+        missing_scope: Option<&'static str>,
+    },
     /// A per-caller budget is used up (429 with `Retry-After`).
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
@@ -105,7 +109,7 @@ impl ApiError {
             ApiError::NomadPermission(_) => (StatusCode::BAD_GATEWAY, "nomad-permission"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Unauthorized { .. } => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
         }
     }
@@ -139,7 +143,13 @@ impl From<ServiceError> for ApiError {
             error @ ServiceError::NomadPermission(_) => {
                 ApiError::NomadPermission(error.to_string())
             }
-            ServiceError::Forbidden(message) => ApiError::Forbidden(message),
+            ServiceError::Forbidden {
+                message,
+                missing_scope,
+            } => ApiError::Forbidden {
+                message,
+                missing_scope: missing_scope.map(|s| s.as_str()),
+            },
             error @ ServiceError::RateLimited { .. } => {
                 let retry_after = match &error {
                     ServiceError::RateLimited { retry_after, .. } => retry_after.as_secs().max(1),
@@ -166,15 +176,14 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized { challenge, .. } => HeaderValue::from_str(challenge)
                 .ok()
                 .map(|v| (header::WWW_AUTHENTICATE, v)),
-            ApiError::Forbidden(message) if message.starts_with("insufficient_scope") => {
-                // RFC 6750 §3.1: the scope that is missing, for OAuth-aware clients.
-                let scope = message.split('\'').nth(1).unwrap_or("");
-                HeaderValue::from_str(&format!(
-                    "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
-                ))
-                .ok()
-                .map(|v| (header::WWW_AUTHENTICATE, v))
-            }
+            ApiError::Forbidden {
+                missing_scope: Some(scope),
+                ..
+            } => HeaderValue::from_str(&format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+            ))
+            .ok()
+            .map(|v| (header::WWW_AUTHENTICATE, v)),
             ApiError::TooManyRequests { retry_after, .. } => {
                 Some((header::RETRY_AFTER, HeaderValue::from(*retry_after)))
             }

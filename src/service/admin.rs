@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::guard::WriteCall;
 use super::{FieldError, Principal, Service, ServiceError};
 use crate::auth::keys::{self, KeySpec};
 use crate::auth::policy::{Access, Scope};
@@ -195,15 +196,7 @@ pub fn key_spec(request: &CreateKeyRequest, default_owner: &str) -> Result<KeySp
 }
 
 pub fn key_row(row: &crate::db::keys::ApiKeyRow) -> KeyRow {
-    let strings = |v: &serde_json::Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let strings = keys::strings;
     KeyRow {
         id: row.id.to_string(),
         prefix: row.prefix.clone(),
@@ -236,25 +229,17 @@ impl Service {
             "name": request.name, "owner": request.owner, "scopes": request.scopes,
             "namespaces": request.namespaces, "expires_in": request.expires_in
         });
-        self.audited(
-            who,
-            Access::Admin,
-            "create_api_key",
-            None,
-            None,
-            arguments,
-            async {
-                let spec = key_spec(&request, &who.subject)?;
-                let key = keys::create(self.db()?, &spec, None)
-                    .await
-                    .map_err(ServiceError::NomadFailed)?;
-                Ok(CreatedKey {
-                    id: key.id.to_string(),
-                    prefix: key.prefix,
-                    key: key.token,
-                })
-            },
-        )
+        self.audited(who, WriteCall::admin("create_api_key", arguments), async {
+            let spec = key_spec(&request, &who.subject)?;
+            let key = keys::create(self.db()?, &spec, None)
+                .await
+                .map_err(ServiceError::NomadFailed)?;
+            Ok(CreatedKey {
+                id: key.id.to_string(),
+                prefix: key.prefix,
+                key: key.token,
+            })
+        })
         .await
     }
 
@@ -268,31 +253,21 @@ impl Service {
 
     pub async fn revoke_api_key(&self, who: &Principal, id: &str) -> Result<(), ServiceError> {
         let arguments = serde_json::json!({ "id": id });
-        self.audited(
-            who,
-            Access::Admin,
-            "revoke_api_key",
-            None,
-            None,
-            arguments,
-            async {
-                let uuid = uuid::Uuid::parse_str(id)
-                    .map_err(|_| invalid("id", format!("'{id}' is not a key id (a UUID)")))?;
-                let found =
-                    crate::db::keys::revoke(self.db()?, uuid, chrono::Utc::now().fixed_offset())
-                        .await
-                        .map_err(|e| {
-                            ServiceError::NomadUnavailable(format!(
-                                "the database is unavailable: {e}"
-                            ))
-                        })?;
-                if found {
-                    Ok(())
-                } else {
-                    Err(ServiceError::NotFound(format!("no API key with id '{id}'")))
-                }
-            },
-        )
+        self.audited(who, WriteCall::admin("revoke_api_key", arguments), async {
+            let uuid = uuid::Uuid::parse_str(id)
+                .map_err(|_| invalid("id", format!("'{id}' is not a key id (a UUID)")))?;
+            let found =
+                crate::db::keys::revoke(self.db()?, uuid, chrono::Utc::now().fixed_offset())
+                    .await
+                    .map_err(|e| {
+                        ServiceError::NomadUnavailable(format!("the database is unavailable: {e}"))
+                    })?;
+            if found {
+                Ok(())
+            } else {
+                Err(ServiceError::NotFound(format!("no API key with id '{id}'")))
+            }
+        })
         .await
     }
 

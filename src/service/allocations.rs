@@ -1,6 +1,7 @@
 //! Allocations: list per job, one allocation with task states and recent events,
 //! restart and stop; and task logs.
 
+use super::guard::WriteCall;
 use crate::auth::policy::Access;
 use serde::{Deserialize, Serialize};
 
@@ -192,29 +193,23 @@ impl Service {
         namespace: Option<&str>,
         task: Option<&str>,
     ) -> Result<(), ServiceError> {
-        let audit_namespace: Option<String> = Some(self.namespace(namespace));
-        let audit_job: Option<String> = None;
-        let arguments = serde_json::json!({"alloc_id": alloc_id, "task": task});
-        self.audited(
-            who,
-            Access::Write,
+        let namespace = self.namespace(namespace);
+        let call = WriteCall::in_namespace(
             "restart_allocation",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                let namespace = self.namespace(namespace);
-                self.read_allocation(alloc_id, &namespace).await?;
-                self.nomad
-                    .restart_allocation(alloc_id, task, &self.in_namespace(&namespace))
-                    .await
-                    .map_err(|e| {
-                        ServiceError::from_nomad(e, || {
-                            format!("allocation '{alloc_id}' not found in namespace '{namespace}'")
-                        })
+            &namespace,
+            serde_json::json!({"alloc_id": alloc_id, "task": task}),
+        );
+        self.audited(who, call, async {
+            self.read_allocation(alloc_id, &namespace).await?;
+            self.nomad
+                .restart_allocation(alloc_id, task, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| {
+                    ServiceError::from_nomad(e, || {
+                        format!("allocation '{alloc_id}' not found in namespace '{namespace}'")
                     })
-            },
-        )
+                })
+        })
         .await
     }
 
@@ -225,31 +220,25 @@ impl Service {
         alloc_id: &str,
         namespace: Option<&str>,
     ) -> Result<Option<String>, ServiceError> {
-        let audit_namespace: Option<String> = Some(self.namespace(namespace));
-        let audit_job: Option<String> = None;
-        let arguments = serde_json::json!({"alloc_id": alloc_id});
-        self.audited(
-            who,
-            Access::Write,
+        let namespace = self.namespace(namespace);
+        let call = WriteCall::in_namespace(
             "stop_allocation",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                let namespace = self.namespace(namespace);
-                self.read_allocation(alloc_id, &namespace).await?;
-                let answer = self
-                    .nomad
-                    .stop_allocation(alloc_id, &self.in_namespace(&namespace))
-                    .await
-                    .map_err(|e| {
-                        ServiceError::from_nomad(e, || {
-                            format!("allocation '{alloc_id}' not found in namespace '{namespace}'")
-                        })
-                    })?;
-                Ok(Some(answer.eval_id).filter(|e| !e.is_empty()))
-            },
-        )
+            &namespace,
+            serde_json::json!({"alloc_id": alloc_id}),
+        );
+        self.audited(who, call, async {
+            self.read_allocation(alloc_id, &namespace).await?;
+            let answer = self
+                .nomad
+                .stop_allocation(alloc_id, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| {
+                    ServiceError::from_nomad(e, || {
+                        format!("allocation '{alloc_id}' not found in namespace '{namespace}'")
+                    })
+                })?;
+            Ok(Some(answer.eval_id).filter(|e| !e.is_empty()))
+        })
         .await
     }
 }

@@ -1,5 +1,6 @@
 //! Steering running jobs: stop, scale, dispatch, evaluate, versions, revert, restart.
 
+use super::guard::WriteCall;
 use crate::auth::policy::Access;
 use std::collections::BTreeMap;
 
@@ -95,26 +96,21 @@ impl Service {
         namespace: Option<&str>,
         purge: bool,
     ) -> Result<WriteResult, ServiceError> {
-        let audit_namespace: Option<String> = Some(self.namespace(namespace));
-        let audit_job: Option<String> = Some(job_id.to_string());
-        let arguments = serde_json::json!({"purge": purge});
-        self.audited(
-            who,
-            Access::Write,
+        let namespace = self.namespace(namespace);
+        let call = WriteCall::job(
             "stop_job",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                let namespace = self.namespace(namespace);
-                let answer = self
-                    .nomad
-                    .deregister_job(job_id, purge, &self.in_namespace(&namespace))
-                    .await
-                    .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
-                Ok(write_result(job_id, &namespace, answer))
-            },
-        )
+            &namespace,
+            job_id,
+            serde_json::json!({"purge": purge}),
+        );
+        self.audited(who, call, async {
+            let answer = self
+                .nomad
+                .deregister_job(job_id, purge, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+            Ok(write_result(job_id, &namespace, answer))
+        })
         .await
     }
 
@@ -125,65 +121,61 @@ impl Service {
         namespace: Option<&str>,
         request: ScaleRequest,
     ) -> Result<WriteResult, ServiceError> {
-        let audit_namespace: Option<String> = Some(self.namespace(namespace));
-        let audit_job: Option<String> = Some(job_id.to_string());
-        let arguments = serde_json::json!({"group": request.group, "count": request.count, "message": request.message});
-        self.audited(
-            who,
-            Access::Write,
-            "scale_job",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                if !(0..=1000).contains(&request.count) {
+        let call = WriteCall {
+            operation: "scale_job",
+            access: Access::Write,
+            namespace: Some(self.namespace(namespace)),
+            job_id: Some(job_id.to_string()),
+            arguments: serde_json::json!({"group": request.group, "count": request.count, "message": request.message}),
+        };
+        self.audited(who, call, async {
+            if !(0..=1000).contains(&request.count) {
+                return Err(invalid(
+                    "count",
+                    format!("{} is out of range; use 0 to 1000", request.count),
+                ));
+            }
+            let namespace = self.namespace(namespace);
+            let job = self.read_job(job_id, &namespace).await?;
+            let groups: Vec<&str> = job.task_groups.iter().map(|g| g.name.as_str()).collect();
+            let group = match (&request.group, groups.as_slice()) {
+                (Some(g), _) if groups.contains(&g.as_str()) => g.clone(),
+                (Some(g), _) => {
                     return Err(invalid(
-                        "count",
-                        format!("{} is out of range; use 0 to 1000", request.count),
+                        "group",
+                        format!(
+                            "job '{job_id}' has no group '{g}'; its groups: {}",
+                            groups.join(", ")
+                        ),
                     ));
                 }
-                let namespace = self.namespace(namespace);
-                let job = self.read_job(job_id, &namespace).await?;
-                let groups: Vec<&str> = job.task_groups.iter().map(|g| g.name.as_str()).collect();
-                let group = match (&request.group, groups.as_slice()) {
-                    (Some(g), _) if groups.contains(&g.as_str()) => g.clone(),
-                    (Some(g), _) => {
-                        return Err(invalid(
-                            "group",
-                            format!(
-                                "job '{job_id}' has no group '{g}'; its groups: {}",
-                                groups.join(", ")
-                            ),
-                        ));
-                    }
-                    (None, [only]) => only.to_string(),
-                    (None, _) => {
-                        return Err(invalid(
-                            "group",
-                            format!(
-                                "job '{job_id}' has several groups; name one of: {}",
-                                groups.join(", ")
-                            ),
-                        ));
-                    }
-                };
-                let message = request.message.unwrap_or_else(|| {
-                    format!("scaled to {} through nomad-gateway", request.count)
-                });
-                let answer = self
-                    .nomad
-                    .scale_job(
-                        job_id,
-                        &group,
-                        request.count,
-                        &message,
-                        &self.in_namespace(&namespace),
-                    )
-                    .await
-                    .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
-                Ok(write_result(job_id, &namespace, answer))
-            },
-        )
+                (None, [only]) => only.to_string(),
+                (None, _) => {
+                    return Err(invalid(
+                        "group",
+                        format!(
+                            "job '{job_id}' has several groups; name one of: {}",
+                            groups.join(", ")
+                        ),
+                    ));
+                }
+            };
+            let message = request
+                .message
+                .unwrap_or_else(|| format!("scaled to {} through nomad-gateway", request.count));
+            let answer = self
+                .nomad
+                .scale_job(
+                    job_id,
+                    &group,
+                    request.count,
+                    &message,
+                    &self.in_namespace(&namespace),
+                )
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+            Ok(write_result(job_id, &namespace, answer))
+        })
         .await
     }
 
@@ -194,45 +186,41 @@ impl Service {
         namespace: Option<&str>,
         request: DispatchRequest,
     ) -> Result<DispatchResult, ServiceError> {
-        let audit_namespace: Option<String> = Some(self.namespace(namespace));
-        let audit_job: Option<String> = Some(job_id.to_string());
-        let arguments = serde_json::json!({"payload": request.payload, "meta": request.meta, "idempotency_token": request.idempotency_token});
-        self.audited(
-            who,
-            Access::Write,
-            "dispatch_job",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                if request
-                    .payload
-                    .as_ref()
-                    .is_some_and(|p| p.len() > DISPATCH_PAYLOAD_LIMIT)
-                {
-                    return Err(invalid("payload", "is larger than Nomad's limit of 16 KiB"));
-                }
-                let namespace = self.namespace(namespace);
-                let answer = self
-                    .nomad
-                    .dispatch_job(
-                        job_id,
-                        request.payload.as_deref().map(str::as_bytes),
-                        &request.meta,
-                        request.idempotency_token.as_deref(),
-                        &self.in_namespace(&namespace),
-                    )
-                    .await
-                    .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
-                Ok(DispatchResult {
-                    dispatched_job_id: answer.dispatched_job_id,
-                    eval_id: Some(answer.eval_id).filter(|e| !e.is_empty()),
-                    namespace,
-                    operation_id: None,
-                    operation: None,
-                })
-            },
-        )
+        let call = WriteCall {
+            operation: "dispatch_job",
+            access: Access::Write,
+            namespace: Some(self.namespace(namespace)),
+            job_id: Some(job_id.to_string()),
+            arguments: serde_json::json!({"payload": request.payload, "meta": request.meta, "idempotency_token": request.idempotency_token}),
+        };
+        self.audited(who, call, async {
+            if request
+                .payload
+                .as_ref()
+                .is_some_and(|p| p.len() > DISPATCH_PAYLOAD_LIMIT)
+            {
+                return Err(invalid("payload", "is larger than Nomad's limit of 16 KiB"));
+            }
+            let namespace = self.namespace(namespace);
+            let answer = self
+                .nomad
+                .dispatch_job(
+                    job_id,
+                    request.payload.as_deref().map(str::as_bytes),
+                    &request.meta,
+                    request.idempotency_token.as_deref(),
+                    &self.in_namespace(&namespace),
+                )
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+            Ok(DispatchResult {
+                dispatched_job_id: answer.dispatched_job_id,
+                eval_id: Some(answer.eval_id).filter(|e| !e.is_empty()),
+                namespace,
+                operation_id: None,
+                operation: None,
+            })
+        })
         .await
     }
 
@@ -245,26 +233,21 @@ impl Service {
         namespace: Option<&str>,
         force_reschedule: bool,
     ) -> Result<WriteResult, ServiceError> {
-        let audit_namespace: Option<String> = Some(self.namespace(namespace));
-        let audit_job: Option<String> = Some(job_id.to_string());
-        let arguments = serde_json::json!({"force_reschedule": force_reschedule});
-        self.audited(
-            who,
-            Access::Write,
+        let namespace = self.namespace(namespace);
+        let call = WriteCall::job(
             "force_evaluate_job",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                let namespace = self.namespace(namespace);
-                let answer = self
-                    .nomad
-                    .evaluate_job(job_id, force_reschedule, &self.in_namespace(&namespace))
-                    .await
-                    .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
-                Ok(write_result(job_id, &namespace, answer))
-            },
-        )
+            &namespace,
+            job_id,
+            serde_json::json!({"force_reschedule": force_reschedule}),
+        );
+        self.audited(who, call, async {
+            let answer = self
+                .nomad
+                .evaluate_job(job_id, force_reschedule, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+            Ok(write_result(job_id, &namespace, answer))
+        })
         .await
     }
 
@@ -306,26 +289,21 @@ impl Service {
         namespace: Option<&str>,
         version: u64,
     ) -> Result<WriteResult, ServiceError> {
-        let audit_namespace: Option<String> = Some(self.namespace(namespace));
-        let audit_job: Option<String> = Some(job_id.to_string());
-        let arguments = serde_json::json!({"version": version});
-        self.audited(
-            who,
-            Access::Write,
+        let namespace = self.namespace(namespace);
+        let call = WriteCall::job(
             "revert_job",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                let namespace = self.namespace(namespace);
-                let answer = self
-                    .nomad
-                    .revert_job(job_id, version, None, &self.in_namespace(&namespace))
-                    .await
-                    .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
-                Ok(write_result(job_id, &namespace, answer))
-            },
-        )
+            &namespace,
+            job_id,
+            serde_json::json!({"version": version}),
+        );
+        self.audited(who, call, async {
+            let answer = self
+                .nomad
+                .revert_job(job_id, version, None, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+            Ok(write_result(job_id, &namespace, answer))
+        })
         .await
     }
 
@@ -336,78 +314,68 @@ impl Service {
         namespace: Option<&str>,
         mode: RestartMode,
     ) -> Result<RestartResult, ServiceError> {
-        let audit_namespace: Option<String> = Some(self.namespace(namespace));
-        let audit_job: Option<String> = Some(job_id.to_string());
-        let arguments = serde_json::json!({"mode": format!("{mode:?}")});
-        self.audited(
-            who,
-            Access::Write,
+        let namespace = self.namespace(namespace);
+        let call = WriteCall::job(
             "restart_job",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                let namespace = self.namespace(namespace);
-                let options = self.in_namespace(&namespace);
-                let mut result = RestartResult {
-                    job_id: job_id.to_string(),
-                    namespace: namespace.clone(),
-                    mode,
-                    restarted_allocations: Vec::new(),
-                    eval_id: None,
-                    operation_id: None,
-                    operation: None,
-                };
-                match mode {
-                    RestartMode::InPlace => {
-                        let allocations = self
-                            .nomad
-                            .job_allocations(job_id, false, &options)
+            &namespace,
+            job_id,
+            serde_json::json!({"mode": format!("{mode:?}")}),
+        );
+        self.audited(who, call, async {
+            let options = self.in_namespace(&namespace);
+            let mut result = RestartResult {
+                job_id: job_id.to_string(),
+                namespace: namespace.clone(),
+                mode,
+                restarted_allocations: Vec::new(),
+                eval_id: None,
+                operation_id: None,
+                operation: None,
+            };
+            match mode {
+                RestartMode::InPlace => {
+                    let allocations = self
+                        .nomad
+                        .job_allocations(job_id, false, &options)
+                        .await
+                        .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+                        .value;
+                    for alloc in allocations.iter().filter(|a| a.client_status == "running") {
+                        self.nomad
+                            .restart_allocation(&alloc.id, None, &options)
                             .await
                             .map_err(|e| {
-                                ServiceError::from_nomad(e, not_found(job_id, &namespace))
-                            })?
-                            .value;
-                        for alloc in allocations.iter().filter(|a| a.client_status == "running") {
-                            self.nomad
-                                .restart_allocation(&alloc.id, None, &options)
-                                .await
-                                .map_err(|e| {
-                                    ServiceError::from_nomad(e, || {
-                                        format!("allocation '{}' is gone", alloc.id)
-                                    })
-                                })?;
-                            result.restarted_allocations.push(alloc.id.clone());
-                        }
-                        if result.restarted_allocations.is_empty() {
-                            return Err(ServiceError::Conflict(format!(
-                                "job '{job_id}' has no running allocation to restart"
-                            )));
-                        }
+                                ServiceError::from_nomad(e, || {
+                                    format!("allocation '{}' is gone", alloc.id)
+                                })
+                            })?;
+                        result.restarted_allocations.push(alloc.id.clone());
                     }
-                    RestartMode::Redeploy => {
-                        // The raw JSON, so every field of the job survives the round trip.
-                        let mut job = self
-                            .nomad
-                            .read_job_json(job_id, &options)
-                            .await
-                            .map_err(|e| {
-                                ServiceError::from_nomad(e, not_found(job_id, &namespace))
-                            })?
-                            .value;
-                        let index = job["JobModifyIndex"].as_u64().unwrap_or_default();
-                        if !job["Meta"].is_object() {
-                            job["Meta"] = Value::Object(Default::default());
-                        }
-                        job["Meta"][RESTART_META_KEY] =
-                            Value::String(chrono::Utc::now().to_rfc3339());
-                        // EnforceIndex: a change made meanwhile is not overwritten.
-                        result.eval_id = self.register(job, Some(index)).await?.eval_id;
+                    if result.restarted_allocations.is_empty() {
+                        return Err(ServiceError::Conflict(format!(
+                            "job '{job_id}' has no running allocation to restart"
+                        )));
                     }
                 }
-                Ok(result)
-            },
-        )
+                RestartMode::Redeploy => {
+                    // The raw JSON, so every field of the job survives the round trip.
+                    let mut job = self
+                        .nomad
+                        .read_job_json(job_id, &options)
+                        .await
+                        .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+                        .value;
+                    let index = job["JobModifyIndex"].as_u64().unwrap_or_default();
+                    if !job["Meta"].is_object() {
+                        job["Meta"] = Value::Object(Default::default());
+                    }
+                    job["Meta"][RESTART_META_KEY] = Value::String(chrono::Utc::now().to_rfc3339());
+                    // EnforceIndex: a change made meanwhile is not overwritten.
+                    result.eval_id = self.register(job, Some(index)).await?.eval_id;
+                }
+            }
+            Ok(result)
+        })
         .await
     }
 }

@@ -1,5 +1,6 @@
 //! Deployments: list per job, read, promote canaries, fail.
 
+use super::guard::WriteCall;
 use crate::auth::policy::Access;
 use serde::{Deserialize, Serialize};
 
@@ -102,27 +103,21 @@ impl Service {
         namespace: Option<&str>,
         groups: &[String],
     ) -> Result<DeploymentChange, ServiceError> {
-        let audit_namespace: Option<String> = Some(self.namespace(namespace));
-        let audit_job: Option<String> = None;
-        let arguments = serde_json::json!({"deployment_id": id, "groups": groups});
-        self.audited(
-            who,
-            Access::Write,
+        let namespace = self.namespace(namespace);
+        let call = WriteCall::in_namespace(
             "promote_deployment",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                let namespace = self.namespace(namespace);
-                self.read_deployment(id, &namespace).await?;
-                let answer = self
-                    .nomad
-                    .promote_deployment(id, groups, &self.in_namespace(&namespace))
-                    .await
-                    .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
-                Ok(change(id, answer))
-            },
-        )
+            &namespace,
+            serde_json::json!({"deployment_id": id, "groups": groups}),
+        );
+        self.audited(who, call, async {
+            self.read_deployment(id, &namespace).await?;
+            let answer = self
+                .nomad
+                .promote_deployment(id, groups, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
+            Ok(change(id, answer))
+        })
         .await
     }
 
@@ -132,27 +127,21 @@ impl Service {
         id: &str,
         namespace: Option<&str>,
     ) -> Result<DeploymentChange, ServiceError> {
-        let audit_namespace: Option<String> = Some(self.namespace(namespace));
-        let audit_job: Option<String> = None;
-        let arguments = serde_json::json!({"deployment_id": id});
-        self.audited(
-            who,
-            Access::Write,
+        let namespace = self.namespace(namespace);
+        let call = WriteCall::in_namespace(
             "fail_deployment",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                let namespace = self.namespace(namespace);
-                self.read_deployment(id, &namespace).await?;
-                let answer = self
-                    .nomad
-                    .fail_deployment(id, &self.in_namespace(&namespace))
-                    .await
-                    .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
-                Ok(change(id, answer))
-            },
-        )
+            &namespace,
+            serde_json::json!({"deployment_id": id}),
+        );
+        self.audited(who, call, async {
+            self.read_deployment(id, &namespace).await?;
+            let answer = self
+                .nomad
+                .fail_deployment(id, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
+            Ok(change(id, answer))
+        })
         .await
     }
 }

@@ -30,9 +30,13 @@ pub enum ServiceError {
     /// Nomad refused the gateway's own token: an operator has to fix its policy.
     #[error("the gateway's Nomad token lacks a permission: {0}")]
     NomadPermission(String),
-    /// The caller may not do this (scope, namespace, read-only gateway).
-    #[error("{0}")]
-    Forbidden(String),
+    /// The caller may not do this (scope, namespace, read-only gateway); `missing_scope`
+    /// names the scope when that is the reason.
+    #[error("{message}")]
+    Forbidden {
+        message: String,
+        missing_scope: Option<crate::auth::Scope>,
+    },
     /// The caller used up a budget; try again after `retry_after`.
     #[error("rate limit reached: {message}; retry in {} s", .retry_after.as_secs())]
     RateLimited {

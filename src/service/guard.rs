@@ -74,6 +74,62 @@ macro_rules! tracked_result {
     };
 }
 
+/// What a write is, for the policy, the audit log and its tracked operation.
+pub(crate) struct WriteCall {
+    pub operation: &'static str,
+    pub access: Access,
+    pub namespace: Option<String>,
+    pub job_id: Option<String>,
+    /// The request's arguments (redacted before they are recorded).
+    pub arguments: Value,
+}
+
+impl WriteCall {
+    /// A change to a job in a namespace.
+    pub fn job(operation: &'static str, namespace: &str, job_id: &str, arguments: Value) -> Self {
+        WriteCall {
+            operation,
+            access: Access::Write,
+            namespace: Some(namespace.to_string()),
+            job_id: Some(job_id.to_string()),
+            arguments,
+        }
+    }
+
+    /// A change in a namespace that names no job (an allocation, a deployment).
+    pub fn in_namespace(operation: &'static str, namespace: &str, arguments: Value) -> Self {
+        WriteCall {
+            operation,
+            access: Access::Write,
+            namespace: Some(namespace.to_string()),
+            job_id: None,
+            arguments,
+        }
+    }
+
+    /// A change to the gateway's own keys (`admin`).
+    pub fn admin(operation: &'static str, arguments: Value) -> Self {
+        WriteCall {
+            operation,
+            access: Access::Admin,
+            namespace: None,
+            job_id: None,
+            arguments,
+        }
+    }
+
+    /// A change to a node (`nodes:write`, no namespace).
+    pub fn node(operation: &'static str, arguments: Value) -> Self {
+        WriteCall {
+            operation,
+            access: Access::NodesWrite,
+            namespace: None,
+            job_id: None,
+            arguments,
+        }
+    }
+}
+
 /// The evaluation a write's result names, for the audit log.
 pub trait Audited {
     fn eval_id(&self) -> Option<String> {
@@ -159,7 +215,30 @@ impl Service {
         }
     }
 
-    /// The policy and the rate limit for one call.
+    /// The policy alone (scope, namespace, read-only gateway); a refusal is audited.
+    pub(crate) fn permit(
+        &self,
+        who: &Principal,
+        access: Access,
+        namespace: Option<&str>,
+        operation: &'static str,
+    ) -> Result<(), ServiceError> {
+        policy::decide(who, access, namespace, self.guard.read_only).map_err(|refusal| {
+            let message = format!("{operation} refused: {refusal}");
+            self.refuse(who, operation, namespace, message.clone());
+            let missing_scope = match refusal {
+                policy::Refusal::MissingScope(scope) => Some(scope),
+                _ => None,
+            };
+            ServiceError::Forbidden {
+                message,
+                missing_scope,
+            }
+        })
+    }
+
+    /// The policy and the caller's budget for one call (taken once per call: checks made
+    /// later in the same call use `permit`).
     pub(crate) fn allow(
         &self,
         who: &Principal,
@@ -167,11 +246,7 @@ impl Service {
         namespace: Option<&str>,
         operation: &'static str,
     ) -> Result<(), ServiceError> {
-        if let Err(refusal) = policy::decide(who, access, namespace, self.guard.read_only) {
-            let message = format!("{operation} refused: {refusal}");
-            self.refuse(who, operation, namespace, message.clone());
-            return Err(ServiceError::Forbidden(message));
-        }
+        self.permit(who, access, namespace, operation)?;
         let limiter = if access.is_write() {
             &self.guard.writes
         } else {
@@ -190,21 +265,24 @@ impl Service {
     }
 
     /// Runs a write: policy and rate limit, a reserved audit slot, the work, the event.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn audited<T, F>(
         &self,
         who: &Principal,
-        access: Access,
-        operation: &'static str,
-        namespace: Option<&str>,
-        job_id: Option<&str>,
-        arguments: Value,
+        call: WriteCall,
         work: F,
     ) -> Result<T, ServiceError>
     where
         T: Audited,
         F: Future<Output = Result<T, ServiceError>>,
     {
+        let WriteCall {
+            operation,
+            access,
+            namespace,
+            job_id,
+            arguments,
+        } = call;
+        let (namespace, job_id) = (namespace.as_deref(), job_id.as_deref());
         self.allow(who, access, namespace, operation)?;
         let slot = match self.guard.audit() {
             Some(audit) => Some(
@@ -237,7 +315,9 @@ impl Service {
         if let Some(slot) = slot {
             let (outcome, message, eval_id) = match &result {
                 Ok(value) => (Outcome::Ok, None, value.eval_id()),
-                Err(ServiceError::Forbidden(m)) => (Outcome::Refused, Some(m.clone()), None),
+                Err(ServiceError::Forbidden { message, .. }) => {
+                    (Outcome::Refused, Some(message.clone()), None)
+                }
                 Err(error) => (Outcome::Failed, Some(error.to_string()), None),
             };
             slot.record(

@@ -1,5 +1,6 @@
 //! Client nodes: list, read, drain, cordon/uncordon, labels.
 
+use super::guard::WriteCall;
 use crate::auth::policy::Access;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -149,44 +150,37 @@ impl Service {
         id: &str,
         request: DrainRequest,
     ) -> Result<NodeChange, ServiceError> {
-        let audit_namespace: Option<String> = None;
-        let audit_job: Option<String> = None;
-        let arguments = serde_json::json!({"node_id": id, "request": request});
-        self.audited(
-            who,
-            Access::NodesWrite,
+        let call = WriteCall::node(
             "drain_node",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                if request.deadline_seconds.is_some_and(|s| s > 7 * 86_400) {
-                    return Err(invalid("deadline_seconds", "use at most 604800 (7 days)"));
-                }
-                let spec = (!request.cancel).then(|| DrainSpec {
-                    deadline: Some(Duration::from_secs(
-                        request.deadline_seconds.unwrap_or(3600),
-                    )),
-                    ignore_system_jobs: request.ignore_system_jobs,
-                });
-                let message = if request.cancel {
-                    "drain cancelled through nomad-gateway"
-                } else {
-                    "drained through nomad-gateway"
-                };
-                let answer = self
-                    .nomad
-                    .drain_node(id, spec, request.cancel, message)
-                    .await
-                    .map_err(|e| ServiceError::from_nomad(e, node_not_found(id)))?;
-                Ok(NodeChange {
-                    node_id: id.to_string(),
-                    eval_ids: answer.eval_ids,
-                    operation_id: None,
-                    operation: None,
-                })
-            },
-        )
+            serde_json::json!({"node_id": id, "request": request}),
+        );
+        self.audited(who, call, async {
+            if request.deadline_seconds.is_some_and(|s| s > 7 * 86_400) {
+                return Err(invalid("deadline_seconds", "use at most 604800 (7 days)"));
+            }
+            let spec = (!request.cancel).then(|| DrainSpec {
+                deadline: Some(Duration::from_secs(
+                    request.deadline_seconds.unwrap_or(3600),
+                )),
+                ignore_system_jobs: request.ignore_system_jobs,
+            });
+            let message = if request.cancel {
+                "drain cancelled through nomad-gateway"
+            } else {
+                "drained through nomad-gateway"
+            };
+            let answer = self
+                .nomad
+                .drain_node(id, spec, request.cancel, message)
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, node_not_found(id)))?;
+            Ok(NodeChange {
+                node_id: id.to_string(),
+                eval_ids: answer.eval_ids,
+                operation_id: None,
+                operation: None,
+            })
+        })
         .await
     }
 
@@ -197,30 +191,23 @@ impl Service {
         id: &str,
         eligible: bool,
     ) -> Result<NodeChange, ServiceError> {
-        let audit_namespace: Option<String> = None;
-        let audit_job: Option<String> = None;
-        let arguments = serde_json::json!({"node_id": id, "eligible": eligible});
-        self.audited(
-            who,
-            Access::NodesWrite,
+        let call = WriteCall::node(
             "set_node_eligibility",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                let answer = self
-                    .nomad
-                    .set_node_eligibility(id, eligible)
-                    .await
-                    .map_err(|e| ServiceError::from_nomad(e, node_not_found(id)))?;
-                Ok(NodeChange {
-                    node_id: id.to_string(),
-                    eval_ids: answer.eval_ids,
-                    operation_id: None,
-                    operation: None,
-                })
-            },
-        )
+            serde_json::json!({"node_id": id, "eligible": eligible}),
+        );
+        self.audited(who, call, async {
+            let answer = self
+                .nomad
+                .set_node_eligibility(id, eligible)
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, node_not_found(id)))?;
+            Ok(NodeChange {
+                node_id: id.to_string(),
+                eval_ids: answer.eval_ids,
+                operation_id: None,
+                operation: None,
+            })
+        })
         .await
     }
 
@@ -231,40 +218,33 @@ impl Service {
         id: &str,
         meta: BTreeMap<String, Option<String>>,
     ) -> Result<BTreeMap<String, String>, ServiceError> {
-        let audit_namespace: Option<String> = None;
-        let audit_job: Option<String> = None;
-        let arguments = serde_json::json!({"node_id": id, "meta": meta});
-        self.audited(
-            who,
-            Access::NodesWrite,
+        let call = WriteCall::node(
             "set_node_meta",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                if meta.is_empty() {
-                    return Err(invalid(
-                        "meta",
-                        "give at least one key; a null value removes the key",
-                    ));
-                }
-                if let Some(bad) = meta
-                    .keys()
-                    .find(|k| k.is_empty() || k.contains(char::is_whitespace))
-                {
-                    return Err(invalid(
-                        &format!("meta.{bad}"),
-                        "keys are non-empty and contain no spaces",
-                    ));
-                }
-                let answer = self
-                    .nomad
-                    .set_node_meta(id, &meta)
-                    .await
-                    .map_err(|e| ServiceError::from_nomad(e, node_not_found(id)))?;
-                Ok(serde_json::from_value(answer["Meta"].clone()).unwrap_or_default())
-            },
-        )
+            serde_json::json!({"node_id": id, "meta": meta}),
+        );
+        self.audited(who, call, async {
+            if meta.is_empty() {
+                return Err(invalid(
+                    "meta",
+                    "give at least one key; a null value removes the key",
+                ));
+            }
+            if let Some(bad) = meta
+                .keys()
+                .find(|k| k.is_empty() || k.contains(char::is_whitespace))
+            {
+                return Err(invalid(
+                    &format!("meta.{bad}"),
+                    "keys are non-empty and contain no spaces",
+                ));
+            }
+            let answer = self
+                .nomad
+                .set_node_meta(id, &meta)
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, node_not_found(id)))?;
+            Ok(serde_json::from_value(answer["Meta"].clone()).unwrap_or_default())
+        })
         .await
     }
 }

@@ -80,8 +80,7 @@ impl Service {
             (false, false) => Access::ClusterRead,
             (false, true) => Access::NodesWrite,
         };
-        policy::decide(who, access, row.namespace.as_deref(), false)
-            .map_err(|refusal| ServiceError::Forbidden(format!("{name} refused: {refusal}")))
+        self.permit(who, access, row.namespace.as_deref(), name)
     }
 
     /// An operation the caller may see.
@@ -203,9 +202,10 @@ impl Service {
         if let Err(refusal) = policy::decide(who, Access::Write, None, false)
             && policy::decide(who, Access::NodesWrite, None, false).is_err()
         {
-            return Err(ServiceError::Forbidden(format!(
-                "cancel_operation refused: {refusal}"
-            )));
+            return Err(ServiceError::Forbidden {
+                message: format!("cancel_operation refused: {refusal}"),
+                missing_scope: Some(crate::auth::Scope::NomadWrite),
+            });
         }
         let row = self.visible_operation(who, id, "cancel_operation").await?;
         let by = match reason.map(str::trim).filter(|r| !r.is_empty()) {
@@ -214,16 +214,18 @@ impl Service {
         };
         let operation = Operation::from(&row);
         let namespace = row.namespace.clone();
-        let job = row.job_id.clone();
-        let arguments = serde_json::json!({"operation_id": id, "reason": reason});
-        self.audited(
-            who,
-            if row.namespace.is_some() { Access::Write } else { Access::NodesWrite },
-            "cancel_operation",
-            namespace.as_deref(),
-            job.as_deref(),
-            arguments,
-            async {
+        let call = super::guard::WriteCall {
+            operation: "cancel_operation",
+            access: if namespace.is_some() {
+                Access::Write
+            } else {
+                Access::NodesWrite
+            },
+            namespace: namespace.clone(),
+            job_id: row.job_id.clone(),
+            arguments: serde_json::json!({"operation_id": id, "reason": reason}),
+        };
+        self.audited(who, call, async {
                 if operation.finished {
                     return Err(ServiceError::Conflict(format!(
                         "operation {id} is already {}: {}",

@@ -1,5 +1,6 @@
 //! Creating and changing jobs: the simplified spec, full JSON or HCL2 submissions, plans.
 
+use super::guard::WriteCall;
 use crate::auth::policy::Access;
 use std::collections::BTreeMap;
 
@@ -52,22 +53,18 @@ impl Service {
         who: &Principal,
         spec: CreateJobSpec,
     ) -> Result<WriteResult, ServiceError> {
-        let audit_namespace: Option<String> = Some(self.namespace(spec.namespace.as_deref()));
-        let audit_job: Option<String> = Some(spec.job_id.clone());
-        let arguments = serde_json::to_value(&spec).unwrap_or_default();
-        self.audited(
-            who,
-            Access::Write,
-            "create_job",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                spec.validate().map_err(ServiceError::Validation)?;
-                let job = spec.to_nomad_job(self.nomad.default_namespace());
-                self.register(job, self.write.expected_version).await
-            },
-        )
+        let call = WriteCall {
+            operation: "create_job",
+            access: Access::Write,
+            namespace: Some(self.namespace(spec.namespace.as_deref())),
+            job_id: Some(spec.job_id.clone()),
+            arguments: serde_json::to_value(&spec).unwrap_or_default(),
+        };
+        self.audited(who, call, async {
+            spec.validate().map_err(ServiceError::Validation)?;
+            let job = spec.to_nomad_job(self.nomad.default_namespace());
+            self.register(job, self.write.expected_version).await
+        })
         .await
     }
 
@@ -77,32 +74,28 @@ impl Service {
         who: &Principal,
         request: SubmitJobRequest,
     ) -> Result<WriteResult, ServiceError> {
-        let audit_namespace: Option<String> = Some(self.namespace(request.namespace.as_deref()));
-        let audit_job: Option<String> = request
-            .job
-            .as_ref()
-            .and_then(|j| j.get("Job").unwrap_or(j).get("ID"))
-            .and_then(|v| v.as_str())
-            .map(String::from);
-        let arguments = serde_json::to_value(&request).unwrap_or_default();
-        self.audited(
-            who,
-            Access::Write,
-            "submit_job",
-            audit_namespace.as_deref(),
-            audit_job.as_deref(),
-            arguments,
-            async {
-                let mut job = self.job_from(&request).await?;
-                if let Some(namespace) = request.namespace.filter(|n| !n.is_empty()) {
-                    job["Namespace"] = Value::String(namespace);
-                }
-                // The namespace the job itself names is the one that counts.
-                let namespace = self.namespace(job.get("Namespace").and_then(Value::as_str));
-                self.allow(who, Access::Write, Some(&namespace), "submit_job")?;
-                self.register(job, self.write.expected_version).await
-            },
-        )
+        let call = WriteCall {
+            operation: "submit_job",
+            access: Access::Write,
+            namespace: Some(self.namespace(request.namespace.as_deref())),
+            job_id: request
+                .job
+                .as_ref()
+                .and_then(|j| j.get("Job").unwrap_or(j).get("ID"))
+                .and_then(|v| v.as_str())
+                .map(String::from),
+            arguments: serde_json::to_value(&request).unwrap_or_default(),
+        };
+        self.audited(who, call, async {
+            let mut job = self.job_from(&request).await?;
+            if let Some(namespace) = request.namespace.filter(|n| !n.is_empty()) {
+                job["Namespace"] = Value::String(namespace);
+            }
+            // The namespace the job itself names is the one that counts.
+            let namespace = self.namespace(job.get("Namespace").and_then(Value::as_str));
+            self.permit(who, Access::Write, Some(&namespace), "submit_job")?;
+            self.register(job, self.write.expected_version).await
+        })
         .await
     }
 
@@ -218,7 +211,7 @@ impl Service {
         }
         let job_id = job["ID"].as_str().unwrap_or_default().to_string();
         let namespace = self.namespace(job.get("Namespace").and_then(Value::as_str));
-        self.allow(who, Access::Read, Some(&namespace), "plan_job")?;
+        self.permit(who, Access::Read, Some(&namespace), "plan_job")?;
         let plan = self
             .nomad
             .plan_job(&job_id, &job, &self.in_namespace(&namespace))

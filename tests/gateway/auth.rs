@@ -266,6 +266,11 @@ async fn every_route_checks_the_credential_scope_and_namespace() {
             )
             .await;
             let status = response.status().as_u16();
+            let challenge = response
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
             let text = response.text().await.unwrap();
             assert_eq!(
                 status,
@@ -274,6 +279,12 @@ async fn every_route_checks_the_credential_scope_and_namespace() {
                 case("a key lacking the scope", status)
             );
             assert!(text.contains("insufficient_scope"), "{text}");
+            // RFC 6750 §3.1: the challenge names the missing scope.
+            assert!(
+                challenge.contains("error=\"insufficient_scope\"")
+                    && challenge.contains("scope=\""),
+                "{method} {path}: {challenge:?}"
+            );
 
             if ns != Ns::None {
                 let response = call(
@@ -664,4 +675,35 @@ async fn repeated_bad_credentials_are_slowed_down() {
         .await
         .unwrap();
     assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test]
+async fn a_submission_costs_one_write_from_the_budget() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let db = TestDb::new().await;
+    let mut env = auth_env(&db, &fake);
+    set(&mut env, "GATEWAY_RATE_LIMIT_WRITES", "2");
+    let (_, key) = create_key(&env, &["nomad:read", "nomad:write"], &["*"], None);
+    let gateway = Gateway::start(&env);
+    let http = reqwest::Client::new();
+    let job = json!({"job": {"ID": "api", "TaskGroups": [{"Name": "g", "Tasks": [
+        {"Name": "t", "Driver": "docker", "Config": {"image": "nginx"}}]}]}});
+    for _ in 0..2 {
+        let response = http
+            .put(gateway.url("/api/v1/jobs"))
+            .bearer_auth(&key)
+            .json(&job)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+    let third = http
+        .put(gateway.url("/api/v1/jobs"))
+        .bearer_auth(&key)
+        .json(&job)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(third.status(), 429);
 }
