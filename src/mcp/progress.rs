@@ -103,25 +103,30 @@ fn short(id: &str) -> &str {
 }
 
 impl Ctx {
-    /// The tracked operation of a write after `follow`: its state once the operation
-    /// watcher has recorded the end too (a few seconds of grace when the change settled),
-    /// so a write with `wait` answers its operation's final state, as the REST API does.
-    pub async fn operation_after(
+    /// Puts a tracked write's operation into its result after `follow`: its state once
+    /// the operation watcher has recorded the end too (a few seconds of grace when the
+    /// change settled), so a write with `wait` answers its operation's final state, as the
+    /// REST API does.
+    pub async fn attach_operation<R: crate::service::tracking::Tracked>(
         &self,
-        operation_id: Option<&str>,
+        result: &mut R,
         outcome: &Option<Outcome>,
-    ) -> Option<crate::operations::Operation> {
-        let id = operation_id?;
-        let outcome = outcome.as_ref()?;
+    ) {
+        let (Some(id), Some(outcome)) = (result.operation_id(), outcome.as_ref()) else {
+            return;
+        };
         let grace = if outcome.settled {
             Duration::from_secs(5)
         } else {
             Duration::ZERO
         };
-        self.service
-            .wait_operation(&self.who, id, grace, true, None)
+        if let Ok(operation) = self
+            .service
+            .wait_operation(&self.who, &id, grace, true, None)
             .await
-            .ok()
+        {
+            result.set_operation(operation);
+        }
     }
 
     /// Follows a change for at most `wait`, reporting each new step.

@@ -47,11 +47,11 @@ impl NomadMcp {
 /// is off), and rmcp hands the request's parts to the handler. Without one the caller is
 /// anonymous and may do nothing.
 pub fn caller(extensions: &Extensions) -> Principal {
+    // Both transports hand the tool the HTTP request's parts (the SSE transport those of
+    // `GET /sse`), where the middleware left the caller.
     extensions
         .get::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<Principal>())
-        .or_else(|| extensions.get::<Principal>())
-        .cloned()
+        .map(|parts| super::principal_of(&parts.extensions))
         .unwrap_or_else(Principal::anonymous)
 }
 

@@ -115,12 +115,7 @@ impl Ctx {
             }
         };
         let mut change = change;
-        if let Some(operation) = self
-            .operation_after(change.operation_id.as_deref(), &outcome)
-            .await
-        {
-            change.operation = Some(operation);
-        }
+        self.attach_operation(&mut change, &outcome).await;
         DeploymentUpdate { change, outcome }
     }
 }

@@ -70,12 +70,7 @@ pub fn tools() -> Vec<ToolDef> {
                     _ => None,
                 };
                 let mut result = result;
-                if let Some(operation) = ctx
-                    .operation_after(result.operation_id.as_deref(), &outcome)
-                    .await
-                {
-                    result.operation = Some(operation);
-                }
+                ctx.attach_operation(&mut result, &outcome).await;
                 Ok(JobRestart { result, outcome })
             },
         ),
@@ -143,12 +138,7 @@ pub fn tools() -> Vec<ToolDef> {
                     None => None,
                 };
                 let mut result = result;
-                if let Some(operation) = ctx
-                    .operation_after(result.operation_id.as_deref(), &outcome)
-                    .await
-                {
-                    result.operation = Some(operation);
-                }
+                ctx.attach_operation(&mut result, &outcome).await;
                 Ok(JobDispatch { result, outcome })
             },
         ),

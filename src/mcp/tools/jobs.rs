@@ -416,12 +416,7 @@ impl Ctx {
             }
         };
         let mut result = result;
-        if let Some(operation) = self
-            .operation_after(result.operation_id.as_deref(), &outcome)
-            .await
-        {
-            result.operation = Some(operation);
-        }
+        self.attach_operation(&mut result, &outcome).await;
         JobWrite { result, outcome }
     }
 }

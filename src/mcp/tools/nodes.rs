@@ -75,12 +75,7 @@ pub fn tools() -> Vec<ToolDef> {
                     None => None,
                 };
                 let mut change = change;
-                if let Some(operation) = ctx
-                    .operation_after(change.operation_id.as_deref(), &outcome)
-                    .await
-                {
-                    change.operation = Some(operation);
-                }
+                ctx.attach_operation(&mut change, &outcome).await;
                 Ok(NodeUpdate { change, outcome })
             },
         ),
