@@ -153,11 +153,6 @@ impl Principal {
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
     }
-
-    pub fn with_transport(mut self, transport: Transport) -> Principal {
-        self.transport = transport;
-        self
-    }
 }
 
 /// What an operation needs.

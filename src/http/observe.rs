@@ -56,6 +56,8 @@ fn server_span(request: &Request, route: &str, id: &HeaderValue) -> tracing::Spa
         url.path = %request.uri().path(),
         request_id = %id.to_str().unwrap_or_default(),
         trace_id = field::Empty,
+        // Filled by the authentication layer, so the request's log line names the caller.
+        caller = field::Empty,
         http.response.status_code = field::Empty,
         otel.status_code = field::Empty,
     );
