@@ -393,33 +393,12 @@ impl Eval<'_> {
     }
 }
 
+/// A Go duration text (`10s`, `1m30s`) as nanoseconds, the way Nomad's JSON holds them.
 fn duration_ns(v: &Value) -> Value {
-    let Some(s) = v.as_str() else {
-        return v.clone();
-    };
-    let mut total: f64 = 0.0;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        if c == 'm' && chars.peek() == Some(&'s') {
-            unit.push(chars.next().unwrap_or('s'));
-        }
-        let n: f64 = num.parse().unwrap_or(0.0);
-        num.clear();
-        total += n * match unit.as_str() {
-            "h" => 3.6e12,
-            "m" => 6e10,
-            "s" => 1e9,
-            "ms" => 1e6,
-            _ => 0.0,
-        };
+    match v.as_str().and_then(crate::api::go_duration) {
+        Some(d) => json!(d.as_nanos() as i64),
+        None => v.clone(),
     }
-    json!(total as i64)
 }
 
 const DURATIONS: [&str; 10] = [

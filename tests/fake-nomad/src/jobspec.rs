@@ -14,10 +14,10 @@ fn fill(target: &mut Value, defaults: Value) {
     };
     for (key, default) in defaults {
         match target.get_mut(&key) {
-            None | Some(Value::Null) if !default.is_null() => {
+            None => {
                 target.insert(key, default);
             }
-            None => {
+            Some(Value::Null) if !default.is_null() => {
                 target.insert(key, default);
             }
             Some(existing) if existing.is_object() && default.is_object() => {
