@@ -74,6 +74,13 @@ impl Config {
         );
         put("GATEWAY_AUDIT_QUEUE", auth.audit_queue.to_string());
         put(
+            "GATEWAY_AUDIT_SPOOL",
+            match auth.audit_spool.folder() {
+                Some(folder) => folder.display().to_string(),
+                None => "off".to_string(),
+            },
+        );
+        put(
             "GATEWAY_OPERATIONS_RETENTION",
             format_duration(self.operations.retention),
         );

@@ -128,10 +128,35 @@ pub struct AuthSettings {
     pub rate_limit_writes: u32,
     /// Refused credentials per minute and client address before it gets 429s; 0: unlimited.
     pub rate_limit_auth_failures: u32,
-    /// Audit events that may wait for the database before writes are refused.
+    /// Audit events of writes that may wait for the database before writes are refused
+    /// (refused calls have as many places again, of their own).
     pub audit_queue: usize,
+    /// Where audit events wait, durably, while the database is away.
+    pub audit_spool: AuditSpool,
     /// Serve `/metrics` without a credential.
     pub metrics_public: bool,
+}
+
+/// `GATEWAY_AUDIT_SPOOL`: the folder of the audit spool.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AuditSpool {
+    /// `off`: events wait in memory only, and writes are refused while the database is away.
+    #[default]
+    Off,
+    /// Not set: `audit-spool` beside the SQLite file, else `data/audit-spool`; when it
+    /// cannot be created the gateway runs without one (and says so).
+    Default(PathBuf),
+    /// A folder the operator named: the gateway does not start without it.
+    Path(PathBuf),
+}
+
+impl AuditSpool {
+    pub fn folder(&self) -> Option<&std::path::Path> {
+        match self {
+            AuditSpool::Off => None,
+            AuditSpool::Default(p) | AuditSpool::Path(p) => Some(p),
+        }
+    }
 }
 
 /// The Nomad connection, named and defaulted as the Nomad CLI does.
@@ -194,11 +219,14 @@ impl Config {
         let s = Sources::load(file, env)?;
         let build = || {
             let tls = tls_settings(&s)?;
+            let database = database_settings(&s)?;
+            let mut auth = auth_settings(&s, listen_of(&s)?)?;
+            auth.audit_spool = audit_spool(&s, &database)?;
             Ok(Config {
                 server: server_settings(&s, tls.is_some())?,
                 tls,
-                database: database_settings(&s)?,
-                auth: auth_settings(&s, listen_of(&s)?)?,
+                database,
+                auth,
                 nomad: nomad_settings(&s)?,
                 telemetry: telemetry_settings(&s)?,
                 operations: operations_settings(&s)?,
@@ -458,6 +486,38 @@ fn database_settings(s: &Sources) -> Result<DatabaseSettings, ConfigError> {
     }
 }
 
+fn audit_spool(s: &Sources, database: &DatabaseSettings) -> Result<AuditSpool, ConfigError> {
+    match text(s, "GATEWAY_AUDIT_SPOOL").as_deref() {
+        Some("off") => Ok(AuditSpool::Off),
+        Some(folder) => {
+            let folder = PathBuf::from(folder);
+            if folder.is_file() {
+                return Err(ConfigError::new(
+                    "GATEWAY_AUDIT_SPOOL",
+                    format!(
+                        "{} is a file; name a folder (the spool file is created in it) or off",
+                        folder.display()
+                    ),
+                ));
+            }
+            Ok(AuditSpool::Path(folder))
+        }
+        None => {
+            let data = match database {
+                DatabaseSettings::Sqlite {
+                    path: Some(file), ..
+                } => file
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(".")),
+                _ => PathBuf::from("data"),
+            };
+            Ok(AuditSpool::Default(data.join("audit-spool")))
+        }
+    }
+}
+
 fn listen_of(s: &Sources) -> Result<SocketAddr, ConfigError> {
     Ok(server_settings(s, false)?.listen)
 }
@@ -582,6 +642,7 @@ fn auth_settings(s: &Sources, listen: SocketAddr) -> Result<AuthSettings, Config
             "a number of calls per minute",
         )?,
         audit_queue,
+        audit_spool: AuditSpool::Off,
         metrics_public: boolean(s, "GATEWAY_METRICS_PUBLIC")?,
     })
 }

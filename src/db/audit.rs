@@ -2,20 +2,29 @@
 
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, TryInsertResult,
 };
 
 use super::entities::audit_event::{ActiveModel, Column, Entity, Model};
 
 pub type AuditRow = Model;
 
-/// Inserts a batch in one statement.
-pub async fn insert_batch(db: &DatabaseConnection, rows: Vec<AuditRow>) -> Result<(), DbErr> {
+/// Inserts a batch in one statement and says how many rows were new. Events already
+/// present (same id) are skipped, so a batch whose acknowledgement was lost can be sent
+/// again: `INSERT ... ON CONFLICT (id) DO NOTHING` on Postgres and SQLite alike.
+pub async fn insert_batch(db: &DatabaseConnection, rows: Vec<AuditRow>) -> Result<u64, DbErr> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let models: Vec<ActiveModel> = rows.into_iter().map(Into::into).collect();
-    Entity::insert_many(models).exec(db).await.map(|_| ())
+    match Entity::insert_many(models)
+        .on_conflict_do_nothing()
+        .exec_without_returning(db)
+        .await?
+    {
+        TryInsertResult::Inserted(n) => Ok(n),
+        TryInsertResult::Empty | TryInsertResult::Conflicted => Ok(0),
+    }
 }
 
 #[derive(Debug, Default, Clone)]

@@ -34,6 +34,9 @@ pub enum ApiError {
     Timeout { after: String },
     #[error("{0}")]
     Unavailable(String),
+    /// Writes wait for the audit log (503 with `Retry-After`).
+    #[error("{0}")]
+    WritesPaused(String),
     /// Nomad answered with a server error or something the gateway could not read.
     #[error("{0}")]
     NomadFailed(String),
@@ -105,6 +108,7 @@ impl ApiError {
             }
             ApiError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::WritesPaused(_) => (StatusCode::SERVICE_UNAVAILABLE, "writes-paused"),
             ApiError::NomadFailed(_) => (StatusCode::BAD_GATEWAY, "nomad-failed"),
             ApiError::NomadPermission(_) => (StatusCode::BAD_GATEWAY, "nomad-permission"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -160,7 +164,7 @@ impl From<ServiceError> for ApiError {
                     retry_after,
                 }
             }
-            error @ ServiceError::AuditUnavailable => ApiError::Unavailable(error.to_string()),
+            error @ ServiceError::AuditUnavailable(_) => ApiError::WritesPaused(error.to_string()),
         }
     }
 }
@@ -187,6 +191,8 @@ impl IntoResponse for ApiError {
             ApiError::TooManyRequests { retry_after, .. } => {
                 Some((header::RETRY_AFTER, HeaderValue::from(*retry_after)))
             }
+            // The writer retries the database about every second; two is a fair wait.
+            ApiError::WritesPaused(_) => Some((header::RETRY_AFTER, HeaderValue::from(2u64))),
             _ => None,
         };
         let mut response = (status, Json(problem)).into_response();

@@ -2,7 +2,8 @@
 //!
 //! `/healthz` says the process runs. `/readyz` checks what a request needs (the database
 //! and Nomad), each bounded by `GATEWAY_READY_TIMEOUT`, and turns 503 once shutdown starts
-//! so a load balancer stops sending new work.
+//! so a load balancer stops sending new work. It also shows the audit log's queue: how
+//! many events wait for the database, the oldest one's age, the time since the last write.
 
 use std::future::Future;
 use std::time::Instant;
@@ -43,6 +44,10 @@ pub struct Checks {
 pub struct Readiness {
     pub status: &'static str,
     pub checks: Checks,
+    /// The audit log's queue: shown, not part of the decision (the database check
+    /// already fails while the database is away, and reads go on meanwhile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<crate::auth::audit::Status>,
 }
 
 async fn timed<F, T, E>(timeout: std::time::Duration, work: F) -> Check
@@ -102,6 +107,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         Json(Readiness {
             status,
             checks: Checks { database, nomad },
+            audit: state.service.audit().map(|audit| audit.status()),
         }),
     )
 }

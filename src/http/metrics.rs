@@ -48,6 +48,48 @@ fn describe() {
         "gateway_tls_reloads_total",
         "TLS certificate reload attempts, by outcome"
     );
+    metrics::describe_gauge!(
+        "gateway_audit_waiting",
+        "audit events not yet in the database (queued, spooled or in memory)"
+    );
+    metrics::describe_gauge!(
+        "gateway_audit_spooled",
+        "audit events waiting in the spool (or, without one, in memory) for the database"
+    );
+    metrics::describe_gauge!(
+        "gateway_audit_oldest_waiting_seconds",
+        metrics::Unit::Seconds,
+        "age of the oldest audit event waiting for the database; 0 when none waits"
+    );
+    metrics::describe_gauge!(
+        "gateway_audit_seconds_since_last_write",
+        metrics::Unit::Seconds,
+        "time since audit events were last written to the database"
+    );
+    metrics::describe_gauge!(
+        "gateway_audit_database_away",
+        "1 while the audit writer cannot reach the database"
+    );
+    metrics::describe_counter!(
+        "gateway_audit_events_written_total",
+        "audit events inserted into the database"
+    );
+    metrics::describe_counter!(
+        "gateway_audit_events_skipped_total",
+        "audit events sent again that the database already had (a lost acknowledgement)"
+    );
+    metrics::describe_counter!(
+        "gateway_audit_events_rejected_total",
+        "audit events the database refused; each is logged in full and kept in audit-rejected.jsonl"
+    );
+    metrics::describe_counter!(
+        "gateway_audit_refused_total",
+        "writes refused because their audit event could not be taken"
+    );
+    metrics::describe_counter!(
+        "gateway_audit_lost_total",
+        "refused calls not recorded because the refusals' places were all taken"
+    );
 }
 
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {

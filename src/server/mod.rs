@@ -48,12 +48,13 @@ pub async fn build_state(
     crate::db::migrate(&db)
         .await
         .context("migrating the database")?;
-    let audit = crate::auth::audit::Audit::spawn(
+    let audit = crate::auth::audit::Audit::start(
         db.clone(),
         config.auth.audit_queue,
-        shutdown.clone(),
+        &config.auth.audit_spool,
         config.server.shutdown_timeout,
-    );
+    )
+    .map_err(|e| ConfigError::new("GATEWAY_AUDIT_SPOOL", e.to_string()))?;
     let guard = crate::service::Guard::new(&config.auth, audit.clone(), db.clone());
     let operations = crate::operations::Operations::new(
         db.clone(),
@@ -137,6 +138,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     shutdown.cancel();
     if let Some(operations) = state.service.operations() {
         operations.wait_stopped(Duration::from_secs(10)).await;
+    }
+    // Last: the requests that ran during the drain have queued their events by now.
+    if let Some(audit) = state.service.audit() {
+        audit.finish(Duration::from_secs(10)).await;
     }
     tracing::info!("stopped");
     Ok(())

@@ -44,10 +44,8 @@ pub enum ServiceError {
         retry_after: std::time::Duration,
     },
     /// The audit log cannot take the event, so the write does not run.
-    #[error(
-        "writes are paused because the audit log cannot keep up (database unreachable?); retry shortly"
-    )]
-    AuditUnavailable,
+    #[error("{0}")]
+    AuditUnavailable(crate::auth::audit::Unavailable),
 }
 
 fn summary(errors: &[FieldError]) -> String {

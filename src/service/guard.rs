@@ -130,6 +130,28 @@ impl WriteCall {
     }
 }
 
+impl WriteCall {
+    /// The call's audit event.
+    fn entry(
+        &self,
+        outcome: Outcome,
+        message: Option<String>,
+        eval_id: Option<String>,
+        started: Instant,
+    ) -> Entry {
+        Entry {
+            operation: self.operation,
+            namespace: self.namespace.clone(),
+            job_id: self.job_id.clone(),
+            arguments: crate::auth::audit::redact(self.arguments.clone()),
+            outcome,
+            message,
+            eval_id,
+            duration: started.elapsed(),
+        }
+    }
+}
+
 /// The evaluation a write's result names, for the audit log.
 pub trait Audited {
     fn eval_id(&self) -> Option<String> {
@@ -190,13 +212,24 @@ fn caller_key(who: &Principal) -> String {
     }
 }
 
+/// How a failed call is recorded.
+fn outcome_of(error: &ServiceError) -> Outcome {
+    match error {
+        ServiceError::Forbidden { .. }
+        | ServiceError::RateLimited { .. }
+        | ServiceError::AuditUnavailable(_) => Outcome::Refused,
+        _ => Outcome::Failed,
+    }
+}
+
 impl Service {
+    /// Records a refusal without waiting for it (reads, checks inside an operation).
     fn refuse(
         &self,
         who: &Principal,
         operation: &'static str,
         namespace: Option<&str>,
-        message: String,
+        error: &ServiceError,
     ) {
         if let Some(audit) = self.guard.audit() {
             audit.record(
@@ -207,12 +240,55 @@ impl Service {
                     job_id: None,
                     arguments: Value::Object(Default::default()),
                     outcome: Outcome::Refused,
-                    message: Some(message),
+                    message: Some(error.to_string()),
                     eval_id: None,
                     duration: std::time::Duration::ZERO,
                 },
             );
         }
+    }
+
+    /// The policy decision alone, unrecorded.
+    fn check_policy(
+        &self,
+        who: &Principal,
+        access: Access,
+        namespace: Option<&str>,
+        operation: &'static str,
+    ) -> Result<(), ServiceError> {
+        policy::decide(who, access, namespace, self.guard.read_only).map_err(|refusal| {
+            let missing_scope = match refusal {
+                policy::Refusal::MissingScope(scope) => Some(scope),
+                _ => None,
+            };
+            ServiceError::Forbidden {
+                message: format!("{operation} refused: {refusal}"),
+                missing_scope,
+            }
+        })
+    }
+
+    /// The policy and the caller's budget, unrecorded.
+    fn check_call(
+        &self,
+        who: &Principal,
+        access: Access,
+        namespace: Option<&str>,
+        operation: &'static str,
+    ) -> Result<(), ServiceError> {
+        self.check_policy(who, access, namespace, operation)?;
+        let limiter = if access.is_write() {
+            &self.guard.writes
+        } else {
+            &self.guard.reads
+        };
+        limiter.check(&caller_key(who)).map_err(|retry_after| {
+            let kind = if access.is_write() { "write" } else { "read" };
+            ServiceError::RateLimited {
+                message: format!("{operation}: the {kind} budget of this caller is used up"),
+                retry_after,
+            }
+        })
     }
 
     /// The policy alone (scope, namespace, read-only gateway); a refusal is audited.
@@ -223,18 +299,8 @@ impl Service {
         namespace: Option<&str>,
         operation: &'static str,
     ) -> Result<(), ServiceError> {
-        policy::decide(who, access, namespace, self.guard.read_only).map_err(|refusal| {
-            let message = format!("{operation} refused: {refusal}");
-            self.refuse(who, operation, namespace, message.clone());
-            let missing_scope = match refusal {
-                policy::Refusal::MissingScope(scope) => Some(scope),
-                _ => None,
-            };
-            ServiceError::Forbidden {
-                message,
-                missing_scope,
-            }
-        })
+        let decided = self.check_policy(who, access, namespace, operation);
+        self.recorded(who, operation, namespace, decided)
     }
 
     /// The policy and the caller's budget for one call (taken once per call: checks made
@@ -246,25 +312,23 @@ impl Service {
         namespace: Option<&str>,
         operation: &'static str,
     ) -> Result<(), ServiceError> {
-        self.permit(who, access, namespace, operation)?;
-        let limiter = if access.is_write() {
-            &self.guard.writes
-        } else {
-            &self.guard.reads
-        };
-        if let Err(retry_after) = limiter.check(&caller_key(who)) {
-            let kind = if access.is_write() { "write" } else { "read" };
-            let message = format!("{operation}: the {kind} budget of this caller is used up");
-            self.refuse(who, operation, namespace, message.clone());
-            return Err(ServiceError::RateLimited {
-                message,
-                retry_after,
-            });
-        }
-        Ok(())
+        let decided = self.check_call(who, access, namespace, operation);
+        self.recorded(who, operation, namespace, decided)
     }
 
-    /// Runs a write: policy and rate limit, a reserved audit slot, the work, the event.
+    fn recorded(
+        &self,
+        who: &Principal,
+        operation: &'static str,
+        namespace: Option<&str>,
+        decided: Result<(), ServiceError>,
+    ) -> Result<(), ServiceError> {
+        decided.inspect_err(|error| self.refuse(who, operation, namespace, error))
+    }
+
+    /// Runs a write: policy and rate limit, a reserved audit place, the work (tracked),
+    /// and the event. Every way out records exactly one event, refusals included, and
+    /// the answer leaves only once that event is durable.
     pub(crate) async fn audited<T, F>(
         &self,
         who: &Principal,
@@ -275,30 +339,72 @@ impl Service {
         T: Audited,
         F: Future<Output = Result<T, ServiceError>>,
     {
-        let WriteCall {
-            operation,
-            access,
-            namespace,
-            job_id,
-            arguments,
-        } = call;
-        let (namespace, job_id) = (namespace.as_deref(), job_id.as_deref());
-        self.allow(who, access, namespace, operation)?;
-        let slot = match self.guard.audit() {
-            Some(audit) => Some(
-                audit
-                    .reserve()
-                    .map_err(|_| ServiceError::AuditUnavailable)?,
-            ),
-            None => None,
+        let started = Instant::now();
+        let (operation, namespace) = (call.operation, call.namespace.as_deref());
+        let admitted = self
+            .check_call(who, call.access, namespace, operation)
+            .and_then(|()| {
+                self.guard
+                    .audit()
+                    .map(|audit| audit.reserve())
+                    .transpose()
+                    .map_err(ServiceError::AuditUnavailable)
+            });
+        let slot = match admitted {
+            Ok(slot) => slot,
+            Err(error) => {
+                if let Some(audit) = self.guard.audit() {
+                    let entry =
+                        call.entry(Outcome::Refused, Some(error.to_string()), None, started);
+                    audit.record_refusal(who, entry).await;
+                }
+                return Err(error);
+            }
         };
+        let mut result = self.run_tracked(who, &call, work).await;
+        if let Some(slot) = slot {
+            let (outcome, message, eval_id) = match &mut result {
+                Ok((value, replayed)) => (
+                    Outcome::Ok,
+                    replayed.then(|| {
+                        "answered with the stored result of an earlier call with this idempotency key".to_string()
+                    }),
+                    value.eval_id(),
+                ),
+                Err(error) => (outcome_of(error), Some(error.to_string()), None),
+            };
+            slot.record(who, call.entry(outcome, message, eval_id, started))
+                .await;
+        }
+        result.map(|(value, _)| value)
+    }
+
+    /// The work inside its tracked operation, or the stored answer of an earlier call with
+    /// the same idempotency key (then `true`).
+    async fn run_tracked<T, F>(
+        &self,
+        who: &Principal,
+        call: &WriteCall,
+        work: F,
+    ) -> Result<(T, bool), ServiceError>
+    where
+        T: Audited,
+        F: Future<Output = Result<T, ServiceError>>,
+    {
         let ticket = match self
-            .track_begin(who, operation, namespace, job_id, &arguments)
+            .track_begin(
+                who,
+                call.operation,
+                call.namespace.as_deref(),
+                call.job_id.as_deref(),
+                &call.arguments,
+            )
             .await?
         {
             Begin::Untracked => None,
             Begin::Replay(answer) => {
-                return T::replay(answer).ok_or_else(|| {
+                let operation = call.operation;
+                return T::replay(answer).map(|value| (value, true)).ok_or_else(|| {
                     ServiceError::Conflict(format!(
                         "{operation}: the stored answer for this idempotency key cannot be read; use a new key"
                     ))
@@ -306,34 +412,11 @@ impl Service {
             }
             Begin::Tracked(ticket) => Some(ticket),
         };
-        let started = Instant::now();
         let mut result = work.await;
         if let Some(ticket) = ticket {
             let tracked = result.as_mut().ok().and_then(|value| value.tracked());
             self.track_finish(ticket, tracked).await;
         }
-        if let Some(slot) = slot {
-            let (outcome, message, eval_id) = match &result {
-                Ok(value) => (Outcome::Ok, None, value.eval_id()),
-                Err(ServiceError::Forbidden { message, .. }) => {
-                    (Outcome::Refused, Some(message.clone()), None)
-                }
-                Err(error) => (Outcome::Failed, Some(error.to_string()), None),
-            };
-            slot.record(
-                who,
-                Entry {
-                    operation,
-                    namespace: namespace.map(String::from),
-                    job_id: job_id.map(String::from),
-                    arguments: crate::auth::audit::redact(arguments),
-                    outcome,
-                    message,
-                    eval_id,
-                    duration: started.elapsed(),
-                },
-            );
-        }
-        result
+        result.map(|value| (value, false))
     }
 }

@@ -84,6 +84,11 @@ impl Service {
         service
     }
 
+    /// The audit log, when this service records one.
+    pub fn audit(&self) -> Option<&crate::auth::audit::Audit> {
+        self.guard.audit()
+    }
+
     /// Whether the gateway refuses every write (`GATEWAY_READ_ONLY`).
     pub fn read_only(&self) -> bool {
         self.guard.read_only()

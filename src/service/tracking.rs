@@ -296,9 +296,11 @@ impl Service {
         let Ticket { mut row, _lock } = *ticket;
         drop(_lock);
         let Some(tracked) = tracked else {
-            if let Err(error) = q::delete(ops.db(), row.id).await {
-                tracing::warn!(%error, operation_id = %row.id, "forgetting a failed write failed");
-            }
+            let id = row.id;
+            persist(ops, id, "forgetting a failed write", move |db| async move {
+                q::delete(&db, id).await
+            })
+            .await;
             return;
         };
         tracked.set_operation_id(row.id.to_string());
@@ -330,11 +332,49 @@ impl Service {
         row.lease_owner = None;
         row.lease_expires_at = None;
         let id = row.id;
-        match q::accept(ops.db(), row).await {
-            Ok(()) => ops.wake.notify_one(),
-            Err(error) => {
-                tracing::error!(%error, operation_id = %id, "recording an accepted write failed")
+        persist(ops, id, "recording an accepted write", move |db| {
+            let row = row.clone();
+            async move { q::accept(&db, row).await }
+        })
+        .await;
+    }
+}
+
+/// While the row is leased to this process (see `track_begin`) nobody else touches it, so
+/// a change the database missed can be retried until then.
+const RETRY_FOR: Duration = Duration::from_secs(9 * 60);
+
+/// Applies a change to an operation's row; when the database is away, keeps retrying in
+/// the background (the write has happened: its operation must not stay pending), then
+/// wakes the watcher.
+async fn persist<F, Fut>(ops: &Arc<Operations>, id: uuid::Uuid, what: &'static str, change: F)
+where
+    F: Fn(sea_orm::DatabaseConnection) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), sea_orm::DbErr>> + Send,
+{
+    let Err(error) = change(ops.db().clone()).await else {
+        ops.wake.notify_one();
+        return;
+    };
+    tracing::warn!(%error, operation_id = %id, "{what} failed; retrying until the database answers");
+    let ops = ops.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(250);
+        loop {
+            tokio::time::sleep(pause).await;
+            match change(ops.db().clone()).await {
+                Ok(()) => {
+                    tracing::info!(operation_id = %id, "{what}: done after the database came back");
+                    ops.wake.notify_one();
+                    return;
+                }
+                Err(error) if started.elapsed() > RETRY_FOR => {
+                    tracing::error!(%error, operation_id = %id, "{what} failed for good; the operation ends when its lease runs out");
+                    return;
+                }
+                Err(_) => pause = (pause * 2).min(Duration::from_secs(2)),
             }
         }
-    }
+    });
 }

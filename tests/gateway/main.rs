@@ -2,6 +2,7 @@
 //! (SQLite, or Postgres when `TEST_DATABASE_URL` is set) with certificates made here.
 
 mod audit;
+mod audit_chaos;
 mod auth;
 mod config_errors;
 mod database;

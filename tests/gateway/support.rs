@@ -432,7 +432,84 @@ pub async fn slow_nomad_leader(delay: Duration) -> SocketAddr {
     addr
 }
 
+/// `GET url` as JSON, whatever the status.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
 pub fn set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
     env.retain(|(k, _)| k != key);
     env.push((key.to_string(), value.to_string()));
+}
+
+// ---------------------------------------------------------------- a TCP proxy to cut
+
+/// A TCP proxy that can be cut: existing connections close, new ones are refused.
+pub struct Proxy {
+    pub addr: std::net::SocketAddr,
+    cut: Arc<Mutex<bool>>,
+    connections: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    /// A proxy in front of the test's Postgres, and the database URL that goes through it.
+    pub async fn for_database(db: &TestDb) -> (Proxy, String) {
+        assert!(
+            db.is_postgres(),
+            "this test needs Postgres (TEST_DATABASE_URL)"
+        );
+        let parsed = url::Url::parse(&db.url).unwrap();
+        let upstream = format!(
+            "{}:{}",
+            parsed.host_str().unwrap(),
+            parsed.port().unwrap_or(5432)
+        );
+        let proxy = Proxy::start(upstream).await;
+        let mut proxied = parsed.clone();
+        proxied.set_host(Some("127.0.0.1")).unwrap();
+        proxied.set_port(Some(proxy.addr.port())).unwrap();
+        (proxy, proxied.to_string())
+    }
+
+    pub async fn start(upstream: String) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(Mutex::new(false));
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let (c, conns) = (cut.clone(), connections.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if *c.lock().unwrap() {
+                    drop(inbound);
+                    continue;
+                }
+                let upstream = upstream.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns.lock().unwrap().push(task);
+            }
+        });
+        Proxy {
+            addr,
+            cut,
+            connections,
+        }
+    }
+
+    pub fn cut(&self) {
+        *self.cut.lock().unwrap() = true;
+        for task in self.connections.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        *self.cut.lock().unwrap() = false;
+    }
 }
