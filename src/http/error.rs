@@ -34,6 +34,9 @@ pub enum ApiError {
     Timeout { after: String },
     #[error("{0}")]
     Unavailable(String),
+    /// The gateway's database did not answer (503 with `Retry-After`).
+    #[error("{0}")]
+    DatabaseUnavailable(String),
     /// Writes wait for the audit log (503 with `Retry-After`).
     #[error("{0}")]
     WritesPaused(String),
@@ -109,6 +112,9 @@ impl ApiError {
             ApiError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::WritesPaused(_) => (StatusCode::SERVICE_UNAVAILABLE, "writes-paused"),
+            ApiError::DatabaseUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "database-unavailable")
+            }
             ApiError::NomadFailed(_) => (StatusCode::BAD_GATEWAY, "nomad-failed"),
             ApiError::NomadPermission(_) => (StatusCode::BAD_GATEWAY, "nomad-permission"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -142,6 +148,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(message) => ApiError::Conflict(message),
             ServiceError::Rejected(message) => ApiError::Rejected(message),
             ServiceError::NomadUnavailable(message) => ApiError::Unavailable(message),
+            ServiceError::DatabaseUnavailable(message) => ApiError::DatabaseUnavailable(message),
             ServiceError::NomadFailed(message) => ApiError::NomadFailed(message),
             // The service's message already says the gateway's token lacks a permission.
             error @ ServiceError::NomadPermission(_) => {
@@ -192,7 +199,9 @@ impl IntoResponse for ApiError {
                 Some((header::RETRY_AFTER, HeaderValue::from(*retry_after)))
             }
             // The writer retries the database about every second; two is a fair wait.
-            ApiError::WritesPaused(_) => Some((header::RETRY_AFTER, HeaderValue::from(2u64))),
+            ApiError::WritesPaused(_) | ApiError::DatabaseUnavailable(_) => {
+                Some((header::RETRY_AFTER, HeaderValue::from(2u64)))
+            }
             _ => None,
         };
         let mut response = (status, Json(problem)).into_response();

@@ -245,9 +245,9 @@ impl Service {
 
     pub async fn list_api_keys(&self, who: &Principal) -> Result<Vec<KeyRow>, ServiceError> {
         self.allow(who, Access::Admin, None, "list_api_keys")?;
-        let rows = crate::db::keys::list(self.db()?).await.map_err(|e| {
-            ServiceError::NomadUnavailable(format!("the database is unavailable: {e}"))
-        })?;
+        let rows = crate::db::keys::list(self.db()?)
+            .await
+            .map_err(|e| ServiceError::database(e, ""))?;
         Ok(rows.iter().map(key_row).collect())
     }
 
@@ -259,9 +259,7 @@ impl Service {
             let found =
                 crate::db::keys::revoke(self.db()?, uuid, chrono::Utc::now().fixed_offset())
                     .await
-                    .map_err(|e| {
-                        ServiceError::NomadUnavailable(format!("the database is unavailable: {e}"))
-                    })?;
+                    .map_err(|e| ServiceError::database(e, ""))?;
             if found {
                 Ok(())
             } else {
@@ -302,9 +300,7 @@ impl Service {
         };
         let rows = crate::db::audit::search(self.db()?, &filter)
             .await
-            .map_err(|e| {
-                ServiceError::NomadUnavailable(format!("the database is unavailable: {e}"))
-            })?;
+            .map_err(|e| ServiceError::database(e, ""))?;
         Ok(rows
             .into_iter()
             .map(|r| AuditRecord {

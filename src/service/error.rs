@@ -25,6 +25,9 @@ pub enum ServiceError {
     Rejected(String),
     #[error("{0}")]
     NomadUnavailable(String),
+    /// The gateway's own database did not answer (never reported as Nomad's fault).
+    #[error("{0}")]
+    DatabaseUnavailable(String),
     #[error("{0}")]
     NomadFailed(String),
     /// Nomad refused the gateway's own token: an operator has to fix its policy.
@@ -57,6 +60,15 @@ fn summary(errors: &[FieldError]) -> String {
 }
 
 impl ServiceError {
+    /// The gateway's database failed; the cause is logged here, the caller gets `doing`
+    /// ("nothing was sent to Nomad") and a hint to retry.
+    pub fn database(error: impl std::fmt::Display, doing: &str) -> ServiceError {
+        tracing::warn!(%error, "the gateway's database did not answer");
+        ServiceError::DatabaseUnavailable(format!(
+            "the gateway's database is unavailable; {doing}retry shortly"
+        ))
+    }
+
     /// Translates a Nomad failure; `not_found` says what was missing in the caller's terms
     /// ("job 'web' not found in namespace 'dev'").
     pub fn from_nomad(error: NomadError, not_found: impl FnOnce() -> String) -> ServiceError {

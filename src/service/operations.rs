@@ -55,11 +55,7 @@ impl Service {
         let uuid = uuid::Uuid::parse_str(id).map_err(|_| not_found(id))?;
         let row = q::find(db, uuid)
             .await
-            .map_err(|e| {
-                ServiceError::NomadUnavailable(format!(
-                    "the gateway's database did not answer: {e}"
-                ))
-            })?
+            .map_err(|e| ServiceError::database(e, ""))?
             .filter(|r| r.result.is_some())
             .ok_or_else(|| not_found(id))?;
         Ok(row)
@@ -149,9 +145,9 @@ impl Service {
             kind: request.kind,
             limit: u64::from(request.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE)),
         };
-        let rows = q::list(self.operations_db()?, &filter).await.map_err(|e| {
-            ServiceError::NomadUnavailable(format!("the gateway's database did not answer: {e}"))
-        })?;
+        let rows = q::list(self.operations_db()?, &filter)
+            .await
+            .map_err(|e| ServiceError::database(e, ""))?;
         let nodes_visible = policy::decide(who, Access::ClusterRead, None, false).is_ok();
         Ok(rows
             .iter()
@@ -257,7 +253,7 @@ impl Service {
                 };
                 q::finish_open(self.operations_db()?, row.id, State::Cancelled.as_str(), &message)
                     .await
-                    .map_err(|e| ServiceError::NomadUnavailable(format!("the gateway's database did not answer: {e}")))?;
+                    .map_err(|e| ServiceError::database(e, ""))?;
                 self.get_operation(who, id).await
             },
         )

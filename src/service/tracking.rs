@@ -141,9 +141,7 @@ pub(crate) struct Ticket {
 }
 
 fn unavailable(error: sea_orm::DbErr) -> ServiceError {
-    ServiceError::NomadUnavailable(format!(
-        "the gateway's database did not answer ({error}); nothing was sent to Nomad, retry shortly"
-    ))
+    ServiceError::database(error, "nothing was sent to Nomad; ")
 }
 
 /// The job an HCL definition names (`job "web" {`), so its writes are serialized too.
@@ -233,6 +231,9 @@ impl Service {
                 // queue lets it); it is just not tracked. With a key it cannot be kept once.
                 Err(error) if key.is_none() => {
                     tracing::warn!(%error, operation, "the database is away: this write is not tracked");
+                    // The insert may have committed with its answer lost: the row goes, or
+                    // it would wait as pending for a write nobody finishes.
+                    forget(ops, row.id, "forgetting an untracked write's operation");
                     return Ok(Begin::Untracked);
                 }
                 Err(error) => return Err(unavailable(error)),
@@ -269,11 +270,20 @@ impl Service {
         }
         let lock = match &job_id {
             Some(job) => {
-                let key = format!("{}/{job}", namespace.unwrap_or_default());
-                match ops.locks.lock(db, &key).await {
+                let lock_key = format!("{}/{job}", namespace.unwrap_or_default());
+                match ops.locks.lock(db, &lock_key).await {
                     Ok(lock) => Some(lock),
                     Err(error) => {
-                        let _ = q::delete(db, row.id).await;
+                        forget(
+                            ops,
+                            row.id,
+                            "forgetting an operation whose write did not run",
+                        );
+                        // As for the insert above: without a key the write goes on untracked.
+                        if key.is_none() {
+                            tracing::warn!(%error, operation, "the database is away: this write is not tracked");
+                            return Ok(Begin::Untracked);
+                        }
                         return Err(unavailable(error));
                     }
                 }
@@ -296,11 +306,7 @@ impl Service {
         let Ticket { mut row, _lock } = *ticket;
         drop(_lock);
         let Some(tracked) = tracked else {
-            let id = row.id;
-            persist(ops, id, "forgetting a failed write", move |db| async move {
-                q::delete(&db, id).await
-            })
-            .await;
+            forget(ops, row.id, "forgetting a failed write");
             return;
         };
         tracked.set_operation_id(row.id.to_string());
@@ -352,20 +358,46 @@ where
     F: Fn(sea_orm::DatabaseConnection) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<(), sea_orm::DbErr>> + Send,
 {
-    let Err(error) = change(ops.db().clone()).await else {
-        ops.wake.notify_one();
-        return;
-    };
-    tracing::warn!(%error, operation_id = %id, "{what} failed; retrying until the database answers");
+    match change(ops.db().clone()).await {
+        Ok(()) => ops.wake.notify_one(),
+        Err(error) => {
+            tracing::warn!(%error, operation_id = %id, "{what} failed; retrying until the database answers");
+            retry(ops, id, what, change, Duration::from_millis(250));
+        }
+    }
+}
+
+/// Removes an operation row in the background, retrying while the database is away (the
+/// caller is not kept waiting for a database that does not answer).
+fn forget(ops: &Arc<Operations>, id: uuid::Uuid, what: &'static str) {
+    retry(
+        ops,
+        id,
+        what,
+        move |db| async move { q::delete(&db, id).await },
+        Duration::ZERO,
+    );
+}
+
+fn retry<F, Fut>(
+    ops: &Arc<Operations>,
+    id: uuid::Uuid,
+    what: &'static str,
+    change: F,
+    first: Duration,
+) where
+    F: Fn(sea_orm::DatabaseConnection) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), sea_orm::DbErr>> + Send,
+{
     let ops = ops.clone();
     tokio::spawn(async move {
         let started = std::time::Instant::now();
-        let mut pause = Duration::from_millis(250);
+        let mut pause = first;
         loop {
             tokio::time::sleep(pause).await;
             match change(ops.db().clone()).await {
                 Ok(()) => {
-                    tracing::info!(operation_id = %id, "{what}: done after the database came back");
+                    tracing::debug!(operation_id = %id, "{what}: done");
                     ops.wake.notify_one();
                     return;
                 }
@@ -373,7 +405,9 @@ where
                     tracing::error!(%error, operation_id = %id, "{what} failed for good; the operation ends when its lease runs out");
                     return;
                 }
-                Err(_) => pause = (pause * 2).min(Duration::from_secs(2)),
+                Err(_) => {
+                    pause = (pause * 2).clamp(Duration::from_millis(250), Duration::from_secs(2))
+                }
             }
         }
     });

@@ -19,6 +19,8 @@ struct Attempt {
     operation: &'static str,
     job_id: String,
     status: u16,
+    /// The problem document's type, for answers that are not 2xx.
+    problem: String,
 }
 
 type Attempts = Arc<Mutex<Vec<Attempt>>>;
@@ -42,14 +44,17 @@ async fn write(http: &reqwest::Client, base: &str, client: usize, n: usize) -> A
             http.delete(format!("{base}/api/v1/jobs/{job_id}")),
         ),
     };
-    let status = match request.send().await {
-        Ok(response) => response.status().as_u16(),
+    let response = match request.send().await {
+        Ok(response) => response,
         Err(error) => panic!("{operation} {job_id}: no answer from the gateway: {error}"),
     };
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or_default();
     Attempt {
         operation,
         job_id,
         status,
+        problem: body["type"].as_str().unwrap_or_default().to_string(),
     }
 }
 
@@ -162,9 +167,10 @@ fn assert_one_row_per_attempt(
         let key = (attempt.operation.to_string(), attempt.job_id.clone());
         match rows.get(&key).map(Vec::as_slice) {
             Some([outcome]) => {
-                let expected = match attempt.status {
-                    200..=299 => "ok",
-                    429 | 503 => "refused",
+                // Refused: the audit queue or the budget said no before the write ran.
+                let expected = match (attempt.status, attempt.problem.as_str()) {
+                    (200..=299, _) => "ok",
+                    (429, _) | (503, "urn:nomad-gateway:problem:writes-paused") => "refused",
                     _ => "failed",
                 };
                 assert_eq!(outcome, expected, "{attempt:?}");
@@ -182,6 +188,30 @@ fn assert_one_row_per_attempt(
         attempts.len(),
         "rows for writes nobody made: {rows:#?}"
     );
+}
+
+/// Waits until every tracked operation has reached a final state.
+async fn operations_end(db: &TestDb, within: Duration) {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let open: Vec<(uuid::Uuid, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, kind, state, job_id FROM operations \
+             WHERE state NOT IN ('succeeded', 'failed', 'cancelled', 'superseded')",
+        )
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+        if open.is_empty() {
+            return;
+        }
+        assert!(
+            started.elapsed() < within,
+            "operations still open after {within:?}: {open:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 fn seed() -> u64 {
@@ -224,6 +254,7 @@ async fn every_write_keeps_one_audit_event_through_database_cuts_and_a_crash() {
     let (_, schedule) = tokio::join!(writers, chaos(proxy.clone(), 5, seed));
     eprintln!("cuts (gap ms, length ms): {schedule:?}");
     caught_up(&gateway, Duration::from_secs(15)).await;
+    operations_end(&db, Duration::from_secs(15)).await;
     let log_mark = gateway.logs().lines().count();
 
     // The last 8 writes happen during a final cut, and the gateway dies before it ends:
@@ -268,26 +299,9 @@ async fn every_write_keeps_one_audit_event_through_database_cuts_and_a_crash() {
     assert!(restarted.is_empty(), "{restarted:#?}");
 
     // The tracked operations of the accepted writes all end.
+    operations_end(&db, Duration::from_secs(30)).await;
     use sqlx::Connection;
     let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let started = Instant::now();
-    loop {
-        let open: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT kind, state, job_id FROM operations \
-             WHERE state NOT IN ('succeeded', 'failed', 'cancelled', 'superseded')",
-        )
-        .fetch_all(&mut connection)
-        .await
-        .unwrap();
-        if open.is_empty() {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "operations still open: {open:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     let tracked: i64 = sqlx::query_scalar("SELECT count(*) FROM operations")
         .fetch_one(&mut connection)
         .await

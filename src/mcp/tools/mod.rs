@@ -162,6 +162,10 @@ pub fn error_text(error: &ServiceError) -> String {
         format!(
             "Nomad is not reachable right now: {error}. Try again in a little while; nothing was changed."
         )
+    } else if matches!(error, ServiceError::DatabaseUnavailable(_)) {
+        format!(
+            "{error}. This is the gateway's own database, not Nomad; try again in a little while."
+        )
     } else if matches!(error, ServiceError::NomadFailed(_)) {
         format!(
             "Nomad failed to answer: {error}. Try again; if it keeps failing, check the cluster with get_cluster_status."
