@@ -94,6 +94,9 @@ impl NomadClient {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .pool_idle_timeout(Duration::from_secs(90))
+            // reqwest's default too; stated because request bodies and blocking queries are
+            // small writes that must not wait for an ACK.
+            .tcp_nodelay(true)
             .user_agent(concat!("nomad-gateway/", env!("CARGO_PKG_VERSION")));
         let base = if let Some(socket) = settings.addr.strip_prefix("unix://") {
             builder = builder.unix_socket(socket.to_string());

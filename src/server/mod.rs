@@ -7,6 +7,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+// TCP_NODELAY on every accepted socket: an MCP answer is an SSE stream written in several
+// small pieces, and with Nagle's algorithm each piece after the first waits for the
+// client's delayed ACK (about 40 ms on Linux; RFC 896, RFC 1122 4.2.3.2).
+use axum_server::accept::NoDelayAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
@@ -120,6 +124,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             tracing::info!(listen = %local, public_url, "serving HTTPS");
             axum_server::from_tcp_rustls(listener, loaded.config)
                 .context("starting the HTTPS server")?
+                .map(|tls| tls.acceptor(NoDelayAcceptor))
                 .handle(handle)
                 .serve(app)
                 .await
@@ -129,6 +134,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             tracing::info!(listen = %local, public_url, "serving HTTP");
             axum_server::from_tcp(listener)
                 .context("starting the HTTP server")?
+                .acceptor(NoDelayAcceptor)
                 .handle(handle)
                 .serve(app)
                 .await

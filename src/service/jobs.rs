@@ -346,11 +346,14 @@ impl Service {
         )?;
         let namespace = self.namespace(namespace);
         let options = self.in_namespace(&namespace);
-        let job = self.read_job(job_id, &namespace).await?;
-        let (summary, deployment) = tokio::join!(
+        // The three reads go out together: one Nomad round trip instead of two. A missing
+        // job is reported from its own read, which answers 404 like the other two.
+        let (job, summary, deployment) = tokio::join!(
+            self.read_job(job_id, &namespace),
             self.nomad.job_summary(job_id, &options),
             self.nomad.job_latest_deployment(job_id, &options)
         );
+        let job = job?;
         let summary = summary
             .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
             .value;
