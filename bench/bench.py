@@ -1,0 +1,691 @@
+#!/usr/bin/env python3
+"""Per-call overhead of the gateway, measured side by side on this machine.
+
+A static fake Nomad (nginx serving Nomad's documented sample answers from bench/nomad/)
+answers in well under a millisecond, so what is measured is the gateway. The load
+generator is wrk. Rows:
+
+  nomad      GET /v1/job/example straight from nginx (the floor)
+  rest       GET /api/v1/jobs/example
+  mcp        tools/call get_job on /mcp in an initialized session (2025-06-18)
+  stateless  tools/call get_job on /mcp as a 2026-07-28 request (no session)
+  sse        tools/call get_job over the legacy transport (POST /messages, answer on the
+             open GET /sse stream), driven by the asyncio client in this file
+
+For each row and concurrency: calls/s, p50/p90/p99, gateway CPU per call (utime+stime
+from /proc), Nomad requests and new Nomad connections per call (nginx's access log),
+RSS before and after. Each cell is the median of the repetitions.
+
+`sessions N` holds N legacy SSE and N Streamable HTTP sessions open and reports bytes
+and file descriptors per session, then RSS after they close.
+
+Everything listens on 127.0.0.1 and everything started is stopped at the end.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOMAD_FILES = os.path.join(ROOT, "bench", "nomad")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PROTOCOL = "2025-06-18"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of the whole line (man 5 proc).
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+class Started:
+    """Processes this run started; all are stopped at exit."""
+
+    def __init__(self):
+        self.procs = []
+
+    def spawn(self, args, **kw):
+        proc = subprocess.Popen(args, **kw)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def stop_all(self):
+        for proc in reversed(self.procs):
+            self.stop(proc)
+
+
+def wait_http(url, timeout=30, want=200):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == want:
+                    return
+                last = r.status
+        except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+            last = e
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer {want} within {timeout}s (last: {last})")
+
+
+def start_nomad(started, work):
+    """nginx serving the sample answers; its access log counts requests and connections."""
+    port = free_port()
+    log = os.path.join(work, "nomad-access.log")
+    routes = {
+        "/v1/job/example": "job.json",
+        "/v1/job/example/summary": "summary.json",
+        "/v1/job/example/deployment": "deployment.json",
+        "/v1/status/leader": "leader.json",
+    }
+    locations = "\n".join(
+        f"    location = {path} {{ alias {NOMAD_FILES}/{file}; }}" for path, file in routes.items()
+    )
+    conf = f"""
+daemon off;
+worker_processes 1;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  log_format bench '$connection $request_uri';
+  access_log {log} bench buffer=64k flush=100ms;
+  client_body_temp_path {work}/nginx-body;
+  proxy_temp_path {work}/nginx-proxy;
+  fastcgi_temp_path {work}/nginx-fastcgi;
+  uwsgi_temp_path {work}/nginx-uwsgi;
+  scgi_temp_path {work}/nginx-scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  default_type application/json;
+  add_header X-Nomad-Index 13 always;
+  add_header X-Nomad-KnownLeader true always;
+  server {{
+    listen 127.0.0.1:{port};
+{locations}
+  }}
+}}
+"""
+    path = os.path.join(work, "nginx.conf")
+    with open(path, "w") as f:
+        f.write(conf)
+    started.spawn(["nginx", "-c", path, "-p", work], stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/v1/status/leader")
+    return port, log
+
+
+def start_gateway(started, work, binary, nomad_port, extra_env=None):
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "GATEWAY_LISTEN": f"127.0.0.1:{port}",
+        "GATEWAY_AUTH": "off",
+        "GATEWAY_RATE_LIMIT_READS": "0",
+        "GATEWAY_RATE_LIMIT_WRITES": "0",
+        "NOMAD_ADDR": f"http://127.0.0.1:{nomad_port}",
+        "DATABASE_URL": f"sqlite://{work}/gateway.db",
+        "RUST_LOG": "warn",
+    }
+    env.update(extra_env or {})
+    log = open(os.path.join(work, "gateway.log"), "ab")
+    proc = started.spawn([binary, "serve"], env=env, cwd=work, stdout=log, stderr=log)
+    wait_http(f"http://127.0.0.1:{port}/readyz")
+    return proc, port
+
+
+def http_json(url, body, headers):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    for k, v in headers.items():
+        request.add_header(k, v)
+    with urllib.request.urlopen(request, timeout=10) as r:
+        return r.status, dict(r.headers), r.read().decode()
+
+
+def mcp_session(port):
+    base = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+    }
+    _, headers, _ = http_json(
+        f"http://127.0.0.1:{port}/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": PROTOCOL,
+                "capabilities": {},
+                "clientInfo": {"name": "bench", "version": "1"},
+            },
+        },
+        base,
+    )
+    session = {k.lower(): v for k, v in headers.items()}["mcp-session-id"]
+    http_json(
+        f"http://127.0.0.1:{port}/mcp",
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {**base, "Mcp-Session-Id": session, "MCP-Protocol-Version": PROTOCOL},
+    )
+    return session
+
+
+GET_JOB = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "tools/call",
+    "params": {"name": "get_job", "arguments": {"job_id": "example"}},
+}
+
+
+def wrk_script(work, name, headers, body, sessions=None, threads=1):
+    """A wrk Lua script that POSTs `body` with `headers`. With `sessions`, each wrk thread
+    takes its own share of them and its requests go round its share, so with as many
+    sessions as connections about one request per session is in flight (an MCP session
+    answers its requests one after another, as one client would send them)."""
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(json.dumps(body))}"]
+    for k, v in headers.items():
+        lines.append(f'wrk.headers["{k}"] = "{v}"')
+    if sessions:
+        ids = ", ".join(json.dumps(s) for s in sessions)
+        lines += [
+            f"local all = {{{ids}}}",
+            "local threads = 0",
+            "function setup(thread) thread:set('index', threads); threads = threads + 1 end",
+            "function init(args)",
+            "  mine = {}",
+            f"  local step = {threads}",
+            "  for i = index + 1, #all, step do table.insert(mine, all[i]) end",
+            "  if #mine == 0 then mine = all end",
+            "  turn = 0",
+            "end",
+            "function request()",
+            "  turn = turn % #mine + 1",
+            "  wrk.headers['Mcp-Session-Id'] = mine[turn]",
+            "  return wrk.format()",
+            "end",
+        ]
+    path = os.path.join(work, f"{name}.lua")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def parse_wrk(text):
+    def seconds(value, unit):
+        return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+    out = {}
+    for pct in ("50", "90", "99"):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
+        out[f"p{pct}_ms"] = seconds(*m.groups()) * 1000 if m else float("nan")
+    m = re.search(r"(\d+) requests in", text)
+    out["requests"] = int(m.group(1)) if m else 0
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    out["rps"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    out["errors"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    out["errors"] += sum(int(x) for x in m.groups()) if m else 0
+    return out
+
+
+def nomad_log_mark(log):
+    time.sleep(0.25)  # nginx flushes its access log every 100 ms
+    with open(log) as f:
+        return sum(1 for _ in f)
+
+
+def nomad_log_since(log, mark):
+    time.sleep(0.25)
+    with open(log) as f:
+        lines = f.readlines()[mark:]
+    connections = {line.split(" ", 1)[0] for line in lines}
+    return len(lines), connections
+
+
+def run_wrk(url, concurrency, duration, script=None):
+    threads = min(concurrency, 2)
+    args = ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{duration}s", "--latency"]
+    if script:
+        args += ["-s", script]
+    result = subprocess.run(args + [url], capture_output=True, text=True, check=True)
+    return parse_wrk(result.stdout), result.stdout
+
+
+def measure(row, url, script, concurrency, duration, gateway, nomad_log):
+    """One run of one row; gateway CPU and Nomad traffic are read around it."""
+    # A short warm-up opens the connections (client and Nomad side) before measuring.
+    run_wrk(url, concurrency, 1, script)
+    mark = nomad_log_mark(nomad_log)
+    before_conns = nomad_log_since(nomad_log, 0)[1] if row != "nomad" else set()
+    cpu0 = cpu_seconds(gateway.pid) if row != "nomad" else 0.0
+    stats, text = run_wrk(url, concurrency, duration, script)
+    cpu1 = cpu_seconds(gateway.pid) if row != "nomad" else 0.0
+    nomad_requests, conns = nomad_log_since(nomad_log, mark)
+    calls = max(stats["requests"], 1)
+    stats["cpu_us"] = (cpu1 - cpu0) * 1e6 / calls if row != "nomad" else float("nan")
+    stats["nomad_per_call"] = nomad_requests / calls if row != "nomad" else 1.0
+    stats["new_nomad_conns"] = len(conns - before_conns) if row != "nomad" else 0
+    if stats["errors"]:
+        print(text, file=sys.stderr)
+        raise SystemExit(f"{row} at concurrency {concurrency}: {stats['errors']} failed calls")
+    return stats
+
+
+# ------------------------------------------------------------------ legacy SSE
+
+
+class SseSession:
+    """One legacy HTTP+SSE session on a raw asyncio connection."""
+
+    def __init__(self, port):
+        self.port = port
+        self.pending = {}
+        self.reader = None
+        self.writer = None
+        self.endpoint = None
+        self.buffer = b""
+
+    async def open(self):
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writer.write(
+            f"GET /sse HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAccept: text/event-stream\r\n\r\n".encode()
+        )
+        await self.writer.drain()
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        assert b" 200 " in head.split(b"\r\n")[0] + b" ", head
+        assert b"chunked" in head.lower(), head
+        event = await self.next_event()
+        assert event[0] == "endpoint", event
+        self.endpoint = event[1]
+        self.task = asyncio.ensure_future(self.read_loop())
+
+    async def next_event(self):
+        name, data = "message", []
+        while True:
+            line = await self.read_line()
+            if line == "":
+                if data:
+                    return name, "\n".join(data)
+                continue
+            if line.startswith(":"):
+                continue
+            key, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if key == "event":
+                name = value
+            elif key == "data":
+                data.append(value)
+
+    async def read_line(self):
+        """The next line of the event stream, through HTTP/1.1 chunked framing."""
+        while b"\n" not in self.buffer:
+            size = int((await self.reader.readline()).strip() or b"0", 16)
+            if size == 0:
+                raise ConnectionError("stream closed")
+            self.buffer += await self.reader.readexactly(size)
+            await self.reader.readexactly(2)
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode().rstrip("\r")
+
+    async def read_loop(self):
+        try:
+            while True:
+                _, data = await self.next_event()
+                message = json.loads(data)
+                future = self.pending.pop(message.get("id"), None)
+                if future:
+                    future.set_result(message)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            return
+
+    async def post(self, writer_pool, body):
+        """POSTs a message on a connection of its own (kept alive) and waits for the answer."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if "id" in body:
+            self.pending[body["id"]] = future
+        reader, writer = writer_pool
+        payload = json.dumps(body).encode()
+        writer.write(
+            (
+                f"POST {self.endpoint} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+            ).encode()
+            + payload
+        )
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1)) if b"ontent-" in head else 0
+        if length:
+            await reader.readexactly(length)
+        status = int(head.split(b" ")[1])
+        if status != 202:
+            raise RuntimeError(f"POST /messages answered {status}")
+        if "id" in body:
+            return await future
+
+    async def initialize(self, pool):
+        await self.post(
+            pool,
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2024-11-05",
+                    "capabilities": {},
+                    "clientInfo": {"name": "bench", "version": "1"},
+                },
+            },
+        )
+        await self.post(pool, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    async def close(self):
+        self.task.cancel()
+        self.writer.close()
+
+
+async def sse_load(port, concurrency, duration):
+    """`concurrency` sessions, each calling get_job in a loop for `duration` seconds."""
+    latencies = []
+    errors = 0
+
+    async def one():
+        nonlocal errors
+        session = SseSession(port)
+        await session.open()
+        pool = await asyncio.open_connection("127.0.0.1", port)
+        await session.initialize(pool)
+        n = 0
+        deadline = time.perf_counter() + duration
+        while time.perf_counter() < deadline:
+            n += 1
+            started = time.perf_counter()
+            answer = await session.post(pool, {**GET_JOB, "id": n})
+            if "error" in answer or answer.get("result", {}).get("isError"):
+                errors += 1
+            latencies.append(time.perf_counter() - started)
+        pool[1].close()
+        await session.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p):
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p))] * 1000
+
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pct(0.50),
+        "p90_ms": pct(0.90),
+        "p99_ms": pct(0.99),
+        "errors": errors,
+    }
+
+
+def measure_sse(concurrency, duration, gateway, port, nomad_log):
+    asyncio.run(sse_load(port, concurrency, 1))
+    mark = nomad_log_mark(nomad_log)
+    before_conns = nomad_log_since(nomad_log, 0)[1]
+    cpu0 = cpu_seconds(gateway.pid)
+    stats = asyncio.run(sse_load(port, concurrency, duration))
+    cpu1 = cpu_seconds(gateway.pid)
+    nomad_requests, conns = nomad_log_since(nomad_log, mark)
+    calls = max(stats["requests"], 1)
+    stats["cpu_us"] = (cpu1 - cpu0) * 1e6 / calls
+    stats["nomad_per_call"] = nomad_requests / calls
+    stats["new_nomad_conns"] = len(conns - before_conns)
+    if stats["errors"]:
+        raise SystemExit(f"sse at concurrency {concurrency}: {stats['errors']} failed calls")
+    return stats
+
+
+# ------------------------------------------------------------------ rows
+
+
+def calls(args, work, binary):
+    started = Started()
+    try:
+        nomad_port, nomad_log = start_nomad(started, work)
+        gateway, port = start_gateway(started, work, binary, nomad_port, args.env)
+        time.sleep(1)
+        idle_rss = rss_kib(gateway.pid)
+        sessions = [mcp_session(port) for _ in range(max(args.concurrency))]
+        json_headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        }
+        rows = {
+            "nomad": (f"http://127.0.0.1:{nomad_port}/v1/job/example", None),
+            "rest": (f"http://127.0.0.1:{port}/api/v1/jobs/example", None),
+            # One session per connection: the script is made per concurrency below.
+            "mcp": (f"http://127.0.0.1:{port}/mcp", None),
+            "stateless": (
+                f"http://127.0.0.1:{port}/mcp",
+                wrk_script(
+                    work,
+                    "stateless",
+                    {
+                        **json_headers,
+                        "MCP-Protocol-Version": "2026-07-28",
+                        "Mcp-Method": "tools/call",
+                        "Mcp-Name": "get_job",
+                    },
+                    {
+                        **GET_JOB,
+                        "params": {
+                            **GET_JOB["params"],
+                            "_meta": {
+                                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                "io.modelcontextprotocol/clientCapabilities": {},
+                                "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+                            },
+                        },
+                    },
+                ),
+            ),
+            "sse": (None, None),
+        }
+        results = []
+        for row in args.rows:
+            url, script = rows[row]
+            for concurrency in args.concurrency:
+                if row == "mcp":
+                    script = wrk_script(
+                        work,
+                        f"mcp-{concurrency}",
+                        {**json_headers, "MCP-Protocol-Version": PROTOCOL},
+                        GET_JOB,
+                        sessions=sessions[:concurrency],
+                        threads=min(concurrency, 2),
+                    )
+                runs = []
+                for _ in range(args.repeat):
+                    if row == "sse":
+                        runs.append(measure_sse(concurrency, args.duration, gateway, port, nomad_log))
+                    else:
+                        runs.append(
+                            measure(row, url, script, concurrency, args.duration, gateway, nomad_log)
+                        )
+                cell = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                cell.update(row=row, concurrency=concurrency, runs=len(runs))
+                results.append(cell)
+                print(format_row(cell), flush=True)
+        return {"idle_rss_kib": idle_rss, "final_rss_kib": rss_kib(gateway.pid), "rows": results}
+    finally:
+        started.stop_all()
+
+
+HEADER = (
+    "| row | conc | calls/s | p50 ms | p90 ms | p99 ms | gateway CPU µs/call | Nomad req/call | new Nomad conns |\n"
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
+
+
+def format_row(c):
+    cpu = "-" if c["cpu_us"] != c["cpu_us"] else f"{c['cpu_us']:.0f}"
+    return (
+        f"| {c['row']} | {c['concurrency']} | {c['rps']:.0f} | {c['p50_ms']:.2f} | {c['p90_ms']:.2f} "
+        f"| {c['p99_ms']:.2f} | {cpu} | {c['nomad_per_call']:.2f} | {c['new_nomad_conns']:.0f} |"
+    )
+
+
+# ------------------------------------------------------------------ held sessions
+
+
+async def hold_sessions(port, count, pid):
+    """Opens `count` legacy SSE sessions and `count` Streamable HTTP sessions."""
+    report = {"rss_start_kib": rss_kib(pid), "fds_start": fd_count(pid)}
+
+    sse = []
+    for i in range(0, count, 200):
+        batch = [SseSession(port) for _ in range(min(200, count - i))]
+        await asyncio.gather(*(s.open() for s in batch))
+        sse.extend(batch)
+    await asyncio.sleep(0.5)
+    report["rss_sse_kib"] = rss_kib(pid)
+    report["fds_sse"] = fd_count(pid)
+
+    loop = asyncio.get_running_loop()
+    sessions = []
+    for i in range(0, count, 100):
+        n = min(100, count - i)
+        sessions += await asyncio.gather(*(loop.run_in_executor(None, mcp_session, port) for _ in range(n)))
+    await asyncio.sleep(0.5)
+    report["rss_both_kib"] = rss_kib(pid)
+    report["fds_both"] = fd_count(pid)
+
+    # Every held session still answers: the last SSE one is initialized now, and a
+    # Streamable HTTP session opened after all the others works.
+    pool = await asyncio.open_connection("127.0.0.1", port)
+    await sse[-1].initialize(pool)
+    answer = await sse[-1].post(pool, {"jsonrpc": "2.0", "id": 7, "method": "ping"})
+    assert "result" in answer, answer
+    pool[1].close()
+    live_sse = sum(1 for s in sse if not s.task.done())
+    mcp_session(port)
+    report["live_sse"] = live_sse
+    report["streamable_sessions"] = len(sessions)
+
+    for s in sse:
+        await s.close()
+    for session in sessions:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/mcp", method="DELETE")
+        req.add_header("Mcp-Session-Id", session)
+        req.add_header("MCP-Protocol-Version", PROTOCOL)
+        try:
+            await loop.run_in_executor(None, lambda r=req: urllib.request.urlopen(r, timeout=10).read())
+        except Exception:  # noqa: BLE001 - a 404 for an evicted one is fine here
+            pass
+    await asyncio.sleep(2)
+    report["rss_end_kib"] = rss_kib(pid)
+    report["fds_end"] = fd_count(pid)
+    return report
+
+
+def sessions(args, work, binary):
+    started = Started()
+    try:
+        nomad_port, _ = start_nomad(started, work)
+        gateway, port = start_gateway(
+            started,
+            work,
+            binary,
+            nomad_port,
+            {"GATEWAY_MCP_SESSIONS_PER_CALLER": str(args.count * 2), **args.env},
+        )
+        report = asyncio.run(hold_sessions(port, args.count, gateway.pid))
+        report["count"] = args.count
+        n = args.count
+        report["sse_bytes_per_session"] = (report["rss_sse_kib"] - report["rss_start_kib"]) * 1024 / n
+        report["streamable_bytes_per_session"] = (report["rss_both_kib"] - report["rss_sse_kib"]) * 1024 / n
+        report["sse_fds_per_session"] = (report["fds_sse"] - report["fds_start"]) / n
+        report["streamable_fds_per_session"] = (report["fds_both"] - report["fds_sse"]) / n
+        return report
+    finally:
+        started.stop_all()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--json", help="write the results here as JSON")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="extra gateway environment"
+    )
+    sub = parser.add_subparsers(dest="mode", required=True)
+    c = sub.add_parser("calls")
+    c.add_argument("--rows", nargs="+", default=["nomad", "rest", "mcp", "stateless", "sse"])
+    c.add_argument("--concurrency", nargs="+", type=int, default=[1, 16, 64])
+    c.add_argument("--repeat", type=int, default=3)
+    c.add_argument("--duration", type=int, default=5)
+    s = sub.add_parser("sessions")
+    s.add_argument("--count", type=int, default=10000)
+    args = parser.parse_args()
+    for tool in ("nginx", "wrk"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is missing; bench/run.sh installs it")
+    args.binary = os.path.abspath(args.binary)
+    args.env = dict(kv.split("=", 1) for kv in args.env)
+    work = tempfile.mkdtemp(prefix="gateway-bench-")
+    try:
+        if args.mode == "calls":
+            print(HEADER, flush=True)
+            result = calls(args, work, args.binary)
+            print(f"\nidle RSS {result['idle_rss_kib'] / 1024:.1f} MiB, after the runs {result['final_rss_kib'] / 1024:.1f} MiB")
+        else:
+            result = sessions(args, work, args.binary)
+            print(json.dumps(result, indent=2))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=2)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
