@@ -165,6 +165,9 @@ def start_gateway(started, work, binary, nomad_port, extra_env=None):
         "NOMAD_ADDR": f"http://127.0.0.1:{nomad_port}",
         "DATABASE_URL": f"sqlite://{work}/gateway.db",
         "RUST_LOG": "warn",
+        # With authentication off every client is the same caller; the bench holds more
+        # sessions than the default per-caller cap.
+        "GATEWAY_MCP_SESSIONS_PER_CALLER": "100000",
     }
     env.update(extra_env or {})
     log = open(os.path.join(work, "gateway.log"), "ab")
@@ -295,7 +298,7 @@ def run_wrk(url, concurrency, duration, script=None):
 def measure(row, url, script, concurrency, duration, gateway, nomad_log):
     """One run of one row; gateway CPU and Nomad traffic are read around it."""
     # A short warm-up opens the connections (client and Nomad side) before measuring.
-    run_wrk(url, concurrency, 1, script)
+    run_wrk(url, concurrency, 2, script)
     mark = nomad_log_mark(nomad_log)
     before_conns = nomad_log_since(nomad_log, 0)[1] if row != "nomad" else set()
     cpu0 = cpu_seconds(gateway.pid) if row != "nomad" else 0.0
@@ -607,6 +610,21 @@ async def hold_sessions(port, count, pid):
     assert "result" in answer, answer
     pool[1].close()
     live_sse = sum(1 for s in sse if not s.task.done())
+    if live_sse != count:
+        raise SystemExit(f"only {live_sse} of {count} legacy SSE sessions are still open")
+    for session in (sessions[0], sessions[-1]):
+        status, _, body = http_json(
+            f"http://127.0.0.1:{port}/mcp",
+            {"jsonrpc": "2.0", "id": 9, "method": "ping"},
+            {
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+                "Mcp-Session-Id": session,
+                "MCP-Protocol-Version": PROTOCOL,
+            },
+        )
+        if status != 200 or '"result"' not in body:
+            raise SystemExit(f"a held Streamable HTTP session no longer answers: {status} {body}")
     mcp_session(port)
     report["live_sse"] = live_sse
     report["streamable_sessions"] = len(sessions)
@@ -636,7 +654,7 @@ def sessions(args, work, binary):
             work,
             binary,
             nomad_port,
-            {"GATEWAY_MCP_SESSIONS_PER_CALLER": str(args.count * 2), **args.env},
+            args.env,
         )
         report = asyncio.run(hold_sessions(port, args.count, gateway.pid))
         report["count"] = args.count

@@ -84,9 +84,21 @@ pub fn init(settings: &TelemetrySettings) -> anyhow::Result<Telemetry> {
             .flatten_event(true)
             .boxed(),
     };
+    // OpenTelemetry gets every span but only the events worth a span event (warnings and
+    // errors): libraries emit debug and trace events on every request, and turning each
+    // into a span event cost a fifth of the CPU per call. Busy/idle times and thread
+    // attributes are left out for the same reason (docs/benchmarks.md). Not a per-layer
+    // filter: with one on this layer, the log layer intermittently lost the request span's
+    // fields (tokio-rs/tracing-opentelemetry#257 describes the same interaction).
+    let otel = SpansAndWarnings(
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_tracked_inactivity(false)
+            .with_threads(false),
+    );
     tracing_subscriber::registry()
         .with(fmt.with_filter(filter))
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(otel)
         .try_init()?;
     if let Some(otlp) = &settings.otlp {
         tracing::info!(otlp.endpoint = %otlp.traces_endpoint, "exporting traces over OTLP");
@@ -102,5 +114,88 @@ impl Telemetry {
         if let Ok(Err(error)) = flushed {
             eprintln!("trace export did not flush cleanly: {error}");
         }
+    }
+}
+
+/// The OpenTelemetry layer with events below WARN left out; everything else is passed on,
+/// `downcast_raw` included (it is how `OpenTelemetrySpanExt::context` finds the span data).
+struct SpansAndWarnings<L>(L);
+
+impl<S, L> tracing_subscriber::Layer<S> for SpansAndWarnings<L>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    L: tracing_subscriber::Layer<S>,
+{
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.0.on_register_dispatch(subscriber);
+    }
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.0.on_layer(subscriber);
+    }
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        self.0.register_callsite(metadata)
+    }
+    fn enabled(
+        &self,
+        metadata: &tracing::Metadata<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        self.0.enabled(metadata, ctx)
+    }
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.0.on_new_span(attrs, id, ctx);
+    }
+    fn on_record(
+        &self,
+        span: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.0.on_record(span, values, ctx);
+    }
+    fn on_follows_from(
+        &self,
+        span: &tracing::span::Id,
+        follows: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.0.on_follows_from(span, follows, ctx);
+    }
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if *event.metadata().level() <= tracing::Level::WARN {
+            self.0.on_event(event, ctx);
+        }
+    }
+    fn on_enter(&self, id: &tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.on_enter(id, ctx);
+    }
+    fn on_exit(&self, id: &tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.on_exit(id, ctx);
+    }
+    fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.on_close(id, ctx);
+    }
+    fn on_id_change(
+        &self,
+        old: &tracing::span::Id,
+        new: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.0.on_id_change(old, new, ctx);
+    }
+    unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
+        if id == std::any::TypeId::of::<Self>() {
+            return Some(self as *const Self as *const ());
+        }
+        // SAFETY: forwarded unchanged; the inner layer answers for its own types.
+        unsafe { self.0.downcast_raw(id) }
     }
 }

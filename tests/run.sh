@@ -87,6 +87,9 @@ TEST_DATABASE_URL="$pg_url" cargo test --package nomad-gateway -- --include-igno
 say "interop: the official MCP Python SDK and the Inspector CLI against the gateway"
 bash tests/interop/run.sh 2>&1 | tee -a "$log"
 
+say "benchmark harness, smoke mode (proves bench/run.sh works; numbers are in docs/benchmarks.md)"
+bash bench/run.sh smoke
+
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { passed += $4; failed += $6 }
      /^interop: [0-9]+ passed, [0-9]+ failed/ { passed += $2; failed += $4 }

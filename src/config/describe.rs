@@ -90,6 +90,14 @@ impl Config {
         );
         put("GATEWAY_METRICS_PUBLIC", auth.metrics_public.to_string());
         put(
+            "GATEWAY_MCP_SESSIONS_PER_CALLER",
+            self.mcp.sessions_per_caller.to_string(),
+        );
+        put(
+            "GATEWAY_MCP_SESSION_IDLE",
+            format_duration(self.mcp.session_idle),
+        );
+        put(
             "GATEWAY_WWW_AUTHENTICATE_METADATA",
             auth.www_authenticate_metadata.to_string(),
         );

@@ -4,6 +4,7 @@
 
 mod describe;
 mod duration;
+mod mcp;
 mod secret;
 mod source;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 use url::Url;
 
 pub use duration::{format_duration, parse_duration};
+pub use mcp::McpSettings;
 pub use secret::{Secret, redact_url_password};
 pub use source::{KNOWN_KEYS, Sources};
 
@@ -45,6 +47,7 @@ pub struct Config {
     pub nomad: NomadSettings,
     pub telemetry: TelemetrySettings,
     pub operations: OperationsSettings,
+    pub mcp: McpSettings,
 }
 
 /// Tracked operations.
@@ -230,6 +233,7 @@ impl Config {
                 nomad: nomad_settings(&s)?,
                 telemetry: telemetry_settings(&s)?,
                 operations: operations_settings(&s)?,
+                mcp: mcp::mcp_settings(&s)?,
             })
         };
         build().map_err(|mut error: ConfigError| {

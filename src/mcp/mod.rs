@@ -39,9 +39,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        let settings = crate::config::McpSettings::default();
         Limits {
-            sessions_per_caller: 32,
-            idle_timeout: Duration::from_secs(30 * 60),
+            sessions_per_caller: settings.sessions_per_caller,
+            idle_timeout: settings.session_idle,
             keep_alive: Duration::from_secs(15),
         }
     }
@@ -56,9 +57,20 @@ pub(crate) fn principal_of(extensions: &http::Extensions) -> Principal {
         .unwrap_or_else(Principal::anonymous)
 }
 
+impl Limits {
+    /// The configured session limits, with the built-in keep-alive.
+    pub fn from_settings(settings: &crate::config::McpSettings) -> Limits {
+        Limits {
+            sessions_per_caller: settings.sessions_per_caller,
+            idle_timeout: settings.session_idle,
+            ..Limits::default()
+        }
+    }
+}
+
 /// The MCP routes, mounted by the HTTP router.
 pub fn router(state: &AppState) -> Router<AppState> {
-    router_with(state, Limits::default())
+    router_with(state, Limits::from_settings(&state.config.mcp))
 }
 
 pub fn router_with(state: &AppState, limits: Limits) -> Router<AppState> {

@@ -258,3 +258,47 @@ async fn postgres_pool_size_is_checked() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn session_and_spool_settings_out_of_range_are_refused() {
+    let db = TestDb::new().await;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    for (variable, value, problem) in [
+        ("GATEWAY_MCP_SESSIONS_PER_CALLER", "0", "out of range"),
+        (
+            "GATEWAY_MCP_SESSIONS_PER_CALLER",
+            "many",
+            "not a number of sessions",
+        ),
+        ("GATEWAY_MCP_SESSION_IDLE", "2s", "at least 10s"),
+        (
+            "GATEWAY_AUDIT_SPOOL",
+            file.path().to_str().unwrap(),
+            "is a file",
+        ),
+    ] {
+        let env = with(base_env(&db), &[(variable, value)]);
+        assert_refused(&env, variable, problem);
+    }
+}
+
+#[tokio::test]
+async fn config_check_shows_the_session_and_spool_settings() {
+    let db = TestDb::new().await;
+    let env = with(
+        base_env(&db),
+        &[
+            ("GATEWAY_MCP_SESSIONS_PER_CALLER", "500"),
+            ("GATEWAY_AUDIT_SPOOL", "off"),
+        ],
+    );
+    let (code, stdout, stderr) = run(&["config", "check"], &env);
+    assert_eq!(code, 0, "{stderr}");
+    for line in [
+        "GATEWAY_MCP_SESSIONS_PER_CALLER = \"500\"",
+        "GATEWAY_MCP_SESSION_IDLE = \"30m\"",
+        "GATEWAY_AUDIT_SPOOL = \"off\"",
+    ] {
+        assert!(stdout.contains(line), "{line} missing from:\n{stdout}");
+    }
+}
