@@ -212,6 +212,24 @@ def mcp_session(port):
     return session
 
 
+def check_get_job(port, session):
+    """One real call first: a tool error also answers 200, and must not be counted as speed."""
+    _, _, body = http_json(
+        f"http://127.0.0.1:{port}/mcp",
+        GET_JOB,
+        {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "Mcp-Session-Id": session,
+            "MCP-Protocol-Version": PROTOCOL,
+        },
+    )
+    data = next((l[6:] for l in body.splitlines() if l.startswith("data: ") and len(l) > 6), body)
+    result = json.loads(data).get("result", {})
+    if result.get("isError") or result.get("structuredContent", {}).get("id") != "example":
+        raise SystemExit(f"get_job over MCP did not answer the job: {body[:500]}")
+
+
 GET_JOB = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -498,6 +516,7 @@ def calls(args, work, binary):
         time.sleep(1)
         idle_rss = rss_kib(gateway.pid)
         sessions = [mcp_session(port) for _ in range(max(args.concurrency))]
+        check_get_job(port, sessions[0])
         json_headers = {
             "Content-Type": "application/json",
             "Accept": "application/json, text/event-stream",
