@@ -12,11 +12,11 @@ pub type AuditRow = Model;
 /// Inserts a batch in one statement and says how many rows were new. Events already
 /// present (same id) are skipped, so a batch whose acknowledgement was lost can be sent
 /// again: `INSERT ... ON CONFLICT (id) DO NOTHING` on Postgres and SQLite alike.
-pub async fn insert_batch(db: &DatabaseConnection, rows: Vec<AuditRow>) -> Result<u64, DbErr> {
+pub async fn insert_batch(db: &DatabaseConnection, rows: &[AuditRow]) -> Result<u64, DbErr> {
     if rows.is_empty() {
         return Ok(0);
     }
-    let models: Vec<ActiveModel> = rows.into_iter().map(Into::into).collect();
+    let models: Vec<ActiveModel> = rows.iter().cloned().map(Into::into).collect();
     match Entity::insert_many(models)
         .on_conflict_do_nothing()
         .exec_without_returning(db)

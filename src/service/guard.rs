@@ -118,19 +118,6 @@ impl WriteCall {
         }
     }
 
-    /// A change to a node (`nodes:write`, no namespace).
-    pub fn node(operation: &'static str, arguments: Value) -> Self {
-        WriteCall {
-            operation,
-            access: Access::NodesWrite,
-            namespace: None,
-            job_id: None,
-            arguments,
-        }
-    }
-}
-
-impl WriteCall {
     /// The call's audit event.
     fn entry(
         &self,
@@ -148,6 +135,17 @@ impl WriteCall {
             message,
             eval_id,
             duration: started.elapsed(),
+        }
+    }
+
+    /// A change to a node (`nodes:write`, no namespace).
+    pub fn node(operation: &'static str, arguments: Value) -> Self {
+        WriteCall {
+            operation,
+            access: Access::NodesWrite,
+            namespace: None,
+            job_id: None,
+            arguments,
         }
     }
 }
@@ -248,8 +246,9 @@ impl Service {
         }
     }
 
-    /// The policy decision alone, unrecorded.
-    fn check_policy(
+    /// The policy decision alone, unrecorded: for checks inside the work of `audited`, whose
+    /// own event records a refusal (recording here too would make two events of one call).
+    pub(crate) fn check_policy(
         &self,
         who: &Principal,
         access: Access,
@@ -299,8 +298,8 @@ impl Service {
         namespace: Option<&str>,
         operation: &'static str,
     ) -> Result<(), ServiceError> {
-        let decided = self.check_policy(who, access, namespace, operation);
-        self.recorded(who, operation, namespace, decided)
+        self.check_policy(who, access, namespace, operation)
+            .inspect_err(|error| self.refuse(who, operation, namespace, error))
     }
 
     /// The policy and the caller's budget for one call (taken once per call: checks made
@@ -312,18 +311,8 @@ impl Service {
         namespace: Option<&str>,
         operation: &'static str,
     ) -> Result<(), ServiceError> {
-        let decided = self.check_call(who, access, namespace, operation);
-        self.recorded(who, operation, namespace, decided)
-    }
-
-    fn recorded(
-        &self,
-        who: &Principal,
-        operation: &'static str,
-        namespace: Option<&str>,
-        decided: Result<(), ServiceError>,
-    ) -> Result<(), ServiceError> {
-        decided.inspect_err(|error| self.refuse(who, operation, namespace, error))
+        self.check_call(who, access, namespace, operation)
+            .inspect_err(|error| self.refuse(who, operation, namespace, error))
     }
 
     /// Runs a write: policy and rate limit, a reserved audit place, the work (tracked),

@@ -91,9 +91,10 @@ impl Service {
             if let Some(namespace) = request.namespace.filter(|n| !n.is_empty()) {
                 job["Namespace"] = Value::String(namespace);
             }
-            // The namespace the job itself names is the one that counts.
+            // The namespace the job itself names is the one that counts. Unrecorded here:
+            // the write's own event records a refusal.
             let namespace = self.namespace(job.get("Namespace").and_then(Value::as_str));
-            self.permit(who, Access::Write, Some(&namespace), "submit_job")?;
+            self.check_policy(who, Access::Write, Some(&namespace), "submit_job")?;
             self.register(job, self.write.expected_version).await
         })
         .await

@@ -219,7 +219,7 @@ impl Service {
             finished_at: None,
             // The writer holds it while Nomad answers; a writer that dies leaves it to expire.
             lease_owner: Some(ops.owner.clone()),
-            lease_expires_at: Some(now + chrono::Duration::minutes(10)),
+            lease_expires_at: Some(now + PENDING_LEASE),
             result: None,
         };
         let started = tokio::time::Instant::now();
@@ -346,9 +346,12 @@ impl Service {
     }
 }
 
-/// While the row is leased to this process (see `track_begin`) nobody else touches it, so
-/// a change the database missed can be retried until then.
-const RETRY_FOR: Duration = Duration::from_secs(9 * 60);
+/// How long a new operation's row stays leased to the process whose write is running.
+const PENDING_LEASE: chrono::Duration = chrono::Duration::minutes(10);
+
+/// While the row is leased to this process nobody else touches it, so a change the
+/// database missed is retried until shortly before the lease runs out.
+const RETRY_FOR: Duration = Duration::from_secs(PENDING_LEASE.num_seconds() as u64 - 60);
 
 /// Applies a change to an operation's row; when the database is away, keeps retrying in
 /// the background (the write has happened: its operation must not stay pending), then

@@ -309,3 +309,36 @@ async fn without_a_spool_writes_are_refused_while_the_database_is_away_and_audit
         gateway.logs()
     );
 }
+
+#[tokio::test]
+async fn a_submission_refused_for_the_namespace_it_names_is_one_event() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let db = TestDb::new().await;
+    let env = auth_env(&db, &fake);
+    let (_, admin) = create_key(&env, &["admin"], &["*"], None);
+    let (_, writer) = create_key(&env, &["nomad:read", "nomad:write"], &["default"], None);
+    let gateway = Gateway::start(&env);
+    let http = reqwest::Client::new();
+    let response = http
+        .put(gateway.url("/api/v1/jobs"))
+        .bearer_auth(&writer)
+        .json(&json!({"job": {"ID": "elsewhere", "Namespace": "prod", "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "docker", "Config": {"image": "nginx"}}]}]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    // The refusal is durable before the answer; give a stray second event time to land.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let events: Vec<Value> = audit_events(&http, &gateway, &admin, 1)
+        .await
+        .into_iter()
+        .filter(|e| e["operation"] == "submit_job")
+        .collect();
+    assert!(!events.is_empty(), "{events:#?}");
+    assert_eq!(events.len(), 1, "one attempt, one event: {events:#?}");
+    assert_eq!(events[0]["outcome"], "refused");
+    assert!(
+        events[0]["message"].as_str().unwrap().contains("prod"),
+        "{events:#?}"
+    );
+}

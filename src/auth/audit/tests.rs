@@ -80,7 +80,7 @@ async fn a_spool_replays_without_duplicates_events_already_in_the_database() {
     let who = Principal::anonymous();
     let written = row(&who, entry("create_job"));
     let spooled = row(&who, entry("scale_job"));
-    crate::db::audit::insert_batch(&db, vec![written.clone()])
+    crate::db::audit::insert_batch(&db, std::slice::from_ref(&written))
         .await
         .unwrap();
     // A spool as a crash leaves it: an event whose insert committed but was never

@@ -381,19 +381,18 @@ fn store(
 ) -> Pin<Box<dyn Future<Output = Result<Stored, Away>> + Send + '_>> {
     Box::pin(async move {
         let count = rows.len() as u64;
-        let error =
-            match tokio::time::timeout(INSERT_TIMEOUT, store::insert_batch(db, rows.clone())).await
-            {
-                Ok(Ok(inserted)) => {
-                    return Ok(Stored {
-                        inserted,
-                        skipped: count - inserted,
-                        rejected: Vec::new(),
-                    });
-                }
-                Ok(Err(error)) => error.to_string(),
-                Err(_) => return Err(Away(format!("no answer within {INSERT_TIMEOUT:?}"))),
-            };
+        let error = match tokio::time::timeout(INSERT_TIMEOUT, store::insert_batch(db, &rows)).await
+        {
+            Ok(Ok(inserted)) => {
+                return Ok(Stored {
+                    inserted,
+                    skipped: count - inserted,
+                    rejected: Vec::new(),
+                });
+            }
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => return Err(Away(format!("no answer within {INSERT_TIMEOUT:?}"))),
+        };
         let answers = matches!(
             tokio::time::timeout(PING_TIMEOUT, crate::db::ping(db)).await,
             Ok(Ok(()))

@@ -132,7 +132,7 @@ impl utoipa::IntoResponses for Problems {
                 "Nomad failed, or refused the gateway's own Nomad token (it lacks a permission)",
             ),
             (429, "The caller's read or write budget is used up; Retry-After says when to try again"),
-            (503, "Nomad is unreachable, or writes are paused while the audit log waits for the database"),
+            (503, "Nomad is unreachable, the gateway's database is unavailable, or writes are paused while the audit log waits for the database (with Retry-After)"),
             (504, "No answer within GATEWAY_REQUEST_TIMEOUT"),
         ]
         .into_iter()
