@@ -225,7 +225,7 @@ async fn api_key(config: Config, action: ApiKeyAction) -> ExitCode {
                 Ok(spec) => spec,
                 Err(error) => return usage_failure(&error.to_string()),
             };
-            match crate::auth::keys::create(&db, &spec, None).await {
+            match crate::service::keys::create(&db, &spec, None).await {
                 Ok(key) => {
                     eprintln!(
                         "created key {} (prefix {}); it is shown only this once:",
@@ -294,7 +294,7 @@ fn mint(
     };
     let mut parsed = Vec::new();
     for s in scopes {
-        match crate::auth::Scope::parse(s) {
+        match crate::config::Scope::parse(s) {
             Some(scope) => parsed.push(scope),
             None => {
                 return usage_failure(&format!(

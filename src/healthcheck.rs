@@ -106,7 +106,7 @@ fn client(config: &Config, url: &str, timeout: Duration) -> anyhow::Result<reqwe
     let Some(tls) = config.tls.as_ref().filter(|_| url.starts_with("https://")) else {
         return Ok(builder.build()?);
     };
-    crate::server::install_crypto_provider();
+    crate::crypto::install_provider();
     let pinned = CertificateDer::from_pem_file(&tls.cert)
         .map_err(|e| anyhow::anyhow!("GATEWAY_TLS_CERT: {}: {e}", tls.cert.display()))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());

@@ -13,8 +13,8 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::Value;
 
-use super::policy::{Credential, Namespaces, Principal, Scope, Transport};
 use crate::config::AuthSettings;
+use crate::service::policy::{Credential, Namespaces, Principal, Scope, Transport};
 
 /// Refetch the JWKS at most this often when tokens name unknown keys.
 const REFETCH_MIN: Duration = Duration::from_secs(5);

@@ -1,29 +1,21 @@
-//! Who is calling: the `Authorization: Bearer` credential (an API key or a JWT) becomes a
-//! `Principal` in the request's extensions, for REST handlers and MCP tools alike. What
-//! the caller may do is decided in the service layer by `policy::decide`.
+//! Who is calling, and nothing else: the `Authorization: Bearer` credential (an API key
+//! or a JWT) becomes a `Principal`, or an `AuthError` the transports turn into their own
+//! answer. What the caller may do is decided in the service layer by `policy::decide`.
 
-pub mod audit;
 pub mod jwt;
 pub mod keys;
-pub mod policy;
-pub mod ratelimit;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Json, Response};
+use http::{HeaderMap, header};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
-pub use policy::{Access, Credential, Namespaces, Principal, Scope, Transport};
-
 use crate::config::AuthSettings;
-use crate::http::ApiError;
-use crate::state::AppState;
+use crate::service::audit;
+use crate::service::policy::{Principal, Scope, Transport};
+use crate::service::ratelimit;
 
 /// Checks credentials; shared by every request.
 pub struct Authenticator {
@@ -59,14 +51,15 @@ impl Authenticator {
         self.settings.enabled
     }
 
-    fn metadata_url(&self) -> String {
+    pub fn metadata_url(&self) -> String {
         format!(
             "{}/.well-known/oauth-protected-resource",
             self.public_url.as_str().trim_end_matches('/')
         )
     }
 
-    fn challenge(&self, invalid_token: bool) -> String {
+    /// The `WWW-Authenticate` value of a 401.
+    pub fn challenge(&self, invalid_token: bool) -> String {
         let mut value = String::from("Bearer realm=\"nomad-gateway\"");
         if self.settings.www_authenticate_metadata {
             value.push_str(&format!(", resource_metadata=\"{}\"", self.metadata_url()));
@@ -77,15 +70,27 @@ impl Authenticator {
         value
     }
 
-    async fn verify(&self, token: &str) -> Result<Principal, String> {
-        if keys::looks_like_key(token) {
-            return self.keys.verify(token).await.map_err(|e| e.to_string());
+    async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        if crate::service::keys::looks_like_key(token) {
+            return self.keys.verify(token).await.map_err(|e| match e {
+                keys::KeyProblem::Unavailable(cause) => AuthError::Unavailable(cause),
+                other => AuthError::Refused {
+                    message: other.to_string(),
+                    invalid_token: true,
+                },
+            });
         }
         match &self.jwt {
-            Some(jwt) => jwt.verify(token).await.map_err(|e| e.to_string()),
-            None => Err(
-                "the credential is not an API key (ngw_...) and no JWT issuer is configured".into(),
-            ),
+            Some(jwt) => jwt.verify(token).await.map_err(|e| AuthError::Refused {
+                message: e.to_string(),
+                invalid_token: true,
+            }),
+            None => Err(AuthError::Refused {
+                message:
+                    "the credential is not an API key (ngw_...) and no JWT issuer is configured"
+                        .into(),
+                invalid_token: true,
+            }),
         }
     }
 }
@@ -138,39 +143,119 @@ fn credential_in_query(query: Option<&str>) -> bool {
     })
 }
 
-/// The middleware: puts the caller's `Principal` into the request or answers 401.
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let auth = state.auth.clone();
-    let path = request.uri().path().to_string();
-    if is_public(&path, auth.settings.metrics_public) {
-        return next.run(request).await;
-    }
-    let client_addr = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    let transport = transport_of(&path);
-    let refuse = |message: String, invalid_token: bool| {
-        // A client that keeps presenting bad credentials is slowed down, and its refusals
-        // stop costing an audit event each.
-        let address = client_addr.clone().unwrap_or_default();
-        if let Err(retry_after) = auth.failures.check(&address) {
-            return ApiError::TooManyRequests {
-                message: format!("too many refused credentials from {address}; {message}"),
-                retry_after: retry_after.as_secs().max(1),
-            }
-            .into_response();
+/// Why a request has no caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No credential, a malformed one, or one that does not check out (401).
+    #[error("{message}")]
+    Refused {
+        message: String,
+        /// The challenge says `error="invalid_token"`.
+        invalid_token: bool,
+    },
+    /// This client address presented too many refused credentials (429).
+    #[error("{message}")]
+    TooManyFailures {
+        message: String,
+        retry_after: Duration,
+    },
+    /// The credential could not be checked: the gateway's database did not answer (503).
+    /// Not the caller's fault, so not counted as a refused credential.
+    #[error(
+        "the gateway's database is unavailable, so credentials cannot be checked right now; try again shortly"
+    )]
+    Unavailable(String),
+}
+
+/// What authentication looks at in a request.
+pub struct Presented<'a> {
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub client_addr: Option<String>,
+}
+
+impl Authenticator {
+    /// The caller of a request: `Ok(None)` for a public path, the local operator when
+    /// authentication is off. Refusals are audited (and counted per client address).
+    pub async fn authenticate(
+        &self,
+        request: Presented<'_>,
+    ) -> Result<Option<Principal>, AuthError> {
+        if is_public(request.path, self.settings.metrics_public) {
+            return Ok(None);
         }
-        if let Some(audit) = &auth.audit {
+        let transport = transport_of(request.path);
+        let checked = if !self.enabled() {
+            Ok(Principal::local())
+        } else if credential_in_query(request.query) {
+            Err(AuthError::Refused {
+                message:
+                    "credentials in the URL are refused; send them as Authorization: Bearer <token>"
+                        .into(),
+                invalid_token: false,
+            })
+        } else {
+            match bearer(request.headers) {
+                Err(problem) => Err(AuthError::Refused {
+                    message: problem.into(),
+                    invalid_token: false,
+                }),
+                Ok(None) => Err(AuthError::Refused {
+                    message:
+                        "a credential is required: send Authorization: Bearer <API key or JWT>"
+                            .into(),
+                    invalid_token: false,
+                }),
+                Ok(Some(token)) => self.verify(token).await,
+            }
+        };
+        match checked {
+            Ok(mut principal) => {
+                principal.transport = transport;
+                principal.client_addr = request.client_addr;
+                Ok(Some(principal))
+            }
+            Err(AuthError::Unavailable(cause)) => {
+                tracing::warn!(%cause, path = request.path, "credential not checked: the database is unavailable");
+                Err(AuthError::Unavailable(cause))
+            }
+            Err(AuthError::Refused {
+                message,
+                invalid_token,
+            }) => Err(self.refused(
+                message,
+                invalid_token,
+                transport,
+                request.client_addr,
+                request.path,
+            )),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// A refused credential: slowed down per client address, and audited while it is not.
+    fn refused(
+        &self,
+        message: String,
+        invalid_token: bool,
+        transport: Transport,
+        client_addr: Option<String>,
+        path: &str,
+    ) -> AuthError {
+        let address = client_addr.clone().unwrap_or_default();
+        if let Err(retry_after) = self.failures.check(&address) {
+            return AuthError::TooManyFailures {
+                message: format!("too many refused credentials from {address}; {message}"),
+                retry_after,
+            };
+        }
+        if let Some(audit) = &self.audit {
             let mut anonymous = Principal::local();
             anonymous.subject = "anonymous".into();
             anonymous.scopes.clear();
             anonymous.transport = transport;
-            anonymous.client_addr = client_addr.clone();
+            anonymous.client_addr = client_addr;
             audit.record(
                 &anonymous,
                 audit::Entry {
@@ -181,112 +266,33 @@ pub async fn authenticate(
                     outcome: audit::Outcome::Refused,
                     message: Some(message.clone()),
                     eval_id: None,
-                    duration: std::time::Duration::ZERO,
+                    duration: Duration::ZERO,
                 },
             );
         }
-        ApiError::Unauthorized {
+        AuthError::Refused {
             message,
-            challenge: auth.challenge(invalid_token),
+            invalid_token,
         }
-        .into_response()
-    };
-    if auth.enabled() && credential_in_query(request.uri().query()) {
-        return refuse(
-            "credentials in the URL are refused; send them as Authorization: Bearer <token>".into(),
-            false,
-        );
     }
-    let mut principal = if auth.enabled() {
-        match bearer(request.headers()) {
-            Err(problem) => return refuse(problem.into(), false),
-            Ok(None) => {
-                return refuse(
-                    "a credential is required: send Authorization: Bearer <API key or JWT>".into(),
-                    false,
-                );
-            }
-            Ok(Some(token)) => match auth.verify(token).await {
-                Ok(p) => p,
-                Err(problem) => return refuse(problem, true),
-            },
-        }
-    } else {
-        Principal::local()
-    };
-    principal.transport = transport;
-    principal.client_addr = client_addr;
-    tracing::Span::current().record("caller", principal.subject.as_str());
-    request.extensions_mut().insert(principal);
-    next.run(request).await
-}
 
-/// The caller, for REST handlers.
-pub struct Caller(pub Principal);
-
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Principal>()
-            .cloned()
-            .map(Caller)
-            .ok_or(ApiError::Internal)
-    }
-}
-
-/// `/.well-known/oauth-protected-resource` (RFC 9728): what this resource is, who issues
-/// tokens for it, and which scopes exist.
-pub async fn resource_metadata(State(state): State<AppState>) -> Response {
-    let auth = &state.auth;
-    let resource = format!("{}/mcp", auth.public_url.as_str().trim_end_matches('/'));
-    let servers: Vec<String> = auth
-        .settings
-        .authorization_servers
-        .iter()
-        .map(|u| u.to_string())
-        .collect();
-    Json(json!({
-        "resource": resource,
-        "resource_name": "nomad-gateway",
-        "authorization_servers": servers,
-        "scopes_supported": Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        "bearer_methods_supported": ["header"],
-    }))
-    .into_response()
-}
-
-/// On first start with authentication on and no keys at all: one admin key, printed
-/// once on the terminal (never logged). The fixed prefix is unique in the table, so two
-/// replicas starting together cannot both create one.
-pub async fn bootstrap_admin_key(db: &DatabaseConnection) -> Result<(), String> {
-    let count = crate::db::keys::count(db)
-        .await
-        .map_err(|e| format!("cannot count API keys: {e}"))?;
-    if count > 0 {
-        return Ok(());
-    }
-    let spec = keys::KeySpec {
-        name: "bootstrap admin".into(),
-        owner: "admin".into(),
-        scopes: Scope::ALL.into_iter().collect(),
-        namespaces: vec!["*".into()],
-        expires_at: None,
-    };
-    match keys::create(db, &spec, Some("bootstrap")).await {
-        Ok(key) => {
-            eprintln!(
-                "\nnomad-gateway: no API keys existed, so this admin key was created. It is shown only this once; store it now:\n\n    {}\n\nSend it as `Authorization: Bearer <key>`; create narrower keys with `nomad-gateway api-key create`.\n",
-                key.token
-            );
-            tracing::info!(key.prefix = %key.prefix, "created the bootstrap admin API key");
-            Ok(())
-        }
-        // Another replica created it first.
-        Err(_) if crate::db::keys::count(db).await.unwrap_or(0) > 0 => Ok(()),
-        Err(e) => Err(e),
+    /// RFC 9728 protected resource metadata: what this resource is, who issues tokens for
+    /// it, and which scopes exist.
+    pub fn resource_metadata(&self) -> serde_json::Value {
+        let resource = format!("{}/mcp", self.public_url.as_str().trim_end_matches('/'));
+        let servers: Vec<String> = self
+            .settings
+            .authorization_servers
+            .iter()
+            .map(|u| u.to_string())
+            .collect();
+        json!({
+            "resource": resource,
+            "resource_name": "nomad-gateway",
+            "authorization_servers": servers,
+            "scopes_supported": Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "bearer_methods_supported": ["header"],
+        })
     }
 }
 

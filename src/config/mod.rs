@@ -5,6 +5,7 @@
 mod describe;
 mod duration;
 mod mcp;
+mod scope;
 mod secret;
 mod source;
 
@@ -17,6 +18,7 @@ use url::Url;
 
 pub use duration::{format_duration, parse_duration};
 pub use mcp::McpSettings;
+pub use scope::Scope;
 pub use secret::{Secret, redact_url_password};
 pub use source::{KNOWN_KEYS, Sources};
 
@@ -545,7 +547,7 @@ fn group_scopes(s: &Sources) -> Result<Vec<(String, Vec<String>)>, ConfigError> 
             .filter(|s| !s.is_empty())
             .collect();
         for scope in &scopes {
-            if crate::auth::Scope::parse(scope).is_none() {
+            if Scope::parse(scope).is_none() {
                 return Err(ConfigError::new(
                     key,
                     format!(

@@ -172,6 +172,10 @@ impl From<ServiceError> for ApiError {
                 }
             }
             error @ ServiceError::AuditUnavailable(_) => ApiError::WritesPaused(error.to_string()),
+            ServiceError::Internal(message) => {
+                tracing::error!(%message, "the gateway failed");
+                ApiError::Internal
+            }
         }
     }
 }

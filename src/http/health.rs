@@ -47,7 +47,7 @@ pub struct Readiness {
     /// The audit log's queue: shown, not part of the decision (the database check
     /// already fails while the database is away, and reads go on meanwhile).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub audit: Option<crate::auth::audit::Status>,
+    pub audit: Option<crate::service::audit::Status>,
 }
 
 async fn timed<F, T, E>(timeout: std::time::Duration, work: F) -> Check

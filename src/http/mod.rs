@@ -1,7 +1,8 @@
-//! The HTTP transport: the one route table, middleware, health, metrics, errors, and the
-//! REST API with its OpenAPI document.
+//! The HTTP transport: its routes (health, metrics, the REST API with its OpenAPI
+//! document), the layers every request runs through, and the problem documents.
 
 mod api;
+mod authn;
 pub mod error;
 mod health;
 mod limits;
@@ -14,41 +15,49 @@ use axum::http::{Method, Uri};
 use axum::routing::get;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use authn::Caller;
 pub use error::{ApiError, Problem};
 pub use metrics::recorder as metrics_recorder;
 pub use observe::REQUEST_ID;
 
 use crate::state::AppState;
 
-/// Builds the whole application. Tests drive this very router.
-pub fn router(state: AppState) -> Router {
-    let limits = limits::Limits {
-        body_bytes: state.config.server.body_limit,
-        request_timeout: state.config.server.request_timeout,
-    };
+/// The HTTP routes: health, metrics, the REST API with its OpenAPI document and UI, and
+/// the OAuth protected resource metadata.
+pub fn routes() -> Router<AppState> {
     let (api, openapi) = api::router().split_for_parts();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .merge(api)
-        .merge(crate::mcp::router(&state))
         // Serves the document at /openapi.json and the UI (vendored assets) under /docs.
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .route(
             "/.well-known/oauth-protected-resource",
-            get(crate::auth::resource_metadata),
+            get(authn::resource_metadata),
         )
         .route(
             "/.well-known/oauth-protected-resource/mcp",
-            get(crate::auth::resource_metadata),
+            get(authn::resource_metadata),
         )
+}
+
+/// Wraps the whole application (every transport's routes) in the layers every request
+/// runs through, outermost first: `observe` (request id, span, metrics), `limits` (body
+/// cap, response deadline), authentication; plus the 404 and 405 problem documents.
+pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
+    let limits = limits::Limits {
+        body_bytes: state.config.server.body_limit,
+        request_timeout: state.config.server.request_timeout,
+    };
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::auth::authenticate,
+            authn::authenticate,
         ))
         .layer(axum::middleware::from_fn_with_state(
             limits,

@@ -80,13 +80,11 @@ impl rmcp::ServerHandler for NomadMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let who = caller(&context.extensions);
-        let read_only = self.state.service.read_only();
+        let service = &self.state.service;
         Ok(ListToolsResult::with_all_items(
             tools::all()
                 .iter()
-                .filter(|t| {
-                    crate::auth::policy::decide(&who, tools::access(t), None, read_only).is_ok()
-                })
+                .filter(|t| service.may(&who, t.access))
                 .map(|t| t.tool.clone())
                 .collect(),
         ))
@@ -107,6 +105,9 @@ impl rmcp::ServerHandler for NomadMcp {
             ));
         };
         let ctx = self.ctx(&context);
+        if let Err(refusal) = ctx.service.admit(&ctx.who, tool.access, tool.name) {
+            return Ok(CallToolResponse::from(tools::failure(&refusal)));
+        }
         let parent = context
             .extensions
             .get::<http::request::Parts>()

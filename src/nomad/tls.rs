@@ -220,7 +220,7 @@ pub fn client_config(
     if !custom {
         return Ok(None);
     }
-    crate::server::install_crypto_provider();
+    crate::crypto::install_provider();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder();
     let builder = if settings.skip_verify {

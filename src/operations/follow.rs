@@ -8,7 +8,7 @@ use super::model::{Facts, GroupProgress, Progress, State};
 use crate::db::operations::OperationRow;
 use crate::nomad::types::{Allocation, Deployment, Evaluation};
 use crate::nomad::{NomadClient, NomadError, QueryOptions};
-use crate::service::placement::{asks_of, explain};
+use crate::operations::placement::{asks_of, explain};
 
 /// Where an operation stands after a look.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,6 +187,29 @@ impl<'a> Follower<'a> {
                 let child = self.facts.dispatched_job_id.clone().unwrap_or_default();
                 self.allocations_settled(&child, Goal::Finished, None).await
             }
+            // A new evaluation of the same version (forced, or after an allocation was
+            // stopped): its deployment may be long over, so what counts is that the job's
+            // allocations run (or finish) again.
+            "evaluate" | "reschedule" => {
+                let job_id = self
+                    .row
+                    .job_id
+                    .clone()
+                    .unwrap_or_else(|| eval.job_id.clone());
+                let job = match self.nomad.read_job(&job_id, &options).await {
+                    Ok(job) => job.value,
+                    Err(NomadError::NotFound { .. }) => {
+                        return self.look(
+                            State::Superseded,
+                            format!("job '{job_id}' is gone (stopped and purged meanwhile)"),
+                            Next::Nothing,
+                        );
+                    }
+                    Err(e) => return self.unreachable(&e),
+                };
+                let (goal, desired) = goal_of(&job);
+                self.allocations_settled(&job_id, goal, desired).await
+            }
             _ => {
                 let job_id = self
                     .row
@@ -228,16 +251,9 @@ impl<'a> Follower<'a> {
                 };
                 let look = match deployment {
                     Some(id) => self.deployment(&id).await,
-                    None if job.job_type == "batch" || job.job_type == "sysbatch" => {
-                        self.allocations_settled(&job_id, Goal::Finished, None)
-                            .await
-                    }
                     None => {
-                        // A service job wants its groups' counts; a system job one per node.
-                        let desired = (job.job_type == "service")
-                            .then(|| job.task_groups.iter().map(|g| g.count.max(0) as u64).sum());
-                        self.allocations_settled(&job_id, Goal::Running, desired)
-                            .await
+                        let (goal, desired) = goal_of(&job);
+                        self.allocations_settled(&job_id, goal, desired).await
                     }
                 };
                 match ours {
@@ -290,6 +306,17 @@ enum Goal {
     Finished,
     /// Every allocation stopped.
     Stopped,
+}
+
+/// What a job's allocations should reach: batch jobs finish; a service job runs its
+/// groups' counts, a system job one per node (no count to compare with).
+fn goal_of(job: &crate::nomad::types::Job) -> (Goal, Option<u64>) {
+    if job.job_type == "batch" || job.job_type == "sysbatch" {
+        return (Goal::Finished, None);
+    }
+    let desired = (job.job_type == "service")
+        .then(|| job.task_groups.iter().map(|g| g.count.max(0) as u64).sum());
+    (Goal::Running, desired)
 }
 
 fn terminal(a: &Allocation) -> bool {

@@ -12,6 +12,7 @@
 pub mod follow;
 pub mod locks;
 pub mod model;
+pub mod placement;
 pub mod watcher;
 
 use std::sync::Arc;

@@ -188,11 +188,23 @@ pub fn kind_of(operation: &str) -> Option<&'static str> {
         "promote_deployment" => "promote",
         "fail_deployment" => "fail",
         "drain_node" => "drain",
+        "force_evaluate_job" => "evaluate",
+        "stop_allocation" => "reschedule",
         _ => return None,
     })
 }
 
-pub const KINDS: [&str; 10] = [
-    "create", "submit", "stop", "restart", "scale", "dispatch", "revert", "promote", "fail",
+pub const KINDS: [&str; 12] = [
+    "create",
+    "submit",
+    "stop",
+    "restart",
+    "scale",
+    "dispatch",
+    "revert",
+    "promote",
+    "fail",
     "drain",
+    "evaluate",
+    "reschedule",
 ];

@@ -1,6 +1,7 @@
 //! Running the gateway: open the database, build the app, bind, serve over HTTP or HTTPS,
 //! and shut down gracefully on SIGTERM/SIGINT.
 
+pub mod app;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -29,15 +30,9 @@ pub enum ServeError {
 /// Everything that needs checking before binding: TLS material and the Nomad TLS files.
 /// Used by `serve` and `config check` alike.
 pub fn preflight(config: &Config) -> Result<Option<tls::Loaded>, ConfigError> {
-    install_crypto_provider();
+    crate::crypto::install_provider();
     NomadClient::new(&config.nomad)?;
     config.tls.as_ref().map(tls::load).transpose()
-}
-
-/// rustls needs one process-wide crypto provider; aws-lc-rs is the only one compiled in
-/// (see STACK.md, trap 1). Installing twice is harmless.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 /// Builds the shared state: database (migrated), Nomad client, metrics.
@@ -52,7 +47,7 @@ pub async fn build_state(
     crate::db::migrate(&db)
         .await
         .context("migrating the database")?;
-    let audit = crate::auth::audit::Audit::start(
+    let audit = crate::service::audit::Audit::start(
         db.clone(),
         config.auth.audit_queue,
         &config.auth.audit_spool,
@@ -77,7 +72,7 @@ pub async fn build_state(
         shutdown.clone(),
     );
     if config.auth.enabled {
-        crate::auth::bootstrap_admin_key(&db)
+        crate::service::keys::bootstrap_admin_key(&db)
             .await
             .map_err(anyhow::Error::msg)?;
     } else {
@@ -106,8 +101,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let tls_settings = config.tls.clone();
     let state = build_state(config, shutdown.clone()).await?;
     let public_url = state.config.server.public_url.to_string();
-    let app =
-        crate::http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
 
     let listener = std::net::TcpListener::bind(listen)
         .with_context(|| format!("cannot listen on {listen} (GATEWAY_LISTEN)"))?;

@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::guard::WriteCall;
+use super::keys::{self, KeySpec};
 use super::{FieldError, Principal, Service, ServiceError};
-use crate::auth::keys::{self, KeySpec};
-use crate::auth::policy::{Access, Scope};
 use crate::db::audit::AuditFilter;
+use crate::service::policy::{Access, Scope};
 
 /// A key to create.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -233,7 +233,13 @@ impl Service {
             let spec = key_spec(&request, &who.subject)?;
             let key = keys::create(self.db()?, &spec, None)
                 .await
-                .map_err(ServiceError::NomadFailed)?;
+                .map_err(|e| match e {
+                    keys::CreateError::NoScope => invalid("scopes", e.to_string()),
+                    keys::CreateError::Store(cause) => {
+                        ServiceError::database(cause, "the key was not created; ")
+                    }
+                    keys::CreateError::NoRandomness(_) => ServiceError::Internal(e.to_string()),
+                })?;
             Ok(CreatedKey {
                 id: key.id.to_string(),
                 prefix: key.prefix,

@@ -2,7 +2,7 @@
 //! restart and stop; and task logs.
 
 use super::guard::WriteCall;
-use crate::auth::policy::Access;
+use crate::service::policy::Access;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::not_found;
@@ -214,12 +214,14 @@ impl Service {
     }
 
     /// Stops the allocation; the scheduler places a replacement if the job still wants one.
+    /// A tracked write (`reschedule`): its operation ends when the job's allocations run
+    /// again.
     pub async fn stop_allocation(
         &self,
         who: &Principal,
         alloc_id: &str,
         namespace: Option<&str>,
-    ) -> Result<Option<String>, ServiceError> {
+    ) -> Result<AllocationStop, ServiceError> {
         let namespace = self.namespace(namespace);
         let call = WriteCall::in_namespace(
             "stop_allocation",
@@ -227,7 +229,7 @@ impl Service {
             serde_json::json!({"alloc_id": alloc_id}),
         );
         self.audited(who, call, async {
-            self.read_allocation(alloc_id, &namespace).await?;
+            let alloc = self.read_allocation(alloc_id, &namespace).await?;
             let answer = self
                 .nomad
                 .stop_allocation(alloc_id, &self.in_namespace(&namespace))
@@ -237,8 +239,37 @@ impl Service {
                         format!("allocation '{alloc_id}' not found in namespace '{namespace}'")
                     })
                 })?;
-            Ok(Some(answer.eval_id).filter(|e| !e.is_empty()))
+            Ok(AllocationStop {
+                alloc_id: alloc_id.to_string(),
+                job_id: alloc.job_id,
+                namespace: namespace.clone(),
+                eval_id: Some(answer.eval_id).filter(|e| !e.is_empty()),
+                operation_id: None,
+                operation: None,
+                not_followed: None,
+            })
         })
         .await
     }
+}
+
+/// A stopped allocation.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AllocationStop {
+    pub alloc_id: String,
+    /// The allocation's job.
+    pub job_id: String,
+    pub namespace: String,
+    /// The evaluation that places a replacement, when the job still wants one.
+    pub eval_id: Option<String>,
+    /// The operation that follows this change (`GET /api/v1/operations/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<String>,
+    /// With `wait`: the operation as it stood when the wait ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<crate::operations::Operation>,
+    /// With `wait`, when the write could not be followed: why (the gateway's database
+    /// was unavailable, so the write has no tracked operation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_followed: Option<String>,
 }

@@ -1,6 +1,6 @@
 //! The cluster at a glance: leader, servers, nodes, capacity, jobs; namespaces; events.
 
-use crate::auth::policy::Access;
+use crate::service::policy::Access;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -137,8 +137,10 @@ impl Service {
 
     /// CPU and memory asked by running allocations, from their jobs' task groups.
     async fn running_asks(&self, allocs: &[crate::nomad::types::Allocation]) -> (i64, i64) {
-        let mut per_job: BTreeMap<(String, String), BTreeMap<String, super::placement::GroupAsk>> =
-            BTreeMap::new();
+        let mut per_job: BTreeMap<
+            (String, String),
+            BTreeMap<String, crate::operations::placement::GroupAsk>,
+        > = BTreeMap::new();
         let mut total = (0, 0);
         for alloc in allocs
             .iter()

@@ -1,7 +1,7 @@
 //! Steering running jobs: stop, scale, dispatch, evaluate, versions, revert, restart.
 
 use super::guard::WriteCall;
-use crate::auth::policy::Access;
+use crate::service::policy::Access;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,10 @@ pub struct DispatchResult {
     /// With `wait`: the operation as it stood when the wait ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<crate::operations::Operation>,
+    /// With `wait`, when the write could not be followed: why (the gateway\'s database
+    /// was unavailable, so the write has no tracked operation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_followed: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -81,6 +85,10 @@ pub struct RestartResult {
     /// With `wait`: the operation as it stood when the wait ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<crate::operations::Operation>,
+    /// With `wait`, when the write could not be followed: why (the gateway\'s database
+    /// was unavailable, so the write has no tracked operation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_followed: Option<String>,
 }
 
 /// Meta key whose change forces a new job version for a rolling re-deploy.
@@ -219,6 +227,7 @@ impl Service {
                 namespace,
                 operation_id: None,
                 operation: None,
+                not_followed: None,
             })
         })
         .await
@@ -331,6 +340,7 @@ impl Service {
                 eval_id: None,
                 operation_id: None,
                 operation: None,
+                not_followed: None,
             };
             match mode {
                 RestartMode::InPlace => {

@@ -1,7 +1,7 @@
 //! Deployments: list per job, read, promote canaries, fail.
 
 use super::guard::WriteCall;
-use crate::auth::policy::Access;
+use crate::service::policy::Access;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::{DeploymentBrief, not_found};
@@ -20,6 +20,10 @@ pub struct DeploymentChange {
     /// With `wait`: the operation as it stood when the wait ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<crate::operations::Operation>,
+    /// With `wait`, when the write could not be followed: why (the gateway\'s database
+    /// was unavailable, so the write has no tracked operation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_followed: Option<String>,
 }
 
 fn change(id: &str, answer: DeploymentWriteResponse) -> DeploymentChange {
@@ -29,6 +33,7 @@ fn change(id: &str, answer: DeploymentWriteResponse) -> DeploymentChange {
         reverted_to_version: answer.reverted_job_version,
         operation_id: None,
         operation: None,
+        not_followed: None,
     }
 }
 

@@ -2,7 +2,7 @@
 //! allocations and its latest deployment, and says in plain sentences what is wrong and
 //! what to try next.
 
-use crate::auth::policy::Access;
+use crate::service::policy::Access;
 use serde::{Deserialize, Serialize};
 
 use super::allocations::{EventLine, describe_event};

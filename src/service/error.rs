@@ -38,7 +38,7 @@ pub enum ServiceError {
     #[error("{message}")]
     Forbidden {
         message: String,
-        missing_scope: Option<crate::auth::Scope>,
+        missing_scope: Option<crate::service::policy::Scope>,
     },
     /// The caller used up a budget; try again after `retry_after`.
     #[error("rate limit reached: {message}; retry in {} s", .retry_after.as_secs())]
@@ -46,9 +46,12 @@ pub enum ServiceError {
         message: String,
         retry_after: std::time::Duration,
     },
+    /// The gateway itself failed (not Nomad, not the database): a bug or the host.
+    #[error("the gateway failed: {0}")]
+    Internal(String),
     /// The audit log cannot take the event, so the write does not run.
     #[error("{0}")]
-    AuditUnavailable(crate::auth::audit::Unavailable),
+    AuditUnavailable(crate::service::audit::Unavailable),
 }
 
 fn summary(errors: &[FieldError]) -> String {

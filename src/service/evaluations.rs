@@ -1,14 +1,14 @@
 //! Evaluations: the scheduler's decisions, with placement failures in plain words.
 
-use crate::auth::policy::Access;
+use crate::service::policy::Access;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::jobs::not_found;
-use super::placement::{GroupAsk, asks_of, explain};
 use super::{Principal, Service, ServiceError, timestamp};
 use crate::nomad::types::Evaluation;
+use crate::operations::placement::{GroupAsk, asks_of, explain};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct EvaluationSummary {

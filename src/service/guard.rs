@@ -8,14 +8,14 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::{Service, ServiceError};
-use crate::auth::audit::{Audit, Entry, Outcome};
-use crate::auth::policy::{self, Access, Credential, Principal};
-use crate::auth::ratelimit::Limiter;
 use crate::config::AuthSettings;
+use crate::service::audit::{Audit, Entry, Outcome};
 use crate::service::control::{DispatchResult, RestartResult};
 use crate::service::deployments::DeploymentChange;
 use crate::service::jobs::WriteResult;
 use crate::service::nodes::NodeChange;
+use crate::service::policy::{self, Access, Credential, Principal};
+use crate::service::ratelimit::Limiter;
 use crate::service::tracking::{Begin, Tracked};
 
 /// Policy settings and the shared audit and rate-limit state.
@@ -130,7 +130,7 @@ impl WriteCall {
             operation: self.operation,
             namespace: self.namespace.clone(),
             job_id: self.job_id.clone(),
-            arguments: crate::auth::audit::redact(self.arguments.clone()),
+            arguments: crate::service::audit::redact(self.arguments.clone()),
             outcome,
             message,
             eval_id,
@@ -192,12 +192,13 @@ impl Audited for DeploymentChange {
 impl Audited for NodeChange {
     tracked_result!();
 }
-impl Audited for () {}
-impl Audited for Option<String> {
+impl Audited for crate::service::allocations::AllocationStop {
     fn eval_id(&self) -> Option<String> {
-        self.clone()
+        self.eval_id.clone()
     }
+    tracked_result!();
 }
+impl Audited for () {}
 impl<K, V> Audited for std::collections::BTreeMap<K, V> {}
 
 fn caller_key(who: &Principal) -> String {
@@ -265,6 +266,23 @@ impl Service {
                 missing_scope,
             }
         })
+    }
+
+    /// Whether the caller's scopes allow `access` at all (no namespace, unrecorded): what
+    /// a listing of operations shows this caller.
+    pub fn may(&self, who: &Principal, access: Access) -> bool {
+        policy::decide(who, access, None, self.guard.read_only).is_ok()
+    }
+
+    /// The scope check at a transport's door, before an operation runs: a refusal is
+    /// audited under `operation`; the budget is left to the operation itself.
+    pub fn admit(
+        &self,
+        who: &Principal,
+        access: Access,
+        operation: &'static str,
+    ) -> Result<(), ServiceError> {
+        self.permit(who, access, None, operation)
     }
 
     /// The policy and the caller's budget, unrecorded.

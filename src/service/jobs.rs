@@ -1,6 +1,6 @@
 //! Reading jobs: the list and one job's overview, and the shapes writes answer with.
 
-use crate::auth::policy::Access;
+use crate::service::policy::Access;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -257,6 +257,10 @@ pub struct WriteResult {
     /// With `wait`: the operation as it stood when the wait ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<crate::operations::Operation>,
+    /// With `wait`, when the write could not be followed: why (the gateway\'s database
+    /// was unavailable, so the write has no tracked operation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_followed: Option<String>,
 }
 
 pub(super) fn write_result(job_id: &str, namespace: &str, answer: JobWriteResponse) -> WriteResult {
@@ -274,6 +278,7 @@ pub(super) fn write_result(job_id: &str, namespace: &str, answer: JobWriteRespon
             .collect(),
         operation_id: None,
         operation: None,
+        not_followed: None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Task logs: the last lines of a task's stdout or stderr, bounded in lines and bytes.
 
-use crate::auth::policy::Access;
+use crate::service::policy::Access;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::{invalid, not_found};

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod allocations;
+pub mod audit;
 pub mod cluster;
 pub mod control;
 pub mod deployments;
@@ -11,17 +12,20 @@ mod error;
 pub mod evaluations;
 mod guard;
 pub mod jobs;
+pub mod keys;
 pub mod logs;
 pub mod nodes;
 pub mod operations;
-pub mod placement;
+pub mod policy;
+pub mod ratelimit;
 pub mod spec;
 pub mod submit;
 pub mod tracking;
+pub mod wait;
 
-pub use crate::auth::policy::Principal;
 pub use error::{FieldError, ServiceError};
 pub use guard::Guard;
+pub use policy::Principal;
 
 use crate::nomad::{NomadClient, QueryOptions};
 
@@ -85,7 +89,7 @@ impl Service {
     }
 
     /// The audit log, when this service records one.
-    pub fn audit(&self) -> Option<&crate::auth::audit::Audit> {
+    pub fn audit(&self) -> Option<&crate::service::audit::Audit> {
         self.guard.audit()
     }
 

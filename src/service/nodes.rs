@@ -1,7 +1,7 @@
 //! Client nodes: list, read, drain, cordon/uncordon, labels.
 
 use super::guard::WriteCall;
-use crate::auth::policy::Access;
+use crate::service::policy::Access;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -79,6 +79,10 @@ pub struct NodeChange {
     /// With `wait`: the operation as it stood when the wait ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<crate::operations::Operation>,
+    /// With `wait`, when the write could not be followed: why (the gateway\'s database
+    /// was unavailable, so the write has no tracked operation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_followed: Option<String>,
 }
 
 fn node_not_found(id: &str) -> impl FnOnce() -> String {
@@ -179,6 +183,7 @@ impl Service {
                 eval_ids: answer.eval_ids,
                 operation_id: None,
                 operation: None,
+                not_followed: None,
             })
         })
         .await
@@ -206,6 +211,7 @@ impl Service {
                 eval_ids: answer.eval_ids,
                 operation_id: None,
                 operation: None,
+                not_followed: None,
             })
         })
         .await

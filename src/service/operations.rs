@@ -6,10 +6,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{DEFAULT_PAGE, MAX_PAGE, Principal, Service, ServiceError};
-use crate::auth::policy::{self, Access};
 use crate::db::operations::{self as q, OperationFilter, OperationRow};
 use crate::operations::model::KINDS;
 use crate::operations::{Operation, State};
+use crate::service::policy::{self, Access};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -59,6 +59,16 @@ impl Service {
             .filter(|r| r.result.is_some())
             .ok_or_else(|| not_found(id))?;
         Ok(row)
+    }
+
+    /// An operation as it stands, for a write's own caller (who may see it: the write
+    /// was allowed): no policy, no budget. `None` while its row is not stored yet.
+    pub(super) async fn operation_now(&self, id: &str) -> Result<Option<Operation>, ServiceError> {
+        match self.operation_row(id).await {
+            Ok(row) => Ok(Some(Operation::from(&row))),
+            Err(ServiceError::NotFound(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// The policy for one operation (the caller's scope was checked before): reads in
@@ -200,7 +210,7 @@ impl Service {
         {
             return Err(ServiceError::Forbidden {
                 message: format!("cancel_operation refused: {refusal}"),
-                missing_scope: Some(crate::auth::Scope::NomadWrite),
+                missing_scope: Some(crate::service::policy::Scope::NomadWrite),
             });
         }
         let row = self.visible_operation(who, id, "cancel_operation").await?;

@@ -1,18 +1,18 @@
 //! Creating and changing jobs: the simplified spec, full JSON or HCL2 submissions, plans.
 
 use super::guard::WriteCall;
-use crate::auth::policy::Access;
+use crate::service::policy::Access;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::jobs::{WriteResult, invalid, write_result};
-use super::placement::{asks_of, explain};
 use super::spec::CreateJobSpec;
 use super::{Principal, Service, ServiceError};
 use crate::nomad::types::Job;
 use crate::nomad::{JobRegistration, ParseRequest};
+use crate::operations::placement::{asks_of, explain};
 
 /// A full job: Nomad JSON (bare or `{"Job": ...}`) or HCL2 text.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]

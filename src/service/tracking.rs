@@ -13,6 +13,7 @@ use crate::db::operations::{self as q, OperationRow};
 use crate::operations::locks::JobLock;
 use crate::operations::model::{Progress, kind_of};
 use crate::operations::{Facts, Operation, Operations, State};
+use crate::service::allocations::AllocationStop;
 use crate::service::control::{DispatchResult, RestartMode, RestartResult};
 use crate::service::deployments::DeploymentChange;
 use crate::service::jobs::WriteResult;
@@ -37,6 +38,8 @@ pub trait Tracked: Send {
     fn operation_id(&self) -> Option<String>;
     /// The operation's state when the caller waited for it.
     fn set_operation(&mut self, operation: Operation);
+    /// Why a write the caller waited for could not be followed.
+    fn set_not_followed(&mut self, why: String);
     /// The answer as stored for retries with the same idempotency key.
     fn record(&self) -> Value;
 }
@@ -51,6 +54,9 @@ macro_rules! tracked_fields {
         }
         fn set_operation(&mut self, operation: Operation) {
             self.operation = Some(operation);
+        }
+        fn set_not_followed(&mut self, why: String) {
+            self.not_followed = Some(why);
         }
         fn record(&self) -> Value {
             serde_json::to_value(self).unwrap_or_default()
@@ -107,6 +113,18 @@ impl Tracked for DeploymentChange {
             eval_id: self.eval_id.clone(),
             deployment_id: Some(self.deployment_id.clone()),
             reverted_to_version: self.reverted_to_version,
+            ..Facts::default()
+        }
+    }
+    tracked_fields!();
+}
+
+impl Tracked for AllocationStop {
+    fn facts(&self) -> Facts {
+        Facts {
+            job_id: Some(self.job_id.clone()),
+            namespace: Some(self.namespace.clone()),
+            eval_id: self.eval_id.clone(),
             ..Facts::default()
         }
     }

@@ -707,3 +707,131 @@ async fn a_submission_costs_one_write_from_the_budget() {
         .unwrap();
     assert_eq!(third.status(), 429);
 }
+
+#[tokio::test]
+async fn a_waiting_write_costs_one_write_and_no_read() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let db = TestDb::new().await;
+    let mut env = auth_env(&db, &fake);
+    set(&mut env, "GATEWAY_RATE_LIMIT_WRITES", "2");
+    set(&mut env, "GATEWAY_RATE_LIMIT_READS", "1");
+    let (_, key) = create_key(&env, &["nomad:read", "nomad:write"], &["*"], None);
+    let gateway = Gateway::start(&env);
+    let http = reqwest::Client::new();
+    let job = json!({"job": {"ID": "api", "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [
+        {"Name": "t", "Driver": "docker", "Config": {"image": "nginx"}}]}]}});
+    // The wait follows the operation to its end (many looks at it) without a read.
+    let waited = http
+        .put(gateway.url("/api/v1/jobs?wait=60"))
+        .bearer_auth(&key)
+        .json(&job)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(waited.status(), 200);
+    let waited: Value = waited.json().await.unwrap();
+    assert_eq!(waited["operation"]["finished"], true, "{waited:#}");
+    // The one read of the budget is still there; the second read is over it.
+    let read = |path: &'static str| http.get(gateway.url(path)).bearer_auth(&key).send();
+    assert_eq!(read("/api/v1/jobs").await.unwrap().status(), 200);
+    assert_eq!(read("/api/v1/jobs").await.unwrap().status(), 429);
+    // The waiting write took one write: one more goes through, the next does not.
+    let second = http
+        .put(gateway.url("/api/v1/jobs"))
+        .bearer_auth(&key)
+        .json(&job)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 200);
+    let third = http
+        .put(gateway.url("/api/v1/jobs"))
+        .bearer_auth(&key)
+        .json(&job)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(third.status(), 429);
+}
+
+/// A 503 saying the gateway's own database is unavailable, with `Retry-After`.
+async fn database_unavailable(response: reqwest::Response) {
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "2");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["type"], "urn:nomad-gateway:problem:database-unavailable",
+        "{body:#}"
+    );
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("gateway's database is unavailable"),
+        "{detail}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL with Postgres; tests/run.sh runs it"]
+async fn a_database_outage_while_checking_a_key_is_a_503_on_every_transport() {
+    let db = TestDb::new().await;
+    let (proxy, proxied) = crate::support::Proxy::for_database(&db).await;
+    let fake = FakeNomad::start(Options::default()).await;
+    let mut env = auth_env(&db, &fake);
+    set(&mut env, "DATABASE_URL", &proxied);
+    // One refused credential per address at most: an outage must not count as one.
+    set(&mut env, "GATEWAY_RATE_LIMIT_AUTH_FAILURES", "1");
+    let (_, key) = create_key(&env, &["nomad:read"], &["*"], None);
+    let gateway = Gateway::start(&env);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let jobs = || {
+        http.get(gateway.url("/api/v1/jobs"))
+            .bearer_auth(&key)
+            .send()
+    };
+    assert_eq!(jobs().await.unwrap().status(), 200);
+    proxy.cut();
+    // Past the key cache, so the key has to be looked up again.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    for _ in 0..2 {
+        database_unavailable(jobs().await.unwrap()).await;
+    }
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "outage", "version": "1"}}});
+    let streamable = http
+        .post(gateway.url("/mcp"))
+        .bearer_auth(&key)
+        .header("accept", "application/json, text/event-stream")
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    database_unavailable(streamable).await;
+    let sse = http
+        .get(gateway.url("/sse"))
+        .bearer_auth(&key)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    database_unavailable(sse).await;
+    proxy.restore();
+    // Back as soon as the pool reconnects; and never counted as refused credentials (the
+    // limit of one would answer 429 by now).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = jobs().await.unwrap().status();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database came back, the key did not"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -9,6 +9,7 @@ mod database;
 mod fake_fidelity;
 mod job_spec;
 mod jwt;
+mod layers;
 mod mcp;
 mod mcp_auth;
 mod mcp_sse;

@@ -312,12 +312,12 @@ async fn every_tool_runs_against_nomad() {
     spec["wait"] = json!(60);
     let created = ok(&client, &tools, "create_job", spec).await;
     assert_eq!(created["job_id"], "web");
-    let outcome = &created["outcome"];
-    assert_eq!(outcome["settled"], true, "{created:#}");
-    assert_eq!(outcome["state"], "running", "{created:#}");
-    assert_eq!(outcome["allocations"]["running"], 2, "{created:#}");
-    // The tracked operation's final state comes with it, as on REST.
-    assert_eq!(created["operation"]["state"], "succeeded", "{created:#}");
+    // The tracked operation's final state comes with it, as on REST: no other follower.
+    assert!(created.get("outcome").is_none(), "{created:#}");
+    let operation = &created["operation"];
+    assert_eq!(operation["state"], "succeeded", "{created:#}");
+    assert_eq!(operation["finished"], true, "{created:#}");
+    assert_eq!(operation["groups"]["web"]["healthy"], 2, "{created:#}");
     assert_eq!(
         created["operation"]["id"], created["operation_id"],
         "{created:#}"
@@ -357,15 +357,13 @@ async fn every_tool_runs_against_nomad() {
         json!({"job_id": "web", "count": 3, "wait": 5}),
     )
     .await;
-    // The fake Nomad's scale deployment stays running, so the wait runs out: the outcome
-    // says so, and where things stood.
-    let outcome = &scaled["outcome"];
-    if outcome["settled"] == false {
-        assert!(outcome["waited_ms"].as_u64().unwrap() >= 4000, "{scaled:#}");
-        let message = outcome["message"].as_str().unwrap();
-        assert!(message.contains("still in progress"), "{scaled:#}");
+    // Within 5 s the scale either finished or the wait ran out: the operation says which.
+    let operation = &scaled["operation"];
+    if operation["finished"] == false {
+        let state = operation["state"].as_str().unwrap();
+        assert!(["evaluating", "deploying"].contains(&state), "{scaled:#}");
     } else {
-        assert_eq!(outcome["state"], "running", "{scaled:#}");
+        assert_eq!(operation["state"], "succeeded", "{scaled:#}");
     }
     fake.settle(Duration::from_secs(10)).await;
 
@@ -509,8 +507,8 @@ async fn every_tool_runs_against_nomad() {
         json!({"job_id": "web", "mode": "redeploy", "wait": 60}),
     )
     .await;
-    assert!(
-        redeployed["outcome"]["settled"].as_bool().unwrap(),
+    assert_eq!(
+        redeployed["operation"]["state"], "succeeded",
         "{redeployed:#}"
     );
     ok(
@@ -527,10 +525,10 @@ async fn every_tool_runs_against_nomad() {
         json!({"alloc_id": alloc_id, "wait": 30}),
     )
     .await;
-    assert_eq!(
-        stopped["outcome"]["evaluation_status"], "complete",
-        "{stopped:#}"
-    );
+    // A tracked `reschedule`: it ends once the replacement runs.
+    assert_eq!(stopped["operation"]["kind"], "reschedule", "{stopped:#}");
+    assert_eq!(stopped["operation"]["state"], "succeeded", "{stopped:#}");
+    assert_eq!(stopped["job_id"], "web", "{stopped:#}");
 
     // A parameterized job, submitted as HCL, dispatched twice with one idempotency token.
     let submitted = ok(
@@ -574,7 +572,8 @@ async fn every_tool_runs_against_nomad() {
         json!({"node_id": node_id, "deadline_seconds": 60, "wait": 60}),
     )
     .await;
-    assert_eq!(drained["outcome"]["state"], "drained", "{drained:#}");
+    assert_eq!(drained["operation"]["kind"], "drain", "{drained:#}");
+    assert_eq!(drained["operation"]["state"], "succeeded", "{drained:#}");
     ok(
         &client,
         &tools,
@@ -603,7 +602,14 @@ async fn every_tool_runs_against_nomad() {
         json!({"job_id": "web", "purge": true, "wait": 60}),
     )
     .await;
-    assert_eq!(stopped["outcome"]["state"], "stopped", "{stopped:#}");
+    assert_eq!(stopped["operation"]["state"], "succeeded", "{stopped:#}");
+    assert!(
+        stopped["operation"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("stopped"),
+        "{stopped:#}"
+    );
     let gone = tool_error(&client, "get_job", json!({"job_id": "web"})).await;
     assert!(
         gone.contains("'web' not found in namespace 'default'"),
@@ -652,10 +658,9 @@ async fn failures_are_tool_errors_and_malformed_calls_are_protocol_errors() {
         json!({"job_id": "huge", "image": "nginx", "memory": 1048576, "wait": 30}),
     )
     .await;
-    assert_eq!(blocked["outcome"]["state"], "blocked", "{blocked:#}");
     assert_eq!(blocked["operation"]["state"], "failed", "{blocked:#}");
     assert!(
-        blocked["outcome"]["message"]
+        blocked["operation"]["message"]
             .as_str()
             .unwrap()
             .contains("memory"),

@@ -136,7 +136,7 @@ async fn the_legacy_sse_transport_serves_the_same_tools() {
     let mut spec = json!({"job_id": "web", "image": "nginx:1.27", "count": 2});
     spec["wait"] = json!(60);
     let created = ok(&client, &tools, "create_job", spec).await;
-    assert_eq!(created["outcome"]["state"], "running", "{created:#}");
+    assert_eq!(created["operation"]["state"], "succeeded", "{created:#}");
     let progress = client.service().progress.lock().unwrap().clone();
     assert!(!progress.is_empty(), "progress notifications over SSE");
     let job = ok(&client, &tools, "get_job", json!({"job_id": "web"})).await;

@@ -50,7 +50,8 @@ async def exercise(session: ClientSession, job_id: str) -> None:
         ),
     )
     assert created["job_id"] == job_id
-    assert created["outcome"]["settled"] is True, created
+    assert created["operation"]["state"] == "succeeded", created
+    assert created["operation"]["finished"] is True, created
     assert progress, "progress notifications arrive while the rollout advances"
 
     jobs = check_structured(tools, "list_jobs", await session.call_tool("list_jobs", {}))

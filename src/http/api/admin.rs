@@ -8,7 +8,7 @@ use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::{ApiResult, Problems};
-use crate::auth::Caller;
+use crate::http::Caller;
 use crate::http::error::ApiError;
 use crate::service::admin::{AuditQuery, AuditRecord, CreateKeyRequest, CreatedKey, KeyRow};
 use crate::state::AppState;

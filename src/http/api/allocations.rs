@@ -3,16 +3,17 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams, QueryParams};
+use super::operations::Write;
 use super::{ApiResult, InNamespace, Problems};
-use crate::auth::Caller;
 use crate::http::ApiError;
-use crate::service::allocations::{AllocationDetail, AllocationRow};
+use crate::http::Caller;
+use crate::service::allocations::{AllocationDetail, AllocationRow, AllocationStop};
 use crate::service::logs::{LogsRequest, LogsResult};
 use crate::state::AppState;
 
@@ -136,32 +137,30 @@ async fn restart_allocation(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-struct AllocationStopped {
-    alloc_id: String,
-    /// The evaluation that places a replacement, when the job still wants one.
-    eval_id: Option<String>,
-}
-
 /// Stop an allocation
 ///
-/// The scheduler places a replacement if the job still wants one.
+/// The scheduler places a replacement if the job still wants one. A tracked write: with
+/// `?wait=` the answer carries its operation once the job's allocations run again.
 #[utoipa::path(
     post,
     path = "/api/v1/allocations/{alloc_id}/stop",
     tag = "allocations",
-    params(("alloc_id" = String, Path, description = "The allocation's ID"), InNamespace),
-    responses((status = 200, description = "Stopped", body = AllocationStopped), Problems)
+    params(("alloc_id" = String, Path, description = "The allocation's ID"), InNamespace, super::operations::WaitQuery, ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key (same caller, same request) returns the first call's answer without calling Nomad again; another request with a used key is refused with 409")),
+    responses((status = 200, description = "Stopped", body = AllocationStop), Problems)
 )]
 async fn stop_allocation(
     Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(alloc_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
-) -> ApiResult<AllocationStopped> {
-    let eval_id = state
-        .service
-        .stop_allocation(&who, &alloc_id, query.namespace.as_deref())
+    write: Write,
+) -> ApiResult<AllocationStop> {
+    let result = write
+        .run(&state, &who, |service, who| async move {
+            service
+                .stop_allocation(&who, &alloc_id, query.namespace.as_deref())
+                .await
+        })
         .await?;
-    Ok(Json(AllocationStopped { alloc_id, eval_id }))
+    Ok(Json(result))
 }

@@ -6,7 +6,7 @@
 //! `development` and `jm`; errors are problem documents, whose `detail` field is where
 //! that service put its error message too.
 
-use crate::auth::Caller;
+use crate::http::Caller;
 use std::collections::BTreeMap;
 
 use axum::Json;

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::extract::QueryParams;
 use super::{ApiResult, Problems};
-use crate::auth::Caller;
+use crate::http::Caller;
 use crate::service::cluster::{ClusterStatus, EventRow, EventsRequest, NamespaceRow};
 use crate::state::AppState;
 

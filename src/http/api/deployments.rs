@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::operations::Write;
 use super::{ApiResult, InNamespace, Problems};
-use crate::auth::Caller;
+use crate::http::Caller;
 use crate::service::deployments::DeploymentChange;
 use crate::service::jobs::DeploymentBrief;
 use crate::state::AppState;

@@ -7,7 +7,7 @@ use utoipa_axum::routes;
 
 use super::extract::{PathParams, QueryParams};
 use super::{ApiResult, InNamespace, Problems};
-use crate::auth::Caller;
+use crate::http::Caller;
 use crate::service::evaluations::EvaluationSummary;
 use crate::state::AppState;
 

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::operations::Write;
 use super::{ApiResult, InNamespace, Problems};
-use crate::auth::Caller;
+use crate::http::Caller;
 use crate::service::control::{
     DispatchRequest, DispatchResult, JobVersion, RestartMode, RestartResult, ScaleRequest,
 };
@@ -130,21 +130,25 @@ struct EvaluateBody {
     post,
     path = "/api/v1/jobs/{job_id}/evaluate",
     tag = "jobs",
-    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace, super::operations::WaitQuery, ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key (same caller, same request) returns the first call's answer without calling Nomad again; another request with a used key is refused with 409")),
     request_body = Option<EvaluateBody>,
-    responses((status = 200, description = "The evaluation Nomad created", body = WriteResult), Problems)
+    responses((status = 200, description = "The evaluation Nomad created; its operation ends when the job's allocations run again", body = WriteResult), Problems)
 )]
 async fn force_evaluate_job(
     Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<InNamespace>,
+    write: Write,
     JsonBody(body): JsonBody<EvaluateBody>,
 ) -> ApiResult<WriteResult> {
-    let namespace = query.namespace.as_deref();
-    let result = state
-        .service
-        .force_evaluate_job(&who, &job_id, namespace, body.force_reschedule)
+    let result = write
+        .run(&state, &who, |service, who| async move {
+            let namespace = query.namespace.as_deref();
+            service
+                .force_evaluate_job(&who, &job_id, namespace, body.force_reschedule)
+                .await
+        })
         .await?;
     Ok(Json(result))
 }

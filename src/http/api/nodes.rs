@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::extract::{JsonBody, PathParams};
 use super::operations::Write;
 use super::{ApiResult, Problems};
-use crate::auth::Caller;
+use crate::http::Caller;
 use crate::service::nodes::{DrainRequest, NodeChange, NodeDetail, NodeRow};
 use crate::state::AppState;
 

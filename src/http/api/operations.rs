@@ -18,12 +18,13 @@ use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::{ApiResult, Problems};
-use crate::auth::Caller;
-use crate::auth::policy::Principal;
 use crate::http::ApiError;
+use crate::http::Caller;
 use crate::operations::Operation;
 use crate::service::operations::{ListOperationsRequest, MAX_WAIT, changed};
+use crate::service::policy::Principal;
 use crate::service::tracking::{Tracked, WriteOptions};
+use crate::service::wait::Quiet;
 use crate::service::{FieldError, Service, ServiceError};
 use crate::state::AppState;
 
@@ -76,10 +77,38 @@ pub struct WaitQuery {
     wait: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 struct WriteQuery {
     wait: Option<String>,
     expected_version: Option<String>,
+}
+
+impl WriteQuery {
+    /// The write options of a query string. A parameter given twice, or whose value is
+    /// not text, is refused rather than dropped: a write must not run unguarded because
+    /// its `expected_version` went missing.
+    fn parse(query: &str) -> Result<WriteQuery, ApiError> {
+        let mut options = WriteQuery::default();
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            let slot = match key.as_ref() {
+                "wait" => &mut options.wait,
+                "expected_version" => &mut options.expected_version,
+                _ => continue,
+            };
+            if value.contains('\u{FFFD}') {
+                return Err(ApiError::BadRequest(format!(
+                    "the query parameter '{key}' is not UTF-8 text once percent-decoded"
+                )));
+            }
+            if slot.is_some() {
+                return Err(ApiError::BadRequest(format!(
+                    "the query parameter '{key}' is given more than once; give it once"
+                )));
+            }
+            *slot = Some(value.into_owned());
+        }
+        Ok(options)
+    }
 }
 
 /// The per-call options of a write route.
@@ -92,8 +121,7 @@ impl FromRequestParts<AppState> for Write {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
-        let query: WriteQuery =
-            serde_urlencoded::from_str(parts.uri.query().unwrap_or_default()).unwrap_or_default();
+        let query = WriteQuery::parse(parts.uri.query().unwrap_or_default())?;
         let idempotency_key = match parts.headers.get("idempotency-key") {
             None => None,
             Some(value) => Some(
@@ -129,7 +157,7 @@ impl FromRequestParts<AppState> for Write {
 
 impl Write {
     /// Runs the write with these options; with `wait`, waits for its operation to finish
-    /// and adds it to the answer.
+    /// and adds it to the answer (the service's one waiting path).
     pub async fn run<T, F, Fut>(
         self,
         state: &AppState,
@@ -141,15 +169,10 @@ impl Write {
         F: FnOnce(Service, Principal) -> Fut,
         Fut: Future<Output = Result<T, ServiceError>>,
     {
-        let started = std::time::Instant::now();
         let service = state.service.with_write_options(self.options);
-        let mut result = write(service.clone(), who.clone()).await?;
-        if let (Some(wait), Some(id)) = (self.wait, result.operation_id()) {
-            let wait = within_deadline(state, wait).saturating_sub(started.elapsed());
-            let operation = service.wait_operation(who, &id, wait, true, None).await?;
-            result.set_operation(operation);
-        }
-        Ok(result)
+        let wait = self.wait.map(|wait| within_deadline(state, wait));
+        let write = write(service.clone(), who.clone());
+        Ok(service.write_and_wait(wait, &Quiet, write).await?)
     }
 }
 

@@ -3,11 +3,11 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::jobs::outcome_text;
 use super::{Ctx, Kind, Summary, ToolDef, define};
-use crate::mcp::progress::{Follow, Outcome, wait_for};
-use crate::service::allocations::{AllocationDetail, AllocationRow};
+use crate::mcp::progress::operation_text;
+use crate::service::allocations::{AllocationDetail, AllocationRow, AllocationStop};
 use crate::service::logs::{LogStream, LogsRequest, LogsResult};
+use crate::service::policy::Access;
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
@@ -18,6 +18,7 @@ pub fn tools() -> Vec<ToolDef> {
              desired and actual status and deployment health. By default only the current job \
              version's; `all_versions` includes older ones. Paginated with `cursor`.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: ListAllocationsInput| async move {
                 let namespace = input.namespace.as_deref();
                 let rows = match ctx
@@ -44,6 +45,7 @@ pub fn tools() -> Vec<ToolDef> {
              the last events (why it was killed, failed or restarted). Use it to understand one \
              failing instance; get_job_logs shows its output.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: AllocationRef| async move {
                 ctx.service
                     .get_allocation(&ctx.who, &input.alloc_id, input.namespace.as_deref())
@@ -57,6 +59,7 @@ pub fn tools() -> Vec<ToolDef> {
              `task`, or all). The allocation keeps its ID; use stop_allocation to have it \
              replaced instead.",
             Kind::Write,
+            Access::Write,
             |ctx: Ctx, input: RestartAllocationInput| async move {
                 ctx.service
                     .restart_allocation(
@@ -79,29 +82,12 @@ pub fn tools() -> Vec<ToolDef> {
              if the job still wants it. Use it to move an instance off a bad node or to replace \
              a stuck one. With `wait` it follows the scheduler's evaluation.",
             Kind::Destructive { idempotent: true },
+            Access::Write,
             |ctx: Ctx, input: StopAllocationInput| async move {
-                let wait = wait_for(input.wait);
-                let eval_id = ctx
-                    .service
-                    .stop_allocation(&ctx.who, &input.alloc_id, input.namespace.as_deref())
-                    .await?;
-                let namespace = input
-                    .namespace
-                    .clone()
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| ctx.service.nomad().default_namespace().to_string());
-                let outcome = match wait {
-                    Some(wait) => Some(
-                        ctx.follow(Follow::Evaluation, &namespace, eval_id.as_deref(), wait)
-                            .await,
-                    ),
-                    None => None,
-                };
-                Ok(AllocationStopped {
-                    alloc_id: input.alloc_id,
-                    eval_id,
-                    outcome,
-                })
+                let service = ctx.writing(input.idempotency_key.clone(), None);
+                let namespace = input.namespace.as_deref();
+                let stop = service.stop_allocation(&ctx.who, &input.alloc_id, namespace);
+                ctx.write(&service, input.wait, stop).await
             },
         ),
         define(
@@ -112,6 +98,7 @@ pub fn tools() -> Vec<ToolDef> {
              (`lines`, default 100; `max_bytes`, default 64 KiB) and `truncated` says when older \
              output exists.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: LogsInput| async move {
                 let namespace = input.namespace.as_deref();
                 let request = LogsRequest {
@@ -199,10 +186,16 @@ pub struct StopAllocationInput {
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
-    /// Seconds to follow the scheduler's evaluation before answering (at most 300).
+    /// Seconds to wait for the operation (the scheduler's evaluation, then the job's
+    /// allocations running again) before answering (at most 300).
     #[serde(default)]
     #[schemars(example = 30)]
     pub wait: Option<u64>,
+    /// Retrying with the same key returns the first call's answer (and operation) without
+    /// stopping anything again; a different request with a used key is refused.
+    #[serde(default, skip_serializing)]
+    #[schemars(example = &"move-web-off-node-3")]
+    pub idempotency_key: Option<String>,
 }
 
 /// Which output stream of a task.
@@ -262,15 +255,6 @@ pub struct AllocationRestarted {
     pub alloc_id: String,
     /// The task restarted; every task when absent.
     pub task: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AllocationStopped {
-    pub alloc_id: String,
-    /// The evaluation that places a replacement, if any.
-    pub eval_id: Option<String>,
-    /// Where the evaluation ended (only with `wait`).
-    pub outcome: Option<Outcome>,
 }
 
 impl Summary for AllocationList {
@@ -333,7 +317,7 @@ impl Summary for AllocationRestarted {
     }
 }
 
-impl Summary for AllocationStopped {
+impl Summary for AllocationStop {
     fn summary(&self) -> String {
         format!(
             "Stopped allocation {}{}.{}",
@@ -342,7 +326,7 @@ impl Summary for AllocationStopped {
                 .as_deref()
                 .map(|e| format!("; evaluation {e} places a replacement if needed"))
                 .unwrap_or_default(),
-            outcome_text(&self.outcome)
+            operation_text(&self.operation, &self.not_followed)
         )
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Kind, Summary, ToolDef, define};
 use crate::service::cluster::{ClusterStatus, EventRow, EventsRequest, NamespaceRow};
+use crate::service::policy::Access;
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
@@ -15,6 +16,7 @@ pub fn tools() -> Vec<ToolDef> {
              CPU and memory capacity against what running allocations reserve, and jobs by \
              status. Use it to check whether there is room before adding work.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, _input: NoInput| async move { ctx.service.get_cluster_status(&ctx.who).await },
         ),
         define(
@@ -23,6 +25,7 @@ pub fn tools() -> Vec<ToolDef> {
             "List the Nomad namespaces with their descriptions. Every tool that takes \
              `namespace` accepts these names.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, _input: NoInput| async move {
                 let namespaces = ctx.service.list_namespaces(&ctx.who).await?;
                 Ok(NamespaceList { namespaces })
@@ -35,6 +38,7 @@ pub fn tools() -> Vec<ToolDef> {
              updated, deployment status, node events...), optionally only some topics, one \
              namespace or one job. Use it to see what just happened.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: EventsInput| async move {
                 let request = EventsRequest {
                     topics: input.topics,

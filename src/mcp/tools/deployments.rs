@@ -3,11 +3,11 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::jobs::outcome_text;
 use super::{Ctx, Kind, Summary, ToolDef, define};
-use crate::mcp::progress::{Follow, Outcome, wait_for};
+use crate::mcp::progress::operation_text;
 use crate::service::deployments::DeploymentChange;
 use crate::service::jobs::DeploymentBrief;
+use crate::service::policy::Access;
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
@@ -17,6 +17,7 @@ pub fn tools() -> Vec<ToolDef> {
             "List a job's deployments (rollouts of new versions), newest first, with per group \
              how many allocations are placed, healthy and unhealthy. Paginated with `cursor`.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: ListDeploymentsInput| async move {
                 let namespace = input.namespace.as_deref();
                 let deployments = match ctx
@@ -42,6 +43,7 @@ pub fn tools() -> Vec<ToolDef> {
             "Show one deployment: its status and description, and per group the desired, \
              placed, healthy and unhealthy allocations. Use it to watch a rollout.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: DeploymentRef| async move {
                 ctx.service
                     .get_deployment(&ctx.who, &input.deployment_id, input.namespace.as_deref())
@@ -55,18 +57,16 @@ pub fn tools() -> Vec<ToolDef> {
              replaces the remaining old allocations. Do it once the canaries are healthy. With \
              `wait` it follows the deployment.",
             Kind::Idempotent,
+            Access::Write,
             |ctx: Ctx, input: PromoteInput| async move {
-                let wait = wait_for(input.wait);
-                let change = ctx
-                    .writing(input.idempotency_key.clone(), None)
-                    .promote_deployment(
-                        &ctx.who,
-                        &input.deployment_id,
-                        input.namespace.as_deref(),
-                        &input.groups,
-                    )
-                    .await?;
-                Ok(ctx.after_deployment(change, input.namespace, wait).await)
+                let service = ctx.writing(input.idempotency_key.clone(), None);
+                let promote = service.promote_deployment(
+                    &ctx.who,
+                    &input.deployment_id,
+                    input.namespace.as_deref(),
+                    &input.groups,
+                );
+                ctx.write(&service, input.wait, promote).await
             },
         ),
         define(
@@ -76,48 +76,15 @@ pub fn tools() -> Vec<ToolDef> {
              auto-revert, Nomad rolls back to the last stable version. Use it to abort a bad \
              rollout. With `wait` it follows what happens next.",
             Kind::Destructive { idempotent: true },
+            Access::Write,
             |ctx: Ctx, input: FailInput| async move {
-                let wait = wait_for(input.wait);
-                let change = ctx
-                    .writing(input.idempotency_key.clone(), None)
-                    .fail_deployment(&ctx.who, &input.deployment_id, input.namespace.as_deref())
-                    .await?;
-                Ok(ctx.after_deployment(change, input.namespace, wait).await)
+                let service = ctx.writing(input.idempotency_key.clone(), None);
+                let namespace = input.namespace.as_deref();
+                let fail = service.fail_deployment(&ctx.who, &input.deployment_id, namespace);
+                ctx.write(&service, input.wait, fail).await
             },
         ),
     ]
-}
-
-impl Ctx {
-    async fn after_deployment(
-        &self,
-        change: DeploymentChange,
-        namespace: Option<String>,
-        wait: Option<std::time::Duration>,
-    ) -> DeploymentUpdate {
-        let outcome = match wait {
-            None => None,
-            Some(wait) => {
-                let namespace = namespace
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| self.service.nomad().default_namespace().to_string());
-                Some(
-                    self.follow(
-                        Follow::Deployment {
-                            id: change.deployment_id.clone(),
-                        },
-                        &namespace,
-                        change.eval_id.as_deref(),
-                        wait,
-                    )
-                    .await,
-                )
-            }
-        };
-        let mut change = change;
-        self.attach_operation(&mut change, &outcome).await;
-        DeploymentUpdate { change, outcome }
-    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -209,15 +176,6 @@ pub struct DeploymentList {
     pub next_cursor: Option<String>,
 }
 
-/// A change to a deployment and, with `wait`, where it ended.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct DeploymentUpdate {
-    #[serde(flatten)]
-    pub change: DeploymentChange,
-    /// Where the deployment ended (only with `wait`).
-    pub outcome: Option<Outcome>,
-}
-
 fn line(d: &DeploymentBrief) -> String {
     let groups: Vec<String> = d
         .groups
@@ -253,17 +211,16 @@ impl Summary for DeploymentBrief {
     }
 }
 
-impl Summary for DeploymentUpdate {
+impl Summary for DeploymentChange {
     fn summary(&self) -> String {
         let reverted = self
-            .change
             .reverted_to_version
             .map(|v| format!("; the job reverts to version {v}"))
             .unwrap_or_default();
         format!(
             "Deployment {} updated{reverted}.{}",
-            self.change.deployment_id,
-            outcome_text(&self.outcome)
+            self.deployment_id,
+            operation_text(&self.operation, &self.not_followed)
         )
     }
 }

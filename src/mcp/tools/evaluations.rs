@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Kind, Summary, ToolDef, define};
 use crate::service::evaluations::EvaluationSummary;
+use crate::service::policy::Access;
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
@@ -15,6 +16,7 @@ pub fn tools() -> Vec<ToolDef> {
              each, and in plain sentences why allocations could not be placed. Use it when a job \
              stays pending. Paginated with `cursor`.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: ListEvaluationsInput| async move {
                 let namespace = input.namespace.as_deref();
                 let evaluations = match ctx
@@ -40,6 +42,7 @@ pub fn tools() -> Vec<ToolDef> {
             "Show one evaluation by ID (write tools return one): its status, the deployment it \
              started, queued allocations and why any could not be placed.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: EvaluationRef| async move {
                 ctx.service
                     .get_evaluation(&ctx.who, &input.eval_id, input.namespace.as_deref())

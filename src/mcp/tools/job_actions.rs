@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::jobs::outcome_text;
 use super::{Ctx, Kind, Summary, ToolDef, define};
-use crate::mcp::progress::{Follow, Outcome, wait_for};
+use crate::mcp::progress::operation_text;
 use crate::service::control::{
     DispatchRequest, DispatchResult, JobVersion, RestartMode, RestartResult, ScaleRequest,
 };
+use crate::service::policy::Access;
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
@@ -22,18 +22,15 @@ pub fn tools() -> Vec<ToolDef> {
              revert_job or submit the job again to bring it back. With `wait` it follows until no \
              allocation runs.",
             Kind::Destructive { idempotent: true },
+            Access::Write,
             |ctx: Ctx, input: StopJobInput| async move {
-                let wait = wait_for(input.wait);
                 let namespace = input.namespace.as_deref();
-                let result = match ctx
-                    .writing(input.idempotency_key.clone(), None)
-                    .stop_job(&ctx.who, &input.job_id, namespace, input.purge)
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                };
-                Ok(ctx.after_job_write(result, wait, true).await)
+                let service = ctx.writing(input.idempotency_key.clone(), None);
+                let stop = service.stop_job(&ctx.who, &input.job_id, namespace, input.purge);
+                match ctx.write(&service, input.wait, stop).await {
+                    Ok(r) => Ok(r),
+                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                }
             },
         ),
         define(
@@ -44,34 +41,16 @@ pub fn tools() -> Vec<ToolDef> {
              job version so Nomad replaces allocations batch by batch following the job's update \
              strategy (health checks, auto-revert); with `wait` it follows that deployment.",
             Kind::Write,
+            Access::Write,
             |ctx: Ctx, input: RestartInput| async move {
-                let wait = wait_for(input.wait);
                 let namespace = input.namespace.as_deref();
-                let result = match ctx
-                    .writing(input.idempotency_key.clone(), None)
-                    .restart_job(&ctx.who, &input.job_id, namespace, input.mode.into())
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                };
-                let outcome = match wait {
-                    Some(wait) if result.eval_id.is_some() => Some(
-                        ctx.follow(
-                            Follow::JobRunning {
-                                job_id: result.job_id.clone(),
-                            },
-                            &result.namespace,
-                            result.eval_id.as_deref(),
-                            wait,
-                        )
-                        .await,
-                    ),
-                    _ => None,
-                };
-                let mut result = result;
-                ctx.attach_operation(&mut result, &outcome).await;
-                Ok(JobRestart { result, outcome })
+                let service = ctx.writing(input.idempotency_key.clone(), None);
+                let restart =
+                    service.restart_job(&ctx.who, &input.job_id, namespace, input.mode.into());
+                match ctx.write(&service, input.wait, restart).await {
+                    Ok(r) => Ok(r),
+                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                }
             },
         ),
         define(
@@ -81,23 +60,20 @@ pub fn tools() -> Vec<ToolDef> {
              has one group. Scaling to 0 stops the group's allocations but keeps the job. Returns \
              the evaluation; with `wait` it follows until the new count runs.",
             Kind::Idempotent,
+            Access::Write,
             |ctx: Ctx, input: ScaleInput| async move {
-                let wait = wait_for(input.wait);
                 let namespace = input.namespace.as_deref();
                 let request = ScaleRequest {
                     group: input.group,
                     count: input.count,
                     message: input.message,
                 };
-                let result = match ctx
-                    .writing(input.idempotency_key.clone(), None)
-                    .scale_job(&ctx.who, &input.job_id, namespace, request)
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                };
-                Ok(ctx.after_write(result, wait).await)
+                let service = ctx.writing(input.idempotency_key.clone(), None);
+                let scale = service.scale_job(&ctx.who, &input.job_id, namespace, request);
+                match ctx.write(&service, input.wait, scale).await {
+                    Ok(r) => Ok(r),
+                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                }
             },
         ),
         define(
@@ -107,39 +83,20 @@ pub fn tools() -> Vec<ToolDef> {
              Each call creates a new child job unless the same `idempotency_token` was used \
              before. Returns the child job's ID; with `wait` it follows the run.",
             Kind::Write,
+            Access::Write,
             |ctx: Ctx, input: DispatchInput| async move {
-                let wait = wait_for(input.wait);
                 let namespace = input.namespace.as_deref();
                 let request = DispatchRequest {
                     payload: input.payload,
                     meta: input.meta,
                     idempotency_token: input.idempotency_token,
                 };
-                let result = match ctx
-                    .writing(input.idempotency_key.clone(), None)
-                    .dispatch_job(&ctx.who, &input.job_id, namespace, request)
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                };
-                let outcome = match wait {
-                    Some(wait) => Some(
-                        ctx.follow(
-                            Follow::JobRunning {
-                                job_id: result.dispatched_job_id.clone(),
-                            },
-                            &result.namespace,
-                            result.eval_id.as_deref(),
-                            wait,
-                        )
-                        .await,
-                    ),
-                    None => None,
-                };
-                let mut result = result;
-                ctx.attach_operation(&mut result, &outcome).await;
-                Ok(JobDispatch { result, outcome })
+                let service = ctx.writing(input.idempotency_key.clone(), None);
+                let dispatch = service.dispatch_job(&ctx.who, &input.job_id, namespace, request);
+                match ctx.write(&service, input.wait, dispatch).await {
+                    Ok(r) => Ok(r),
+                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                }
             },
         ),
         define(
@@ -149,18 +106,20 @@ pub fn tools() -> Vec<ToolDef> {
              allocations could not be placed. With `force_reschedule` failed allocations are \
              replaced now instead of after their reschedule delay.",
             Kind::Write,
+            Access::Write,
             |ctx: Ctx, input: EvaluateInput| async move {
-                let wait = wait_for(input.wait);
                 let namespace = input.namespace.as_deref();
-                let result = match ctx
-                    .service
-                    .force_evaluate_job(&ctx.who, &input.job_id, namespace, input.force_reschedule)
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                };
-                Ok(ctx.after_write(result, wait).await)
+                let service = ctx.writing(input.idempotency_key.clone(), None);
+                let evaluate = service.force_evaluate_job(
+                    &ctx.who,
+                    &input.job_id,
+                    namespace,
+                    input.force_reschedule,
+                );
+                match ctx.write(&service, input.wait, evaluate).await {
+                    Ok(r) => Ok(r),
+                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                }
             },
         ),
         define(
@@ -169,6 +128,7 @@ pub fn tools() -> Vec<ToolDef> {
             "List the versions Nomad keeps of a job, newest first, with whether each was stable \
              (deployed healthy). Use it to pick the version for revert_job.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: VersionsInput| async move {
                 let namespace = input.namespace.as_deref();
                 let versions = match ctx
@@ -195,18 +155,15 @@ pub fn tools() -> Vec<ToolDef> {
              registers it as a new version and rolls it out, replacing what runs now. With `wait` \
              it follows the rollout.",
             Kind::Destructive { idempotent: true },
+            Access::Write,
             |ctx: Ctx, input: RevertInput| async move {
-                let wait = wait_for(input.wait);
                 let namespace = input.namespace.as_deref();
-                let result = match ctx
-                    .writing(input.idempotency_key.clone(), None)
-                    .revert_job(&ctx.who, &input.job_id, namespace, input.version)
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                };
-                Ok(ctx.after_write(result, wait).await)
+                let service = ctx.writing(input.idempotency_key.clone(), None);
+                let revert = service.revert_job(&ctx.who, &input.job_id, namespace, input.version);
+                match ctx.write(&service, input.wait, revert).await {
+                    Ok(r) => Ok(r),
+                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
+                }
             },
         ),
     ]
@@ -362,10 +319,16 @@ pub struct EvaluateInput {
     #[serde(default)]
     #[schemars(example = true)]
     pub force_reschedule: bool,
-    /// Seconds to follow the evaluation before answering (at most 300).
+    /// Seconds to wait for the operation (the evaluation, then the job's allocations
+    /// running again) before answering (at most 300).
     #[serde(default)]
     #[schemars(example = 30)]
     pub wait: Option<u64>,
+    /// Retrying with the same key returns the first call's answer (and operation) without
+    /// changing anything again; a different request with a used key is refused.
+    #[serde(default, skip_serializing)]
+    #[schemars(example = &"evaluate-web-2026-11-30")]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -412,50 +375,32 @@ pub struct RevertInput {
     pub idempotency_key: Option<String>,
 }
 
-/// A restart and, with `wait`, where the redeploy ended.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct JobRestart {
-    #[serde(flatten)]
-    pub result: RestartResult,
-    /// Where the redeploy ended (only with `wait` and mode `redeploy`).
-    pub outcome: Option<Outcome>,
-}
-
-impl Summary for JobRestart {
+impl Summary for RestartResult {
     fn summary(&self) -> String {
-        let r = &self.result;
-        match r.mode {
+        match self.mode {
             RestartMode::InPlace => format!(
-                "Restarted the tasks of {} allocation(s) of job '{}' in place.",
-                r.restarted_allocations.len(),
-                r.job_id
+                "Restarted the tasks of {} allocation(s) of job '{}' in place.{}",
+                self.restarted_allocations.len(),
+                self.job_id,
+                operation_text(&self.operation, &self.not_followed)
             ),
             RestartMode::Redeploy => format!(
                 "Job '{}' is being redeployed (evaluation {}).{}",
-                r.job_id,
-                r.eval_id.as_deref().unwrap_or("none"),
-                outcome_text(&self.outcome)
+                self.job_id,
+                self.eval_id.as_deref().unwrap_or("none"),
+                operation_text(&self.operation, &self.not_followed)
             ),
         }
     }
 }
 
-/// A dispatch and, with `wait`, where the run ended.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct JobDispatch {
-    #[serde(flatten)]
-    pub result: DispatchResult,
-    /// Where the dispatched run ended (only with `wait`).
-    pub outcome: Option<Outcome>,
-}
-
-impl Summary for JobDispatch {
+impl Summary for DispatchResult {
     fn summary(&self) -> String {
         format!(
             "Dispatched child job '{}' in namespace '{}'.{}",
-            self.result.dispatched_job_id,
-            self.result.namespace,
-            outcome_text(&self.outcome)
+            self.dispatched_job_id,
+            self.namespace,
+            operation_text(&self.operation, &self.not_followed)
         )
     }
 }

@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Ctx, Kind, Summary, ToolDef, define};
-use crate::mcp::progress::{Follow, Outcome, wait_for};
+use crate::mcp::progress::operation_text;
 use crate::service::diagnose::Diagnosis;
 use crate::service::jobs::{JobOverview, JobPage, ListJobsRequest, WriteResult};
+use crate::service::policy::Access;
 use crate::service::spec::CreateJobSpec;
 use crate::service::submit::{PlanResult, SubmitJobRequest};
 use crate::service::{FieldError, ServiceError};
@@ -24,6 +25,7 @@ pub fn tools() -> Vec<ToolDef> {
              tools. Returns one page of rows (ID, type, status, allocation counts per state); pass \
              `next_token` back to get the next page.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: ListJobsInput| async move {
                 let request = ListJobsRequest {
                     namespace: input.namespace,
@@ -43,6 +45,7 @@ pub fn tools() -> Vec<ToolDef> {
              counts, and its latest deployment. Use it to check whether a job is healthy after a \
              change; use diagnose_job when something is wrong and you need to know why.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: JobRef| async move {
                 let namespace = input.namespace.as_deref();
                 match ctx
@@ -64,14 +67,12 @@ pub fn tools() -> Vec<ToolDef> {
              submit_job for simple services and batch jobs. Returns the evaluation Nomad created; \
              with `wait` it follows the rollout and says where it ended.",
             Kind::Idempotent,
+            Access::Write,
             |ctx: Ctx, input: CreateJobInput| async move {
-                let wait = wait_for(input.wait);
                 let spec = input.spec()?;
-                let result = ctx
-                    .writing(input.idempotency_key.clone(), input.expected_version)
-                    .create_job(&ctx.who, spec)
-                    .await?;
-                Ok(ctx.after_write(result, wait).await)
+                let service = ctx.writing(input.idempotency_key.clone(), input.expected_version);
+                ctx.write(&service, input.wait, service.create_job(&ctx.who, spec))
+                    .await
             },
         ),
         define(
@@ -82,11 +83,16 @@ pub fn tools() -> Vec<ToolDef> {
              jobs the short create_job form cannot express; run plan_job first to see what would \
              change. Returns the evaluation; with `wait` it follows the rollout.",
             Kind::Idempotent,
+            Access::Write,
             |ctx: Ctx, input: SubmitInput| async move {
-                let wait = wait_for(input.wait);
                 let service = ctx.writing(input.idempotency_key.clone(), input.expected_version);
-                let result = service.submit_job(&ctx.who, input.request()).await?;
-                Ok(ctx.after_write(result, wait).await)
+                let wait = input.wait;
+                ctx.write(
+                    &service,
+                    wait,
+                    service.submit_job(&ctx.who, input.request()),
+                )
+                .await
             },
         ),
         define(
@@ -97,6 +103,7 @@ pub fn tools() -> Vec<ToolDef> {
              in plain sentences why any group could not be placed. Takes the same job as \
              submit_job.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: PlanInput| async move {
                 let request = SubmitJobRequest {
                     job: input.job,
@@ -115,6 +122,7 @@ pub fn tools() -> Vec<ToolDef> {
              lines, and the state of the latest deployment, followed by concrete next steps. Use \
              it first when a job is pending, failing or restarting.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: JobRef| async move {
                 let namespace = input.namespace.as_deref();
                 match ctx
@@ -375,62 +383,9 @@ pub struct PlanInput {
     pub namespace: Option<String>,
 }
 
-/// What a job write did and, with `wait`, where it ended.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct JobWrite {
-    #[serde(flatten)]
-    pub result: WriteResult,
-    /// Where the change ended (only when `wait` was given).
-    pub outcome: Option<Outcome>,
-}
-
-impl Ctx {
-    /// Follows a job write for `wait` when asked to.
-    pub async fn after_write(
-        &self,
-        result: WriteResult,
-        wait: Option<std::time::Duration>,
-    ) -> JobWrite {
-        self.after_job_write(result, wait, false).await
-    }
-
-    pub async fn after_job_write(
-        &self,
-        result: WriteResult,
-        wait: Option<std::time::Duration>,
-        stopping: bool,
-    ) -> JobWrite {
-        let outcome = match wait {
-            None => None,
-            Some(wait) => {
-                let job_id = result.job_id.clone();
-                let follow = if stopping {
-                    Follow::JobStopped { job_id }
-                } else {
-                    Follow::JobRunning { job_id }
-                };
-                Some(
-                    self.follow(follow, &result.namespace, result.eval_id.as_deref(), wait)
-                        .await,
-                )
-            }
-        };
-        let mut result = result;
-        self.attach_operation(&mut result, &outcome).await;
-        JobWrite { result, outcome }
-    }
-}
-
-pub(super) fn outcome_text(outcome: &Option<Outcome>) -> String {
-    match outcome {
-        Some(o) => format!(" {}.", o.message),
-        None => String::new(),
-    }
-}
-
-impl Summary for JobWrite {
+impl Summary for WriteResult {
     fn summary(&self) -> String {
-        let r = &self.result;
+        let r = self;
         let eval = r
             .eval_id
             .as_deref()
@@ -446,7 +401,7 @@ impl Summary for JobWrite {
             r.job_id,
             r.namespace,
             r.job_modify_index,
-            outcome_text(&self.outcome)
+            operation_text(&r.operation, &r.not_followed)
         )
     }
 }

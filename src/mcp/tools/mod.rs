@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::progress::Progress;
+use crate::service::policy::Access;
 use crate::service::{Principal, Service, ServiceError};
 
 /// What a tool call runs with: the operations, the caller, and the progress channel.
@@ -72,9 +73,14 @@ type Handler = Arc<
     dyn Fn(Ctx, JsonObject) -> BoxFuture<'static, Result<CallToolResult, ErrorData>> + Send + Sync,
 >;
 
-/// A tool's definition (what `tools/list` shows) and its adapter.
+/// A tool's definition (what `tools/list` shows), the access it needs, and its adapter.
 pub struct ToolDef {
+    pub name: &'static str,
     pub tool: Tool,
+    /// What calling it needs: `tools/list` shows it only to callers who have this, and a
+    /// call without it is refused before the tool runs. The service decides again, with
+    /// the namespace, inside the operation.
+    pub access: Access,
     handler: Handler,
 }
 
@@ -91,6 +97,7 @@ pub fn define<I, O, F, Fut>(
     title: &'static str,
     description: &'static str,
     kind: Kind,
+    access: Access,
     run: F,
 ) -> ToolDef
 where
@@ -114,7 +121,16 @@ where
             }
         })
     });
-    ToolDef { tool, handler }
+    debug_assert!(
+        matches!(kind, Kind::Read) == matches!(access, Access::Read | Access::ClusterRead),
+        "{name}: a read-only tool needs read access and a write tool write access"
+    );
+    ToolDef {
+        name,
+        tool,
+        access,
+        handler,
+    }
 }
 
 /// Arguments that do not fit the schema are the caller's protocol mistake: a JSON-RPC
@@ -145,37 +161,50 @@ pub fn failure(error: &ServiceError) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(error_text(error))])
 }
 
+/// What an agent reads when a tool fails: the service's message and the next step. One
+/// arm per kind of service error, so a new kind needs its own words here.
 pub fn error_text(error: &ServiceError) -> String {
-    // `matches!` rather than one `match`: kinds added to the service later keep their own
-    // message unchanged.
-    if matches!(error, ServiceError::Validation(_)) {
-        format!("{error}. Fix the named fields and call the tool again.")
-    } else if matches!(error, ServiceError::Conflict(_)) {
-        format!(
+    match error {
+        ServiceError::Validation(_) => {
+            format!("{error}. Fix the named fields and call the tool again.")
+        }
+        ServiceError::NotFound(_) => error.to_string(),
+        ServiceError::Conflict(_) => format!(
             "{error}. Something changed meanwhile: read the current state (get_job) and try again."
-        )
-    } else if matches!(error, ServiceError::Rejected(_)) {
-        format!(
+        ),
+        ServiceError::Rejected(_) => format!(
             "Nomad rejected the request: {error}. Correct the job and try again; plan_job shows what Nomad would do without changing anything."
-        )
-    } else if matches!(error, ServiceError::NomadUnavailable(_)) {
-        format!(
+        ),
+        ServiceError::NomadUnavailable(_) => format!(
             "Nomad is not reachable right now: {error}. Try again in a little while; nothing was changed."
-        )
-    } else if matches!(error, ServiceError::DatabaseUnavailable(_)) {
-        format!(
+        ),
+        ServiceError::DatabaseUnavailable(_) => format!(
             "{error}. This is the gateway's own database, not Nomad; try again in a little while."
-        )
-    } else if matches!(error, ServiceError::NomadFailed(_)) {
-        format!(
+        ),
+        ServiceError::NomadFailed(_) => format!(
             "Nomad failed to answer: {error}. Try again; if it keeps failing, check the cluster with get_cluster_status."
-        )
-    } else if matches!(error, ServiceError::NomadPermission(_)) {
-        format!(
+        ),
+        ServiceError::NomadPermission(_) => format!(
             "{error}. This is the gateway's own Nomad token, not yours: ask an operator to extend its ACL policy."
-        )
-    } else {
-        error.to_string()
+        ),
+        ServiceError::Forbidden {
+            missing_scope: Some(scope),
+            ..
+        } => format!(
+            "{error}. Your credential needs the '{scope}' scope; ask an admin for a key or token with it."
+        ),
+        ServiceError::Forbidden { .. } => {
+            format!("{error}. Your credential does not allow this here; nothing was changed.")
+        }
+        ServiceError::RateLimited { .. } => {
+            format!("{error}. Wait that long, then call the tool again; nothing was changed.")
+        }
+        ServiceError::AuditUnavailable(_) => format!(
+            "{error}. The gateway pauses writes while its audit log cannot record them; nothing was changed. Try again in a few seconds."
+        ),
+        ServiceError::Internal(_) => format!(
+            "{error}. This is a fault in the gateway, not in your request or Nomad; an operator can find it in the gateway's log."
+        ),
     }
 }
 
@@ -282,30 +311,8 @@ pub fn all() -> &'static [ToolDef] {
     })
 }
 
-/// Tools that change nodes (`nodes:write`).
-const NODE_TOOLS: [&str; 3] = ["drain_node", "set_node_eligibility", "set_node_meta"];
-
-/// What calling a tool needs, for trimming `tools/list` to the caller; the service layer
-/// decides again, with the namespace, when the tool runs.
-pub fn access(def: &ToolDef) -> crate::auth::policy::Access {
-    use crate::auth::policy::Access;
-    let read_only = def
-        .tool
-        .annotations
-        .as_ref()
-        .and_then(|a| a.read_only_hint)
-        .unwrap_or(false);
-    if read_only {
-        Access::Read
-    } else if NODE_TOOLS.contains(&def.tool.name.as_ref()) {
-        Access::NodesWrite
-    } else {
-        Access::Write
-    }
-}
-
 pub fn find(name: &str) -> Option<&'static ToolDef> {
-    all().iter().find(|t| t.tool.name == name)
+    all().iter().find(|t| t.name == name)
 }
 
 /// A page of a list the service returns whole: `cursor` is the opaque position the

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::jobs::outcome_text;
 use super::{Ctx, Kind, Summary, ToolDef, define};
-use crate::mcp::progress::{Follow, Outcome, wait_for};
+use crate::mcp::progress::operation_text;
 use crate::service::nodes::{DrainRequest, NodeChange, NodeDetail, NodeRow};
+use crate::service::policy::Access;
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
@@ -19,6 +19,7 @@ pub fn tools() -> Vec<ToolDef> {
              eligibility, whether each is draining, and its CPU and memory. Paginated with \
              `cursor`.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: ListNodesInput| async move {
                 let nodes = ctx.service.list_nodes(&ctx.who).await?;
                 let page = super::page(nodes, input.cursor.as_deref(), input.limit)?;
@@ -35,6 +36,7 @@ pub fn tools() -> Vec<ToolDef> {
             "Show one client node: status, eligibility, drain strategy, address, metadata and \
              the interesting attributes (OS, kernel, CPU, drivers).",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: NodeRef| async move {
                 ctx.service.get_node(&ctx.who, &input.node_id).await
             },
@@ -46,37 +48,16 @@ pub fn tools() -> Vec<ToolDef> {
              nodes within the deadline (default 1 hour); `cancel` ends a drain. Check first with \
              list_nodes that the others have room. With `wait` it follows the drain.",
             Kind::Destructive { idempotent: true },
+            Access::NodesWrite,
             |ctx: Ctx, input: DrainInput| async move {
-                let wait = wait_for(input.wait);
                 let request = DrainRequest {
                     deadline_seconds: input.deadline_seconds,
                     ignore_system_jobs: input.ignore_system_jobs,
                     cancel: input.cancel,
                 };
-                let change = ctx
-                    .writing(input.idempotency_key.clone(), None)
-                    .drain_node(&ctx.who, &input.node_id, request)
-                    .await?;
-                let outcome = match wait {
-                    Some(wait) => {
-                        let namespace = ctx.service.nomad().default_namespace().to_string();
-                        Some(
-                            ctx.follow(
-                                Follow::NodeDrain {
-                                    id: input.node_id.clone(),
-                                },
-                                &namespace,
-                                None,
-                                wait,
-                            )
-                            .await,
-                        )
-                    }
-                    None => None,
-                };
-                let mut change = change;
-                ctx.attach_operation(&mut change, &outcome).await;
-                Ok(NodeUpdate { change, outcome })
+                let service = ctx.writing(input.idempotency_key.clone(), None);
+                let drain = service.drain_node(&ctx.who, &input.node_id, request);
+                ctx.write(&service, input.wait, drain).await
             },
         ),
         define(
@@ -86,15 +67,11 @@ pub fn tools() -> Vec<ToolDef> {
              runs there (unlike drain_node); use it before maintenance or to keep new work off a \
              suspect node.",
             Kind::Idempotent,
+            Access::NodesWrite,
             |ctx: Ctx, input: EligibilityInput| async move {
-                let change = ctx
-                    .service
+                ctx.service
                     .set_node_eligibility(&ctx.who, &input.node_id, input.eligible)
-                    .await?;
-                Ok(NodeUpdate {
-                    change,
-                    outcome: None,
-                })
+                    .await
             },
         ),
         define(
@@ -103,6 +80,7 @@ pub fn tools() -> Vec<ToolDef> {
             "Set or remove a client node's dynamic metadata labels (used by job constraints). A \
              null value removes the key. Returns the node's labels after the change.",
             Kind::Idempotent,
+            Access::NodesWrite,
             |ctx: Ctx, input: MetaInput| async move {
                 let meta = ctx
                     .service
@@ -200,15 +178,6 @@ pub struct NodeList {
     pub next_cursor: Option<String>,
 }
 
-/// A change to a node and, with `wait`, where its drain ended.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NodeUpdate {
-    #[serde(flatten)]
-    pub change: NodeChange,
-    /// Where the drain ended (only with `wait`).
-    pub outcome: Option<Outcome>,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeMeta {
     pub node_id: String,
@@ -245,13 +214,13 @@ impl Summary for NodeDetail {
     }
 }
 
-impl Summary for NodeUpdate {
+impl Summary for NodeChange {
     fn summary(&self) -> String {
         format!(
             "Node {} updated ({} evaluation(s) created).{}",
-            self.change.node_id,
-            self.change.eval_ids.len(),
-            outcome_text(&self.outcome)
+            self.node_id,
+            self.eval_ids.len(),
+            operation_text(&self.operation, &self.not_followed)
         )
     }
 }

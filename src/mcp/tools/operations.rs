@@ -7,9 +7,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Kind, Summary, ToolDef, define};
+use crate::mcp::progress::step_text;
 use crate::operations::Operation;
 use crate::service::Service;
 use crate::service::operations::{ListOperationsRequest, MAX_WAIT};
+use crate::service::policy::Access;
 use crate::service::tracking::WriteOptions;
 
 pub fn tools() -> Vec<ToolDef> {
@@ -22,6 +24,7 @@ pub fn tools() -> Vec<ToolDef> {
              `operation_id`): its state (pending, evaluating, deploying, succeeded, failed, \
              cancelled, superseded), per-group progress and what happened in plain words.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: OperationRef| async move {
                 ctx.service
                     .get_operation(&ctx.who, &input.operation_id)
@@ -35,6 +38,7 @@ pub fn tools() -> Vec<ToolDef> {
              one state or one kind. Use it to see what happened to a job recently and whether \
              earlier changes finished.",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: ListOperationsInput| async move {
                 let request = ListOperationsRequest {
                     job: input.job,
@@ -55,6 +59,7 @@ pub fn tools() -> Vec<ToolDef> {
              every step when the call has a progress token. Call it again if it is still \
              running (`finished: false`).",
             Kind::Read,
+            Access::Read,
             |ctx: Ctx, input: WaitInput| async move {
                 let wait = Duration::from_secs(input.timeout.unwrap_or(60)).min(MAX_WAIT);
                 let deadline = tokio::time::Instant::now() + wait;
@@ -88,6 +93,7 @@ pub fn tools() -> Vec<ToolDef> {
              drain is cancelled. The operation ends `cancelled`. Finished operations, and ones \
              still being evaluated, cannot be cancelled.",
             Kind::Destructive { idempotent: false },
+            Access::Write,
             |ctx: Ctx, input: CancelInput| async move {
                 ctx.service
                     .cancel_operation(&ctx.who, &input.operation_id, input.reason.as_deref())
@@ -95,14 +101,6 @@ pub fn tools() -> Vec<ToolDef> {
             },
         ),
     ]
-}
-
-fn step_text(op: &Operation) -> String {
-    format!(
-        "{}: {}",
-        op.state.as_str(),
-        op.message.as_deref().unwrap_or("no news yet")
-    )
 }
 
 impl Ctx {
@@ -117,6 +115,22 @@ impl Ctx {
             idempotency_key,
             expected_version,
         })
+    }
+
+    /// A write tool's one path: the write on `service` (the call's options), then with
+    /// `wait` (seconds) its operation followed, a progress notification at each change.
+    pub async fn write<T, W>(
+        &self,
+        service: &Service,
+        wait: Option<u64>,
+        write: W,
+    ) -> Result<T, crate::service::ServiceError>
+    where
+        T: crate::service::tracking::Tracked,
+        W: std::future::Future<Output = Result<T, crate::service::ServiceError>>,
+    {
+        let wait = crate::mcp::progress::wait_for(wait);
+        service.write_and_wait(wait, &self.progress, write).await
     }
 }
 

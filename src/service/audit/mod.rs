@@ -29,9 +29,9 @@ pub use spool::SpoolError;
 use spool::{Kind, Spool};
 use writer::{Queued, Writer};
 
-use super::policy::{Credential, Principal};
 use crate::config::AuditSpool;
 use crate::db::audit::AuditRow;
+use crate::service::policy::{Credential, Principal};
 
 /// How long an answer waits for its event to become durable before it goes out anyway
 /// (the writer bounds each database attempt well below this; this is a last resort).

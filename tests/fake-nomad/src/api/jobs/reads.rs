@@ -1,0 +1,262 @@
+//! Job reads: the list, the job and its summary, allocations, evaluations,
+//! deployments, versions (with diffs) and scale status.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::need;
+use crate::Capability::Read;
+use crate::acl::Need;
+use crate::api::filter::Filter;
+use crate::api::{
+    Ctx, Params, Q, authorize, block, flag, json, namespace_of, paginate, text, visible,
+};
+use crate::render;
+
+fn not_found() -> Response {
+    text(StatusCode::NOT_FOUND, "job not found")
+}
+
+pub async fn list(State(shared): Ctx, headers: HeaderMap, Q(query): Params) -> Response {
+    let namespace = namespace_of(&query);
+    let all = namespace == "*";
+    let token = match authorize(
+        &shared,
+        &headers,
+        if all {
+            Need::AnyNamespace
+        } else {
+            need(&namespace, Read)
+        },
+    ) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    let filter = match query.get("filter").filter(|f| !f.is_empty()) {
+        Some(_) if query.get("prefix").is_some_and(|p| !p.is_empty()) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "Filter expression cannot be used with other filter parameters",
+            );
+        }
+        Some(f) => match Filter::parse(f) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    &format!("failed to read filter expression: {e}"),
+                );
+            }
+        },
+        None => None,
+    };
+    if let Err(e) = block(&shared, &query).await {
+        return e;
+    }
+    let prefix = query.get("prefix").cloned().unwrap_or_default();
+    let items = shared.read(|w| {
+        w.jobs
+            .values()
+            .filter(|r| (all && visible(&token, &r.namespace)) || r.namespace == namespace)
+            .filter(|r| r.id.starts_with(&prefix))
+            .map(|r| (r.id.clone(), render::job_stub(w, r)))
+            .filter(|(_, stub)| filter.as_ref().is_none_or(|f| f.matches(stub)))
+            .collect::<Vec<_>>()
+    });
+    paginate(&shared, &query, items)
+}
+
+/// Reads a job-scoped value after the ACL check and the blocking wait.
+async fn read_job<F>(
+    shared: &crate::Shared,
+    headers: &HeaderMap,
+    query: &std::collections::HashMap<String, String>,
+    id: &str,
+    f: F,
+) -> Response
+where
+    F: FnOnce(&crate::world::World, &str) -> Value,
+{
+    let namespace = namespace_of(query);
+    if let Err(e) = authorize(shared, headers, need(&namespace, Read)) {
+        return e;
+    }
+    if let Err(e) = block(shared, query).await {
+        return e;
+    }
+    let value = shared.read(|w| w.job(&namespace, id).is_some().then(|| f(w, &namespace)));
+    match value {
+        Some(v) => json(shared, &v),
+        None => not_found(),
+    }
+}
+
+pub async fn read(
+    State(shared): Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Q(query): Params,
+) -> Response {
+    read_job(&shared, &headers, &query, &id, |w, ns| {
+        render::job(w, ns, &id)
+    })
+    .await
+}
+
+pub async fn summary(
+    State(shared): Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Q(query): Params,
+) -> Response {
+    read_job(&shared, &headers, &query, &id, |w, ns| {
+        render::job_summary(w, ns, &id)
+    })
+    .await
+}
+
+pub async fn allocations(
+    State(shared): Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Q(query): Params,
+) -> Response {
+    read_job(&shared, &headers, &query, &id, |w, ns| {
+        let version = w.job(ns, &id).map(|r| r.create_index).unwrap_or(0);
+        let all = flag(&query, "all");
+        Value::Array(
+            w.job_allocs(ns, &id)
+                .into_iter()
+                // Without `all`, allocations of an earlier job with the same ID are left out.
+                .filter(|a| all || a.create_index >= version)
+                .map(render::alloc_stub)
+                .collect(),
+        )
+    })
+    .await
+}
+
+pub async fn evaluations(
+    State(shared): Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Q(query): Params,
+) -> Response {
+    read_job(&shared, &headers, &query, &id, |w, ns| {
+        let mut evals: Vec<&crate::world::Eval> = w
+            .evals
+            .values()
+            .filter(|e| e.namespace == ns && e.job_id == id)
+            .collect();
+        evals.sort_by_key(|e| std::cmp::Reverse(e.create_index));
+        Value::Array(evals.into_iter().map(render::eval).collect())
+    })
+    .await
+}
+
+fn job_deployments(w: &crate::world::World, ns: &str, id: &str) -> Vec<Value> {
+    let mut list: Vec<&crate::world::Deployment> = w
+        .deployments
+        .values()
+        .filter(|d| d.namespace == ns && d.job_id == id)
+        .collect();
+    list.sort_by_key(|d| std::cmp::Reverse(d.create_index));
+    list.into_iter().map(render::deployment).collect()
+}
+
+pub async fn deployments(
+    State(shared): Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Q(query): Params,
+) -> Response {
+    read_job(&shared, &headers, &query, &id, |w, ns| {
+        Value::Array(job_deployments(w, ns, &id))
+    })
+    .await
+}
+
+pub async fn latest_deployment(
+    State(shared): Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Q(query): Params,
+) -> Response {
+    read_job(&shared, &headers, &query, &id, |w, ns| {
+        job_deployments(w, ns, &id)
+            .into_iter()
+            .next()
+            .unwrap_or(Value::Null)
+    })
+    .await
+}
+
+pub async fn versions(
+    State(shared): Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Q(query): Params,
+) -> Response {
+    let diffs = flag(&query, "diffs");
+    let index = shared.read(|w| w.index);
+    read_job(&shared, &headers, &query, &id, |w, ns| {
+        let record = w.job(ns, &id).expect("checked");
+        let versions: Vec<Value> = record.versions.iter().rev().cloned().collect();
+        let diff_list = diffs.then(|| {
+            versions
+                .windows(2)
+                .map(|pair| crate::api::plan::job_diff(Some(&pair[1]), &pair[0]))
+                .collect::<Vec<_>>()
+        });
+        json!({
+            "Versions": versions,
+            "Diffs": diff_list,
+            "Index": index,
+            "KnownLeader": true,
+            "LastContact": 0
+        })
+    })
+    .await
+}
+
+pub async fn scale_status(
+    State(shared): Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Q(query): Params,
+) -> Response {
+    read_job(&shared, &headers, &query, &id, |w, ns| {
+        let record = w.job(ns, &id).expect("checked");
+        let mut groups = serde_json::Map::new();
+        for group in crate::jobspec::groups(record.current()) {
+            let name = crate::jobspec::str_of(group, "Name").to_string();
+            let allocs: Vec<_> = w
+                .job_allocs(ns, &id)
+                .into_iter()
+                .filter(|a| a.task_group == name && a.desired_status == "run")
+                .collect();
+            groups.insert(
+                name.clone(),
+                json!({
+                    "Desired": group["Count"],
+                    "Placed": allocs.iter().filter(|a| !a.terminal()).count(),
+                    "Running": allocs.iter().filter(|a| a.client_status == "running").count(),
+                    "Healthy": allocs.iter().filter(|a| a.healthy == Some(true)).count(),
+                    "Unhealthy": allocs.iter().filter(|a| a.healthy == Some(false)).count(),
+                    "Events": record.scale_events.get(&name).cloned().unwrap_or_default()
+                }),
+            );
+        }
+        json!({
+            "JobID": id,
+            "Namespace": ns,
+            "JobCreateIndex": record.create_index,
+            "JobModifyIndex": record.job_modify_index,
+            "JobStopped": record.stopped(),
+            "TaskGroups": groups
+        })
+    })
+    .await
+}

@@ -1,0 +1,103 @@
+//! Allocations, evaluations, deployments, nodes and node metadata.
+//!
+//! This file holds the shapes the handlers share: namespaced lists, reads of one
+//! namespaced object and writes on one.
+
+mod allocations;
+mod deployments;
+mod evaluations;
+mod metadata;
+mod nodes;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+
+use crate::Capability::{Read, Write};
+use crate::acl::Need;
+use crate::api::{authorize, block, json, namespace_of, paginate, text, visible};
+use crate::world::World;
+
+pub use allocations::{allocation, allocations, restart_allocation, stop_allocation};
+pub use deployments::{deployment, deployment_allocations, deployments, fail, promote};
+pub use evaluations::{evaluation, evaluation_allocations, evaluations};
+pub use metadata::{metadata, set_metadata};
+pub use nodes::{drain, eligibility, node, node_allocations, nodes};
+
+type Query = std::collections::HashMap<String, String>;
+
+/// Namespace-scoped list: `namespace=*` lists what the token may see.
+async fn list<F>(shared: &crate::Shared, headers: &HeaderMap, query: &Query, f: F) -> Response
+where
+    F: FnOnce(&World, &dyn Fn(&str) -> bool) -> Vec<(String, Value)>,
+{
+    let namespace = namespace_of(query);
+    let all = namespace == "*";
+    let token = match authorize(
+        shared,
+        headers,
+        if all {
+            Need::AnyNamespace
+        } else {
+            Need::Namespace(namespace.clone(), Read)
+        },
+    ) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    if let Err(e) = block(shared, query).await {
+        return e;
+    }
+    let prefix = query.get("prefix").cloned().unwrap_or_default();
+    let wanted = |ns: &str| {
+        if all {
+            visible(&token, ns)
+        } else {
+            ns == namespace
+        }
+    };
+    let items = shared.read(|w| f(w, &wanted));
+    let items = items
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .collect();
+    paginate(shared, query, items)
+}
+
+/// Reads one namespaced object by ID (Nomad checks the object's own namespace).
+async fn read_one<F>(
+    shared: &crate::Shared,
+    headers: &HeaderMap,
+    query: &Query,
+    missing: &str,
+    f: F,
+) -> Response
+where
+    F: Fn(&World) -> Option<(String, Value)>,
+{
+    if let Err(e) = block(shared, query).await {
+        return e;
+    }
+    match shared.read(|w| f(w)) {
+        None => text(StatusCode::NOT_FOUND, missing),
+        Some((ns, value)) => match authorize(shared, headers, Need::Namespace(ns, Read)) {
+            Ok(_) => json(shared, &value),
+            Err(e) => e,
+        },
+    }
+}
+
+/// A write on an existing namespaced object: 404 first, then the token check.
+fn write_on<T>(
+    shared: &crate::Shared,
+    headers: &HeaderMap,
+    namespace: Option<String>,
+    missing: &str,
+    f: impl FnOnce(&mut World) -> T,
+) -> Result<T, Response> {
+    let Some(ns) = namespace else {
+        return Err(text(StatusCode::NOT_FOUND, missing));
+    };
+    authorize(shared, headers, Need::Namespace(ns, Write))?;
+    Ok(shared.change(f))
+}

@@ -1,0 +1,252 @@
+//! Deployments: starting one, counting health and moving its status, auto-revert,
+//! promotion and failing by hand.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::{Refusal, refuse};
+use crate::jobspec;
+use crate::world::*;
+
+impl World {
+    pub(super) fn start_deployment(
+        &mut self,
+        record: &JobRecord,
+        canaries: &BTreeMap<String, u64>,
+    ) -> String {
+        let index = self.bump();
+        let job = record.current();
+        // A newer version cancels the deployment of an older one.
+        let older: Vec<String> = self
+            .deployments
+            .values()
+            .filter(|d| d.namespace == record.namespace && d.job_id == record.id && d.active())
+            .map(|d| d.id.clone())
+            .collect();
+        for id in older {
+            if let Some(d) = self.deployments.get_mut(&id) {
+                d.status = "cancelled".into();
+                d.status_description = "Cancelled due to newer version of job".into();
+                d.modify_index = index;
+            }
+        }
+        let mut groups = BTreeMap::new();
+        for group in jobspec::groups(job) {
+            let name = jobspec::str_of(group, "Name").to_string();
+            let update = &group["Update"];
+            let deadline = update["ProgressDeadline"]
+                .as_i64()
+                .unwrap_or(600_000_000_000);
+            groups.insert(
+                name.clone(),
+                DeploymentGroup {
+                    auto_revert: update["AutoRevert"].as_bool().unwrap_or(false),
+                    auto_promote: update["AutoPromote"].as_bool().unwrap_or(false),
+                    promoted: false,
+                    placed_canaries: Vec::new(),
+                    desired_canaries: canaries.get(&name).copied().unwrap_or(0),
+                    desired_total: group["Count"].as_u64().unwrap_or(1),
+                    placed: 0,
+                    healthy: 0,
+                    unhealthy: 0,
+                    progress_deadline: deadline,
+                    require_progress_by: now_ns() + deadline,
+                },
+            );
+        }
+        let deployment = Deployment {
+            id: new_id(),
+            namespace: record.namespace.clone(),
+            job_id: record.id.clone(),
+            job_version: record.version(),
+            job_modify_index: record.job_modify_index,
+            job_spec_modify_index: record.job_modify_index,
+            job_create_index: record.create_index,
+            groups,
+            status: "running".into(),
+            status_description: "Deployment is running".into(),
+            create_index: index,
+            modify_index: index,
+        };
+        let id = deployment.id.clone();
+        let payload = json!({"Deployment": crate::render::deployment(&deployment)});
+        self.emit(
+            "Deployment",
+            "DeploymentStatusUpdate",
+            &id,
+            &record.namespace,
+            payload,
+        );
+        self.deployments.insert(id.clone(), deployment);
+        id
+    }
+
+    /// Recounts a deployment's allocations and moves its status.
+    pub fn update_deployment(&mut self, id: &str) {
+        let Some(d) = self.deployments.get(id).cloned() else {
+            return;
+        };
+        if !d.active() {
+            return;
+        }
+        let mut d2 = d.clone();
+        for (name, group) in d2.groups.iter_mut() {
+            let allocs: Vec<&Alloc> = self
+                .allocs
+                .values()
+                .filter(|a| a.deployment_id == id && &a.task_group == name)
+                .collect();
+            group.healthy = allocs.iter().filter(|a| a.healthy == Some(true)).count() as u64;
+            group.unhealthy = allocs.iter().filter(|a| a.healthy == Some(false)).count() as u64;
+        }
+        let unhealthy = d2.groups.values().any(|g| g.unhealthy > 0);
+        let awaiting_promotion = d2
+            .groups
+            .values()
+            .any(|g| g.desired_canaries > 0 && !g.promoted);
+        let canaries_healthy = d2
+            .groups
+            .values()
+            .all(|g| g.desired_canaries == 0 || g.promoted || g.healthy >= g.desired_canaries);
+        let done = d2
+            .groups
+            .values()
+            .all(|g| (g.desired_canaries == 0 || g.promoted) && g.healthy >= g.desired_total);
+        let auto_revert = d2.groups.values().any(|g| g.auto_revert);
+        let mut promote_now = false;
+        if unhealthy {
+            d2.status = "failed".into();
+            d2.status_description = if auto_revert {
+                "Failed due to unhealthy allocations - rolling back to job version".into()
+            } else {
+                "Failed due to unhealthy allocations".into()
+            };
+        } else if done {
+            d2.status = "successful".into();
+            d2.status_description = "Deployment completed successfully".into();
+        } else if awaiting_promotion && canaries_healthy {
+            if d2
+                .groups
+                .values()
+                .all(|g| g.desired_canaries == 0 || g.auto_promote)
+            {
+                promote_now = true;
+            } else {
+                d2.status_description =
+                    "Deployment is running but requires manual promotion".into();
+            }
+        }
+        let changed = d2.status != d.status
+            || d2.status_description != d.status_description
+            || d2.groups.values().zip(d.groups.values()).any(|(a, b)| {
+                a.healthy != b.healthy || a.unhealthy != b.unhealthy || a.placed != b.placed
+            });
+        if changed {
+            let index = self.bump();
+            d2.modify_index = index;
+            if d2.status == "successful" {
+                // The version that deployed cleanly is stable.
+                if let Some(r) = self
+                    .jobs
+                    .get_mut(&(d2.namespace.clone(), d2.job_id.clone()))
+                    && let Some(v) = r
+                        .versions
+                        .iter_mut()
+                        .find(|v| v["Version"].as_u64() == Some(d2.job_version))
+                {
+                    v["Stable"] = json!(true);
+                }
+            }
+            let payload = json!({"Deployment": crate::render::deployment(&d2)});
+            let (ns, status) = (d2.namespace.clone(), d2.status.clone());
+            self.deployments.insert(id.to_string(), d2.clone());
+            self.emit("Deployment", "DeploymentStatusUpdate", id, &ns, payload);
+            if status == "failed" && auto_revert {
+                self.auto_revert(&d2);
+            }
+        }
+        if promote_now {
+            let _ = self.promote(id, &[]);
+        }
+    }
+
+    fn auto_revert(&mut self, d: &Deployment) {
+        let Some(record) = self.job(&d.namespace, &d.job_id) else {
+            return;
+        };
+        let stable = record
+            .versions
+            .iter()
+            .rev()
+            .find(|v| {
+                v["Stable"].as_bool() == Some(true) && v["Version"].as_u64() != Some(d.job_version)
+            })
+            .and_then(|v| v["Version"].as_u64());
+        if let Some(version) = stable {
+            let _ = self.revert(&d.namespace.clone(), &d.job_id.clone(), version, None);
+        }
+    }
+
+    pub fn promote(&mut self, id: &str, groups: &[String]) -> Result<String, Refusal> {
+        let Some(d) = self.deployments.get_mut(id) else {
+            return refuse(404, "deployment not found");
+        };
+        if !d.active() {
+            return refuse(
+                500,
+                format!("can't promote terminal deployment: status {:?}", d.status),
+            );
+        }
+        if d.groups.values().all(|g| g.desired_canaries == 0) {
+            return refuse(500, "no canaries to promote");
+        }
+        for (name, g) in d.groups.iter_mut() {
+            if groups.is_empty() || groups.contains(name) {
+                g.promoted = true;
+            }
+        }
+        d.status_description = "Deployment is running".into();
+        let (ns, job) = (d.namespace.clone(), d.job_id.clone());
+        let index = self.bump();
+        if let Some(d) = self.deployments.get_mut(id) {
+            d.modify_index = index;
+        }
+        // Promoted canaries become regular allocations.
+        for alloc in self.allocs.values_mut().filter(|a| a.deployment_id == id) {
+            alloc.canary = false;
+        }
+        Ok(self.evaluate(&ns, &job, "deployment-watcher", None))
+    }
+
+    pub fn fail_deployment(&mut self, id: &str) -> Result<String, Refusal> {
+        let Some(d) = self.deployments.get_mut(id) else {
+            return refuse(404, "deployment not found");
+        };
+        if !d.active() {
+            return refuse(
+                500,
+                format!("can't fail terminal deployment: status {:?}", d.status),
+            );
+        }
+        d.status = "failed".into();
+        d.status_description = "Deployment marked as failed".into();
+        let d = d.clone();
+        let index = self.bump();
+        if let Some(dm) = self.deployments.get_mut(id) {
+            dm.modify_index = index;
+        }
+        let payload = json!({"Deployment": crate::render::deployment(&d)});
+        self.emit(
+            "Deployment",
+            "DeploymentStatusUpdate",
+            id,
+            &d.namespace,
+            payload,
+        );
+        if d.groups.values().any(|g| g.auto_revert) {
+            self.auto_revert(&d);
+        }
+        Ok(self.evaluate(&d.namespace, &d.job_id, "deployment-watcher", None))
+    }
+}

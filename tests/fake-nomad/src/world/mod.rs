@@ -1,0 +1,120 @@
+//! The fake's state: nodes, jobs and their versions, evaluations, allocations,
+//! deployments, namespaces and the event log, all under one Raft-like index.
+//!
+//! This file holds the world itself, its index, namespaces and event log, and the
+//! task that moves the simulation along.
+
+mod allocs;
+mod clock;
+mod jobs;
+mod nodes;
+mod records;
+
+use std::collections::BTreeMap;
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::Options;
+
+pub use clock::{new_id, now_ns, rfc3339};
+pub use records::*;
+
+#[derive(Clone)]
+pub struct World {
+    pub index: u64,
+    pub nodes: Vec<Node>,
+    pub jobs: BTreeMap<(String, String), JobRecord>,
+    pub evals: BTreeMap<String, Eval>,
+    pub allocs: BTreeMap<String, Alloc>,
+    pub deployments: BTreeMap<String, Deployment>,
+    pub namespaces: BTreeMap<String, Namespace>,
+    pub events: Vec<Event>,
+    pub step: Duration,
+}
+
+impl World {
+    pub fn new(options: &Options) -> World {
+        let mut world = World {
+            index: 1,
+            nodes: Vec::new(),
+            jobs: BTreeMap::new(),
+            evals: BTreeMap::new(),
+            allocs: BTreeMap::new(),
+            deployments: BTreeMap::new(),
+            namespaces: BTreeMap::new(),
+            events: Vec::new(),
+            step: options.step,
+        };
+        world.add_namespace("default", "Default shared namespace");
+        for ns in &options.namespaces {
+            world.add_namespace(ns, "");
+        }
+        let dcs = if options.datacenters.is_empty() {
+            vec!["dc1".to_string()]
+        } else {
+            options.datacenters.clone()
+        };
+        for i in 0..options.nodes {
+            world.add_node(&dcs[i % dcs.len()], options.node_cpu, options.node_memory);
+        }
+        world
+    }
+
+    pub fn bump(&mut self) -> u64 {
+        self.index += 1;
+        self.index
+    }
+
+    pub fn add_namespace(&mut self, name: &str, description: &str) {
+        let index = self.bump();
+        self.namespaces.insert(
+            name.to_string(),
+            Namespace {
+                name: name.into(),
+                description: description.into(),
+                create_index: index,
+                modify_index: index,
+            },
+        );
+    }
+
+    pub fn emit(&mut self, topic: &str, kind: &str, key: &str, namespace: &str, payload: Value) {
+        let index = self.index;
+        self.events.push(Event {
+            topic: topic.into(),
+            kind: kind.into(),
+            key: key.into(),
+            namespace: namespace.into(),
+            index,
+            payload,
+        });
+        if self.events.len() > 20_000 {
+            self.events.drain(..10_000);
+        }
+    }
+
+    pub fn is_settled(&self) -> bool {
+        // Deployments move only when their allocations do, so these are enough.
+        self.allocs.values().all(|a| a.next_step.is_none())
+    }
+}
+
+/// Moves the simulation along: allocations start, run, crash and finish; deployments
+/// count healthy allocations and finish.
+pub fn spawn_lifecycle(shared: Weak<crate::Shared>) {
+    tokio::spawn(async move {
+        loop {
+            let step = match shared.upgrade() {
+                Some(s) => s.step,
+                None => return,
+            };
+            tokio::time::sleep(step / 4).await;
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            shared.change(|w| w.tick(Instant::now()));
+        }
+    });
+}

@@ -1,0 +1,261 @@
+//! The records the world keeps: nodes, jobs, evaluations, allocations and their
+//! tasks, deployments, namespaces and events.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::now_ns;
+use crate::jobspec::Behavior;
+
+#[derive(Debug, Clone)]
+pub struct Drain {
+    pub deadline_ns: i64,
+    pub ignore_system: bool,
+    pub started_at: i64,
+    pub force_deadline: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeEvent {
+    pub message: String,
+    pub subsystem: String,
+    pub at: i64,
+    pub index: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub id: String,
+    pub name: String,
+    pub datacenter: String,
+    pub address: String,
+    pub cpu: u64,
+    pub memory: u64,
+    pub disk: u64,
+    pub status: String,
+    pub eligibility: String,
+    pub drain: Option<Drain>,
+    pub last_drain: Option<(i64, i64, String)>,
+    pub meta: BTreeMap<String, String>,
+    pub static_meta: BTreeMap<String, String>,
+    pub events: Vec<NodeEvent>,
+    pub status_updated_at: i64,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    pub namespace: String,
+    pub id: String,
+    /// Every version, oldest first; the last is the job as it is now.
+    pub versions: Vec<Value>,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub job_modify_index: u64,
+    pub submit_time: i64,
+    /// Dispatch idempotency token → dispatched child job ID.
+    pub dispatched: BTreeMap<String, String>,
+    pub dispatch_count: u64,
+    /// Scaling events per group.
+    pub scale_events: BTreeMap<String, Vec<Value>>,
+}
+
+impl JobRecord {
+    pub fn current(&self) -> &Value {
+        self.versions.last().expect("a job has a version")
+    }
+    pub fn current_mut(&mut self) -> &mut Value {
+        self.versions.last_mut().expect("a job has a version")
+    }
+    pub fn version(&self) -> u64 {
+        self.current()["Version"].as_u64().unwrap_or(0)
+    }
+    pub fn job_type(&self) -> String {
+        self.current()["Type"]
+            .as_str()
+            .unwrap_or("service")
+            .to_string()
+    }
+    pub fn stopped(&self) -> bool {
+        self.current()["Stop"].as_bool().unwrap_or(false)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Eval {
+    pub id: String,
+    pub namespace: String,
+    pub job_id: String,
+    pub priority: u64,
+    pub kind: String,
+    pub triggered_by: String,
+    pub job_modify_index: u64,
+    pub node_id: String,
+    pub node_modify_index: u64,
+    pub deployment_id: String,
+    pub status: String,
+    pub status_description: String,
+    pub previous_eval: String,
+    pub next_eval: String,
+    pub blocked_eval: String,
+    pub failed: BTreeMap<String, Value>,
+    pub queued: BTreeMap<String, u64>,
+    pub class_eligibility: Option<Value>,
+    pub snapshot_index: u64,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub create_time: i64,
+    pub modify_time: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskEvent {
+    pub kind: String,
+    pub at: i64,
+    pub message: String,
+    pub display: String,
+    pub exit_code: i64,
+    pub fails_task: bool,
+    pub restart_reason: String,
+    pub details: BTreeMap<String, String>,
+}
+
+impl TaskEvent {
+    pub fn new(kind: &str, display: &str) -> TaskEvent {
+        TaskEvent {
+            kind: kind.into(),
+            at: now_ns(),
+            message: String::new(),
+            display: display.into(),
+            exit_code: 0,
+            fails_task: false,
+            restart_reason: String::new(),
+            details: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskState {
+    pub state: String,
+    pub failed: bool,
+    pub restarts: u64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub last_restart: Option<i64>,
+    pub events: Vec<TaskEvent>,
+    pub behavior: Behavior,
+    pub cpu: u64,
+    pub memory: u64,
+    pub log_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Alloc {
+    pub id: String,
+    pub eval_id: String,
+    pub name: String,
+    pub namespace: String,
+    pub node_id: String,
+    pub node_name: String,
+    pub job_id: String,
+    pub job_version: u64,
+    pub job_type: String,
+    pub task_group: String,
+    pub desired_status: String,
+    pub desired_description: String,
+    pub client_status: String,
+    pub client_description: String,
+    pub tasks: BTreeMap<String, TaskState>,
+    pub deployment_id: String,
+    pub canary: bool,
+    pub healthy: Option<bool>,
+    pub health_at: i64,
+    pub metrics: Value,
+    pub previous_allocation: String,
+    pub next_allocation: String,
+    pub followup_eval: String,
+    pub restart_attempts: u64,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub alloc_modify_index: u64,
+    pub create_time: i64,
+    pub modify_time: i64,
+    /// When the simulation moves this allocation next.
+    pub next_step: Option<Instant>,
+}
+
+impl Alloc {
+    pub fn terminal(&self) -> bool {
+        matches!(self.client_status.as_str(), "complete" | "failed" | "lost")
+            || (self.desired_status != "run" && self.client_status != "running")
+    }
+    /// Holding resources on its node.
+    pub fn holds_resources(&self) -> bool {
+        !matches!(self.client_status.as_str(), "complete" | "failed" | "lost")
+            && self.desired_status == "run"
+    }
+    pub fn ask(&self) -> (u64, u64) {
+        self.tasks
+            .values()
+            .fold((0, 0), |(c, m), t| (c + t.cpu, m + t.memory))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentGroup {
+    pub auto_revert: bool,
+    pub auto_promote: bool,
+    pub promoted: bool,
+    pub placed_canaries: Vec<String>,
+    pub desired_canaries: u64,
+    pub desired_total: u64,
+    pub placed: u64,
+    pub healthy: u64,
+    pub unhealthy: u64,
+    pub progress_deadline: i64,
+    pub require_progress_by: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub id: String,
+    pub namespace: String,
+    pub job_id: String,
+    pub job_version: u64,
+    pub job_modify_index: u64,
+    pub job_spec_modify_index: u64,
+    pub job_create_index: u64,
+    pub groups: BTreeMap<String, DeploymentGroup>,
+    pub status: String,
+    pub status_description: String,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+impl Deployment {
+    pub fn active(&self) -> bool {
+        matches!(self.status.as_str(), "running" | "paused" | "pending")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Namespace {
+    pub name: String,
+    pub description: String,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub topic: String,
+    pub kind: String,
+    pub key: String,
+    pub namespace: String,
+    pub index: u64,
+    pub payload: Value,
+}
