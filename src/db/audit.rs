@@ -35,6 +35,7 @@ pub struct AuditFilter {
     pub outcome: Option<String>,
     pub since: Option<chrono::DateTime<chrono::FixedOffset>>,
     pub until: Option<chrono::DateTime<chrono::FixedOffset>>,
+    pub offset: u64,
     pub limit: u64,
 }
 
@@ -61,6 +62,7 @@ pub async fn search(db: &DatabaseConnection, filter: &AuditFilter) -> Result<Vec
     Entity::find()
         .filter(condition)
         .order_by_desc(Column::OccurredAt)
+        .offset(filter.offset)
         .limit(filter.limit)
         .all(db)
         .await

@@ -62,6 +62,7 @@ pub struct OperationFilter {
     pub caller: Option<String>,
     pub state: Option<String>,
     pub kind: Option<String>,
+    pub offset: u64,
     pub limit: u64,
 }
 
@@ -87,6 +88,7 @@ pub async fn list(
         .filter(condition)
         .order_by_desc(Column::CreatedAt)
         .order_by_desc(Column::Id)
+        .offset(filter.offset)
         .limit(filter.limit)
         .all(db)
         .await

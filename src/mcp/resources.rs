@@ -73,7 +73,11 @@ pub async fn read(ctx: &Ctx, uri: &str) -> Result<ReadResourceResult, ErrorData>
                     .await,
             )
         }
-        ["nodes"] => json(ctx.service.list_nodes(&ctx.who).await),
+        ["nodes"] => json(
+            ctx.service
+                .list_nodes(&ctx.who, &crate::service::PageRequest::default())
+                .await,
+        ),
         ["nodes", node_id] => json(ctx.service.get_node(&ctx.who, &decode(node_id)).await),
         ["cluster", "status"] => json(ctx.service.get_cluster_status(&ctx.who).await),
         _ => return Err(unknown(uri)),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::guard::WriteCall;
 use super::keys::{self, KeySpec};
-use super::{FieldError, Principal, Service, ServiceError};
+use super::{FieldError, Page, PageRequest, Principal, Service, ServiceError};
 use crate::db::audit::AuditFilter;
 use crate::service::policy::{Access, Scope};
 
@@ -73,9 +73,11 @@ pub struct AuditQuery {
     pub since: Option<String>,
     /// RFC 3339 time: only events before it.
     pub until: Option<String>,
-    /// At most this many, newest first (default 100, at most 1000).
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page; leave it out for the first page.
+    pub cursor: Option<String>,
+    /// How many per page, newest first: 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
 }
 
 /// One audit event.
@@ -249,12 +251,16 @@ impl Service {
         .await
     }
 
-    pub async fn list_api_keys(&self, who: &Principal) -> Result<Vec<KeyRow>, ServiceError> {
+    pub async fn list_api_keys(
+        &self,
+        who: &Principal,
+        page: &PageRequest,
+    ) -> Result<Page<KeyRow>, ServiceError> {
         self.allow(who, Access::Admin, None, "list_api_keys")?;
         let rows = crate::db::keys::list(self.db()?)
             .await
             .map_err(|e| ServiceError::database(e, ""))?;
-        Ok(rows.iter().map(key_row).collect())
+        page.of(rows.iter().map(key_row).collect())
     }
 
     pub async fn revoke_api_key(&self, who: &Principal, id: &str) -> Result<(), ServiceError> {
@@ -279,8 +285,9 @@ impl Service {
         &self,
         who: &Principal,
         query: AuditQuery,
-    ) -> Result<Vec<AuditRecord>, ServiceError> {
+    ) -> Result<Page<AuditRecord>, ServiceError> {
         self.allow(who, Access::Admin, None, "search_audit")?;
+        let page = PageRequest::new(query.cursor.clone(), query.limit);
         if let Some(outcome) = &query.outcome
             && !["ok", "refused", "failed"].contains(&outcome.as_str())
         {
@@ -289,12 +296,7 @@ impl Service {
                 format!("'{outcome}' is not ok, refused or failed"),
             ));
         }
-        if let Some(limit) = query.limit.filter(|l| !(1..=1000).contains(l)) {
-            return Err(invalid(
-                "limit",
-                format!("{limit} is out of range; use 1 to 1000"),
-            ));
-        }
+
         let filter = AuditFilter {
             caller: query.caller.clone(),
             job_id: query.job_id.clone(),
@@ -302,31 +304,30 @@ impl Service {
             outcome: query.outcome.clone(),
             since: parse_time("since", &query.since)?,
             until: parse_time("until", &query.until)?,
-            limit: query.limit.unwrap_or(100),
+            offset: page.offset()?,
+            // One more than the page: it only says whether there is a next page.
+            limit: u64::from(page.limit()?) + 1,
         };
         let rows = crate::db::audit::search(self.db()?, &filter)
             .await
             .map_err(|e| ServiceError::database(e, ""))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| AuditRecord {
-                id: r.id.to_string(),
-                occurred_at: time(&r.occurred_at),
-                caller: r.caller_subject,
-                key_id: r.caller_key_id.map(|k| k.to_string()),
-                issuer: r.caller_issuer,
-                transport: r.transport,
-                operation: r.operation,
-                namespace: r.namespace,
-                job_id: r.job_id,
-                arguments: r.arguments,
-                outcome: r.outcome,
-                message: r.message,
-                eval_id: r.nomad_eval_id,
-                duration_ms: r.duration_ms,
-                trace_id: r.trace_id,
-                client_addr: r.client_addr,
-            })
-            .collect())
+        Ok(page.of_window(rows)?.map(|r| AuditRecord {
+            id: r.id.to_string(),
+            occurred_at: time(&r.occurred_at),
+            caller: r.caller_subject,
+            key_id: r.caller_key_id.map(|k| k.to_string()),
+            issuer: r.caller_issuer,
+            transport: r.transport,
+            operation: r.operation,
+            namespace: r.namespace,
+            job_id: r.job_id,
+            arguments: r.arguments,
+            outcome: r.outcome,
+            message: r.message,
+            eval_id: r.nomad_eval_id,
+            duration_ms: r.duration_ms,
+            trace_id: r.trace_id,
+            client_addr: r.client_addr,
+        }))
     }
 }

@@ -6,7 +6,7 @@ use crate::service::policy::Access;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::not_found;
-use super::{Principal, Service, ServiceError, timestamp};
+use super::{Page, PageRequest, Principal, Service, ServiceError, timestamp};
 use crate::nomad::types::{Allocation, TaskEvent};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -124,21 +124,25 @@ impl Service {
         job_id: &str,
         namespace: Option<&str>,
         all_versions: bool,
-    ) -> Result<Vec<AllocationRow>, ServiceError> {
-        self.allow(
-            who,
-            Access::Read,
-            Some(&self.namespace(namespace)),
-            "list_allocations",
-        )?;
-        let namespace = self.namespace(namespace);
-        let allocations = self
-            .nomad
-            .job_allocations(job_id, all_versions, &self.in_namespace(&namespace))
-            .await
-            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-            .value;
-        Ok(allocations.iter().map(AllocationRow::from).collect())
+        page: &PageRequest,
+    ) -> Result<Page<AllocationRow>, ServiceError> {
+        self.with_job_hint(job_id, namespace, async move {
+            self.allow(
+                who,
+                Access::Read,
+                Some(&self.namespace(namespace)),
+                "list_allocations",
+            )?;
+            let namespace = self.namespace(namespace);
+            let allocations = self
+                .nomad
+                .job_allocations(job_id, all_versions, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+                .value;
+            page.of(allocations.iter().map(AllocationRow::from).collect())
+        })
+        .await
     }
 
     pub(super) async fn read_allocation(

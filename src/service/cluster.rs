@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Principal, Service, ServiceError};
+use super::{Page, PageRequest, Principal, Service, ServiceError};
 use crate::nomad::QueryOptions;
 use crate::nomad::types::Event;
 
@@ -50,9 +50,13 @@ pub struct EventsRequest {
     /// Only events about this job.
     #[serde(default)]
     pub job_id: Option<String>,
-    /// How many of the most recent events (default 20, at most 200).
+    /// The `next_cursor` of the previous page (an event index: older events than it);
+    /// leave it out for the newest.
     #[serde(default)]
-    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+    /// How many per page (default 50, at most 200).
+    #[serde(default)]
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -162,7 +166,8 @@ impl Service {
     pub async fn list_namespaces(
         &self,
         who: &Principal,
-    ) -> Result<Vec<NamespaceRow>, ServiceError> {
+        page: &PageRequest,
+    ) -> Result<Page<NamespaceRow>, ServiceError> {
         self.allow(who, Access::ClusterRead, None, "list_namespaces")?;
         let namespaces = self
             .nomad
@@ -170,7 +175,7 @@ impl Service {
             .await
             .map_err(|e| ServiceError::from_nomad(e, unavailable("namespaces")))?
             .value;
-        Ok(namespaces
+        page.of(namespaces
             .into_iter()
             .filter(|n| who.namespaces.allows(&n.name))
             .map(|n| NamespaceRow {
@@ -180,20 +185,31 @@ impl Service {
             .collect())
     }
 
-    /// The most recent events: the stream is opened from just before the current index,
-    /// read until it has caught up, and closed.
+    /// The most recent events, newest first: the stream is opened from just before the
+    /// current index (or the cursor), read until it has caught up, and closed. A page's
+    /// `next_cursor` is the index of its oldest event.
     pub async fn recent_events(
         &self,
         who: &Principal,
         request: EventsRequest,
-    ) -> Result<Vec<EventRow>, ServiceError> {
+    ) -> Result<Page<EventRow>, ServiceError> {
         self.allow(
             who,
             Access::Read,
             Some(&self.namespace(request.namespace.as_deref())),
             "recent_events",
         )?;
-        let limit = request.limit.unwrap_or(20).clamp(1, 200);
+        let page = PageRequest::new(None, request.limit);
+        let limit = page.limit()? as usize;
+        let before = match request.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(c.parse::<u64>().map_err(|_| {
+                super::jobs::invalid(
+                    "cursor",
+                    "is not a cursor this list handed out; leave it out for the newest events",
+                )
+            })?),
+        };
         let topics: Vec<String> = request
             .topics
             .iter()
@@ -220,7 +236,7 @@ impl Service {
             .map_err(|e| ServiceError::from_nomad(e, unavailable("jobs")))?
             .meta
             .last_index;
-        let start = current.saturating_sub(1000);
+        let start = before.unwrap_or(current).min(current).saturating_sub(1000);
         let mut stream = self
             .nomad
             .event_stream(&topics, Some(start), &options)
@@ -246,10 +262,15 @@ impl Service {
         }
         // Node events have no namespace; the rest only from namespaces the caller may see.
         events.retain(|e| e.namespace.is_empty() || who.namespaces.allows(&e.namespace));
+        if let Some(before) = before {
+            events.retain(|e| e.index < before);
+        }
+        let more = events.len() > limit;
         let skip = events.len().saturating_sub(limit);
-        Ok(events
+        let items: Vec<EventRow> = events
             .into_iter()
             .skip(skip)
+            .rev()
             .map(|e| EventRow {
                 index: e.index,
                 topic: e.topic,
@@ -257,6 +278,13 @@ impl Service {
                 key: e.key,
                 namespace: e.namespace,
             })
-            .collect())
+            .collect();
+        Ok(Page {
+            next_cursor: more
+                .then(|| items.last().map(|e| e.index.to_string()))
+                .flatten(),
+            items,
+            total: None,
+        })
     }
 }

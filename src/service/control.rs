@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::jobs::{WriteResult, invalid, not_found, write_result};
-use super::{Principal, Service, ServiceError, timestamp};
+use super::{Page, PageRequest, Principal, Service, ServiceError, timestamp};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScaleRequest {
@@ -104,20 +104,23 @@ impl Service {
         namespace: Option<&str>,
         purge: bool,
     ) -> Result<WriteResult, ServiceError> {
-        let namespace = self.namespace(namespace);
-        let call = WriteCall::job(
-            "stop_job",
-            &namespace,
-            job_id,
-            serde_json::json!({"purge": purge}),
-        );
-        self.audited(who, call, async {
-            let answer = self
-                .nomad
-                .deregister_job(job_id, purge, &self.in_namespace(&namespace))
-                .await
-                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
-            Ok(write_result(job_id, &namespace, answer))
+        self.with_job_hint(job_id, namespace, async move {
+            let namespace = self.namespace(namespace);
+            let call = WriteCall::job(
+                "stop_job",
+                &namespace,
+                job_id,
+                serde_json::json!({"purge": purge}),
+            );
+            self.audited(who, call, async {
+                let answer = self
+                    .nomad
+                    .deregister_job(job_id, purge, &self.in_namespace(&namespace))
+                    .await
+                    .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+                Ok(write_result(job_id, &namespace, answer))
+            })
+            .await
         })
         .await
     }
@@ -129,60 +132,63 @@ impl Service {
         namespace: Option<&str>,
         request: ScaleRequest,
     ) -> Result<WriteResult, ServiceError> {
-        let call = WriteCall {
-            operation: "scale_job",
-            access: Access::Write,
-            namespace: Some(self.namespace(namespace)),
-            job_id: Some(job_id.to_string()),
-            arguments: serde_json::json!({"group": request.group, "count": request.count, "message": request.message}),
-        };
-        self.audited(who, call, async {
-            if !(0..=1000).contains(&request.count) {
-                return Err(invalid(
-                    "count",
-                    format!("{} is out of range; use 0 to 1000", request.count),
-                ));
-            }
-            let namespace = self.namespace(namespace);
-            let job = self.read_job(job_id, &namespace).await?;
-            let groups: Vec<&str> = job.task_groups.iter().map(|g| g.name.as_str()).collect();
-            let group = match (&request.group, groups.as_slice()) {
-                (Some(g), _) if groups.contains(&g.as_str()) => g.clone(),
-                (Some(g), _) => {
-                    return Err(invalid(
-                        "group",
-                        format!(
-                            "job '{job_id}' has no group '{g}'; its groups: {}",
-                            groups.join(", ")
-                        ),
-                    ));
-                }
-                (None, [only]) => only.to_string(),
-                (None, _) => {
-                    return Err(invalid(
-                        "group",
-                        format!(
-                            "job '{job_id}' has several groups; name one of: {}",
-                            groups.join(", ")
-                        ),
-                    ));
-                }
+        self.with_job_hint(job_id, namespace, async move {
+            let call = WriteCall {
+                operation: "scale_job",
+                access: Access::Write,
+                namespace: Some(self.namespace(namespace)),
+                job_id: Some(job_id.to_string()),
+                arguments: serde_json::json!({"group": request.group, "count": request.count, "message": request.message}),
             };
-            let message = request
-                .message
-                .unwrap_or_else(|| format!("scaled to {} through nomad-gateway", request.count));
-            let answer = self
-                .nomad
-                .scale_job(
-                    job_id,
-                    &group,
-                    request.count,
-                    &message,
-                    &self.in_namespace(&namespace),
-                )
-                .await
-                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
-            Ok(write_result(job_id, &namespace, answer))
+            self.audited(who, call, async {
+                if !(0..=1000).contains(&request.count) {
+                    return Err(invalid(
+                        "count",
+                        format!("{} is out of range; use 0 to 1000", request.count),
+                    ));
+                }
+                let namespace = self.namespace(namespace);
+                let job = self.read_job(job_id, &namespace).await?;
+                let groups: Vec<&str> = job.task_groups.iter().map(|g| g.name.as_str()).collect();
+                let group = match (&request.group, groups.as_slice()) {
+                    (Some(g), _) if groups.contains(&g.as_str()) => g.clone(),
+                    (Some(g), _) => {
+                        return Err(invalid(
+                            "group",
+                            format!(
+                                "job '{job_id}' has no group '{g}'; its groups: {}",
+                                groups.join(", ")
+                            ),
+                        ));
+                    }
+                    (None, [only]) => only.to_string(),
+                    (None, _) => {
+                        return Err(invalid(
+                            "group",
+                            format!(
+                                "job '{job_id}' has several groups; name one of: {}",
+                                groups.join(", ")
+                            ),
+                        ));
+                    }
+                };
+                let message = request
+                    .message
+                    .unwrap_or_else(|| format!("scaled to {} through nomad-gateway", request.count));
+                let answer = self
+                    .nomad
+                    .scale_job(
+                        job_id,
+                        &group,
+                        request.count,
+                        &message,
+                        &self.in_namespace(&namespace),
+                    )
+                    .await
+                    .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+                Ok(write_result(job_id, &namespace, answer))
+            })
+            .await
         })
         .await
     }
@@ -194,41 +200,44 @@ impl Service {
         namespace: Option<&str>,
         request: DispatchRequest,
     ) -> Result<DispatchResult, ServiceError> {
-        let call = WriteCall {
-            operation: "dispatch_job",
-            access: Access::Write,
-            namespace: Some(self.namespace(namespace)),
-            job_id: Some(job_id.to_string()),
-            arguments: serde_json::json!({"payload": request.payload, "meta": request.meta, "idempotency_token": request.idempotency_token}),
-        };
-        self.audited(who, call, async {
-            if request
-                .payload
-                .as_ref()
-                .is_some_and(|p| p.len() > DISPATCH_PAYLOAD_LIMIT)
-            {
-                return Err(invalid("payload", "is larger than Nomad's limit of 16 KiB"));
-            }
-            let namespace = self.namespace(namespace);
-            let answer = self
-                .nomad
-                .dispatch_job(
-                    job_id,
-                    request.payload.as_deref().map(str::as_bytes),
-                    &request.meta,
-                    request.idempotency_token.as_deref(),
-                    &self.in_namespace(&namespace),
-                )
-                .await
-                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
-            Ok(DispatchResult {
-                dispatched_job_id: answer.dispatched_job_id,
-                eval_id: Some(answer.eval_id).filter(|e| !e.is_empty()),
-                namespace,
-                operation_id: None,
-                operation: None,
-                not_followed: None,
+        self.with_job_hint(job_id, namespace, async move {
+            let call = WriteCall {
+                operation: "dispatch_job",
+                access: Access::Write,
+                namespace: Some(self.namespace(namespace)),
+                job_id: Some(job_id.to_string()),
+                arguments: serde_json::json!({"payload": request.payload, "meta": request.meta, "idempotency_token": request.idempotency_token}),
+            };
+            self.audited(who, call, async {
+                if request
+                    .payload
+                    .as_ref()
+                    .is_some_and(|p| p.len() > DISPATCH_PAYLOAD_LIMIT)
+                {
+                    return Err(invalid("payload", "is larger than Nomad's limit of 16 KiB"));
+                }
+                let namespace = self.namespace(namespace);
+                let answer = self
+                    .nomad
+                    .dispatch_job(
+                        job_id,
+                        request.payload.as_deref().map(str::as_bytes),
+                        &request.meta,
+                        request.idempotency_token.as_deref(),
+                        &self.in_namespace(&namespace),
+                    )
+                    .await
+                    .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+                Ok(DispatchResult {
+                    dispatched_job_id: answer.dispatched_job_id,
+                    eval_id: Some(answer.eval_id).filter(|e| !e.is_empty()),
+                    namespace,
+                    operation_id: None,
+                    operation: None,
+                    not_followed: None,
+                })
             })
+            .await
         })
         .await
     }
@@ -242,20 +251,23 @@ impl Service {
         namespace: Option<&str>,
         force_reschedule: bool,
     ) -> Result<WriteResult, ServiceError> {
-        let namespace = self.namespace(namespace);
-        let call = WriteCall::job(
-            "force_evaluate_job",
-            &namespace,
-            job_id,
-            serde_json::json!({"force_reschedule": force_reschedule}),
-        );
-        self.audited(who, call, async {
-            let answer = self
-                .nomad
-                .evaluate_job(job_id, force_reschedule, &self.in_namespace(&namespace))
-                .await
-                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
-            Ok(write_result(job_id, &namespace, answer))
+        self.with_job_hint(job_id, namespace, async move {
+            let namespace = self.namespace(namespace);
+            let call = WriteCall::job(
+                "force_evaluate_job",
+                &namespace,
+                job_id,
+                serde_json::json!({"force_reschedule": force_reschedule}),
+            );
+            self.audited(who, call, async {
+                let answer = self
+                    .nomad
+                    .evaluate_job(job_id, force_reschedule, &self.in_namespace(&namespace))
+                    .await
+                    .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+                Ok(write_result(job_id, &namespace, answer))
+            })
+            .await
         })
         .await
     }
@@ -265,30 +277,34 @@ impl Service {
         who: &Principal,
         job_id: &str,
         namespace: Option<&str>,
-    ) -> Result<Vec<JobVersion>, ServiceError> {
-        self.allow(
-            who,
-            Access::Read,
-            Some(&self.namespace(namespace)),
-            "list_job_versions",
-        )?;
-        let namespace = self.namespace(namespace);
-        let versions = self
-            .nomad
-            .job_versions(job_id, false, &self.in_namespace(&namespace))
-            .await
-            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-            .value;
-        Ok(versions
-            .versions
-            .into_iter()
-            .map(|v| JobVersion {
-                version: v.version,
-                stable: v.stable,
-                submitted_at: timestamp(v.submit_time),
-                job_modify_index: v.job_modify_index,
-            })
-            .collect())
+        page: &PageRequest,
+    ) -> Result<Page<JobVersion>, ServiceError> {
+        self.with_job_hint(job_id, namespace, async move {
+            self.allow(
+                who,
+                Access::Read,
+                Some(&self.namespace(namespace)),
+                "list_job_versions",
+            )?;
+            let namespace = self.namespace(namespace);
+            let versions = self
+                .nomad
+                .job_versions(job_id, false, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+                .value;
+            page.of(versions
+                .versions
+                .into_iter()
+                .map(|v| JobVersion {
+                    version: v.version,
+                    stable: v.stable,
+                    submitted_at: timestamp(v.submit_time),
+                    job_modify_index: v.job_modify_index,
+                })
+                .collect())
+        })
+        .await
     }
 
     pub async fn revert_job(
@@ -298,20 +314,23 @@ impl Service {
         namespace: Option<&str>,
         version: u64,
     ) -> Result<WriteResult, ServiceError> {
-        let namespace = self.namespace(namespace);
-        let call = WriteCall::job(
-            "revert_job",
-            &namespace,
-            job_id,
-            serde_json::json!({"version": version}),
-        );
-        self.audited(who, call, async {
-            let answer = self
-                .nomad
-                .revert_job(job_id, version, None, &self.in_namespace(&namespace))
-                .await
-                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
-            Ok(write_result(job_id, &namespace, answer))
+        self.with_job_hint(job_id, namespace, async move {
+            let namespace = self.namespace(namespace);
+            let call = WriteCall::job(
+                "revert_job",
+                &namespace,
+                job_id,
+                serde_json::json!({"version": version}),
+            );
+            self.audited(who, call, async {
+                let answer = self
+                    .nomad
+                    .revert_job(job_id, version, None, &self.in_namespace(&namespace))
+                    .await
+                    .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?;
+                Ok(write_result(job_id, &namespace, answer))
+            })
+            .await
         })
         .await
     }
@@ -323,68 +342,76 @@ impl Service {
         namespace: Option<&str>,
         mode: RestartMode,
     ) -> Result<RestartResult, ServiceError> {
-        let namespace = self.namespace(namespace);
-        let call = WriteCall::job(
-            "restart_job",
-            &namespace,
-            job_id,
-            serde_json::json!({"mode": format!("{mode:?}")}),
-        );
-        self.audited(who, call, async {
-            let options = self.in_namespace(&namespace);
-            let mut result = RestartResult {
-                job_id: job_id.to_string(),
-                namespace: namespace.clone(),
-                mode,
-                restarted_allocations: Vec::new(),
-                eval_id: None,
-                operation_id: None,
-                operation: None,
-                not_followed: None,
-            };
-            match mode {
-                RestartMode::InPlace => {
-                    let allocations = self
-                        .nomad
-                        .job_allocations(job_id, false, &options)
-                        .await
-                        .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-                        .value;
-                    for alloc in allocations.iter().filter(|a| a.client_status == "running") {
-                        self.nomad
-                            .restart_allocation(&alloc.id, None, &options)
+        self.with_job_hint(job_id, namespace, async move {
+            let namespace = self.namespace(namespace);
+            let call = WriteCall::job(
+                "restart_job",
+                &namespace,
+                job_id,
+                serde_json::json!({"mode": format!("{mode:?}")}),
+            );
+            self.audited(who, call, async {
+                let options = self.in_namespace(&namespace);
+                let mut result = RestartResult {
+                    job_id: job_id.to_string(),
+                    namespace: namespace.clone(),
+                    mode,
+                    restarted_allocations: Vec::new(),
+                    eval_id: None,
+                    operation_id: None,
+                    operation: None,
+                    not_followed: None,
+                };
+                match mode {
+                    RestartMode::InPlace => {
+                        let allocations = self
+                            .nomad
+                            .job_allocations(job_id, false, &options)
                             .await
                             .map_err(|e| {
-                                ServiceError::from_nomad(e, || {
-                                    format!("allocation '{}' is gone", alloc.id)
-                                })
-                            })?;
-                        result.restarted_allocations.push(alloc.id.clone());
+                                ServiceError::from_nomad(e, not_found(job_id, &namespace))
+                            })?
+                            .value;
+                        for alloc in allocations.iter().filter(|a| a.client_status == "running") {
+                            self.nomad
+                                .restart_allocation(&alloc.id, None, &options)
+                                .await
+                                .map_err(|e| {
+                                    ServiceError::from_nomad(e, || {
+                                        format!("allocation '{}' is gone", alloc.id)
+                                    })
+                                })?;
+                            result.restarted_allocations.push(alloc.id.clone());
+                        }
+                        if result.restarted_allocations.is_empty() {
+                            return Err(ServiceError::Conflict(format!(
+                                "job '{job_id}' has no running allocation to restart"
+                            )));
+                        }
                     }
-                    if result.restarted_allocations.is_empty() {
-                        return Err(ServiceError::Conflict(format!(
-                            "job '{job_id}' has no running allocation to restart"
-                        )));
+                    RestartMode::Redeploy => {
+                        // The raw JSON, so every field of the job survives the round trip.
+                        let mut job = self
+                            .nomad
+                            .read_job_json(job_id, &options)
+                            .await
+                            .map_err(|e| {
+                                ServiceError::from_nomad(e, not_found(job_id, &namespace))
+                            })?
+                            .value;
+                        let index = job["JobModifyIndex"].as_u64().unwrap_or_default();
+                        if !job["Meta"].is_object() {
+                            job["Meta"] = Value::Object(Default::default());
+                        }
+                        job["Meta"][RESTART_META_KEY] =
+                            Value::String(chrono::Utc::now().to_rfc3339());
+                        // EnforceIndex: a change made meanwhile is not overwritten.
+                        result.eval_id = self.register(job, Some(index)).await?.eval_id;
                     }
                 }
-                RestartMode::Redeploy => {
-                    // The raw JSON, so every field of the job survives the round trip.
-                    let mut job = self
-                        .nomad
-                        .read_job_json(job_id, &options)
-                        .await
-                        .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-                        .value;
-                    let index = job["JobModifyIndex"].as_u64().unwrap_or_default();
-                    if !job["Meta"].is_object() {
-                        job["Meta"] = Value::Object(Default::default());
-                    }
-                    job["Meta"][RESTART_META_KEY] = Value::String(chrono::Utc::now().to_rfc3339());
-                    // EnforceIndex: a change made meanwhile is not overwritten.
-                    result.eval_id = self.register(job, Some(index)).await?.eval_id;
-                }
-            }
-            Ok(result)
+                Ok(result)
+            })
+            .await
         })
         .await
     }

@@ -5,7 +5,7 @@ use crate::service::policy::Access;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::{DeploymentBrief, not_found};
-use super::{Principal, Service, ServiceError};
+use super::{Page, PageRequest, Principal, Service, ServiceError};
 use crate::nomad::types::DeploymentWriteResponse;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -48,22 +48,26 @@ impl Service {
         who: &Principal,
         job_id: &str,
         namespace: Option<&str>,
-    ) -> Result<Vec<DeploymentBrief>, ServiceError> {
-        self.allow(
-            who,
-            Access::Read,
-            Some(&self.namespace(namespace)),
-            "list_deployments",
-        )?;
-        let namespace = self.namespace(namespace);
-        let mut deployments = self
-            .nomad
-            .job_deployments(job_id, &self.in_namespace(&namespace))
-            .await
-            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-            .value;
-        deployments.sort_by_key(|d| std::cmp::Reverse(d.create_index));
-        Ok(deployments.into_iter().map(DeploymentBrief::from).collect())
+        page: &PageRequest,
+    ) -> Result<Page<DeploymentBrief>, ServiceError> {
+        self.with_job_hint(job_id, namespace, async move {
+            self.allow(
+                who,
+                Access::Read,
+                Some(&self.namespace(namespace)),
+                "list_deployments",
+            )?;
+            let namespace = self.namespace(namespace);
+            let mut deployments = self
+                .nomad
+                .job_deployments(job_id, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+                .value;
+            deployments.sort_by_key(|d| std::cmp::Reverse(d.create_index));
+            page.of(deployments.into_iter().map(DeploymentBrief::from).collect())
+        })
+        .await
     }
 
     pub async fn get_deployment(

@@ -46,143 +46,147 @@ impl Service {
         job_id: &str,
         namespace: Option<&str>,
     ) -> Result<Diagnosis, ServiceError> {
-        self.allow(
-            who,
-            Access::Read,
-            Some(&self.namespace(namespace)),
-            "diagnose_job",
-        )?;
-        let overview = self.get_job(who, job_id, namespace).await?;
-        let namespace = overview.namespace.clone();
-        let options = self.in_namespace(&namespace);
-        let evals = self.list_evaluations(who, job_id, Some(&namespace)).await?;
-        let allocs = self
-            .nomad
-            .job_allocations(job_id, false, &options)
-            .await
-            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-            .value;
+        self.with_job_hint(job_id, namespace, async move {
+            self.allow(
+                who,
+                Access::Read,
+                Some(&self.namespace(namespace)),
+                "diagnose_job",
+            )?;
+            // One call, one unit of budget: the parts are read without asking again.
+            let overview = self.job_overview(job_id, &self.namespace(namespace)).await?;
+            let namespace = overview.namespace.clone();
+            let options = self.in_namespace(&namespace);
+            let evals = self.job_evaluations(job_id, &namespace).await?;
+            let allocs = self
+                .nomad
+                .job_allocations(job_id, false, &options)
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+                .value;
 
-        let mut findings = Vec::new();
-        let mut next_steps = Vec::new();
-        if overview.stop {
-            findings.push(format!("job '{job_id}' is stopped"));
-            next_steps.push(
-                "submit the job again (or revert to a stable version) to start it".to_string(),
-            );
-        }
-        // The newest evaluation that could not place allocations tells why.
-        if let Some(eval) = evals.iter().find(|e| !e.placement_failures.is_empty()) {
-            for sentences in eval.placement_failures.values() {
-                findings.extend(sentences.iter().cloned());
+            let mut findings = Vec::new();
+            let mut next_steps = Vec::new();
+            if overview.stop {
+                findings.push(format!("job '{job_id}' is stopped"));
+                next_steps.push(
+                    "submit the job again (or revert to a stable version) to start it".to_string(),
+                );
             }
-            next_steps.push(
-                "lower the group's cpu/memory, add capacity in the job's datacenters, or relax its constraints; then run force_evaluate_job".to_string(),
-            );
-        }
-        let blocked: Vec<String> = evals
-            .iter()
-            .filter(|e| e.status == "blocked")
-            .map(|e| e.id.clone())
-            .collect();
-        if !blocked.is_empty() {
-            findings.push(format!(
-                "{} evaluation(s) blocked, waiting for resources",
-                blocked.len()
-            ));
-        }
+            // The newest evaluation that could not place allocations tells why.
+            if let Some(eval) = evals.iter().find(|e| !e.placement_failures.is_empty()) {
+                for sentences in eval.placement_failures.values() {
+                    findings.extend(sentences.iter().cloned());
+                }
+                next_steps.push(
+                    "lower the group's cpu/memory, add capacity in the job's datacenters, or relax its constraints; then run force_evaluate_job".to_string(),
+                );
+            }
+            let blocked: Vec<String> = evals
+                .iter()
+                .filter(|e| e.status == "blocked")
+                .map(|e| e.id.clone())
+                .collect();
+            if !blocked.is_empty() {
+                findings.push(format!(
+                    "{} evaluation(s) blocked, waiting for resources",
+                    blocked.len()
+                ));
+            }
 
-        let mut failed_tasks = Vec::new();
-        let mut failed_allocs: Vec<_> = allocs
-            .iter()
-            .filter(|a| a.client_status == "failed")
-            .collect();
-        failed_allocs.sort_by_key(|a| std::cmp::Reverse(a.create_index));
-        for stub in failed_allocs.iter().take(FAILED_ALLOCS) {
-            let alloc = self.read_allocation(&stub.id, &namespace).await?;
-            for (task, state) in alloc.task_states.iter().filter(|(_, s)| s.failed) {
-                let events: Vec<EventLine> = state
+            let mut failed_tasks = Vec::new();
+            let mut failed_allocs: Vec<_> = allocs
+                .iter()
+                .filter(|a| a.client_status == "failed")
+                .collect();
+            failed_allocs.sort_by_key(|a| std::cmp::Reverse(a.create_index));
+            for stub in failed_allocs.iter().take(FAILED_ALLOCS) {
+                let alloc = self.read_allocation(&stub.id, &namespace).await?;
+                for (task, state) in alloc.task_states.iter().filter(|(_, s)| s.failed) {
+                    let events: Vec<EventLine> = state
+                        .events
+                        .iter()
+                        .rev()
+                        .take(6)
+                        .rev()
+                        .map(describe_event)
+                        .collect();
+                    let last_log_lines = self
+                        .last_failure_lines(who, job_id, &namespace, &alloc.id, task)
+                        .await;
+                    failed_tasks.push(FailedTask {
+                        alloc_id: alloc.id.clone(),
+                        task: task.clone(),
+                        state: state.state.clone(),
+                        restarts: state.restarts,
+                        events,
+                        last_log_lines,
+                    });
+                }
+            }
+            if let Some(first) = failed_tasks.first() {
+                let exit = first
                     .events
                     .iter()
                     .rev()
-                    .take(6)
+                    .find_map(|e| e.exit_code.filter(|c| *c != 0));
+                let why = first
+                    .events
+                    .iter()
                     .rev()
-                    .map(describe_event)
-                    .collect();
-                let last_log_lines = self
-                    .last_failure_lines(who, job_id, &namespace, &alloc.id, task)
-                    .await;
-                failed_tasks.push(FailedTask {
-                    alloc_id: alloc.id.clone(),
-                    task: task.clone(),
-                    state: state.state.clone(),
-                    restarts: state.restarts,
-                    events,
-                    last_log_lines,
-                });
+                    .find(|e| !e.message.is_empty())
+                    .map(|e| e.message.clone())
+                    .unwrap_or_default();
+                let exit = exit
+                    .map(|c| format!(" with exit code {c}"))
+                    .unwrap_or_default();
+                findings.push(format!(
+                    "{} failed allocation(s); task '{}' failed{exit} after {} restart(s): {why}",
+                    failed_allocs.len(),
+                    first.task,
+                    first.restarts
+                ));
+                next_steps.push(format!(
+                    "read the task's logs (get_job_logs with alloc_id {}) and fix the command, image or configuration; then submit a new version",
+                    first.alloc_id
+                ));
             }
-        }
-        if let Some(first) = failed_tasks.first() {
-            let exit = first
-                .events
-                .iter()
-                .rev()
-                .find_map(|e| e.exit_code.filter(|c| *c != 0));
-            let why = first
-                .events
-                .iter()
-                .rev()
-                .find(|e| !e.message.is_empty())
-                .map(|e| e.message.clone())
-                .unwrap_or_default();
-            let exit = exit
-                .map(|c| format!(" with exit code {c}"))
-                .unwrap_or_default();
-            findings.push(format!(
-                "{} failed allocation(s); task '{}' failed{exit} after {} restart(s): {why}",
-                failed_allocs.len(),
-                first.task,
-                first.restarts
-            ));
-            next_steps.push(format!(
-                "read the task's logs (get_job_logs with alloc_id {}) and fix the command, image or configuration; then submit a new version",
-                first.alloc_id
-            ));
-        }
-        if let Some(deployment) = overview
-            .latest_deployment
-            .as_ref()
-            .filter(|d| d.status == "failed" || d.status == "running")
-        {
-            let unhealthy: u64 = deployment.groups.values().map(|g| g.unhealthy).sum();
-            let healthy: u64 = deployment.groups.values().map(|g| g.healthy).sum();
-            let desired: u64 = deployment.groups.values().map(|g| g.desired).sum();
-            findings.push(format!(
-                "deployment {} is {}: {healthy} of {desired} allocations healthy, {unhealthy} unhealthy ({})",
-                deployment.id, deployment.status, deployment.description
-            ));
-            if deployment.status == "failed" {
-                next_steps.push(
-                    "revert_job to the last stable version if the new version is at fault"
-                        .to_string(),
-                );
+            if let Some(deployment) = overview
+                .latest_deployment
+                .as_ref()
+                .filter(|d| d.status == "failed" || d.status == "running")
+            {
+                let unhealthy: u64 = deployment.groups.values().map(|g| g.unhealthy).sum();
+                let healthy: u64 = deployment.groups.values().map(|g| g.healthy).sum();
+                let desired: u64 = deployment.groups.values().map(|g| g.desired).sum();
+                findings.push(format!(
+                    "deployment {} is {}: {healthy} of {desired} allocations healthy, {unhealthy} unhealthy ({})",
+                    deployment.id, deployment.status, deployment.description
+                ));
+                if deployment.status == "failed" {
+                    next_steps.push(
+                        "revert_job to the last stable version if the new version is at fault"
+                            .to_string(),
+                    );
+                }
             }
-        }
-        let healthy = findings.is_empty();
-        if healthy {
-            next_steps.push("nothing to do: every group has its allocations running".to_string());
-        }
-        Ok(Diagnosis {
-            job_id: job_id.to_string(),
-            namespace,
-            status: overview.status.clone(),
-            healthy,
-            findings,
-            blocked_evaluations: blocked,
-            failed_tasks,
-            deployment: overview.latest_deployment,
-            next_steps,
+            let healthy = findings.is_empty();
+            if healthy {
+                next_steps.push("nothing to do: every group has its allocations running".to_string());
+            }
+            Ok(Diagnosis {
+                job_id: job_id.to_string(),
+                namespace,
+                status: overview.status.clone(),
+                healthy,
+                findings,
+                blocked_evaluations: blocked,
+                failed_tasks,
+                deployment: overview.latest_deployment,
+                next_steps,
+            })
         })
+        .await
     }
 
     /// The last lines of stderr, or of stdout when stderr is empty; none when unreadable

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::not_found;
-use super::{Principal, Service, ServiceError, timestamp};
+use super::{Page, PageRequest, Principal, Service, ServiceError, timestamp};
 use crate::nomad::types::Evaluation;
 use crate::operations::placement::{GroupAsk, asks_of, explain};
 
@@ -81,23 +81,40 @@ impl Service {
         who: &Principal,
         job_id: &str,
         namespace: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<EvaluationSummary>, ServiceError> {
+        self.with_job_hint(job_id, namespace, async move {
+            self.allow(
+                who,
+                Access::Read,
+                Some(&self.namespace(namespace)),
+                "list_evaluations",
+            )?;
+            page.of(self
+                .job_evaluations(job_id, &self.namespace(namespace))
+                .await?)
+        })
+        .await
+    }
+
+    /// A job's evaluations, newest first, for a caller already allowed in `namespace`.
+    pub(super) async fn job_evaluations(
+        &self,
+        job_id: &str,
+        namespace: &str,
     ) -> Result<Vec<EvaluationSummary>, ServiceError> {
-        self.allow(
-            who,
-            Access::Read,
-            Some(&self.namespace(namespace)),
-            "list_evaluations",
-        )?;
-        let namespace = self.namespace(namespace);
-        let mut evals = self
-            .nomad
-            .job_evaluations(job_id, &self.in_namespace(&namespace))
-            .await
-            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-            .value;
-        evals.sort_by_key(|e| std::cmp::Reverse((e.create_index, e.create_time)));
-        let asks = self.group_asks(job_id, &namespace).await;
-        Ok(evals.iter().map(|e| summarize(e, &asks)).collect())
+        {
+            let namespace = namespace.to_string();
+            let mut evals = self
+                .nomad
+                .job_evaluations(job_id, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+                .value;
+            evals.sort_by_key(|e| std::cmp::Reverse((e.create_index, e.create_time)));
+            let asks = self.group_asks(job_id, &namespace).await;
+            Ok(evals.iter().map(|e| summarize(e, &asks)).collect())
+        }
     }
 
     pub async fn get_evaluation(

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DEFAULT_PAGE, FieldError, MAX_PAGE, Principal, Service, ServiceError, timestamp};
+use super::{
+    DEFAULT_PAGE, FieldError, MAX_PAGE, Page, Principal, Service, ServiceError, timestamp,
+};
 use crate::nomad::QueryOptions;
 use crate::nomad::types::{Deployment, Job, JobListStub, JobWriteResponse, TaskGroupSummary};
 
@@ -25,12 +27,14 @@ pub struct ListJobsRequest {
     #[serde(default, rename = "type")]
     #[param(pattern = "^(service|batch|system|sysbatch)$")]
     pub job_type: Option<String>,
-    /// Jobs per page: 1 to 200 (default 50).
-    #[serde(default)]
+    /// The `next_cursor` of the previous page; leave it out for the first page
+    /// (`next_token` is accepted too).
+    #[serde(default, alias = "next_token")]
+    pub cursor: Option<String>,
+    /// How many per page: 1 to 200 (default 50; `per_page` is accepted too).
+    #[serde(default, alias = "per_page")]
     #[param(minimum = 1, maximum = 200)]
-    pub per_page: Option<u32>,
-    #[serde(default)]
-    pub next_token: Option<String>,
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -69,13 +73,6 @@ impl AllocationCounts {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct JobPage {
-    pub jobs: Vec<JobRow>,
-    /// Pass back as `next_token` for the next page; absent on the last page.
-    pub next_token: Option<String>,
-}
-
 const STATUSES: [&str; 3] = ["pending", "running", "dead"];
 const TYPES: [&str; 4] = ["service", "batch", "system", "sysbatch"];
 
@@ -98,9 +95,9 @@ impl ListJobsRequest {
                 message: format!("'{t}' is not a job type; use service, batch, system or sysbatch"),
             });
         }
-        if let Some(n) = self.per_page.filter(|n| !(1..=MAX_PAGE).contains(n)) {
+        if let Some(n) = self.limit.filter(|n| !(1..=MAX_PAGE).contains(n)) {
             errors.push(FieldError {
-                field: "per_page".into(),
+                field: "limit".into(),
                 message: format!("{n} is out of range; use 1 to {MAX_PAGE}"),
             });
         }
@@ -122,8 +119,9 @@ impl ListJobsRequest {
             terms.push(format!("Type == {}", quote(t)));
         }
         let mut options = QueryOptions::namespace(namespace);
-        options.per_page = Some(self.per_page.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE));
-        options.next_token = self.next_token.clone();
+        options.per_page = Some(self.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE));
+        // Nomad's own pagination token is the cursor (`api/index.mdx`, Pagination).
+        options.next_token = self.cursor.clone().filter(|c| !c.is_empty());
         match (&self.prefix, terms.is_empty()) {
             (Some(prefix), true) => options.prefix = Some(prefix.clone()),
             (Some(prefix), false) => {
@@ -299,7 +297,7 @@ impl Service {
         &self,
         who: &Principal,
         request: ListJobsRequest,
-    ) -> Result<JobPage, ServiceError> {
+    ) -> Result<Page<JobRow>, ServiceError> {
         self.allow(
             who,
             Access::Read,
@@ -312,15 +310,17 @@ impl Service {
         let response = self.nomad.list_jobs(&options).await.map_err(|e| {
             ServiceError::from_nomad(e, || format!("namespace '{namespace}' not found"))
         })?;
-        Ok(JobPage {
+        Ok(Page {
             // With `*`, only the namespaces the caller may see.
-            jobs: response
+            items: response
                 .value
                 .into_iter()
                 .map(job_row)
                 .filter(|row| who.namespaces.allows(&row.namespace))
                 .collect(),
-            next_token: response.meta.next_token,
+            // Nomad does not count the jobs of a filtered, paginated list.
+            total: None,
+            next_cursor: response.meta.next_token.filter(|t| !t.is_empty()),
         })
     }
 
@@ -343,58 +343,72 @@ impl Service {
         job_id: &str,
         namespace: Option<&str>,
     ) -> Result<JobOverview, ServiceError> {
-        self.allow(
-            who,
-            Access::Read,
-            Some(&self.namespace(namespace)),
-            "get_job",
-        )?;
-        let namespace = self.namespace(namespace);
-        let options = self.in_namespace(&namespace);
-        // The three reads go out together: one Nomad round trip instead of two. A missing
-        // job is reported from its own read, which answers 404 like the other two.
-        let (job, summary, deployment) = tokio::join!(
-            self.read_job(job_id, &namespace),
-            self.nomad.job_summary(job_id, &options),
-            self.nomad.job_latest_deployment(job_id, &options)
-        );
-        let job = job?;
-        let summary = summary
-            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-            .value;
-        let deployment = deployment
-            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-            .value;
-        let groups = job
-            .task_groups
-            .iter()
-            .map(|g| {
-                let mut allocations = AllocationCounts::default();
-                if let Some(s) = summary.summary.get(&g.name) {
-                    allocations.add(s);
-                }
-                GroupStatus {
-                    name: g.name.clone(),
-                    desired: g.count,
-                    allocations,
-                }
-            })
-            .collect();
-        Ok(JobOverview {
-            id: job.id,
-            name: job.name,
-            namespace: job.namespace,
-            job_type: job.job_type,
-            status: job.status,
-            status_description: job.status_description,
-            version: job.version,
-            stable: job.stable,
-            stop: job.stop,
-            datacenters: job.datacenters,
-            groups,
-            latest_deployment: deployment.map(DeploymentBrief::from),
-            submitted_at: timestamp(job.submit_time),
-            job_modify_index: job.job_modify_index,
+        self.with_job_hint(job_id, namespace, async move {
+            self.allow(
+                who,
+                Access::Read,
+                Some(&self.namespace(namespace)),
+                "get_job",
+            )?;
+            self.job_overview(job_id, &self.namespace(namespace)).await
         })
+        .await
+    }
+
+    /// One job's overview, for a caller already allowed in `namespace`.
+    pub(super) async fn job_overview(
+        &self,
+        job_id: &str,
+        namespace: &str,
+    ) -> Result<JobOverview, ServiceError> {
+        {
+            let namespace = namespace.to_string();
+            let options = self.in_namespace(&namespace);
+            // The three reads go out together: one Nomad round trip instead of two. A missing
+            // job is reported from its own read, which answers 404 like the other two.
+            let (job, summary, deployment) = tokio::join!(
+                self.read_job(job_id, &namespace),
+                self.nomad.job_summary(job_id, &options),
+                self.nomad.job_latest_deployment(job_id, &options)
+            );
+            let job = job?;
+            let summary = summary
+                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+                .value;
+            let deployment = deployment
+                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+                .value;
+            let groups = job
+                .task_groups
+                .iter()
+                .map(|g| {
+                    let mut allocations = AllocationCounts::default();
+                    if let Some(s) = summary.summary.get(&g.name) {
+                        allocations.add(s);
+                    }
+                    GroupStatus {
+                        name: g.name.clone(),
+                        desired: g.count,
+                        allocations,
+                    }
+                })
+                .collect();
+            Ok(JobOverview {
+                id: job.id,
+                name: job.name,
+                namespace: job.namespace,
+                job_type: job.job_type,
+                status: job.status,
+                status_description: job.status_description,
+                version: job.version,
+                stable: job.stable,
+                stop: job.stop,
+                datacenters: job.datacenters,
+                groups,
+                latest_deployment: deployment.map(DeploymentBrief::from),
+                submitted_at: timestamp(job.submit_time),
+                job_modify_index: job.job_modify_index,
+            })
+        }
     }
 }

@@ -84,116 +84,119 @@ impl Service {
         namespace: Option<&str>,
         request: LogsRequest,
     ) -> Result<LogsResult, ServiceError> {
-        self.allow(
-            who,
-            Access::Read,
-            Some(&self.namespace(namespace)),
-            "get_job_logs",
-        )?;
-        let lines = request.lines.unwrap_or(DEFAULT_LINES);
-        if lines == 0 || lines > MAX_LINES {
-            return Err(invalid(
-                "lines",
-                format!("{lines} is out of range; use 1 to {MAX_LINES}"),
-            ));
-        }
-        let max_bytes = request.max_bytes.unwrap_or(DEFAULT_LOG_BYTES);
-        if max_bytes == 0 || max_bytes > MAX_LOG_BYTES {
-            return Err(invalid(
-                "max_bytes",
-                format!("{max_bytes} is out of range; use 1 to {MAX_LOG_BYTES}"),
-            ));
-        }
-        let namespace = self.namespace(namespace);
-        let alloc = match &request.alloc_id {
-            Some(id) => self.read_allocation(id, &namespace).await?,
-            None => {
-                let allocations = self
-                    .nomad
-                    .job_allocations(job_id, false, &self.in_namespace(&namespace))
-                    .await
-                    .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-                    .value;
-                let newest = newest(&allocations).ok_or_else(|| {
-                    ServiceError::NotFound(format!(
-                        "job '{job_id}' in namespace '{namespace}' has no allocations yet"
-                    ))
-                })?;
-                // The list stub has no task states; read the full allocation.
-                self.read_allocation(&newest.id, &namespace).await?
-            }
-        };
-        if alloc.job_id != job_id {
-            return Err(invalid(
-                "alloc_id",
-                format!(
-                    "allocation '{}' belongs to job '{}', not '{job_id}'",
-                    alloc.id, alloc.job_id
-                ),
-            ));
-        }
-        let tasks: Vec<&String> = alloc.task_states.keys().collect();
-        let task = match (&request.task, tasks.as_slice()) {
-            (Some(t), _) if tasks.contains(&t) => t.clone(),
-            (Some(t), _) => {
+        self.with_job_hint(job_id, namespace, async move {
+            self.allow(
+                who,
+                Access::Read,
+                Some(&self.namespace(namespace)),
+                "get_job_logs",
+            )?;
+            let lines = request.lines.unwrap_or(DEFAULT_LINES);
+            if lines == 0 || lines > MAX_LINES {
                 return Err(invalid(
-                    "task",
+                    "lines",
+                    format!("{lines} is out of range; use 1 to {MAX_LINES}"),
+                ));
+            }
+            let max_bytes = request.max_bytes.unwrap_or(DEFAULT_LOG_BYTES);
+            if max_bytes == 0 || max_bytes > MAX_LOG_BYTES {
+                return Err(invalid(
+                    "max_bytes",
+                    format!("{max_bytes} is out of range; use 1 to {MAX_LOG_BYTES}"),
+                ));
+            }
+            let namespace = self.namespace(namespace);
+            let alloc = match &request.alloc_id {
+                Some(id) => self.read_allocation(id, &namespace).await?,
+                None => {
+                    let allocations = self
+                        .nomad
+                        .job_allocations(job_id, false, &self.in_namespace(&namespace))
+                        .await
+                        .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
+                        .value;
+                    let newest = newest(&allocations).ok_or_else(|| {
+                        ServiceError::NotFound(format!(
+                            "job '{job_id}' in namespace '{namespace}' has no allocations yet"
+                        ))
+                    })?;
+                    // The list stub has no task states; read the full allocation.
+                    self.read_allocation(&newest.id, &namespace).await?
+                }
+            };
+            if alloc.job_id != job_id {
+                return Err(invalid(
+                    "alloc_id",
                     format!(
-                        "allocation '{}' has no task '{t}'; its tasks: {}",
-                        alloc.id,
-                        join(&tasks)
+                        "allocation '{}' belongs to job '{}', not '{job_id}'",
+                        alloc.id, alloc.job_id
                     ),
                 ));
             }
-            (None, [only]) => (*only).clone(),
-            (None, []) => {
-                return Err(ServiceError::Conflict(format!(
-                    "allocation '{}' has not started any task yet",
-                    alloc.id
-                )));
-            }
-            (None, _) => {
-                return Err(invalid(
-                    "task",
-                    format!(
-                        "allocation '{}' runs several tasks; name one of: {}",
-                        alloc.id,
-                        join(&tasks)
-                    ),
-                ));
-            }
-        };
-        let stream = match request.stream {
-            LogStream::Stdout => "stdout",
-            LogStream::Stderr => "stderr",
-        };
-        let log = LogRequest {
-            alloc_id: alloc.id.clone(),
-            task: task.clone(),
-            stream: stream.to_string(),
-        };
-        let bytes = self
-            .nomad
-            .log_tail(&log, max_bytes, &self.in_namespace(&namespace))
-            .await
-            .map_err(|e| {
-                ServiceError::from_nomad(e, || {
-                    format!(
-                        "no {stream} log for task '{task}' of allocation '{}'",
+            let tasks: Vec<&String> = alloc.task_states.keys().collect();
+            let task = match (&request.task, tasks.as_slice()) {
+                (Some(t), _) if tasks.contains(&t) => t.clone(),
+                (Some(t), _) => {
+                    return Err(invalid(
+                        "task",
+                        format!(
+                            "allocation '{}' has no task '{t}'; its tasks: {}",
+                            alloc.id,
+                            join(&tasks)
+                        ),
+                    ));
+                }
+                (None, [only]) => (*only).clone(),
+                (None, []) => {
+                    return Err(ServiceError::Conflict(format!(
+                        "allocation '{}' has not started any task yet",
                         alloc.id
-                    )
-                })
-            })?;
-        let cut = bytes.len() as u64 >= max_bytes;
-        let (lines, truncated) = last_lines(&bytes, lines, cut);
-        Ok(LogsResult {
-            job_id: job_id.to_string(),
-            alloc_id: alloc.id,
-            task,
-            stream: request.stream,
-            lines,
-            truncated,
+                    )));
+                }
+                (None, _) => {
+                    return Err(invalid(
+                        "task",
+                        format!(
+                            "allocation '{}' runs several tasks; name one of: {}",
+                            alloc.id,
+                            join(&tasks)
+                        ),
+                    ));
+                }
+            };
+            let stream = match request.stream {
+                LogStream::Stdout => "stdout",
+                LogStream::Stderr => "stderr",
+            };
+            let log = LogRequest {
+                alloc_id: alloc.id.clone(),
+                task: task.clone(),
+                stream: stream.to_string(),
+            };
+            let bytes = self
+                .nomad
+                .log_tail(&log, max_bytes, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| {
+                    ServiceError::from_nomad(e, || {
+                        format!(
+                            "no {stream} log for task '{task}' of allocation '{}'",
+                            alloc.id
+                        )
+                    })
+                })?;
+            let cut = bytes.len() as u64 >= max_bytes;
+            let (lines, truncated) = last_lines(&bytes, lines, cut);
+            Ok(LogsResult {
+                job_id: job_id.to_string(),
+                alloc_id: alloc.id,
+                task,
+                stream: request.stream,
+                lines,
+                truncated,
+            })
         })
+        .await
     }
 }
 

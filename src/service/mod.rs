@@ -16,10 +16,12 @@ pub mod keys;
 pub mod logs;
 pub mod nodes;
 pub mod operations;
+pub mod page;
 pub mod policy;
 pub mod ratelimit;
 pub mod spec;
 pub mod submit;
+mod suggest;
 pub mod tracking;
 pub mod wait;
 
@@ -49,8 +51,7 @@ impl std::fmt::Debug for Service {
 }
 
 /// Largest page a list returns, whatever the caller asks.
-pub const MAX_PAGE: u32 = 200;
-pub const DEFAULT_PAGE: u32 = 50;
+pub use page::{DEFAULT_PAGE, MAX_PAGE, Page, PageRequest};
 
 impl Service {
     /// A service without policy limits or audit (the CLI, tests).

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::invalid;
-use super::{Principal, Service, ServiceError};
+use super::{Page, PageRequest, Principal, Service, ServiceError};
 use crate::nomad::types::{Node, NodeListStub};
 use crate::nomad::{DrainSpec, QueryOptions};
 
@@ -99,7 +99,11 @@ fn interesting(key: &str) -> bool {
 }
 
 impl Service {
-    pub async fn list_nodes(&self, who: &Principal) -> Result<Vec<NodeRow>, ServiceError> {
+    pub async fn list_nodes(
+        &self,
+        who: &Principal,
+        page: &PageRequest,
+    ) -> Result<Page<NodeRow>, ServiceError> {
         self.allow(who, Access::ClusterRead, None, "list_nodes")?;
         let nodes = self
             .nomad
@@ -107,7 +111,7 @@ impl Service {
             .await
             .map_err(|e| ServiceError::from_nomad(e, || "no nodes".to_string()))?
             .value;
-        Ok(nodes.into_iter().map(NodeRow::from).collect())
+        page.of(nodes.into_iter().map(NodeRow::from).collect())
     }
 
     /// A node by id or unique id prefix, as the Nomad CLI accepts.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DEFAULT_PAGE, MAX_PAGE, Principal, Service, ServiceError};
+use super::{Page, PageRequest, Principal, Service, ServiceError};
 use crate::db::operations::{self as q, OperationFilter, OperationRow};
 use crate::operations::model::KINDS;
 use crate::operations::{Operation, State};
@@ -27,7 +27,10 @@ pub struct ListOperationsRequest {
     /// `fail`, `drain`.
     #[serde(default)]
     pub kind: Option<String>,
-    /// At most this many, newest first (default 50, at most 200).
+    /// The `next_cursor` of the previous page; leave it out for the first page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// How many per page, newest first: 1 to 200 (default 50).
     #[serde(default)]
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
@@ -115,8 +118,9 @@ impl Service {
         &self,
         who: &Principal,
         request: ListOperationsRequest,
-    ) -> Result<Vec<Operation>, ServiceError> {
+    ) -> Result<Page<Operation>, ServiceError> {
         self.allow(who, Access::Read, None, "list_operations")?;
+        let page = PageRequest::new(request.cursor.clone(), request.limit);
         let mut errors = Vec::new();
         if let Some(s) = request
             .state
@@ -139,11 +143,10 @@ impl Service {
                 ),
             });
         }
-        if request.limit == Some(0) {
-            errors.push(super::FieldError {
-                field: "limit".into(),
-                message: format!("use 1 to {MAX_PAGE}"),
-            });
+        for check in [page.limit().map(|_| ()), page.offset().map(|_| ())] {
+            if let Err(ServiceError::Validation(mut invalid)) = check {
+                errors.append(&mut invalid);
+            }
         }
         if !errors.is_empty() {
             return Err(ServiceError::Validation(errors));
@@ -153,20 +156,21 @@ impl Service {
             caller: request.caller,
             state: request.state,
             kind: request.kind,
-            limit: u64::from(request.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE)),
+            offset: page.offset()?,
+            // One more than the page: it only says whether there is a next page.
+            limit: u64::from(page.limit()?) + 1,
         };
         let rows = q::list(self.operations_db()?, &filter)
             .await
             .map_err(|e| ServiceError::database(e, ""))?;
         let nodes_visible = policy::decide(who, Access::ClusterRead, None, false).is_ok();
-        Ok(rows
-            .iter()
-            .filter(|r| match &r.namespace {
-                Some(ns) => who.namespaces.allows(ns),
-                None => nodes_visible,
-            })
-            .map(Operation::from)
-            .collect())
+        let mut found = page.of_window(rows)?;
+        // The cursor counts rows, so a page may hold fewer than `limit` the caller may see.
+        found.items.retain(|r| match &r.namespace {
+            Some(ns) => who.namespaces.allows(ns),
+            None => nodes_visible,
+        });
+        Ok(found.map(|r| Operation::from(&r)))
     }
 
     /// Waits up to `wait` until the operation is final or, unless `until_final`, differs

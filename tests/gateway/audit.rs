@@ -19,12 +19,12 @@ async fn audit_events(
 ) -> Vec<Value> {
     let started = std::time::Instant::now();
     loop {
-        let mut request = http.get(gateway.url("/api/v1/audit?limit=1000"));
+        let mut request = http.get(gateway.url("/api/v1/audit?limit=200"));
         if !admin.is_empty() {
             request = request.bearer_auth(admin);
         }
         let events: Value = request.send().await.unwrap().json().await.unwrap();
-        let events = events.as_array().unwrap().clone();
+        let events = events["items"].as_array().unwrap().clone();
         if events.len() >= want || started.elapsed() > Duration::from_secs(5) {
             return events;
         }

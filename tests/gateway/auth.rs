@@ -401,7 +401,7 @@ async fn listings_show_only_allowed_namespaces() {
         .json()
         .await
         .unwrap();
-    let ids: Vec<&str> = jobs["jobs"]
+    let ids: Vec<&str> = jobs["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -417,7 +417,7 @@ async fn listings_show_only_allowed_namespaces() {
         .json()
         .await
         .unwrap();
-    let names: Vec<&str> = namespaces
+    let names: Vec<&str> = namespaces["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -434,7 +434,7 @@ async fn listings_show_only_allowed_namespaces() {
         .json()
         .await
         .unwrap();
-    let alloc_id = allocs[0]["id"].as_str().unwrap();
+    let alloc_id = allocs["items"][0]["id"].as_str().unwrap();
     let response = http
         .get(gateway.url(&format!("/api/v1/allocations/{alloc_id}?namespace=dev")))
         .bearer_auth(&dev)

@@ -335,7 +335,7 @@ async fn every_tool_runs_against_nomad() {
     assert!(progress.windows(2).all(|w| w[0].progress < w[1].progress));
 
     let jobs = ok(&client, &tools, "list_jobs", json!({})).await;
-    assert_eq!(jobs["jobs"][0]["id"], "web");
+    assert_eq!(jobs["items"][0]["id"], "web");
     let job = ok(&client, &tools, "get_job", json!({"job_id": "web"})).await;
     assert_eq!(job["status"], "running");
     let healthy = ok(&client, &tools, "diagnose_job", json!({"job_id": "web"})).await;
@@ -374,7 +374,7 @@ async fn every_tool_runs_against_nomad() {
         json!({"job_id": "web", "limit": 2}),
     )
     .await;
-    assert_eq!(allocations["allocations"].as_array().unwrap().len(), 2);
+    assert_eq!(allocations["items"].as_array().unwrap().len(), 2);
     assert_eq!(allocations["total"], 3);
     assert_eq!(allocations["next_cursor"], "2", "a cursor to the next page");
     let rest = ok(
@@ -384,12 +384,9 @@ async fn every_tool_runs_against_nomad() {
         json!({"job_id": "web", "limit": 2, "cursor": "2"}),
     )
     .await;
-    assert_eq!(rest["allocations"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
     assert!(rest["next_cursor"].is_null());
-    let alloc_id = allocations["allocations"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let alloc_id = allocations["items"][0]["id"].as_str().unwrap().to_string();
     let alloc = ok(
         &client,
         &tools,
@@ -422,10 +419,7 @@ async fn every_tool_runs_against_nomad() {
         json!({"job_id": "web"}),
     )
     .await;
-    let eval_id = evaluations["evaluations"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let eval_id = evaluations["items"][0]["id"].as_str().unwrap().to_string();
     let eval = ok(
         &client,
         &tools,
@@ -441,10 +435,7 @@ async fn every_tool_runs_against_nomad() {
         json!({"job_id": "web"}),
     )
     .await;
-    let deployment_id = deployments["deployments"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let deployment_id = deployments["items"][0]["id"].as_str().unwrap().to_string();
     let deployment = ok(
         &client,
         &tools,
@@ -547,7 +538,7 @@ async fn every_tool_runs_against_nomad() {
 
     let nodes = ok(&client, &tools, "list_nodes", json!({})).await;
     assert_eq!(nodes["total"], 3);
-    let node_id = nodes["nodes"][0]["id"].as_str().unwrap().to_string();
+    let node_id = nodes["items"][0]["id"].as_str().unwrap().to_string();
     let node = ok(&client, &tools, "get_node", json!({"node_id": node_id})).await;
     assert_eq!(node["id"], node_id.as_str());
     let meta = ok(
@@ -593,7 +584,7 @@ async fn every_tool_runs_against_nomad() {
         json!({"topics": ["Job"], "limit": 5}),
     )
     .await;
-    assert!(events["events"].as_array().unwrap().len() <= 5);
+    assert!(events["items"].as_array().unwrap().len() <= 5);
 
     let stopped = ok(
         &client,

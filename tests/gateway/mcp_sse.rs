@@ -151,7 +151,7 @@ async fn the_legacy_sse_transport_serves_the_same_tools() {
     // The alias path works the same.
     let (alias, _) = client_alias(&mcp).await;
     let jobs = ok(&alias, &tools, "list_jobs", json!({})).await;
-    assert_eq!(jobs["jobs"][0]["id"], "web");
+    assert_eq!(jobs["items"][0]["id"], "web");
     alias.cancel().await.unwrap();
 
     // Unknown sessions and malformed messages.

@@ -177,7 +177,7 @@ async fn a_healthy_deployment_ends_succeeded_and_wait_returns_the_final_state() 
     assert_eq!(done["kind"], "scale");
 
     let all = env.ok("GET", "/api/v1/operations?job=web", None).await;
-    let ids: Vec<&str> = all
+    let ids: Vec<&str> = all["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -185,13 +185,13 @@ async fn a_healthy_deployment_ends_succeeded_and_wait_returns_the_final_state() 
         .collect();
     assert_eq!(ids, vec![scale_id.as_str(), id.as_str()], "newest first");
     let scales = env.ok("GET", "/api/v1/operations?kind=scale", None).await;
-    assert_eq!(scales.as_array().unwrap().len(), 1, "{scales:#}");
+    assert_eq!(scales["items"].as_array().unwrap().len(), 1, "{scales:#}");
     let failed = env.ok("GET", "/api/v1/operations?state=failed", None).await;
-    assert!(failed.as_array().unwrap().is_empty(), "{failed:#}");
+    assert!(failed["items"].as_array().unwrap().is_empty(), "{failed:#}");
     let mine = env.ok("GET", "/api/v1/operations?caller=local", None).await;
-    assert_eq!(mine.as_array().unwrap().len(), 2);
+    assert_eq!(mine["items"].as_array().unwrap().len(), 2);
     let nobody = env.ok("GET", "/api/v1/operations?caller=else", None).await;
-    assert!(nobody.as_array().unwrap().is_empty());
+    assert!(nobody["items"].as_array().unwrap().is_empty());
     let (status, problem) = env
         .call("GET", "/api/v1/operations?state=done", None, None)
         .await;
@@ -297,7 +297,7 @@ job "report" {
         )
         .await;
     assert!(
-        allocs
+        allocs["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -441,7 +441,7 @@ async fn an_idempotency_key_makes_one_registration_and_refuses_other_arguments()
     );
 
     let listed = env.ok("GET", "/api/v1/operations?kind=create", None).await;
-    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed:#}");
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed:#}");
 }
 
 #[tokio::test]
@@ -531,7 +531,7 @@ async fn concurrent_writes_to_one_job_are_serialized() {
         "six re-deploys, one after another: {job:#}"
     );
     let restarts = env.ok("GET", "/api/v1/operations?kind=restart", None).await;
-    assert_eq!(restarts.as_array().unwrap().len(), 6);
+    assert_eq!(restarts["items"].as_array().unwrap().len(), 6);
     // The older re-deploys were replaced by newer ones before they finished.
     let mut states = Vec::new();
     for (_, answer) in &answers {
@@ -816,11 +816,7 @@ async fn mcp_tools_read_wait_for_and_cancel_operations() {
         json!({"job": "web", "state": "succeeded"}),
     )
     .await;
-    assert_eq!(
-        listed["operations"].as_array().unwrap().len(),
-        1,
-        "{listed:#}"
-    );
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed:#}");
     let finished = tool_error(&client, "cancel_operation", json!({"operation_id": id})).await;
     assert!(finished.contains("already succeeded"), "{finished}");
 
@@ -938,10 +934,10 @@ async fn operations_are_visible_to_callers_allowed_in_their_namespace() {
     assert_eq!(status, 403, "{events:#}");
     let (status, listed) = send("GET", "/api/v1/operations", &stranger, None).await;
     assert_eq!(status, 200);
-    assert!(listed.as_array().unwrap().is_empty(), "{listed:#}");
+    assert!(listed["items"].as_array().unwrap().is_empty(), "{listed:#}");
     let (status, listed) = send("GET", "/api/v1/operations", &reader, None).await;
     assert_eq!(status, 200);
-    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed:#}");
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed:#}");
     // Cancelling needs nomad:write in the operation's namespace.
     let cancel = format!("{path}/cancel");
     let (status, _) = send("POST", &cancel, &reader, Some(json!({}))).await;

@@ -117,7 +117,7 @@ async fn canary_job(api: &Api, fake: &FakeNomad, id: &str) -> Value {
     api.ok("PUT", "/api/v1/jobs", Some(job("nginx:2"))).await;
     fake.settle(SETTLE).await;
     let deployments = api.get(&format!("/api/v1/jobs/{id}/deployments")).await;
-    deployments[0].clone()
+    deployments["items"][0].clone()
 }
 
 #[tokio::test]

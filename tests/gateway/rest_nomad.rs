@@ -79,13 +79,13 @@ async fn a_job_from_create_to_purge() {
     fake.settle(SETTLE).await;
 
     let list = api.get("/api/v1/jobs").await;
-    let row = &list["jobs"][0];
+    let row = &list["items"][0];
     assert_eq!(row["id"], "web");
     assert_eq!(row["status"], "running", "{list:#}");
     let filtered = api.get("/api/v1/jobs?status=dead").await;
-    assert_eq!(filtered["jobs"].as_array().unwrap().len(), 0, "{filtered}");
+    assert_eq!(filtered["items"].as_array().unwrap().len(), 0, "{filtered}");
     let prefixed = api.get("/api/v1/jobs?prefix=we&status=running").await;
-    assert_eq!(prefixed["jobs"].as_array().unwrap().len(), 1, "{prefixed}");
+    assert_eq!(prefixed["items"].as_array().unwrap().len(), 1, "{prefixed}");
 
     let job = api.get("/api/v1/jobs/web").await;
     assert_eq!(job["status"], "running");
@@ -94,7 +94,7 @@ async fn a_job_from_create_to_purge() {
     assert!(job.to_string().contains("\"running\":2"), "{job:#}");
 
     let allocs = api.get("/api/v1/jobs/web/allocations").await;
-    let allocs = allocs.as_array().unwrap().clone();
+    let allocs = allocs["items"].as_array().unwrap().clone();
     assert_eq!(allocs.len(), 2);
     let alloc_id = allocs[0]["id"].as_str().unwrap().to_string();
     let alloc = api.get(&format!("/api/v1/allocations/{alloc_id}")).await;
@@ -104,10 +104,10 @@ async fn a_job_from_create_to_purge() {
     assert!(logs.to_string().contains("GET /health 200"), "{logs:#}");
 
     let evals = api.get("/api/v1/jobs/web/evaluations").await;
-    let eval_id = evals[0]["id"].as_str().unwrap().to_string();
+    let eval_id = evals["items"][0]["id"].as_str().unwrap().to_string();
     api.get(&format!("/api/v1/evaluations/{eval_id}")).await;
     let deployments = api.get("/api/v1/jobs/web/deployments").await;
-    let deployment_id = deployments[0]["id"].as_str().unwrap().to_string();
+    let deployment_id = deployments["items"][0]["id"].as_str().unwrap().to_string();
     let deployment = api
         .get(&format!("/api/v1/deployments/{deployment_id}"))
         .await;
@@ -122,7 +122,7 @@ async fn a_job_from_create_to_purge() {
     .await;
     fake.settle(SETTLE).await;
     let allocs = api.get("/api/v1/jobs/web/allocations").await;
-    let running = allocs
+    let running = allocs["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -406,7 +406,7 @@ async fn nodes_cluster_namespaces_and_events() {
     fake.settle(SETTLE).await;
 
     let nodes = api.get("/api/v1/nodes").await;
-    assert_eq!(nodes.as_array().unwrap().len(), 3, "{nodes:#}");
+    assert_eq!(nodes["items"].as_array().unwrap().len(), 3, "{nodes:#}");
     let node_id = fake.node_ids()[0].clone();
     let node = api.get(&format!("/api/v1/nodes/{node_id}")).await;
     assert!(node.to_string().contains("fake-node-1"), "{node:#}");
@@ -448,8 +448,106 @@ async fn nodes_cluster_namespaces_and_events() {
     let namespaces = api.get("/api/v1/namespaces").await;
     assert!(namespaces.to_string().contains("staging"), "{namespaces:#}");
     let events = api.get("/api/v1/events?topics=Job&limit=5").await;
-    let events = events.as_array().unwrap();
+    let events = events["items"].as_array().unwrap();
     assert!(!events.is_empty());
     assert!(events.iter().all(|e| e["topic"] == "Job"), "{events:#?}");
     assert!(events.iter().any(|e| e["key"] == "web"), "{events:#?}");
+}
+
+#[tokio::test]
+async fn lists_share_one_page_shape_and_a_missing_job_names_similar_ones() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let api = Api::start(&fake, &[]).await;
+    let mut spec = web_spec("web-api");
+    spec["count"] = json!(3);
+    api.ok("POST", "/api/v1/jobs", Some(spec)).await;
+    fake.settle(SETTLE).await;
+
+    // The gateway's own paging: total, a cursor to the next page, none on the last.
+    let first = api.get("/api/v1/jobs/web-api/allocations?limit=2").await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2, "{first:#}");
+    assert_eq!(first["total"], 3, "{first:#}");
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let last = api
+        .get(&format!(
+            "/api/v1/jobs/web-api/allocations?limit=2&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(last["items"].as_array().unwrap().len(), 1, "{last:#}");
+    assert!(last.get("next_cursor").is_none(), "{last:#}");
+    // Nomad's paging for jobs, in the same shape (Nomad gives no total).
+    let jobs = api.get("/api/v1/jobs?limit=1").await;
+    assert_eq!(jobs["items"][0]["id"], "web-api", "{jobs:#}");
+    for path in [
+        "/api/v1/nodes",
+        "/api/v1/namespaces",
+        "/api/v1/operations",
+        "/api/v1/jobs/web-api/versions",
+        "/api/v1/jobs/web-api/deployments",
+        "/api/v1/jobs/web-api/evaluations",
+        "/api/v1/events",
+    ] {
+        let page = api.get(path).await;
+        assert!(page["items"].is_array(), "{path}: {page:#}");
+    }
+    // A cursor it did not hand out, and a limit out of range: 422 naming the field.
+    let (status, problem) = api
+        .call("GET", "/api/v1/jobs/web-api/allocations?cursor=x", None)
+        .await;
+    assert_eq!(status, 422, "{problem:#}");
+    assert_eq!(problem["errors"][0]["field"], "cursor", "{problem:#}");
+    let (status, problem) = api.call("GET", "/api/v1/nodes?limit=0", None).await;
+    assert_eq!(status, 422, "{problem:#}");
+    assert_eq!(problem["errors"][0]["field"], "limit", "{problem:#}");
+
+    // A job that is not there: the jobs with a similar name, as on MCP.
+    let (status, problem) = api.call("GET", "/api/v1/jobs/web", None).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        problem["detail"],
+        "job 'web' not found in namespace 'default'; jobs with a similar name: web-api"
+    );
+    let (status, problem) = api
+        .call(
+            "POST",
+            "/api/v1/jobs/wbe-api/scale",
+            Some(json!({"count": 1})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("jobs with a similar name: web-api"),
+        "{problem:#}"
+    );
+}
+
+#[tokio::test]
+async fn a_write_option_given_twice_is_refused_before_anything_runs() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let api = Api::start(&fake, &[]).await;
+    api.ok("POST", "/api/v1/jobs", Some(web_spec("web"))).await;
+    let before = api.get("/api/v1/jobs/web").await["job_modify_index"].clone();
+    for (path, parameter) in [
+        ("/api/v1/jobs/web/scale?wait=5&wait=60", "wait"),
+        (
+            "/api/v1/jobs/web/scale?expected_version=1&expected_version=2",
+            "expected_version",
+        ),
+        ("/api/v1/jobs/web/scale?wait=%FF", "wait"),
+    ] {
+        let (status, problem) = api.call("POST", path, Some(json!({"count": 5}))).await;
+        assert_eq!(status, 400, "{path}: {problem:#}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("'{parameter}'")),
+            "{path}: {problem:#}"
+        );
+    }
+    let after = api.get("/api/v1/jobs/web").await;
+    assert_eq!(after["job_modify_index"], before, "nothing ran: {after:#}");
 }

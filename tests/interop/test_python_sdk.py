@@ -55,7 +55,7 @@ async def exercise(session: ClientSession, job_id: str) -> None:
     assert progress, "progress notifications arrive while the rollout advances"
 
     jobs = check_structured(tools, "list_jobs", await session.call_tool("list_jobs", {}))
-    assert job_id in [j["id"] for j in jobs["jobs"]]
+    assert job_id in [j["id"] for j in jobs["items"]]
     job = check_structured(tools, "get_job", await session.call_tool("get_job", {"job_id": job_id}))
     assert job["status"] == "running", job
     logs = check_structured(

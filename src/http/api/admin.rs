@@ -11,6 +11,7 @@ use super::{ApiResult, Problems};
 use crate::http::Caller;
 use crate::http::error::ApiError;
 use crate::service::admin::{AuditQuery, AuditRecord, CreateKeyRequest, CreatedKey, KeyRow};
+use crate::service::{Page, PageRequest};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -27,13 +28,15 @@ pub fn router() -> OpenApiRouter<AppState> {
     get,
     path = "/api/v1/api-keys",
     tag = "admin",
-    responses((status = 200, description = "The keys", body = Vec<KeyRow>), Problems)
+    params(PageRequest),
+    responses((status = 200, description = "A page of the keys", body = Page<KeyRow>), Problems)
 )]
 async fn list_api_keys(
     State(state): State<AppState>,
     Caller(who): Caller,
-) -> ApiResult<Vec<KeyRow>> {
-    Ok(Json(state.service.list_api_keys(&who).await?))
+    QueryParams(page): QueryParams<PageRequest>,
+) -> ApiResult<Page<KeyRow>> {
+    Ok(Json(state.service.list_api_keys(&who, &page).await?))
 }
 
 /// Create an API key
@@ -84,12 +87,12 @@ async fn revoke_api_key(
     path = "/api/v1/audit",
     tag = "admin",
     params(AuditQuery),
-    responses((status = 200, description = "Matching events", body = Vec<AuditRecord>), Problems)
+    responses((status = 200, description = "A page of matching events", body = Page<AuditRecord>), Problems)
 )]
 async fn search_audit(
     State(state): State<AppState>,
     Caller(who): Caller,
     QueryParams(query): QueryParams<AuditQuery>,
-) -> ApiResult<Vec<AuditRecord>> {
+) -> ApiResult<Page<AuditRecord>> {
     Ok(Json(state.service.search_audit(&who, query).await?))
 }

@@ -15,6 +15,7 @@ use crate::http::ApiError;
 use crate::http::Caller;
 use crate::service::allocations::{AllocationDetail, AllocationRow, AllocationStop};
 use crate::service::logs::{LogsRequest, LogsResult};
+use crate::service::{Page, PageRequest};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -34,6 +35,11 @@ struct AllocationsQuery {
     /// Include allocations of earlier job versions.
     #[serde(default)]
     all_versions: bool,
+    /// The `next_cursor` of the previous page; leave it out for the first page.
+    cursor: Option<String>,
+    /// How many per page: 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
 }
 
 /// List a job's allocations
@@ -42,18 +48,19 @@ struct AllocationsQuery {
     path = "/api/v1/jobs/{job_id}/allocations",
     tag = "allocations",
     params(("job_id" = String, Path, description = "The job's ID"), AllocationsQuery),
-    responses((status = 200, description = "The job's allocations", body = Vec<AllocationRow>), Problems)
+    responses((status = 200, description = "A page of the job's allocations", body = Page<AllocationRow>), Problems)
 )]
 async fn list_allocations(
     Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
     QueryParams(query): QueryParams<AllocationsQuery>,
-) -> ApiResult<Vec<AllocationRow>> {
+) -> ApiResult<Page<AllocationRow>> {
     let namespace = query.namespace.as_deref();
+    let page = PageRequest::new(query.cursor.clone(), query.limit);
     let allocations = state
         .service
-        .list_allocations(&who, &job_id, namespace, query.all_versions)
+        .list_allocations(&who, &job_id, namespace, query.all_versions, &page)
         .await?;
     Ok(Json(allocations))
 }

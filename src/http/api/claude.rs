@@ -63,12 +63,12 @@ async fn claude_list_jobs(
 ) -> ApiResult<Vec<ClaudeJobSummary>> {
     let request = ListJobsRequest {
         namespace: query.namespace,
-        per_page: Some(MAX_PAGE),
+        limit: Some(MAX_PAGE),
         ..ListJobsRequest::default()
     };
     let page = state.service.list_jobs(&who, request).await?;
     let jobs = page
-        .jobs
+        .items
         .into_iter()
         .map(|job| ClaudeJobSummary {
             id: job.id,

@@ -11,6 +11,7 @@ use super::extract::QueryParams;
 use super::{ApiResult, Problems};
 use crate::http::Caller;
 use crate::service::cluster::{ClusterStatus, EventRow, EventsRequest, NamespaceRow};
+use crate::service::{Page, PageRequest};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -42,13 +43,15 @@ async fn get_cluster_status(
     get,
     path = "/api/v1/namespaces",
     tag = "cluster",
-    responses((status = 200, description = "Every namespace", body = Vec<NamespaceRow>), Problems)
+    params(PageRequest),
+    responses((status = 200, description = "A page of the namespaces the caller may see", body = Page<NamespaceRow>), Problems)
 )]
 async fn list_namespaces(
     State(state): State<AppState>,
     Caller(who): Caller,
-) -> ApiResult<Vec<NamespaceRow>> {
-    Ok(Json(state.service.list_namespaces(&who).await?))
+    QueryParams(page): QueryParams<PageRequest>,
+) -> ApiResult<Page<NamespaceRow>> {
+    Ok(Json(state.service.list_namespaces(&who, &page).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -61,8 +64,11 @@ struct EventsQuery {
     namespace: Option<String>,
     /// Only events about this job.
     job_id: Option<String>,
-    /// How many of the most recent events (default 20, at most 200).
-    limit: Option<usize>,
+    /// The `next_cursor` of the previous page: older events than it.
+    cursor: Option<String>,
+    /// How many per page (default 50, at most 200).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
 }
 
 /// Recent events
@@ -73,13 +79,13 @@ struct EventsQuery {
     path = "/api/v1/events",
     tag = "cluster",
     params(EventsQuery),
-    responses((status = 200, description = "The most recent events, oldest first", body = Vec<EventRow>), Problems)
+    responses((status = 200, description = "A page of the most recent events, newest first", body = Page<EventRow>), Problems)
 )]
 async fn recent_events(
     Caller(who): Caller,
     State(state): State<AppState>,
     QueryParams(query): QueryParams<EventsQuery>,
-) -> ApiResult<Vec<EventRow>> {
+) -> ApiResult<Page<EventRow>> {
     let request = EventsRequest {
         topics: query
             .topics
@@ -91,6 +97,7 @@ async fn recent_events(
             .collect(),
         namespace: query.namespace,
         job_id: query.job_id,
+        cursor: query.cursor,
         limit: query.limit,
     };
     Ok(Json(state.service.recent_events(&who, request).await?))

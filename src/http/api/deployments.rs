@@ -9,8 +9,9 @@ use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::operations::Write;
-use super::{ApiResult, InNamespace, Problems};
+use super::{ApiResult, InNamespace, ListInNamespace, Problems};
 use crate::http::Caller;
+use crate::service::Page;
 use crate::service::deployments::DeploymentChange;
 use crate::service::jobs::DeploymentBrief;
 use crate::state::AppState;
@@ -28,18 +29,18 @@ pub fn router() -> OpenApiRouter<AppState> {
     get,
     path = "/api/v1/jobs/{job_id}/deployments",
     tag = "deployments",
-    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
-    responses((status = 200, description = "The job's deployments, newest first", body = Vec<DeploymentBrief>), Problems)
+    params(("job_id" = String, Path, description = "The job's ID"), ListInNamespace),
+    responses((status = 200, description = "A page of the job's deployments, newest first", body = Page<DeploymentBrief>), Problems)
 )]
 async fn list_deployments(
     Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
-    QueryParams(query): QueryParams<InNamespace>,
-) -> ApiResult<Vec<DeploymentBrief>> {
+    QueryParams(query): QueryParams<ListInNamespace>,
+) -> ApiResult<Page<DeploymentBrief>> {
     let deployments = state
         .service
-        .list_deployments(&who, &job_id, query.namespace.as_deref())
+        .list_deployments(&who, &job_id, query.namespace.as_deref(), &query.page())
         .await?;
     Ok(Json(deployments))
 }

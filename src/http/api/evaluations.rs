@@ -6,8 +6,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{PathParams, QueryParams};
-use super::{ApiResult, InNamespace, Problems};
+use super::{ApiResult, InNamespace, ListInNamespace, Problems};
 use crate::http::Caller;
+use crate::service::Page;
 use crate::service::evaluations::EvaluationSummary;
 use crate::state::AppState;
 
@@ -24,18 +25,18 @@ pub fn router() -> OpenApiRouter<AppState> {
     get,
     path = "/api/v1/jobs/{job_id}/evaluations",
     tag = "evaluations",
-    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
-    responses((status = 200, description = "The job's evaluations", body = Vec<EvaluationSummary>), Problems)
+    params(("job_id" = String, Path, description = "The job's ID"), ListInNamespace),
+    responses((status = 200, description = "A page of the job's evaluations, newest first", body = Page<EvaluationSummary>), Problems)
 )]
 async fn list_evaluations(
     Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
-    QueryParams(query): QueryParams<InNamespace>,
-) -> ApiResult<Vec<EvaluationSummary>> {
+    QueryParams(query): QueryParams<ListInNamespace>,
+) -> ApiResult<Page<EvaluationSummary>> {
     let evaluations = state
         .service
-        .list_evaluations(&who, &job_id, query.namespace.as_deref())
+        .list_evaluations(&who, &job_id, query.namespace.as_deref(), &query.page())
         .await?;
     Ok(Json(evaluations))
 }

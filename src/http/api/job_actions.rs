@@ -10,8 +10,9 @@ use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::operations::Write;
-use super::{ApiResult, InNamespace, Problems};
+use super::{ApiResult, InNamespace, ListInNamespace, Problems};
 use crate::http::Caller;
+use crate::service::Page;
 use crate::service::control::{
     DispatchRequest, DispatchResult, JobVersion, RestartMode, RestartResult, ScaleRequest,
 };
@@ -158,18 +159,18 @@ async fn force_evaluate_job(
     get,
     path = "/api/v1/jobs/{job_id}/versions",
     tag = "jobs",
-    params(("job_id" = String, Path, description = "The job's ID"), InNamespace),
-    responses((status = 200, description = "Versions, newest first", body = Vec<JobVersion>), Problems)
+    params(("job_id" = String, Path, description = "The job's ID"), ListInNamespace),
+    responses((status = 200, description = "A page of the versions, newest first", body = Page<JobVersion>), Problems)
 )]
 async fn list_job_versions(
     Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
-    QueryParams(query): QueryParams<InNamespace>,
-) -> ApiResult<Vec<JobVersion>> {
+    QueryParams(query): QueryParams<ListInNamespace>,
+) -> ApiResult<Page<JobVersion>> {
     let versions = state
         .service
-        .list_job_versions(&who, &job_id, query.namespace.as_deref())
+        .list_job_versions(&who, &job_id, query.namespace.as_deref(), &query.page())
         .await?;
     Ok(Json(versions))
 }

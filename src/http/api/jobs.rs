@@ -14,8 +14,9 @@ use super::operations::Write;
 use super::{ApiResult, InNamespace, Problems};
 use crate::http::ApiError;
 use crate::http::Caller;
+use crate::service::Page;
 use crate::service::diagnose::Diagnosis;
-use crate::service::jobs::{JobOverview, JobPage, ListJobsRequest, WriteResult};
+use crate::service::jobs::{JobOverview, JobRow, ListJobsRequest, WriteResult};
 use crate::service::spec::CreateJobSpec;
 use crate::service::submit::{PlanResult, SubmitJobRequest};
 use crate::state::AppState;
@@ -31,19 +32,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// List jobs
 ///
 /// One page of jobs in a namespace (`*` for every namespace), optionally filtered by ID
-/// prefix, status and type. Pass `next_token` back for the next page.
+/// prefix, status and type. Pass `next_cursor` back as `cursor` for the next page.
 #[utoipa::path(
     get,
     path = "/api/v1/jobs",
     tag = "jobs",
     params(ListJobsRequest),
-    responses((status = 200, description = "One page of jobs", body = JobPage), Problems)
+    responses((status = 200, description = "One page of jobs", body = Page<JobRow>), Problems)
 )]
 async fn list_jobs(
     Caller(who): Caller,
     State(state): State<AppState>,
     QueryParams(request): QueryParams<ListJobsRequest>,
-) -> ApiResult<JobPage> {
+) -> ApiResult<Page<JobRow>> {
     Ok(Json(state.service.list_jobs(&who, request).await?))
 }
 

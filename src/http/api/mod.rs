@@ -101,6 +101,25 @@ struct InNamespace {
     namespace: Option<String>,
 }
 
+/// A page of a list in a namespace: the namespace, and the page every list takes.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListInNamespace {
+    /// The Nomad namespace; the gateway's default (`NOMAD_NAMESPACE`) when left out.
+    namespace: Option<String>,
+    /// The `next_cursor` of the previous page; leave it out for the first page.
+    cursor: Option<String>,
+    /// How many per page: 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+}
+
+impl ListInNamespace {
+    fn page(&self) -> crate::service::PageRequest {
+        crate::service::PageRequest::new(self.cursor.clone(), self.limit)
+    }
+}
+
 /// The problem documents any `/api` route may answer with.
 struct Problems;
 

@@ -9,11 +9,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{JsonBody, PathParams};
+use super::extract::{JsonBody, PathParams, QueryParams};
 use super::operations::Write;
 use super::{ApiResult, Problems};
 use crate::http::Caller;
 use crate::service::nodes::{DrainRequest, NodeChange, NodeDetail, NodeRow};
+use crate::service::{Page, PageRequest};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -32,10 +33,15 @@ pub fn router() -> OpenApiRouter<AppState> {
     get,
     path = "/api/v1/nodes",
     tag = "nodes",
-    responses((status = 200, description = "Every client node", body = Vec<NodeRow>), Problems)
+    params(PageRequest),
+    responses((status = 200, description = "A page of the client nodes", body = Page<NodeRow>), Problems)
 )]
-async fn list_nodes(State(state): State<AppState>, Caller(who): Caller) -> ApiResult<Vec<NodeRow>> {
-    Ok(Json(state.service.list_nodes(&who).await?))
+async fn list_nodes(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    QueryParams(page): QueryParams<PageRequest>,
+) -> ApiResult<Page<NodeRow>> {
+    Ok(Json(state.service.list_nodes(&who, &page).await?))
 }
 
 /// Read a node

@@ -25,7 +25,7 @@ use crate::service::operations::{ListOperationsRequest, MAX_WAIT, changed};
 use crate::service::policy::Principal;
 use crate::service::tracking::{Tracked, WriteOptions};
 use crate::service::wait::Quiet;
-use crate::service::{FieldError, Service, ServiceError};
+use crate::service::{FieldError, Page, Service, ServiceError};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -184,13 +184,13 @@ impl Write {
     path = "/api/v1/operations",
     tag = "operations",
     params(ListOperationsRequest),
-    responses((status = 200, description = "Operations, newest first", body = Vec<Operation>), Problems)
+    responses((status = 200, description = "A page of operations, newest first", body = Page<Operation>), Problems)
 )]
 async fn list_operations(
     Caller(who): Caller,
     State(state): State<AppState>,
     QueryParams(request): QueryParams<ListOperationsRequest>,
-) -> ApiResult<Vec<Operation>> {
+) -> ApiResult<Page<Operation>> {
     Ok(Json(state.service.list_operations(&who, request).await?))
 }
 

@@ -3,39 +3,29 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Ctx, Kind, Summary, ToolDef, define};
+use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::operation_text;
+use crate::service::PageRequest;
 use crate::service::allocations::{AllocationDetail, AllocationRow, AllocationStop};
 use crate::service::logs::{LogStream, LogsRequest, LogsResult};
 use crate::service::policy::Access;
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
-        define(
+        define_list(
             "list_allocations",
             "List a job's allocations",
             "List a job's allocations (its running or finished instances): where each runs, its \
              desired and actual status and deployment health. By default only the current job \
              version's; `all_versions` includes older ones. Paginated with `cursor`.",
-            Kind::Read,
             Access::Read,
             |ctx: Ctx, input: ListAllocationsInput| async move {
                 let namespace = input.namespace.as_deref();
-                let rows = match ctx
-                    .service
-                    .list_allocations(&ctx.who, &input.job_id, namespace, input.all_versions)
+                let page = PageRequest::new(input.cursor, input.limit);
+                let all = input.all_versions;
+                ctx.service
+                    .list_allocations(&ctx.who, &input.job_id, namespace, all, &page)
                     .await
-                {
-                    Ok(rows) => rows,
-                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                };
-                let page = super::page(rows, input.cursor.as_deref(), input.limit)?;
-                Ok(AllocationList {
-                    job_id: input.job_id,
-                    allocations: page.items,
-                    total: page.total,
-                    next_cursor: page.next_cursor,
-                })
             },
         ),
         define(
@@ -111,14 +101,9 @@ pub fn tools() -> Vec<ToolDef> {
                     lines: input.lines,
                     max_bytes: input.max_bytes,
                 };
-                match ctx
-                    .service
+                ctx.service
                     .get_job_logs(&ctx.who, &input.job_id, namespace, request)
                     .await
-                {
-                    Ok(logs) => Ok(logs),
-                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                }
             },
         ),
     ]
@@ -145,7 +130,7 @@ pub struct ListAllocationsInput {
     /// Allocations per page (default 50, at most 200).
     #[serde(default)]
     #[schemars(example = 20, range(min = 1, max = 200))]
-    pub limit: Option<usize>,
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -241,44 +226,18 @@ pub struct LogsInput {
 
 /// One page of a job's allocations.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AllocationList {
-    pub job_id: String,
-    pub allocations: Vec<AllocationRow>,
-    /// How many allocations there are in all.
-    pub total: usize,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AllocationRestarted {
     pub alloc_id: String,
     /// The task restarted; every task when absent.
     pub task: Option<String>,
 }
 
-impl Summary for AllocationList {
-    fn summary(&self) -> String {
-        let rows: Vec<String> = self
-            .allocations
-            .iter()
-            .map(|a| {
-                format!(
-                    "{} {} on {}: {} (desired {})",
-                    a.id, a.name, a.node_name, a.client_status, a.desired_status
-                )
-            })
-            .collect();
-        let more = self
-            .next_cursor
-            .as_deref()
-            .map(|c| format!("\nMore: call again with cursor '{c}'."))
-            .unwrap_or_default();
-        if rows.is_empty() {
-            format!("Job '{}' has no allocations.", self.job_id)
-        } else {
-            format!("{}{more}", rows.join("\n"))
-        }
+impl Line for AllocationRow {
+    fn line(&self) -> String {
+        format!(
+            "{} {} on {}: {} (desired {})",
+            self.id, self.name, self.node_name, self.client_status, self.desired_status
+        )
     }
 }
 

@@ -1,9 +1,10 @@
 //! The cluster: status and capacity, namespaces, recent events.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{Ctx, Kind, Summary, ToolDef, define};
+use super::{Ctx, Kind, Line, PageInput, Summary, ToolDef, define, define_list};
+use crate::service::PageRequest;
 use crate::service::cluster::{ClusterStatus, EventRow, EventsRequest, NamespaceRow};
 use crate::service::policy::Access;
 
@@ -19,35 +20,33 @@ pub fn tools() -> Vec<ToolDef> {
             Access::Read,
             |ctx: Ctx, _input: NoInput| async move { ctx.service.get_cluster_status(&ctx.who).await },
         ),
-        define(
+        define_list(
             "list_namespaces",
             "List namespaces",
             "List the Nomad namespaces with their descriptions. Every tool that takes \
              `namespace` accepts these names.",
-            Kind::Read,
             Access::Read,
-            |ctx: Ctx, _input: NoInput| async move {
-                let namespaces = ctx.service.list_namespaces(&ctx.who).await?;
-                Ok(NamespaceList { namespaces })
+            |ctx: Ctx, input: PageInput| async move {
+                let page = PageRequest::new(input.cursor, input.limit);
+                ctx.service.list_namespaces(&ctx.who, &page).await
             },
         ),
-        define(
+        define_list(
             "recent_events",
             "Recent cluster events",
             "Show the most recent events of Nomad's event stream (job registered, allocation \
              updated, deployment status, node events...), optionally only some topics, one \
              namespace or one job. Use it to see what just happened.",
-            Kind::Read,
             Access::Read,
             |ctx: Ctx, input: EventsInput| async move {
                 let request = EventsRequest {
                     topics: input.topics,
                     namespace: input.namespace,
                     job_id: input.job_id,
+                    cursor: input.cursor,
                     limit: input.limit,
                 };
-                let events = ctx.service.recent_events(&ctx.who, request).await?;
-                Ok(EventList { events })
+                ctx.service.recent_events(&ctx.who, request).await
             },
         ),
     ]
@@ -74,21 +73,14 @@ pub struct EventsInput {
     #[serde(default)]
     #[schemars(example = &"web")]
     pub job_id: Option<String>,
-    /// How many of the most recent events (default 20, at most 200).
+    /// How many per page, newest first (default 50, at most 200).
     #[serde(default)]
     #[schemars(example = 20, range(min = 1, max = 200))]
-    pub limit: Option<usize>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NamespaceList {
-    pub namespaces: Vec<NamespaceRow>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct EventList {
-    /// Oldest first.
-    pub events: Vec<EventRow>,
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page: older events than it.
+    #[serde(default)]
+    #[schemars(example = &"1234")]
+    pub cursor: Option<String>,
 }
 
 impl Summary for ClusterStatus {
@@ -123,27 +115,20 @@ impl Summary for ClusterStatus {
     }
 }
 
-impl Summary for NamespaceList {
-    fn summary(&self) -> String {
-        let names: Vec<&str> = self.namespaces.iter().map(|n| n.name.as_str()).collect();
-        format!("Namespaces: {}", names.join(", "))
+impl Line for NamespaceRow {
+    fn line(&self) -> String {
+        match self.description.as_str() {
+            "" => self.name.clone(),
+            description => format!("{}: {description}", self.name),
+        }
     }
 }
 
-impl Summary for EventList {
-    fn summary(&self) -> String {
-        if self.events.is_empty() {
-            return "No recent events match.".into();
-        }
-        self.events
-            .iter()
-            .map(|e| {
-                format!(
-                    "#{} {} {} {} ({})",
-                    e.index, e.topic, e.event_type, e.key, e.namespace
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+impl Line for EventRow {
+    fn line(&self) -> String {
+        format!(
+            "#{} {} {} {} ({})",
+            self.index, self.topic, self.event_type, self.key, self.namespace
+        )
     }
 }

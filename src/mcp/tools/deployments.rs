@@ -1,40 +1,29 @@
 //! Deployments: list a job's, read one, promote canaries, fail a rollout.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{Ctx, Kind, Summary, ToolDef, define};
+use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::operation_text;
+use crate::service::PageRequest;
 use crate::service::deployments::DeploymentChange;
 use crate::service::jobs::DeploymentBrief;
 use crate::service::policy::Access;
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
-        define(
+        define_list(
             "list_deployments",
             "List a job's deployments",
             "List a job's deployments (rollouts of new versions), newest first, with per group \
              how many allocations are placed, healthy and unhealthy. Paginated with `cursor`.",
-            Kind::Read,
             Access::Read,
             |ctx: Ctx, input: ListDeploymentsInput| async move {
                 let namespace = input.namespace.as_deref();
-                let deployments = match ctx
-                    .service
-                    .list_deployments(&ctx.who, &input.job_id, namespace)
+                let page = PageRequest::new(input.cursor, input.limit);
+                ctx.service
+                    .list_deployments(&ctx.who, &input.job_id, namespace, &page)
                     .await
-                {
-                    Ok(d) => d,
-                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                };
-                let page = super::page(deployments, input.cursor.as_deref(), input.limit)?;
-                Ok(DeploymentList {
-                    job_id: input.job_id,
-                    deployments: page.items,
-                    total: page.total,
-                    next_cursor: page.next_cursor,
-                })
             },
         ),
         define(
@@ -104,7 +93,7 @@ pub struct ListDeploymentsInput {
     /// Deployments per page (default 50, at most 200).
     #[serde(default)]
     #[schemars(example = 10, range(min = 1, max = 200))]
-    pub limit: Option<usize>,
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -165,17 +154,6 @@ pub struct FailInput {
     pub idempotency_key: Option<String>,
 }
 
-/// One page of a job's deployments, newest first.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct DeploymentList {
-    pub job_id: String,
-    pub deployments: Vec<DeploymentBrief>,
-    /// How many deployments there are in all.
-    pub total: usize,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
 fn line(d: &DeploymentBrief) -> String {
     let groups: Vec<String> = d
         .groups
@@ -192,16 +170,9 @@ fn line(d: &DeploymentBrief) -> String {
     )
 }
 
-impl Summary for DeploymentList {
-    fn summary(&self) -> String {
-        if self.deployments.is_empty() {
-            return format!("Job '{}' has no deployments.", self.job_id);
-        }
-        self.deployments
-            .iter()
-            .map(line)
-            .collect::<Vec<_>>()
-            .join("\n")
+impl Line for DeploymentBrief {
+    fn line(&self) -> String {
+        line(self)
     }
 }
 

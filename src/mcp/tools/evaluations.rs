@@ -1,39 +1,28 @@
 //! Evaluations: the scheduler's decisions about a job, with placement failures explained.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{Ctx, Kind, Summary, ToolDef, define};
+use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
+use crate::service::PageRequest;
 use crate::service::evaluations::EvaluationSummary;
 use crate::service::policy::Access;
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
-        define(
+        define_list(
             "list_evaluations",
             "List a job's evaluations",
             "List the scheduler's evaluations of a job, newest first: status, what triggered \
              each, and in plain sentences why allocations could not be placed. Use it when a job \
              stays pending. Paginated with `cursor`.",
-            Kind::Read,
             Access::Read,
             |ctx: Ctx, input: ListEvaluationsInput| async move {
                 let namespace = input.namespace.as_deref();
-                let evaluations = match ctx
-                    .service
-                    .list_evaluations(&ctx.who, &input.job_id, namespace)
+                let page = PageRequest::new(input.cursor, input.limit);
+                ctx.service
+                    .list_evaluations(&ctx.who, &input.job_id, namespace, &page)
                     .await
-                {
-                    Ok(e) => e,
-                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                };
-                let page = super::page(evaluations, input.cursor.as_deref(), input.limit)?;
-                Ok(EvaluationList {
-                    job_id: input.job_id,
-                    evaluations: page.items,
-                    total: page.total,
-                    next_cursor: page.next_cursor,
-                })
             },
         ),
         define(
@@ -69,7 +58,7 @@ pub struct ListEvaluationsInput {
     /// Evaluations per page (default 50, at most 200).
     #[serde(default)]
     #[schemars(example = 10, range(min = 1, max = 200))]
-    pub limit: Option<usize>,
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -82,17 +71,6 @@ pub struct EvaluationRef {
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
-}
-
-/// One page of a job's evaluations, newest first.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct EvaluationList {
-    pub job_id: String,
-    pub evaluations: Vec<EvaluationSummary>,
-    /// How many evaluations there are in all.
-    pub total: usize,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
 }
 
 fn line(e: &EvaluationSummary) -> String {
@@ -108,16 +86,9 @@ fn line(e: &EvaluationSummary) -> String {
     )
 }
 
-impl Summary for EvaluationList {
-    fn summary(&self) -> String {
-        if self.evaluations.is_empty() {
-            return format!("Job '{}' has no evaluations.", self.job_id);
-        }
-        self.evaluations
-            .iter()
-            .map(line)
-            .collect::<Vec<_>>()
-            .join("\n")
+impl Line for EvaluationSummary {
+    fn line(&self) -> String {
+        line(self)
     }
 }
 

@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{Ctx, Kind, Summary, ToolDef, define};
+use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::operation_text;
+use crate::service::PageRequest;
 use crate::service::control::{
     DispatchRequest, DispatchResult, JobVersion, RestartMode, RestartResult, ScaleRequest,
 };
@@ -27,10 +28,7 @@ pub fn tools() -> Vec<ToolDef> {
                 let namespace = input.namespace.as_deref();
                 let service = ctx.writing(input.idempotency_key.clone(), None);
                 let stop = service.stop_job(&ctx.who, &input.job_id, namespace, input.purge);
-                match ctx.write(&service, input.wait, stop).await {
-                    Ok(r) => Ok(r),
-                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                }
+                ctx.write(&service, input.wait, stop).await
             },
         ),
         define(
@@ -47,10 +45,7 @@ pub fn tools() -> Vec<ToolDef> {
                 let service = ctx.writing(input.idempotency_key.clone(), None);
                 let restart =
                     service.restart_job(&ctx.who, &input.job_id, namespace, input.mode.into());
-                match ctx.write(&service, input.wait, restart).await {
-                    Ok(r) => Ok(r),
-                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                }
+                ctx.write(&service, input.wait, restart).await
             },
         ),
         define(
@@ -70,10 +65,7 @@ pub fn tools() -> Vec<ToolDef> {
                 };
                 let service = ctx.writing(input.idempotency_key.clone(), None);
                 let scale = service.scale_job(&ctx.who, &input.job_id, namespace, request);
-                match ctx.write(&service, input.wait, scale).await {
-                    Ok(r) => Ok(r),
-                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                }
+                ctx.write(&service, input.wait, scale).await
             },
         ),
         define(
@@ -93,10 +85,7 @@ pub fn tools() -> Vec<ToolDef> {
                 };
                 let service = ctx.writing(input.idempotency_key.clone(), None);
                 let dispatch = service.dispatch_job(&ctx.who, &input.job_id, namespace, request);
-                match ctx.write(&service, input.wait, dispatch).await {
-                    Ok(r) => Ok(r),
-                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                }
+                ctx.write(&service, input.wait, dispatch).await
             },
         ),
         define(
@@ -116,36 +105,21 @@ pub fn tools() -> Vec<ToolDef> {
                     namespace,
                     input.force_reschedule,
                 );
-                match ctx.write(&service, input.wait, evaluate).await {
-                    Ok(r) => Ok(r),
-                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                }
+                ctx.write(&service, input.wait, evaluate).await
             },
         ),
-        define(
+        define_list(
             "list_job_versions",
             "List a job's versions",
             "List the versions Nomad keeps of a job, newest first, with whether each was stable \
              (deployed healthy). Use it to pick the version for revert_job.",
-            Kind::Read,
             Access::Read,
             |ctx: Ctx, input: VersionsInput| async move {
                 let namespace = input.namespace.as_deref();
-                let versions = match ctx
-                    .service
-                    .list_job_versions(&ctx.who, &input.job_id, namespace)
+                let page = PageRequest::new(input.cursor, input.limit);
+                ctx.service
+                    .list_job_versions(&ctx.who, &input.job_id, namespace, &page)
                     .await
-                {
-                    Ok(v) => v,
-                    Err(e) => return Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                };
-                let page = super::page(versions, input.cursor.as_deref(), input.limit)?;
-                Ok(JobVersions {
-                    job_id: input.job_id,
-                    versions: page.items,
-                    total: page.total,
-                    next_cursor: page.next_cursor,
-                })
             },
         ),
         define(
@@ -160,10 +134,7 @@ pub fn tools() -> Vec<ToolDef> {
                 let namespace = input.namespace.as_deref();
                 let service = ctx.writing(input.idempotency_key.clone(), None);
                 let revert = service.revert_job(&ctx.who, &input.job_id, namespace, input.version);
-                match ctx.write(&service, input.wait, revert).await {
-                    Ok(r) => Ok(r),
-                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                }
+                ctx.write(&service, input.wait, revert).await
             },
         ),
     ]
@@ -348,7 +319,7 @@ pub struct VersionsInput {
     /// Versions per page (default 50, at most 200).
     #[serde(default)]
     #[schemars(example = 10, range(min = 1, max = 200))]
-    pub limit: Option<usize>,
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -405,31 +376,14 @@ impl Summary for DispatchResult {
     }
 }
 
-/// One page of a job's versions, newest first.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct JobVersions {
-    pub job_id: String,
-    pub versions: Vec<JobVersion>,
-    /// How many versions Nomad keeps in all.
-    pub total: usize,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
-impl Summary for JobVersions {
-    fn summary(&self) -> String {
-        let rows: Vec<String> = self
-            .versions
-            .iter()
-            .map(|v| {
-                format!(
-                    "v{}{} submitted {}",
-                    v.version,
-                    if v.stable { " (stable)" } else { "" },
-                    v.submitted_at.as_deref().unwrap_or("?")
-                )
-            })
-            .collect();
-        format!("Job '{}': {}", self.job_id, rows.join("; "))
+impl Line for JobVersion {
+    fn line(&self) -> String {
+        format!(
+            "v{}{} submitted {} (modify index {})",
+            self.version,
+            if self.stable { " (stable)" } else { "" },
+            self.submitted_at.as_deref().unwrap_or("?"),
+            self.job_modify_index
+        )
     }
 }

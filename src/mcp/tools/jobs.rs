@@ -6,10 +6,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Ctx, Kind, Summary, ToolDef, define};
+use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::operation_text;
 use crate::service::diagnose::Diagnosis;
-use crate::service::jobs::{JobOverview, JobPage, ListJobsRequest, WriteResult};
+use crate::service::jobs::{JobOverview, JobRow, ListJobsRequest, WriteResult};
 use crate::service::policy::Access;
 use crate::service::spec::CreateJobSpec;
 use crate::service::submit::{PlanResult, SubmitJobRequest};
@@ -17,14 +17,13 @@ use crate::service::{FieldError, ServiceError};
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
-        define(
+        define_list(
             "list_jobs",
             "List jobs",
             "List the jobs in a Nomad namespace (or every namespace with `*`), optionally filtered \
              by ID prefix, status and type. Use it to find a job's exact ID before calling other \
              tools. Returns one page of rows (ID, type, status, allocation counts per state); pass \
-             `next_token` back to get the next page.",
-            Kind::Read,
+             `next_cursor` back as `cursor` to get the next page.",
             Access::Read,
             |ctx: Ctx, input: ListJobsInput| async move {
                 let request = ListJobsRequest {
@@ -32,8 +31,8 @@ pub fn tools() -> Vec<ToolDef> {
                     prefix: input.prefix,
                     status: input.status,
                     job_type: input.job_type,
-                    per_page: input.per_page,
-                    next_token: input.next_token,
+                    cursor: input.cursor,
+                    limit: input.limit,
                 };
                 ctx.service.list_jobs(&ctx.who, request).await
             },
@@ -48,14 +47,9 @@ pub fn tools() -> Vec<ToolDef> {
             Access::Read,
             |ctx: Ctx, input: JobRef| async move {
                 let namespace = input.namespace.as_deref();
-                match ctx
-                    .service
+                ctx.service
                     .get_job(&ctx.who, &input.job_id, namespace)
                     .await
-                {
-                    Ok(job) => Ok(job),
-                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                }
             },
         ),
         define(
@@ -125,14 +119,9 @@ pub fn tools() -> Vec<ToolDef> {
             Access::Read,
             |ctx: Ctx, input: JobRef| async move {
                 let namespace = input.namespace.as_deref();
-                match ctx
-                    .service
+                ctx.service
                     .diagnose_job(&ctx.who, &input.job_id, namespace)
                     .await
-                {
-                    Ok(diagnosis) => Ok(diagnosis),
-                    Err(e) => Err(ctx.explain_job_error(e, &input.job_id, namespace).await),
-                }
             },
         ),
     ]
@@ -170,14 +159,14 @@ pub struct ListJobsInput {
     #[serde(default, rename = "type")]
     #[schemars(example = &"service")]
     pub job_type: Option<String>,
-    /// Jobs per page (default 50, at most 200).
-    #[serde(default)]
-    #[schemars(example = 20, range(min = 1, max = 200))]
-    pub per_page: Option<u32>,
-    /// The `next_token` of the previous page; leave out for the first page.
+    /// The `next_cursor` of the previous page; leave it out for the first page.
     #[serde(default)]
     #[schemars(example = &"web-api")]
-    pub next_token: Option<String>,
+    pub cursor: Option<String>,
+    /// How many per page (default 50, at most 200).
+    #[serde(default)]
+    #[schemars(example = 20, range(min = 1, max = 200))]
+    pub limit: Option<u32>,
 }
 
 /// A port the task listens on.
@@ -406,30 +395,17 @@ impl Summary for WriteResult {
     }
 }
 
-impl Summary for JobPage {
-    fn summary(&self) -> String {
-        let mut lines: Vec<String> = self
-            .jobs
-            .iter()
-            .map(|j| {
-                format!(
-                    "{} ({}, {}, namespace {}): {} running, {} failed",
-                    j.id,
-                    j.job_type,
-                    j.status,
-                    j.namespace,
-                    j.allocations.running,
-                    j.allocations.failed
-                )
-            })
-            .collect();
-        if lines.is_empty() {
-            lines.push("No jobs match.".into());
-        }
-        if let Some(token) = &self.next_token {
-            lines.push(format!("More jobs: call again with next_token '{token}'."));
-        }
-        lines.join("\n")
+impl Line for JobRow {
+    fn line(&self) -> String {
+        format!(
+            "{} ({}, {}, namespace {}): {} running, {} failed",
+            self.id,
+            self.job_type,
+            self.status,
+            self.namespace,
+            self.allocations.running,
+            self.allocations.failed
+        )
     }
 }
 

@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 
 use super::progress::Progress;
 use crate::service::policy::Access;
-use crate::service::{Principal, Service, ServiceError};
+use crate::service::{Page, Principal, Service, ServiceError};
 
 /// What a tool call runs with: the operations, the caller, and the progress channel.
 pub struct Ctx {
@@ -133,6 +133,25 @@ where
     }
 }
 
+/// Declares one list tool: its output is a `Page<T>`, the page every list answers with.
+pub fn define_list<I, T, F, Fut>(
+    name: &'static str,
+    title: &'static str,
+    description: &'static str,
+    access: Access,
+    run: F,
+) -> ToolDef
+where
+    I: DeserializeOwned + schemars::JsonSchema + Send + 'static,
+    T: Serialize + utoipa::ToSchema + Line + Send + 'static,
+    F: Fn(Ctx, I) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Page<T>, ServiceError>> + Send + 'static,
+{
+    let mut def = define(name, title, description, Kind::Read, access, run);
+    def.tool.output_schema = Some(Arc::new(schema::page_output::<T>()));
+    def
+}
+
 /// Arguments that do not fit the schema are the caller's protocol mistake: a JSON-RPC
 /// "invalid params" error naming the field.
 fn parse_arguments<I: DeserializeOwned>(tool: &str, arguments: JsonObject) -> Result<I, ErrorData> {
@@ -208,92 +227,6 @@ pub fn error_text(error: &ServiceError) -> String {
     }
 }
 
-impl Ctx {
-    /// Adds the jobs with a similar name to a "job not found" error, so an agent that
-    /// guessed an ID sees the right one.
-    pub async fn explain_job_error(
-        &self,
-        error: ServiceError,
-        job_id: &str,
-        namespace: Option<&str>,
-    ) -> ServiceError {
-        let ServiceError::NotFound(message) = &error else {
-            return error;
-        };
-        if !message.starts_with("job '") {
-            return error;
-        }
-        let request = crate::service::jobs::ListJobsRequest {
-            namespace: namespace.map(str::to_string),
-            per_page: Some(crate::service::MAX_PAGE),
-            ..Default::default()
-        };
-        let Ok(page) = self.service.list_jobs(&self.who, request).await else {
-            return error;
-        };
-        let similar = similar_names(job_id, page.jobs.iter().map(|j| j.id.as_str()));
-        if similar.is_empty() {
-            ServiceError::NotFound(format!("{message}; list_jobs shows the jobs that exist"))
-        } else {
-            ServiceError::NotFound(format!(
-                "{message}; jobs with a similar name: {}",
-                similar.join(", ")
-            ))
-        }
-    }
-}
-
-/// Names that contain the wanted one (or the other way round) or are a few edits away.
-pub fn similar_names<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let wanted_lower = wanted.to_lowercase();
-    let mut scored: Vec<(usize, &str)> = names
-        .filter(|n| *n != wanted)
-        .filter_map(|n| {
-            let lower = n.to_lowercase();
-            let distance = edit_distance(&wanted_lower, &lower);
-            let close = lower.contains(&wanted_lower)
-                || (lower.len() >= 3 && wanted_lower.contains(&lower))
-                || distance <= (wanted.len() / 3).max(1)
-                || same_letters(&wanted_lower, &lower);
-            close.then_some((distance, n))
-        })
-        .collect();
-    scored.sort();
-    scored
-        .into_iter()
-        .take(5)
-        .map(|(_, n)| n.to_string())
-        .collect()
-}
-
-/// Swapped letters (`wbe` for `web`).
-fn same_letters(a: &str, b: &str) -> bool {
-    let mut a: Vec<char> = a.chars().collect();
-    let mut b: Vec<char> = b.chars().collect();
-    a.sort_unstable();
-    b.sort_unstable();
-    a == b
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                previous
-            } else {
-                1 + previous.min(row[j]).min(row[j + 1])
-            };
-            previous = current;
-        }
-    }
-    row[b.len()]
-}
-
 /// Every tool, in the order `tools/list` shows them.
 pub fn all() -> &'static [ToolDef] {
     static TOOLS: OnceLock<Vec<ToolDef>> = OnceLock::new();
@@ -315,64 +248,45 @@ pub fn find(name: &str) -> Option<&'static ToolDef> {
     all().iter().find(|t| t.name == name)
 }
 
-/// A page of a list the service returns whole: `cursor` is the opaque position the
-/// previous page handed back.
-pub struct Paged<T> {
-    pub items: Vec<T>,
-    pub total: usize,
-    pub next_cursor: Option<String>,
+/// One line of a list's text summary.
+pub trait Line {
+    fn line(&self) -> String;
 }
 
-pub const DEFAULT_LIMIT: usize = 50;
-pub const MAX_LIMIT: usize = 200;
+impl<T: Line> Summary for Page<T> {
+    fn summary(&self) -> String {
+        if self.items.is_empty() {
+            return "Nothing to list.".into();
+        }
+        let mut rows: Vec<String> = self.items.iter().map(Line::line).collect();
+        if let Some(cursor) = &self.next_cursor {
+            let total = self.total.map(|t| format!(" of {t}")).unwrap_or_default();
+            rows.push(format!(
+                "({} shown{total}; more: call again with cursor '{cursor}')",
+                self.items.len()
+            ));
+        }
+        rows.join("\n")
+    }
+}
 
-pub fn page<T>(
-    all: Vec<T>,
-    cursor: Option<&str>,
-    limit: Option<usize>,
-) -> Result<Paged<T>, ServiceError> {
-    let start = match cursor.filter(|c| !c.is_empty()) {
-        None => 0,
-        Some(c) => c.parse::<usize>().map_err(|_| {
-            crate::service::ServiceError::Validation(vec![crate::service::FieldError {
-                field: "cursor".into(),
-                message: "is not a cursor this tool handed out; leave it out for the first page"
-                    .into(),
-            }])
-        })?,
-    };
-    let limit = limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let total = all.len();
-    let items: Vec<T> = all.into_iter().skip(start).take(limit).collect();
-    let end = start + items.len();
-    Ok(Paged {
-        items,
-        total,
-        next_cursor: (end < total).then(|| end.to_string()),
-    })
+/// The page arguments of a list that takes nothing else.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PageInput {
+    /// The `next_cursor` of the previous page; leave it out for the first page.
+    #[serde(default)]
+    #[schemars(example = &"50")]
+    pub cursor: Option<String>,
+    /// How many per page (default 50, at most 200).
+    #[serde(default)]
+    #[schemars(example = 20, range(min = 1, max = 200))]
+    pub limit: Option<u32>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn similar_names_find_prefixes_and_typos() {
-        let names = ["web-api", "worker", "db", "wbe"];
-        assert_eq!(similar_names("web", names.into_iter()), ["wbe", "web-api"]);
-        assert!(similar_names("postgres", names.into_iter()).is_empty());
-    }
-
-    #[test]
-    fn pages_hand_out_a_cursor_until_the_end() {
-        let first = page((0..5).collect(), None, Some(2)).unwrap();
-        assert_eq!(first.items, [0, 1]);
-        assert_eq!(first.next_cursor.as_deref(), Some("2"));
-        let last = page((0..5).collect(), Some("4"), Some(2)).unwrap();
-        assert_eq!(last.items, [4]);
-        assert_eq!(last.next_cursor, None);
-        assert!(page::<u8>(vec![], Some("x"), None).is_err());
-    }
 
     #[test]
     fn every_tool_is_described_with_hints_and_schemas() {

@@ -5,29 +5,24 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Ctx, Kind, Summary, ToolDef, define};
+use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::operation_text;
+use crate::service::PageRequest;
 use crate::service::nodes::{DrainRequest, NodeChange, NodeDetail, NodeRow};
 use crate::service::policy::Access;
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
-        define(
+        define_list(
             "list_nodes",
             "List client nodes",
             "List the cluster's client nodes: datacenter, pool, class, status, scheduling \
              eligibility, whether each is draining, and its CPU and memory. Paginated with \
              `cursor`.",
-            Kind::Read,
             Access::Read,
             |ctx: Ctx, input: ListNodesInput| async move {
-                let nodes = ctx.service.list_nodes(&ctx.who).await?;
-                let page = super::page(nodes, input.cursor.as_deref(), input.limit)?;
-                Ok(NodeList {
-                    nodes: page.items,
-                    total: page.total,
-                    next_cursor: page.next_cursor,
-                })
+                let page = PageRequest::new(input.cursor, input.limit);
+                ctx.service.list_nodes(&ctx.who, &page).await
             },
         ),
         define(
@@ -105,7 +100,7 @@ pub struct ListNodesInput {
     /// Nodes per page (default 50, at most 200).
     #[serde(default)]
     #[schemars(example = 20, range(min = 1, max = 200))]
-    pub limit: Option<usize>,
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -170,15 +165,6 @@ pub struct MetaInput {
 
 /// One page of client nodes.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NodeList {
-    pub nodes: Vec<NodeRow>,
-    /// How many nodes there are in all.
-    pub total: usize,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeMeta {
     pub node_id: String,
     /// The node's labels after the change.
@@ -198,13 +184,9 @@ fn line(n: &NodeRow) -> String {
     )
 }
 
-impl Summary for NodeList {
-    fn summary(&self) -> String {
-        let mut rows: Vec<String> = self.nodes.iter().map(line).collect();
-        if let Some(c) = &self.next_cursor {
-            rows.push(format!("More: call again with cursor '{c}'."));
-        }
-        rows.join("\n")
+impl Line for NodeRow {
+    fn line(&self) -> String {
+        line(self)
     }
 }
 

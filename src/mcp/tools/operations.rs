@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{Ctx, Kind, Summary, ToolDef, define};
+use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::step_text;
 use crate::operations::Operation;
 use crate::service::Service;
@@ -31,13 +31,12 @@ pub fn tools() -> Vec<ToolDef> {
                     .await
             },
         ),
-        define(
+        define_list(
             "list_operations",
             "List operations",
             "List tracked changes, newest first, optionally only those of one job, one caller, \
              one state or one kind. Use it to see what happened to a job recently and whether \
              earlier changes finished.",
-            Kind::Read,
             Access::Read,
             |ctx: Ctx, input: ListOperationsInput| async move {
                 let request = ListOperationsRequest {
@@ -45,10 +44,10 @@ pub fn tools() -> Vec<ToolDef> {
                     caller: input.caller,
                     state: input.state,
                     kind: input.kind,
+                    cursor: input.cursor,
                     limit: input.limit,
                 };
-                let operations = ctx.service.list_operations(&ctx.who, request).await?;
-                Ok(OperationList { operations })
+                ctx.service.list_operations(&ctx.who, request).await
             },
         ),
         define(
@@ -191,11 +190,10 @@ pub struct ListOperationsInput {
     #[serde(default)]
     #[schemars(example = 20)]
     pub limit: Option<u32>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct OperationList {
-    pub operations: Vec<Operation>,
+    /// The `next_cursor` of the previous page; leave it out for the first page.
+    #[serde(default)]
+    #[schemars(example = &"50")]
+    pub cursor: Option<String>,
 }
 
 impl Summary for Operation {
@@ -216,15 +214,8 @@ impl Summary for Operation {
     }
 }
 
-impl Summary for OperationList {
-    fn summary(&self) -> String {
-        if self.operations.is_empty() {
-            return "no operations match".into();
-        }
-        self.operations
-            .iter()
-            .map(Summary::summary)
-            .collect::<Vec<_>>()
-            .join("\n")
+impl Line for Operation {
+    fn line(&self) -> String {
+        self.summary()
     }
 }

@@ -52,6 +52,21 @@ pub fn output<O: utoipa::ToSchema>() -> JsonObject {
     object
 }
 
+/// The output schema of a list tool: `Page<T>`'s, with `T` itself under `$defs` too
+/// (utoipa's generic `Page<T>` refers to `T` but lists only what `T` refers to).
+pub fn page_output<T: utoipa::ToSchema>() -> JsonObject {
+    let mut object = output::<crate::service::Page<T>>();
+    let mut item = serde_json::to_value(T::schema()).unwrap_or(Value::Null);
+    rewrite_refs(&mut item);
+    let defs = object
+        .entry("$defs")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(defs) = defs {
+        defs.insert(T::name().into_owned(), item);
+    }
+    object
+}
+
 fn rewrite_refs(value: &mut Value) {
     match value {
         Value::Object(map) => {
