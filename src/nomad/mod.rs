@@ -10,8 +10,7 @@ mod token;
 pub mod types;
 
 pub use api::{
-    AllocStopResponse, DrainSpec, EventStream, JobRegistration, LogFrames, LogRequest, LogStream,
-    ParseRequest,
+    AllocStopResponse, DrainSpec, EventStream, JobRegistration, LogRequest, ParseRequest,
 };
 pub use client::{NomadClient, RetryPolicy};
 pub use error::{NomadError, TokenSource};

@@ -103,18 +103,15 @@ impl Service {
         job_id: &str,
         namespace: &str,
     ) -> Result<Vec<EvaluationSummary>, ServiceError> {
-        {
-            let namespace = namespace.to_string();
-            let mut evals = self
-                .nomad
-                .job_evaluations(job_id, &self.in_namespace(&namespace))
-                .await
-                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-                .value;
-            evals.sort_by_key(|e| std::cmp::Reverse((e.create_index, e.create_time)));
-            let asks = self.group_asks(job_id, &namespace).await;
-            Ok(evals.iter().map(|e| summarize(e, &asks)).collect())
-        }
+        let mut evals = self
+            .nomad
+            .job_evaluations(job_id, &self.in_namespace(namespace))
+            .await
+            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, namespace)))?
+            .value;
+        evals.sort_by_key(|e| std::cmp::Reverse((e.create_index, e.create_time)));
+        let asks = self.group_asks(job_id, namespace).await;
+        Ok(evals.iter().map(|e| summarize(e, &asks)).collect())
     }
 
     pub async fn get_evaluation(

@@ -361,54 +361,51 @@ impl Service {
         job_id: &str,
         namespace: &str,
     ) -> Result<JobOverview, ServiceError> {
-        {
-            let namespace = namespace.to_string();
-            let options = self.in_namespace(&namespace);
-            // The three reads go out together: one Nomad round trip instead of two. A missing
-            // job is reported from its own read, which answers 404 like the other two.
-            let (job, summary, deployment) = tokio::join!(
-                self.read_job(job_id, &namespace),
-                self.nomad.job_summary(job_id, &options),
-                self.nomad.job_latest_deployment(job_id, &options)
-            );
-            let job = job?;
-            let summary = summary
-                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-                .value;
-            let deployment = deployment
-                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-                .value;
-            let groups = job
-                .task_groups
-                .iter()
-                .map(|g| {
-                    let mut allocations = AllocationCounts::default();
-                    if let Some(s) = summary.summary.get(&g.name) {
-                        allocations.add(s);
-                    }
-                    GroupStatus {
-                        name: g.name.clone(),
-                        desired: g.count,
-                        allocations,
-                    }
-                })
-                .collect();
-            Ok(JobOverview {
-                id: job.id,
-                name: job.name,
-                namespace: job.namespace,
-                job_type: job.job_type,
-                status: job.status,
-                status_description: job.status_description,
-                version: job.version,
-                stable: job.stable,
-                stop: job.stop,
-                datacenters: job.datacenters,
-                groups,
-                latest_deployment: deployment.map(DeploymentBrief::from),
-                submitted_at: timestamp(job.submit_time),
-                job_modify_index: job.job_modify_index,
+        let options = self.in_namespace(namespace);
+        // The three reads go out together: one Nomad round trip instead of two. A missing
+        // job is reported from its own read, which answers 404 like the other two.
+        let (job, summary, deployment) = tokio::join!(
+            self.read_job(job_id, namespace),
+            self.nomad.job_summary(job_id, &options),
+            self.nomad.job_latest_deployment(job_id, &options)
+        );
+        let job = job?;
+        let summary = summary
+            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, namespace)))?
+            .value;
+        let deployment = deployment
+            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, namespace)))?
+            .value;
+        let groups = job
+            .task_groups
+            .iter()
+            .map(|g| {
+                let mut allocations = AllocationCounts::default();
+                if let Some(s) = summary.summary.get(&g.name) {
+                    allocations.add(s);
+                }
+                GroupStatus {
+                    name: g.name.clone(),
+                    desired: g.count,
+                    allocations,
+                }
             })
-        }
+            .collect();
+        Ok(JobOverview {
+            id: job.id,
+            name: job.name,
+            namespace: job.namespace,
+            job_type: job.job_type,
+            status: job.status,
+            status_description: job.status_description,
+            version: job.version,
+            stable: job.stable,
+            stop: job.stop,
+            datacenters: job.datacenters,
+            groups,
+            latest_deployment: deployment.map(DeploymentBrief::from),
+            submitted_at: timestamp(job.submit_time),
+            job_modify_index: job.job_modify_index,
+        })
     }
 }

@@ -20,6 +20,7 @@ pub mod page;
 pub mod policy;
 pub mod ratelimit;
 pub mod spec;
+mod spec_job;
 pub mod submit;
 mod suggest;
 pub mod tracking;

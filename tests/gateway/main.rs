@@ -7,6 +7,7 @@ mod auth;
 mod config_errors;
 mod database;
 mod fake_fidelity;
+mod in_process;
 mod job_spec;
 mod jwt;
 mod layers;

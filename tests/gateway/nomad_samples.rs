@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
+use nomad_gateway::nomad::AllocStopResponse;
 use nomad_gateway::nomad::types::*;
-use nomad_gateway::nomad::{AllocStopResponse, LogFrames};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -65,8 +65,6 @@ fn job_samples_deserialize() {
     assert!(!versions.versions.is_empty());
     let with_diffs: JobVersions = parse("GET_v1_job_ID_versions__diffs.json");
     assert!(!with_diffs.diffs.is_empty());
-    let scale: JobScaleStatus = parse("GET_v1_job_ID_scale.json");
-    assert_eq!(scale.task_groups["cache"].desired, 1);
     let plan: JobPlanResponse = parse("POST_v1_job_ID_plan.json");
     assert!(plan.diff.is_some());
     let _: Vec<Allocation> = parse("GET_v1_job_ID_allocations.json");
@@ -183,26 +181,6 @@ fn cluster_samples_deserialize() {
     let namespaces: Vec<Namespace> = parse("GET_v1_namespaces.json");
     assert_eq!(namespaces[1].meta["type"], "dev");
     let _: Namespace = parse("GET_v1_namespace_NAMESPACE.json");
-}
-
-#[test]
-fn log_frames_split_back_to_back_objects() {
-    let frames = sample("GET_v1_client_fs_logs_ALLOC.json");
-    // Nomad sends the frames one after another, not as an array.
-    let wire: String = frames
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f.to_string())
-        .collect();
-    let mut splitter = LogFrames::default();
-    let (head, tail) = wire.as_bytes().split_at(wire.len() / 2);
-    let mut got = splitter.push(head).unwrap();
-    got.extend(splitter.push(tail).unwrap());
-    assert_eq!(got.len(), 2);
-    assert_eq!(got[0].file, "alloc/logs/redis.stdout.0");
-    assert_eq!(got[0].offset, 3604480);
-    assert_eq!(got[1].file_event, "file deleted");
 }
 
 #[test]

@@ -98,6 +98,11 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A private folder that lives as long as the database.
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     pub async fn new() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
         let name = format!("gw_test_{}", uuid::Uuid::new_v4().simple());

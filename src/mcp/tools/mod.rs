@@ -9,6 +9,7 @@ mod cluster;
 mod deployments;
 mod evaluations;
 mod job_actions;
+mod job_inputs;
 mod jobs;
 mod nodes;
 mod operations;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::nomad::client::{Call, NomadClient, segment};
+use crate::nomad::client::{Call, NomadClient};
 use crate::nomad::error::NomadError;
 use crate::nomad::query::{QueryOptions, Response};
 use crate::nomad::types::{AgentMembers, AgentSelf, Namespace};
@@ -85,14 +85,5 @@ impl NomadClient {
     ) -> Result<Response<Vec<Namespace>>, NomadError> {
         self.get(call("list namespaces", "/v1/namespaces"), options, &[])
             .await
-    }
-
-    pub async fn read_namespace(&self, name: &str) -> Result<Response<Namespace>, NomadError> {
-        let call = Call {
-            operation: "read the namespace",
-            template: "/v1/namespace/{namespace}",
-            path: format!("/v1/namespace/{}", segment(name)),
-        };
-        self.get(call, &QueryOptions::default(), &[]).await
     }
 }

@@ -266,20 +266,6 @@ impl NomadClient {
             .await
     }
 
-    pub async fn job_scale_status(
-        &self,
-        id: &str,
-        options: &QueryOptions,
-    ) -> Result<Response<JobScaleStatus>, NomadError> {
-        let call = job_call(
-            "read the job's scale status",
-            "/v1/job/{job_id}/scale",
-            id,
-            "/scale",
-        );
-        self.get(call, options, &[]).await
-    }
-
     pub async fn scale_job(
         &self,
         id: &str,

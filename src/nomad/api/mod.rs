@@ -13,5 +13,5 @@ mod nodes;
 pub use allocations::AllocStopResponse;
 pub use events::EventStream;
 pub use jobs::{JobRegistration, ParseRequest};
-pub use logs::{LogFrames, LogRequest, LogStream};
+pub use logs::LogRequest;
 pub use nodes::DrainSpec;

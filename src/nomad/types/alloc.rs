@@ -86,15 +86,3 @@ pub struct TaskEvent {
     pub validation_error: String,
     pub failed_sibling: String,
 }
-
-/// One frame of `/v1/client/fs/logs` without `plain=true`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct StreamFrame {
-    /// Base64 of the bytes in this frame.
-    pub data: String,
-    pub file: String,
-    pub offset: i64,
-    /// Set instead of data when the file was truncated or deleted.
-    pub file_event: String,
-}

@@ -200,28 +200,3 @@ pub struct JobVersions {
     #[serde(deserialize_with = "null_default")]
     pub diffs: Vec<serde_json::Value>,
 }
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct JobScaleStatus {
-    #[serde(rename = "JobID")]
-    pub job_id: String,
-    pub namespace: String,
-    pub job_create_index: u64,
-    pub job_modify_index: u64,
-    pub job_stopped: bool,
-    #[serde(deserialize_with = "null_default")]
-    pub task_groups: BTreeMap<String, TaskGroupScaleStatus>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct TaskGroupScaleStatus {
-    pub desired: i64,
-    pub placed: i64,
-    pub running: i64,
-    pub healthy: i64,
-    pub unhealthy: i64,
-    #[serde(deserialize_with = "null_default")]
-    pub events: Vec<serde_json::Value>,
-}

@@ -1,0 +1,161 @@
+//! The listener: address, public URL, limits and deadlines, and the TLS files.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use super::{ConfigError, DEFAULT_LISTEN, Sources, duration, parse, path};
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// `GATEWAY_LISTEN`: the socket to bind.
+    pub listen: SocketAddr,
+    /// `GATEWAY_PUBLIC_URL`: the URL clients use; derived from `listen` when unset.
+    pub public_url: Url,
+    /// `GATEWAY_BODY_LIMIT`: largest request body in bytes.
+    pub body_limit: usize,
+    /// `GATEWAY_REQUEST_TIMEOUT`: time allowed until a response starts (streams are exempt
+    /// once their headers are sent).
+    pub request_timeout: Duration,
+    /// `GATEWAY_SHUTDOWN_TIMEOUT`: drain deadline after SIGTERM/SIGINT.
+    pub shutdown_timeout: Duration,
+    /// `GATEWAY_READY_TIMEOUT`: bound on each `/readyz` dependency check.
+    pub ready_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    Optional,
+    Required,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
+    pub client_auth: ClientAuth,
+    /// `GATEWAY_TLS_RELOAD_INTERVAL`: how often the files are checked for changes.
+    pub reload_interval: Duration,
+}
+
+pub(super) fn server_settings(s: &Sources, tls: bool) -> Result<ServerSettings, ConfigError> {
+    let listen: SocketAddr = match s.get("GATEWAY_LISTEN") {
+        None => DEFAULT_LISTEN
+            .parse()
+            .expect("default listen address is valid"),
+        Some(t) => t.trim().parse().map_err(|_| {
+            ConfigError::new(
+                "GATEWAY_LISTEN",
+                format!(
+                    "'{t}' is not a socket address; use IP:PORT such as 0.0.0.0:8080 or [::]:8443"
+                ),
+            )
+        })?,
+    };
+    let public_url = match s.get("GATEWAY_PUBLIC_URL") {
+        Some(t) => {
+            let url = Url::parse(t.trim()).map_err(|e| {
+                ConfigError::new("GATEWAY_PUBLIC_URL", format!("'{t}' is not a URL: {e}"))
+            })?;
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                return Err(ConfigError::new(
+                    "GATEWAY_PUBLIC_URL",
+                    format!("'{t}' must be an http:// or https:// URL with a host"),
+                ));
+            }
+            url
+        }
+        None => derived_public_url(listen, tls),
+    };
+    Ok(ServerSettings {
+        listen,
+        public_url,
+        body_limit: parse(s, "GATEWAY_BODY_LIMIT", 4 * 1024 * 1024, "a size in bytes")?,
+        request_timeout: duration(s, "GATEWAY_REQUEST_TIMEOUT", Duration::from_secs(60))?,
+        shutdown_timeout: duration(s, "GATEWAY_SHUTDOWN_TIMEOUT", Duration::from_secs(20))?,
+        ready_timeout: duration(s, "GATEWAY_READY_TIMEOUT", Duration::from_secs(2))?,
+    })
+}
+
+/// `http://127.0.0.1:8080/` from the listen address; an unspecified address (0.0.0.0, ::)
+/// becomes `localhost`, the only name a local client can be sure to reach.
+fn derived_public_url(listen: SocketAddr, tls: bool) -> Url {
+    let scheme = if tls { "https" } else { "http" };
+    let host = match listen.ip() {
+        ip if ip.is_unspecified() => "localhost".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    Url::parse(&format!("{scheme}://{host}:{}/", listen.port())).expect("derived URL is valid")
+}
+
+pub(super) fn tls_settings(s: &Sources) -> Result<Option<TlsSettings>, ConfigError> {
+    let cert = path(s, "GATEWAY_TLS_CERT");
+    let key = path(s, "GATEWAY_TLS_KEY");
+    let client_ca = path(s, "GATEWAY_TLS_CLIENT_CA");
+    let (cert, key) = match (cert, key) {
+        (Some(c), Some(k)) => (c, k),
+        (None, None) => {
+            if client_ca.is_some() {
+                return Err(ConfigError::new(
+                    "GATEWAY_TLS_CLIENT_CA",
+                    "client certificates need TLS: set GATEWAY_TLS_CERT and GATEWAY_TLS_KEY too",
+                ));
+            }
+            return Ok(None);
+        }
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                "GATEWAY_TLS_KEY",
+                "is required when GATEWAY_TLS_CERT is set",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                "GATEWAY_TLS_CERT",
+                "is required when GATEWAY_TLS_KEY is set",
+            ));
+        }
+    };
+    let client_auth = match s
+        .get("GATEWAY_TLS_CLIENT_AUTH")
+        .map(|t| t.trim().to_ascii_lowercase())
+    {
+        None => ClientAuth::Required,
+        Some(t) if t == "required" => ClientAuth::Required,
+        Some(t) if t == "optional" => ClientAuth::Optional,
+        Some(t) => {
+            return Err(ConfigError::new(
+                "GATEWAY_TLS_CLIENT_AUTH",
+                format!("'{t}' is not a client auth mode; use optional or required"),
+            ));
+        }
+    };
+    if s.get("GATEWAY_TLS_CLIENT_AUTH").is_some() && client_ca.is_none() {
+        return Err(ConfigError::new(
+            "GATEWAY_TLS_CLIENT_AUTH",
+            "needs GATEWAY_TLS_CLIENT_CA, the CA that signs client certificates",
+        ));
+    }
+    let reload_interval = duration(s, "GATEWAY_TLS_RELOAD_INTERVAL", Duration::from_secs(10))?;
+    if reload_interval.is_zero() || reload_interval > Duration::from_secs(30) {
+        return Err(ConfigError::new(
+            "GATEWAY_TLS_RELOAD_INTERVAL",
+            "must be between 1ms and 30s so renewed certificates are served promptly",
+        ));
+    }
+    Ok(Some(TlsSettings {
+        cert,
+        key,
+        client_ca,
+        client_auth,
+        reload_interval,
+    }))
+}
+
+pub(super) fn listen_of(s: &Sources) -> Result<SocketAddr, ConfigError> {
+    Ok(server_settings(s, false)?.listen)
+}
