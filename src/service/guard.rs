@@ -7,16 +7,13 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+pub use super::results::Audited;
 use super::{Service, ServiceError};
 use crate::config::AuthSettings;
 use crate::service::audit::{Audit, Entry, Outcome};
-use crate::service::control::{DispatchResult, RestartResult};
-use crate::service::deployments::DeploymentChange;
-use crate::service::jobs::WriteResult;
-use crate::service::nodes::NodeChange;
 use crate::service::policy::{self, Access, Credential, Principal};
 use crate::service::ratelimit::Limiter;
-use crate::service::tracking::{Begin, Tracked};
+use crate::service::tracking::Begin;
 
 /// Policy settings and the shared audit and rate-limit state.
 pub struct Guard {
@@ -60,18 +57,6 @@ impl Guard {
     pub fn db(&self) -> Option<&sea_orm::DatabaseConnection> {
         self.db.as_ref()
     }
-}
-
-/// A tracked write's result: it has an operation and can be replayed.
-macro_rules! tracked_result {
-    () => {
-        fn tracked(&mut self) -> Option<&mut dyn Tracked> {
-            Some(self)
-        }
-        fn replay(value: Value) -> Option<Self> {
-            serde_json::from_value(value).ok()
-        }
-    };
 }
 
 /// What a write is, for the policy, the audit log and its tracked operation.
@@ -149,57 +134,6 @@ impl WriteCall {
         }
     }
 }
-
-/// The evaluation a write's result names, for the audit log.
-pub trait Audited {
-    fn eval_id(&self) -> Option<String> {
-        None
-    }
-    /// The operation side of a tracked write's result.
-    fn tracked(&mut self) -> Option<&mut dyn Tracked> {
-        None
-    }
-    /// The stored answer of a tracked write, for a retry with the same idempotency key.
-    fn replay(_value: Value) -> Option<Self>
-    where
-        Self: Sized,
-    {
-        None
-    }
-}
-
-impl Audited for WriteResult {
-    fn eval_id(&self) -> Option<String> {
-        self.eval_id.clone()
-    }
-    tracked_result!();
-}
-impl Audited for DispatchResult {
-    fn eval_id(&self) -> Option<String> {
-        self.eval_id.clone()
-    }
-    tracked_result!();
-}
-impl Audited for RestartResult {
-    fn eval_id(&self) -> Option<String> {
-        self.eval_id.clone()
-    }
-    tracked_result!();
-}
-impl Audited for DeploymentChange {
-    tracked_result!();
-}
-impl Audited for NodeChange {
-    tracked_result!();
-}
-impl Audited for crate::service::allocations::AllocationStop {
-    fn eval_id(&self) -> Option<String> {
-        self.eval_id.clone()
-    }
-    tracked_result!();
-}
-impl Audited for () {}
-impl<K, V> Audited for std::collections::BTreeMap<K, V> {}
 
 fn caller_key(who: &Principal) -> String {
     match &who.credential {

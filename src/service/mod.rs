@@ -19,6 +19,7 @@ pub mod operations;
 pub mod page;
 pub mod policy;
 pub mod ratelimit;
+mod results;
 pub mod spec;
 mod spec_job;
 pub mod submit;

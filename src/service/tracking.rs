@@ -8,16 +8,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+pub use super::results::Tracked;
 use super::{Principal, Service, ServiceError};
 use crate::db::operations::{self as q, OperationRow};
 use crate::operations::locks::JobLock;
 use crate::operations::model::{Progress, kind_of};
-use crate::operations::{Facts, Operation, Operations, State};
-use crate::service::allocations::AllocationStop;
-use crate::service::control::{DispatchResult, RestartMode, RestartResult};
-use crate::service::deployments::DeploymentChange;
-use crate::service::jobs::WriteResult;
-use crate::service::nodes::NodeChange;
+use crate::operations::{Operations, State};
 
 /// Per-call options of a write, carried by the `Service` value the call runs on
 /// (`service.with_write_options(...)`), so every write function takes them alike.
@@ -28,119 +24,6 @@ pub struct WriteOptions {
     /// `create_job`/`submit_job`: register only if the job's modify index is still this
     /// (Nomad's `EnforceIndex`; 0 = only if the job does not exist yet).
     pub expected_version: Option<u64>,
-}
-
-/// A write result that starts an operation.
-pub trait Tracked: Send {
-    /// What the write set off, for the watcher.
-    fn facts(&self) -> Facts;
-    fn set_operation_id(&mut self, id: String);
-    fn operation_id(&self) -> Option<String>;
-    /// The operation's state when the caller waited for it.
-    fn set_operation(&mut self, operation: Operation);
-    /// Why a write the caller waited for could not be followed.
-    fn set_not_followed(&mut self, why: String);
-    /// The answer as stored for retries with the same idempotency key.
-    fn record(&self) -> Value;
-}
-
-macro_rules! tracked_fields {
-    () => {
-        fn set_operation_id(&mut self, id: String) {
-            self.operation_id = Some(id);
-        }
-        fn operation_id(&self) -> Option<String> {
-            self.operation_id.clone()
-        }
-        fn set_operation(&mut self, operation: Operation) {
-            self.operation = Some(operation);
-        }
-        fn set_not_followed(&mut self, why: String) {
-            self.not_followed = Some(why);
-        }
-        fn record(&self) -> Value {
-            serde_json::to_value(self).unwrap_or_default()
-        }
-    };
-}
-
-impl Tracked for WriteResult {
-    fn facts(&self) -> Facts {
-        Facts {
-            job_id: Some(self.job_id.clone()),
-            namespace: Some(self.namespace.clone()),
-            eval_id: self.eval_id.clone(),
-            job_modify_index: Some(self.job_modify_index),
-            ..Facts::default()
-        }
-    }
-    tracked_fields!();
-}
-
-impl Tracked for DispatchResult {
-    fn facts(&self) -> Facts {
-        Facts {
-            namespace: Some(self.namespace.clone()),
-            eval_id: self.eval_id.clone(),
-            dispatched_job_id: Some(self.dispatched_job_id.clone()),
-            ..Facts::default()
-        }
-    }
-    tracked_fields!();
-}
-
-impl Tracked for RestartResult {
-    fn facts(&self) -> Facts {
-        Facts {
-            job_id: Some(self.job_id.clone()),
-            namespace: Some(self.namespace.clone()),
-            eval_id: self.eval_id.clone(),
-            done: (self.mode == RestartMode::InPlace).then(|| {
-                format!(
-                    "restarted the tasks of {} allocation(s) in place",
-                    self.restarted_allocations.len()
-                )
-            }),
-            ..Facts::default()
-        }
-    }
-    tracked_fields!();
-}
-
-impl Tracked for DeploymentChange {
-    fn facts(&self) -> Facts {
-        Facts {
-            eval_id: self.eval_id.clone(),
-            deployment_id: Some(self.deployment_id.clone()),
-            reverted_to_version: self.reverted_to_version,
-            ..Facts::default()
-        }
-    }
-    tracked_fields!();
-}
-
-impl Tracked for AllocationStop {
-    fn facts(&self) -> Facts {
-        Facts {
-            job_id: Some(self.job_id.clone()),
-            namespace: Some(self.namespace.clone()),
-            eval_id: self.eval_id.clone(),
-            ..Facts::default()
-        }
-    }
-    tracked_fields!();
-}
-
-impl Tracked for NodeChange {
-    fn facts(&self) -> Facts {
-        Facts {
-            node_id: Some(self.node_id.clone()),
-            eval_id: self.eval_ids.first().cloned(),
-            more_eval_ids: self.eval_ids.iter().skip(1).cloned().collect(),
-            ..Facts::default()
-        }
-    }
-    tracked_fields!();
 }
 
 /// What `track_begin` decided.

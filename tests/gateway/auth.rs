@@ -7,7 +7,7 @@ use std::time::Duration;
 use fake_nomad::{FakeNomad, Options};
 use serde_json::{Value, json};
 
-use crate::support::{Gateway, TestDb, base_env, run, set};
+use crate::support::{Gateway, TestDb, base_env, json_of, run, set};
 
 pub fn auth_env(db: &TestDb, fake: &FakeNomad) -> Vec<(String, String)> {
     let mut env = base_env(db);
@@ -207,14 +207,7 @@ async fn every_route_checks_the_credential_scope_and_namespace() {
     let http = reqwest::Client::new();
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
-    let spec: Value = http
-        .get(gateway.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = json_of(http.get(gateway.url("/openapi.json"))).await;
     let mut checked = 0;
     for (path, ops) in spec["paths"].as_object().unwrap() {
         for method in ops.as_object().unwrap().keys() {
@@ -350,14 +343,8 @@ async fn every_route_checks_the_credential_scope_and_namespace() {
         let status = http.get(gateway.url(path)).send().await.unwrap().status();
         assert!(status.is_success(), "{path}: {status}");
     }
-    let metadata: Value = http
-        .get(gateway.url("/.well-known/oauth-protected-resource/mcp"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata =
+        json_of(http.get(gateway.url("/.well-known/oauth-protected-resource/mcp"))).await;
     assert!(
         metadata["resource"].as_str().unwrap().ends_with("/mcp"),
         "{metadata}"
@@ -392,15 +379,11 @@ async fn listings_show_only_allowed_namespaces() {
             .unwrap();
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
     }
-    let jobs: Value = http
-        .get(gateway.url("/api/v1/jobs?namespace=*"))
-        .bearer_auth(&dev)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jobs = json_of(
+        http.get(gateway.url("/api/v1/jobs?namespace=*"))
+            .bearer_auth(&dev),
+    )
+    .await;
     let ids: Vec<&str> = jobs["items"]
         .as_array()
         .unwrap()
@@ -408,15 +391,11 @@ async fn listings_show_only_allowed_namespaces() {
         .map(|j| j["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, vec!["app-dev"], "{jobs}");
-    let namespaces: Value = http
-        .get(gateway.url("/api/v1/namespaces"))
-        .bearer_auth(&dev)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let namespaces = json_of(
+        http.get(gateway.url("/api/v1/namespaces"))
+            .bearer_auth(&dev),
+    )
+    .await;
     let names: Vec<&str> = namespaces["items"]
         .as_array()
         .unwrap()
@@ -425,15 +404,11 @@ async fn listings_show_only_allowed_namespaces() {
         .collect();
     assert_eq!(names, vec!["dev"], "{namespaces}");
     // An allocation of prod, asked for through dev: it does not exist for this caller.
-    let allocs: Value = http
-        .get(gateway.url("/api/v1/jobs/app-prod/allocations?namespace=prod"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let allocs = json_of(
+        http.get(gateway.url("/api/v1/jobs/app-prod/allocations?namespace=prod"))
+            .bearer_auth(&admin),
+    )
+    .await;
     let alloc_id = allocs["items"][0]["id"].as_str().unwrap();
     let response = http
         .get(gateway.url(&format!("/api/v1/allocations/{alloc_id}?namespace=dev")))

@@ -438,6 +438,13 @@ pub async fn slow_nomad_leader(delay: Duration) -> SocketAddr {
 }
 
 /// `GET url` as JSON, whatever the status.
+/// Sends a request and reads its answer as JSON (for the many "send, then read the JSON"
+/// steps of the tests).
+pub async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    let response = request.send().await.expect("an answer from the gateway");
+    response.json().await.expect("a JSON body")
+}
+
 pub async fn get_json(url: &str) -> serde_json::Value {
     reqwest::get(url).await.unwrap().json().await.unwrap()
 }

@@ -173,6 +173,7 @@ pub struct StopAllocationInput {
     pub namespace: Option<String>,
     /// Seconds to wait for the operation (the scheduler's evaluation, then the job's
     /// allocations running again) before answering (at most 300).
+    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
     #[serde(default)]
     #[schemars(example = 30)]
     pub wait: Option<u64>,

@@ -123,6 +123,7 @@ pub struct PromoteInput {
     #[schemars(example = vec!["web"])]
     pub groups: Vec<String>,
     /// Seconds to follow the deployment before answering (at most 300).
+    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
@@ -144,6 +145,7 @@ pub struct FailInput {
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Seconds to follow what happens next before answering (at most 300).
+    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
     #[serde(default)]
     #[schemars(example = 30)]
     pub wait: Option<u64>,

@@ -155,6 +155,7 @@ pub struct StopJobInput {
     #[schemars(example = false)]
     pub purge: bool,
     /// Seconds to follow the stop before answering (at most 300; 0 or absent answers at once).
+    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
     #[serde(default)]
     #[schemars(example = 30)]
     pub wait: Option<u64>,
@@ -200,6 +201,7 @@ pub struct RestartInput {
     #[schemars(example = &"redeploy")]
     pub mode: RestartModeInput,
     /// Seconds to follow a redeploy before answering (at most 300).
+    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
@@ -232,6 +234,7 @@ pub struct ScaleInput {
     #[schemars(example = &"more traffic expected")]
     pub message: Option<String>,
     /// Seconds to follow the change before answering (at most 300).
+    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
@@ -266,6 +269,7 @@ pub struct DispatchInput {
     #[schemars(example = &"report-2026-10")]
     pub idempotency_token: Option<String>,
     /// Seconds to follow the run before answering (at most 300).
+    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
@@ -292,6 +296,7 @@ pub struct EvaluateInput {
     pub force_reschedule: bool,
     /// Seconds to wait for the operation (the evaluation, then the job's allocations
     /// running again) before answering (at most 300).
+    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
     #[serde(default)]
     #[schemars(example = 30)]
     pub wait: Option<u64>,
@@ -336,6 +341,7 @@ pub struct RevertInput {
     #[schemars(example = 3)]
     pub version: u64,
     /// Seconds to follow the rollout before answering (at most 300).
+    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,

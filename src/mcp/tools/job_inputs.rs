@@ -157,6 +157,7 @@ pub struct CreateJobInput {
     pub health_check: Option<HealthCheckInput>,
     /// Seconds to follow the rollout before answering (at most 300; 0 or absent answers at
     /// once). Progress notifications are sent meanwhile when the call has a progress token.
+    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
     #[serde(default, skip_serializing)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
@@ -209,6 +210,7 @@ pub struct SubmitInput {
     pub namespace: Option<String>,
     /// Seconds to follow the rollout before answering (at most 300; 0 or absent answers at
     /// once). Progress notifications are sent meanwhile when the call has a progress token.
+    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,

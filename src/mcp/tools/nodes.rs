@@ -131,6 +131,7 @@ pub struct DrainInput {
     #[schemars(example = false)]
     pub cancel: bool,
     /// Seconds to follow the drain before answering (at most 300).
+    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
     #[serde(default)]
     #[schemars(example = 120)]
     pub wait: Option<u64>,
