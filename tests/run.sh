@@ -90,6 +90,18 @@ bash tests/interop/run.sh 2>&1 | tee -a "$log"
 say "benchmark harness, smoke mode (proves bench/run.sh works; numbers are in docs/benchmarks.md)"
 bash bench/run.sh smoke
 
+say "deploy: the Kubernetes manifests (kubernetes-validate, checkov) and the Dockerfile (checkov)"
+bash tests/deploy/k8s.sh 2>&1 | tee -a "$log"
+
+say "deploy: the Nomad job files parse as HCL2"
+bash tests/deploy/nomad.sh 2>&1 | tee -a "$log"
+
+say "deploy: a real Prometheus scrapes the gateway; every metric the dashboard queries exists"
+bash tests/deploy/prometheus.sh 2>&1 | { grep -v '^ts=' || true; } | tee -a "$log"
+
+say "deploy: the container image, built with podman and run read-only as a non-root user"
+bash tests/deploy/container.sh 2>&1 | tee -a "$log"
+
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { passed += $4; failed += $6 }
      /^interop: [0-9]+ passed, [0-9]+ failed/ { passed += $2; failed += $4 }

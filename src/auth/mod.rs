@@ -245,6 +245,7 @@ impl Authenticator {
     ) -> AuthError {
         let address = client_addr.clone().unwrap_or_default();
         if let Err(retry_after) = self.failures.check(&address) {
+            metrics::counter!("gateway_rate_limited_total", "budget" => "auth").increment(1);
             return AuthError::TooManyFailures {
                 message: format!("too many refused credentials from {address}; {message}"),
                 retry_after,

@@ -35,6 +35,50 @@ pub fn recorder() -> PrometheusHandle {
 
 fn describe() {
     metrics::describe_counter!(
+        "gateway_tool_calls_total",
+        "MCP tool calls, by tool and outcome (ok, error, invalid, refused)"
+    );
+    metrics::describe_histogram!(
+        "gateway_tool_call_duration_seconds",
+        metrics::Unit::Seconds,
+        "MCP tool call duration, by tool (waits included)"
+    );
+    metrics::describe_counter!(
+        "gateway_nomad_requests_total",
+        "Nomad API requests, by endpoint (path template), method and status (or unreachable)"
+    );
+    metrics::describe_histogram!(
+        "gateway_nomad_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Nomad API request duration until the answer's head, by endpoint (blocking queries left out)"
+    );
+    metrics::describe_counter!(
+        "gateway_operations_finished_total",
+        "tracked operations that reached a final state, by kind and state"
+    );
+    metrics::describe_gauge!(
+        "gateway_operations_followed",
+        "unfinished operations this replica follows now"
+    );
+    metrics::describe_gauge!(
+        "gateway_mcp_sessions",
+        "open MCP sessions on this replica, by transport (streamable_http, sse)"
+    );
+    metrics::describe_counter!(
+        "gateway_rate_limited_total",
+        "calls refused by a rate limit, by budget (read, write, auth)"
+    );
+    // Series that exist from the start, so dashboards and alerts see zeros, not gaps.
+    for budget in ["read", "write", "auth"] {
+        metrics::counter!("gateway_rate_limited_total", "budget" => budget).absolute(0);
+    }
+    for transport in ["streamable_http", "sse"] {
+        metrics::gauge!("gateway_mcp_sessions", "transport" => transport).set(0.0);
+    }
+    metrics::gauge!("gateway_operations_followed").set(0.0);
+    metrics::counter!("gateway_audit_lost_total").absolute(0);
+    metrics::counter!("gateway_audit_refused_total").absolute(0);
+    metrics::describe_counter!(
         "http_requests_total",
         "HTTP requests served, by method, route and status"
     );

@@ -106,6 +106,7 @@ impl rmcp::ServerHandler for NomadMcp {
         };
         let ctx = self.ctx(&context);
         if let Err(refusal) = ctx.service.admit(&ctx.who, tool.access, tool.name) {
+            count_call(tool.name, "refused", None);
             return Ok(CallToolResponse::from(tools::failure(&refusal)));
         }
         let parent = context
@@ -123,12 +124,20 @@ impl rmcp::ServerHandler for NomadMcp {
         );
         let arguments = request.arguments.unwrap_or_default();
         let call = tool.call(ctx, arguments).instrument(span);
-        tokio::select! {
-            result = call => result.map(CallToolResponse::from),
+        let started = std::time::Instant::now();
+        let result = tokio::select! {
+            result = call => result,
             _ = context.ct.cancelled() => Err(ErrorData::internal_error(
                 "the call was cancelled", None,
             )),
-        }
+        };
+        let outcome = match &result {
+            Ok(r) if r.is_error == Some(true) => "error",
+            Ok(_) => "ok",
+            Err(_) => "invalid",
+        };
+        count_call(tool.name, outcome, Some(started.elapsed()));
+        result.map(CallToolResponse::from)
     }
 
     async fn list_resources(
@@ -175,5 +184,17 @@ impl rmcp::ServerHandler for NomadMcp {
     ) -> Result<GetPromptResponse, ErrorData> {
         prompts::get(&request.name, request.arguments.unwrap_or_default())
             .map(GetPromptResponse::from)
+    }
+}
+
+/// `gateway_tool_calls_total{tool, outcome}` (`ok`, `error`: a tool error, `invalid`: a
+/// JSON-RPC error such as arguments that do not fit, `refused`: the caller lacks the scope)
+/// and the call's duration.
+fn count_call(tool: &'static str, outcome: &'static str, took: Option<std::time::Duration>) {
+    metrics::counter!("gateway_tool_calls_total", "tool" => tool, "outcome" => outcome)
+        .increment(1);
+    if let Some(took) = took {
+        metrics::histogram!("gateway_tool_call_duration_seconds", "tool" => tool)
+            .record(took.as_secs_f64());
     }
 }

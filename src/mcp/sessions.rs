@@ -61,6 +61,7 @@ impl Sessions {
             for id in &evicted {
                 owners.remove(id);
             }
+            open_sessions(owners.len());
             evicted
         };
         for id in evicted {
@@ -88,6 +89,7 @@ impl Sessions {
             for id in &idle {
                 owners.remove(id);
             }
+            open_sessions(owners.len());
             idle
         };
         for id in &idle {
@@ -145,11 +147,18 @@ pub async fn track(
             }
         }
         (Some(id), _) if deleting && response.status().is_success() => {
-            sessions.owners.lock().await.remove(id);
+            let mut owners = sessions.owners.lock().await;
+            owners.remove(id);
+            open_sessions(owners.len());
         }
         _ => {}
     }
     response
+}
+
+/// `gateway_mcp_sessions{transport="streamable_http"}`: the sessions this replica holds.
+fn open_sessions(count: usize) {
+    metrics::gauge!("gateway_mcp_sessions", "transport" => "streamable_http").set(count as f64);
 }
 
 #[cfg(test)]

@@ -77,10 +77,13 @@ impl SseSessions {
                 old.close.cancel();
             }
         }
+        open_sessions(sessions.len());
     }
 
     async fn forget(&self, id: &str) {
-        self.sessions.lock().await.remove(id);
+        let mut sessions = self.sessions.lock().await;
+        sessions.remove(id);
+        open_sessions(sessions.len());
     }
 
     /// Ends sessions without a message for longer than the idle limit.
@@ -98,6 +101,7 @@ impl SseSessions {
                 session.close.cancel();
             }
         }
+        open_sessions(sessions.len());
         idle.len()
     }
 }
@@ -244,4 +248,9 @@ pub async fn message(
         );
     }
     (StatusCode::ACCEPTED, "Accepted").into_response()
+}
+
+/// `gateway_mcp_sessions{transport="sse"}`: the legacy SSE sessions this replica holds.
+fn open_sessions(count: usize) {
+    metrics::gauge!("gateway_mcp_sessions", "transport" => "sse").set(count as f64);
 }

@@ -196,6 +196,7 @@ impl NomadClient {
             http.response.status_code = field::Empty,
             otel.status_code = field::Empty,
         );
+        let method_name = method.as_str().to_string();
         let mut request = self
             .inner
             .http
@@ -216,12 +217,28 @@ impl NomadClient {
             &mut opentelemetry_http::HeaderInjector(&mut headers),
         );
         let request = request.headers(headers);
+        // A blocking query waits on purpose: it is counted, but kept out of the latency.
+        let blocking = query.iter().any(|(k, _)| *k == "index");
+        let started = std::time::Instant::now();
+        let observe = move |status: String| {
+            metrics::counter!("gateway_nomad_requests_total",
+                "endpoint" => call.template, "method" => method_name.clone(), "status" => status)
+            .increment(1);
+            if !blocking {
+                metrics::histogram!("gateway_nomad_request_duration_seconds", "endpoint" => call.template)
+                    .record(started.elapsed().as_secs_f64());
+            }
+        };
         async {
-            let response = request
-                .send()
-                .await
-                .map_err(|e| self.unavailable(call.operation, &e))?;
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(e) => {
+                    observe("unreachable".to_string());
+                    return Err(self.unavailable(call.operation, &e));
+                }
+            };
             let status = response.status();
+            observe(status.as_u16().to_string());
             let span = tracing::Span::current();
             span.record("http.response.status_code", status.as_u16());
             if status.is_success() {

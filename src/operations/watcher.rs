@@ -50,19 +50,22 @@ impl Operations {
                             .await
                         {
                             Ok(true) => {
-                                following
-                                    .lock()
-                                    .unwrap_or_else(|e| e.into_inner())
-                                    .insert(row.id);
+                                let mut now_following =
+                                    following.lock().unwrap_or_else(|e| e.into_inner());
+                                now_following.insert(row.id);
+                                metrics::gauge!("gateway_operations_followed")
+                                    .set(now_following.len() as f64);
+                                drop(now_following);
                                 let ops = self.clone();
                                 let following = following.clone();
                                 let token = shutdown.clone();
                                 followers.spawn(async move {
                                     ops.follow(row.id, token).await;
-                                    following
-                                        .lock()
-                                        .unwrap_or_else(|e| e.into_inner())
-                                        .remove(&row.id);
+                                    let mut now_following =
+                                        following.lock().unwrap_or_else(|e| e.into_inner());
+                                    now_following.remove(&row.id);
+                                    metrics::gauge!("gateway_operations_followed")
+                                        .set(now_following.len() as f64);
                                 });
                             }
                             Ok(false) => {}
@@ -155,6 +158,9 @@ impl Operations {
                 }
             }
             if state.is_final() {
+                metrics::counter!("gateway_operations_finished_total",
+                    "kind" => row.kind.clone(), "state" => state.as_str())
+                .increment(1);
                 tracing::info!(
                     operation_id = %id,
                     state = state.as_str(),

@@ -235,6 +235,7 @@ impl Service {
         };
         limiter.check(&caller_key(who)).map_err(|retry_after| {
             let kind = if access.is_write() { "write" } else { "read" };
+            metrics::counter!("gateway_rate_limited_total", "budget" => kind).increment(1);
             ServiceError::RateLimited {
                 message: format!("{operation}: the {kind} budget of this caller is used up"),
                 retry_after,

@@ -22,6 +22,7 @@ mod postgres_tls;
 mod rest_claude;
 mod rest_errors;
 mod rest_nomad;
+mod self_submit;
 mod server;
 mod support;
 mod telemetry;

@@ -193,9 +193,131 @@ pub fn canonicalize(job: &mut Value, namespace: &str) {
         job["Namespace"] = json!(namespace);
     }
     let job_update = job.get("Update").cloned().unwrap_or(Value::Null);
+    let job_name = str_of(job, "Name").to_string();
     if let Some(groups) = job.get_mut("TaskGroups").and_then(Value::as_array_mut) {
         for group in groups {
             canonicalize_group(group, &job_type, &job_update);
+            canonicalize_services(group, &job_name);
+        }
+    }
+}
+
+/// The defaults `api.Service.Canonicalize` fills: the name `job-group[-task]`, address
+/// mode `auto`, `require_healthy` on update (inherited by the checks), the `consul`
+/// provider and the `default` cluster.
+fn canonicalize_services(group: &mut Value, job_name: &str) {
+    let group_name = str_of(group, "Name").to_string();
+    let fix = |services: Option<&mut Value>, task: Option<&str>| {
+        for service in services.and_then(Value::as_array_mut).into_iter().flatten() {
+            if str_of(service, "Name").is_empty() {
+                service["Name"] = json!(match task {
+                    Some(t) => format!("{job_name}-{group_name}-{t}"),
+                    None => format!("{job_name}-{group_name}"),
+                });
+            }
+            for (key, default) in [
+                ("AddressMode", "auto"),
+                ("OnUpdate", "require_healthy"),
+                ("Provider", "consul"),
+                ("Cluster", "default"),
+            ] {
+                if str_of(service, key).is_empty() {
+                    service[key] = json!(default);
+                }
+            }
+            let on_update = service["OnUpdate"].clone();
+            for check in service
+                .get_mut("Checks")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if str_of(check, "OnUpdate").is_empty() {
+                    check["OnUpdate"] = on_update.clone();
+                }
+            }
+            if let Some(weights) = service.get_mut("Weights").filter(|w| w.is_object()) {
+                for key in ["Passing", "Warning"] {
+                    if weights[key].as_i64().unwrap_or(0) <= 0 {
+                        weights[key] = json!(1);
+                    }
+                }
+            }
+        }
+    };
+    fix(group.get_mut("Services"), None);
+    for task in group
+        .get_mut("Tasks")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        let name = str_of(task, "Name").to_string();
+        fix(task.get_mut("Services"), Some(&name));
+    }
+}
+
+/// The defaults `api.Template.Canonicalize` fills; a signal is upper-cased, and the
+/// signal defaults to SIGHUP for the `signal` change mode.
+fn canonicalize_template(template: &mut Value) {
+    let mode = match template.get("ChangeMode").and_then(Value::as_str) {
+        Some(m) => m.to_string(),
+        None => "restart".to_string(),
+    };
+    let signal = match template.get("ChangeSignal").and_then(Value::as_str) {
+        Some(s) => s.to_uppercase(),
+        None if mode == "signal" => "SIGHUP".into(),
+        None => String::new(),
+    };
+    template["ChangeMode"] = json!(mode);
+    template["ChangeSignal"] = json!(signal);
+    fill(
+        template,
+        json!({
+            "SourcePath": "", "DestPath": "", "EmbeddedTmpl": "", "Once": false,
+            "Splay": 5 * SECOND, "Perms": "0644", "LeftDelim": "{{", "RightDelim": "}}",
+            "Envvars": false, "ErrMissingKey": false, "VaultGrace": 0
+        }),
+    );
+}
+
+/// What the server does to a registered job's identities (`structs.Task.Canonicalize`):
+/// the default identity is named `default`, its audience is `nomadproject.io`, signals
+/// are upper-cased. (Nomad also adds a default identity to tasks that declare none; the
+/// fake leaves those `null`.)
+pub fn canonicalize_identities(job: &mut Value) {
+    for group in job
+        .get_mut("TaskGroups")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        for task in group
+            .get_mut("Tasks")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(identity) = task.get_mut("Identity").filter(|i| i.is_object()) {
+                if str_of(identity, "Name").is_empty() {
+                    identity["Name"] = json!("default");
+                }
+                identity["Audience"] = json!(["nomadproject.io"]);
+            }
+            let Some(task) = task.as_object_mut() else {
+                continue;
+            };
+            for (key, identity) in task.iter_mut() {
+                let list: Vec<&mut Value> = match (key.as_str(), identity) {
+                    ("Identity", i @ Value::Object(_)) => vec![i],
+                    ("Identities", Value::Array(list)) => list.iter_mut().collect(),
+                    _ => continue,
+                };
+                for identity in list {
+                    let signal = str_of(identity, "ChangeSignal").to_uppercase();
+                    identity["ChangeSignal"] = json!(signal);
+                }
+            }
         }
     }
 }
@@ -240,6 +362,14 @@ fn canonicalize_group(group: &mut Value, job_type: &str, job_update: &Value) {
                     "CSIPluginConfig": null, "Identity": null, "Identities": null
                 }),
             );
+            for template in task
+                .get_mut("Templates")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                canonicalize_template(template);
+            }
         }
     }
 }

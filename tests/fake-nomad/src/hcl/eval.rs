@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::ast::{Expr, Part, Res};
+use super::ast::{Expr, Part, Res, diag};
 
 pub(super) struct Eval<'v> {
     pub(super) vars: &'v BTreeMap<String, Value>,
@@ -26,7 +26,24 @@ impl Eval<'_> {
                         Part::Var(v) => match v.strip_prefix("var.") {
                             Some(name) => match self.var(name, *line, *col)? {
                                 Value::String(x) => s.push_str(&x),
-                                other => s.push_str(&other.to_string()),
+                                Value::Number(n) => s.push_str(&n.to_string()),
+                                Value::Bool(b) => s.push_str(&b.to_string()),
+                                Value::Null => {
+                                    return Err(diag(
+                                        (*line, *col),
+                                        v.len() + 3,
+                                        "Invalid template interpolation value",
+                                        "The expression result is null. Cannot include a null value in a string template.",
+                                    ));
+                                }
+                                _ => {
+                                    return Err(diag(
+                                        (*line, *col),
+                                        v.len() + 3,
+                                        "Invalid template interpolation value",
+                                        "Cannot include the given value in a string template: string required.",
+                                    ));
+                                }
                             },
                             // Nomad runtime interpolations (${NOMAD_PORT_http}, ${node.unique.name}) stay.
                             None => s.push_str(&format!("${{{v}}}")),
@@ -36,13 +53,14 @@ impl Eval<'_> {
                 Value::String(s)
             }
             Expr::Num(n) => {
-                if n.fract() == 0.0 {
+                if n.fract() == 0.0 && n.abs() < 9.0e15 {
                     json!(*n as i64)
                 } else {
                     json!(n)
                 }
             }
             Expr::Bool(b) => json!(b),
+            Expr::Null => Value::Null,
             Expr::List(items) => {
                 Value::Array(items.iter().map(|i| self.value(i)).collect::<Res<_>>()?)
             }
@@ -54,6 +72,22 @@ impl Eval<'_> {
                 Value::Object(m)
             }
             Expr::Var(name, line, col) => self.var(name, *line, *col)?,
+            Expr::Ident(name, line, col) => {
+                return Err(diag(
+                    (*line, *col),
+                    name.len(),
+                    "Unknown variable",
+                    &format!("There is no variable named {name:?}."),
+                ));
+            }
+            Expr::Call(name, _, line, col) => {
+                return Err(diag(
+                    (*line, *col),
+                    name.len(),
+                    "Call to unknown function",
+                    &format!("There is no function named {name:?} in the fake Nomad's HCL."),
+                ));
+            }
         })
     }
 

@@ -1,24 +1,105 @@
-//! Enough HCL2 to stand in for `/v1/jobs/parse`: blocks, attributes, strings with
-//! `${var.x}` interpolation, numbers, booleans, lists, objects, comments, `variable`
-//! blocks with defaults and a variables file. The job blocks map to Nomad's JSON
-//! the way Nomad's jobspec2 decoder names them. Errors read like HCL's diagnostics.
+//! Enough HCL2 to stand in for `/v1/jobs/parse`: blocks, attributes, strings and
+//! heredocs with `${var.x}` interpolation, numbers, booleans, `null`, lists, objects,
+//! comments, `variable` blocks with types, defaults and descriptions, and a variables
+//! file. The job blocks map to Nomad's JSON the way Nomad's jobspec2 decoder names them.
+//! Errors read like HCL's diagnostics.
 //!
-//! This file holds the entry point, [`parse_job`], and the job block itself.
+//! This file holds the entry point, [`parse_job`], the variables and the job block itself.
 
 mod ast;
+mod blocks;
 mod decode;
 mod eval;
+#[cfg(test)]
+mod jobspec2_tests;
 mod lexer;
 mod parser;
+mod types;
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use ast::{Block, Res};
+use ast::{Block, Body, Expr, Res, diag};
 use decode::{constraints, data_attr, flat, group, pascal, structured};
 use eval::Eval;
 use lexer::Parser;
+use types::Type;
+
+/// The declared variables: each one's type constraint and default, in the order of
+/// the file.
+fn declared(body: &Body) -> Res<Vec<(String, Type, Option<Value>)>> {
+    let empty = BTreeMap::new();
+    let plain = Eval { vars: &empty };
+    let mut out: Vec<(String, Type, Option<Value>)> = Vec::new();
+    for b in body.blocks.iter().filter(|b| b.kind == "variable") {
+        let [name] = b.labels.as_slice() else {
+            return Err(diag(
+                b.at,
+                b.kind.len(),
+                "Missing name for variable",
+                "All variable blocks must have 1 labels (name).",
+            ));
+        };
+        if out.iter().any(|(n, ..)| n == name) {
+            return Err(diag(
+                b.at,
+                b.kind.len(),
+                "Duplicate variable",
+                &format!("Duplicate {name} variable definition found."),
+            ));
+        }
+        for (k, _) in &b.body.attrs {
+            if !["description", "default", "type"].contains(&k.as_str()) {
+                return Err(diag(
+                    b.body.attr_pos(k),
+                    k.len(),
+                    "Unsupported argument",
+                    &format!("An argument named {k:?} is not expected here."),
+                ));
+            }
+        }
+        let attr = |key: &str| b.body.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+        if let Some(description) = attr("description") {
+            plain.value(description)?;
+        }
+        let declared_type = attr("type").map(Type::parse).transpose()?;
+        let default = match attr("default") {
+            None => None,
+            Some(e) => {
+                let value = plain.value(e)?;
+                Some(match &declared_type {
+                    Some(t) => t.convert(&value).map_err(|reason| {
+                        diag(
+                            b.body.attr_pos("default"),
+                            "default".len(),
+                            "Invalid default value for variable",
+                            &format!("This default value is not compatible with the variable's type constraint: {reason}."),
+                        )
+                    })?,
+                    None => value,
+                })
+            }
+        };
+        let constraint = match (declared_type, &default) {
+            (Some(t), _) => t,
+            (None, Some(d)) => Type::of(d),
+            (None, None) => Type::Any,
+        };
+        out.push((name.clone(), constraint, default));
+    }
+    Ok(out)
+}
+
+/// The position an expression starts at, where it has one.
+fn expr_at(e: &Expr) -> Option<(usize, usize)> {
+    match e {
+        Expr::Str(_, l, c) | Expr::Var(_, l, c) | Expr::Ident(_, l, c) | Expr::Call(_, _, l, c) => {
+            Some((*l, *c))
+        }
+        _ => None,
+    }
+}
 
 /// Parses a jobspec into Nomad's JSON job. `variables_file` is HCL `name = value` lines.
 pub fn parse_job(src: &str, variables_file: &str) -> Res<Value> {
@@ -27,30 +108,41 @@ pub fn parse_job(src: &str, variables_file: &str) -> Res<Value> {
         pos: 0,
     };
     let body = parser.body(false)?;
+    let declared = declared(&body)?;
     let mut vars: BTreeMap<String, Value> = BTreeMap::new();
-    let empty = BTreeMap::new();
-    let plain = Eval { vars: &empty };
-    for b in body.blocks.iter().filter(|b| b.kind == "variable") {
-        if let Some((_, default)) = b.body.attrs.iter().find(|(k, _)| k == "default") {
-            vars.insert(
-                b.labels.first().cloned().unwrap_or_default(),
-                plain.value(default)?,
-            );
+    for (name, _, default) in &declared {
+        if let Some(default) = default {
+            vars.insert(name.clone(), default.clone());
         }
     }
+    // Nomad parses the variables under the same file name as the job (`input.hcl`).
     let mut var_parser = Parser {
         src: variables_file.as_bytes(),
         pos: 0,
     };
     let var_body = var_parser
         .body(false)
-        .map_err(|e| e.replace("input.hcl", "variables.hcl"))?;
-    for (k, v) in &var_body.attrs {
-        vars.insert(k.clone(), plain.value(v)?);
+        .map_err(|e| format!("unable to parse var content: {e}"))?;
+    let empty = BTreeMap::new();
+    let plain = Eval { vars: &empty };
+    for (i, (k, v)) in var_body.attrs.iter().enumerate() {
+        let value = plain.value(v)?;
+        // A value for an undeclared variable is only a warning in Nomad: it is dropped.
+        let Some((_, constraint, _)) = declared.iter().find(|(n, ..)| n == k) else {
+            continue;
+        };
+        let value = constraint.convert(&value).map_err(|reason| {
+            diag(
+                expr_at(v).unwrap_or_else(|| var_body.attr_at.get(i).copied().unwrap_or((1, 1))),
+                1,
+                "Invalid value for variable",
+                &format!("The value for {k} is not compatible with the variable's type constraint: {reason}."),
+            )
+        })?;
+        vars.insert(k.clone(), value);
     }
-    for b in body.blocks.iter().filter(|b| b.kind == "variable") {
-        let name = b.labels.first().cloned().unwrap_or_default();
-        if !vars.contains_key(&name) {
+    for (name, ..) in &declared {
+        if !vars.contains_key(name) {
             return Err(format!(
                 "input.hcl: Unset variable {name:?}; A used variable must be set or have a default value; see https://developer.hashicorp.com/nomad/docs/job-specification/hcl2/variables for details."
             ));

@@ -1,5 +1,6 @@
 //! The grammar: a body of attributes and labelled blocks, and expressions (strings,
-//! lists, objects, numbers, booleans, `var.x`).
+//! heredocs, lists, objects, numbers, booleans, `null`, `var.x`, and the bare names and
+//! calls of type constraints).
 
 use super::ast::{Block, Body, Expr, Res};
 use super::lexer::Parser;
@@ -23,6 +24,7 @@ impl Parser<'_> {
                 }
                 _ => {}
             }
+            let at = self.at();
             let Some(name) = self.ident() else {
                 return self.err(
                     "Argument or block definition required",
@@ -34,7 +36,18 @@ impl Parser<'_> {
                 Some(b'=') => {
                     self.pos += 1;
                     let value = self.expr()?;
+                    if body.attrs.iter().any(|(k, _)| *k == name) {
+                        return Err(super::ast::diag(
+                            at,
+                            name.len(),
+                            "Attribute redefined",
+                            &format!(
+                                "The argument {name:?} was already set. Each argument may be set only once."
+                            ),
+                        ));
+                    }
                     body.attrs.push((name, value));
+                    body.attr_at.push(at);
                 }
                 Some(b'{') | Some(b'"') => {
                     let mut labels = Vec::new();
@@ -51,6 +64,7 @@ impl Parser<'_> {
                         kind: name,
                         labels,
                         body: inner,
+                        at,
                     });
                 }
                 _ => {
@@ -67,6 +81,7 @@ impl Parser<'_> {
         self.skip(false);
         match self.src.get(self.pos) {
             Some(b'"') => self.string(),
+            Some(b'<') if self.src.get(self.pos + 1) == Some(&b'<') => self.heredoc(),
             Some(b'[') => {
                 self.pos += 1;
                 let mut items = Vec::new();
@@ -123,12 +138,14 @@ impl Parser<'_> {
             Some(c) if c.is_ascii_digit() || *c == b'-' => {
                 let start = self.pos;
                 self.pos += 1;
-                while self
-                    .src
-                    .get(self.pos)
-                    .is_some_and(|c| c.is_ascii_digit() || *c == b'.')
-                {
-                    self.pos += 1;
+                while let Some(&c) = self.src.get(self.pos) {
+                    let exponent_sign = (c == b'+' || c == b'-')
+                        && matches!(self.src.get(self.pos - 1), Some(b'e' | b'E'));
+                    if c.is_ascii_digit() || c == b'.' || c == b'e' || c == b'E' || exponent_sign {
+                        self.pos += 1;
+                    } else {
+                        break;
+                    }
                 }
                 let text = String::from_utf8_lossy(&self.src[start..self.pos]).into_owned();
                 match text.parse() {
@@ -138,12 +155,43 @@ impl Parser<'_> {
             }
             _ => {
                 let (line, col) = self.at();
-                match self.ident().as_deref() {
-                    Some("true") => Ok(Expr::Bool(true)),
-                    Some("false") => Ok(Expr::Bool(false)),
-                    Some(name) if name.starts_with("var.") => Ok(Expr::Var(name[4..].to_string(), line, col)),
-                    Some(name) => self.err("Unknown variable", &format!("There is no variable named {name:?}.")),
-                    None => self.err("Invalid expression", "Expected the start of an expression, but found an invalid expression token."),
+                let Some(name) = self.ident() else {
+                    return self.err(
+                        "Invalid expression",
+                        "Expected the start of an expression, but found an invalid expression token.",
+                    );
+                };
+                match name.as_str() {
+                    "true" => Ok(Expr::Bool(true)),
+                    "false" => Ok(Expr::Bool(false)),
+                    "null" => Ok(Expr::Null),
+                    _ if name.starts_with("var.") => {
+                        Ok(Expr::Var(name[4..].to_string(), line, col))
+                    }
+                    _ if self.src.get(self.pos) == Some(&b'(') => {
+                        self.pos += 1;
+                        let mut args = Vec::new();
+                        loop {
+                            self.skip(true);
+                            if self.src.get(self.pos) == Some(&b')') {
+                                self.pos += 1;
+                                return Ok(Expr::Call(name, args, line, col));
+                            }
+                            args.push(self.expr()?);
+                            self.skip(true);
+                            match self.src.get(self.pos) {
+                                Some(b',') => self.pos += 1,
+                                Some(b')') => {}
+                                _ => {
+                                    return self.err(
+                                        "Missing argument separator",
+                                        "A comma is required to separate each function argument from the next.",
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    _ => Ok(Expr::Ident(name, line, col)),
                 }
             }
         }

@@ -53,6 +53,7 @@ impl World {
             }
         }
         jobspec::canonicalize(&mut job, &namespace);
+        jobspec::canonicalize_identities(&mut job);
         let index = self.bump();
         let now = now_ns();
         let record = self.jobs.entry(key.clone()).or_insert_with(|| JobRecord {

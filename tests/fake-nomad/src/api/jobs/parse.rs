@@ -41,7 +41,11 @@ pub async fn parse(
             }
             json(&shared, &job)
         }
-        Err(e) => text(StatusCode::BAD_REQUEST, &e),
+        // Nomad's agent wraps every jobspec2 error in this sentence.
+        Err(e) => text(
+            StatusCode::BAD_REQUEST,
+            &format!("Failed to parse job: {e}"),
+        ),
     }
 }
 

@@ -1,0 +1,49 @@
+# The Nomad ACL policy of the gateway's Nomad token: what the gateway's REST and MCP
+# operations call, and nothing more.
+#
+#   nomad acl policy apply -description "nomad-gateway" nomad-gateway nomad/gateway-policy.hcl
+#
+# One namespace block per namespace the gateway serves (copy the block and change its
+# label), or `namespace "*"` to serve all of them; requests for namespace "*" (lists and
+# events across namespaces) see only the namespaces a block names. The capability names
+# are Nomad's classic ones, valid from Nomad 1.x to 2.x (Nomad 2's finer capabilities such
+# as plan-job and promote-deployment are each covered by submit-job).
+namespace "default" {
+  capabilities = [
+    # List jobs (GET /v1/jobs); any capability makes the namespace visible in
+    # GET /v1/namespaces.
+    "list-jobs",
+    # Read jobs, versions, summaries, allocations, evaluations, deployments, and the
+    # Job, Allocation, Deployment and Evaluation topics of the event stream.
+    "read-job",
+    # Parse HCL2 submissions and plans (POST /v1/jobs/parse).
+    "parse-job",
+    # Register, plan, stop and purge, revert, force an evaluation, promote or fail a
+    # deployment.
+    "submit-job",
+    # Dispatch parameterized jobs.
+    "dispatch-job",
+    # Change a group's count (POST /v1/job/:id/scale).
+    "scale-job",
+    # Tail task logs (GET /v1/client/fs/logs/:alloc). The gateway reads no other file
+    # of an allocation, so no read-fs; it runs no commands, so no alloc-exec.
+    "read-logs",
+    # Restart and stop allocations.
+    "alloc-lifecycle",
+  ]
+}
+
+# List and read nodes and their allocations, the Node topic of the event stream and the
+# server members (node read); drain, eligibility and client metadata (node write).
+node {
+  policy = "write"
+}
+
+# GET /v1/agent/self: the agent's version, region and whether ACLs are on.
+agent {
+  policy = "read"
+}
+
+# No operator, quota, plugin or host_volume rules: the leader and Raft peers
+# (/v1/status/*) and the regions need no ACL, and the gateway reads no variables (the
+# job's own tasks read nomad/jobs/nomad-gateway through their workload identity).
