@@ -99,8 +99,37 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
 }
 
 /// Applies every pending migration.
+/// Applies the pending migrations. On Postgres, replicas that start together take turns:
+/// each holds a session advisory lock (on a connection of its own, outside the pool) while
+/// it migrates, so the others wait and then find nothing left to do. Without it, three
+/// replicas on an empty database failed two times in three (`duplicate key value violates
+/// unique constraint "pg_type_typname_nsp_index"`: concurrent `CREATE TABLE`s).
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbError> {
-    Migrator::up(db, None).await.map_err(DbError::Migrate)
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Migrator::up(db, None).await.map_err(DbError::Migrate);
+    }
+    use sqlx::Connection;
+    let options = db.get_postgres_connection_pool().connect_options();
+    let lock_error = |e: sqlx::Error| {
+        DbError::Migrate(sea_orm::DbErr::Custom(format!(
+            "cannot take the migration lock: {e}"
+        )))
+    };
+    let mut lock = sqlx::PgConnection::connect_with(&options)
+        .await
+        .map_err(lock_error)?;
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended('nomad-gateway migrations', 0))")
+        .execute(&mut lock)
+        .await
+        .map_err(lock_error)?;
+    let result = Migrator::up(db, None).await.map_err(DbError::Migrate);
+    // Closing the session releases the lock even if the unlock does not arrive.
+    let _ =
+        sqlx::query("SELECT pg_advisory_unlock(hashtextextended('nomad-gateway migrations', 0))")
+            .execute(&mut lock)
+            .await;
+    let _ = lock.close().await;
+    result
 }
 
 /// Names of the migrations applied so far, oldest first.

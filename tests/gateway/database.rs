@@ -59,3 +59,38 @@ async fn an_unreachable_database_is_a_clear_error() {
     );
     assert!(!stderr.contains("secret-pw"), "{stderr}");
 }
+
+#[tokio::test]
+#[ignore = "needs TEST_DATABASE_URL with Postgres; tests/run.sh runs it"]
+async fn replicas_starting_together_migrate_one_after_another() {
+    let db = TestDb::new().await;
+    assert!(
+        db.is_postgres(),
+        "this test needs Postgres (TEST_DATABASE_URL)"
+    );
+    let env = base_env(&db);
+    // Four processes at once on an empty database, as three replicas and an operator's
+    // `migrate` would: every one succeeds, none sees a half-made schema.
+    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let children: Vec<std::process::Child> = dirs
+        .iter()
+        .map(|dir| {
+            crate::support::command(&["migrate"], &env, dir.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let (code, stdout, stderr) = run(&["migrate"], &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("4 migrations applied"), "{stdout}");
+}
