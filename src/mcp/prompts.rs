@@ -115,8 +115,8 @@ pub fn get(name: &str, arguments: JsonObject) -> Result<GetPromptResult, ErrorDa
                      {count} instance(s) (defaults: 100 MHz, 256 MB each).\n\
                      3. Call create_job with the image, job_id, count and ports, and wait 120 so \
                      you see the rollout end.\n\
-                     4. If the outcome is not running, call diagnose_job and report what it \
-                     found.\n\
+                     4. If the answer's operation.state is not succeeded, call diagnose_job and \
+                     report what it found.\n\
                      Finish with the job's status and where its allocations run."
                 ),
             )

@@ -105,7 +105,12 @@ impl rmcp::ServerHandler for NomadMcp {
             ));
         };
         let ctx = self.ctx(&context);
-        if let Err(refusal) = ctx.service.admit(&ctx.who, tool.access, tool.name) {
+        let arguments = request.arguments.unwrap_or_default();
+        if let Err(refusal) = ctx
+            .service
+            .admit(&ctx.who, tool.access, tool.name, &arguments)
+            .await
+        {
             count_call(tool.name, "refused", None);
             return Ok(CallToolResponse::from(tools::failure(&refusal)));
         }
@@ -122,7 +127,6 @@ impl rmcp::ServerHandler for NomadMcp {
             mcp.tool = %request.name,
             caller = %ctx.who.subject,
         );
-        let arguments = request.arguments.unwrap_or_default();
         let call = tool.call(ctx, arguments).instrument(span);
         let started = std::time::Instant::now();
         let result = tokio::select! {

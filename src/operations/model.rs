@@ -112,7 +112,8 @@ pub struct Operation {
     /// UUID v7: sorts by creation time.
     pub id: String,
     /// `create`, `submit`, `stop`, `restart`, `scale`, `dispatch`, `revert`, `promote`,
-    /// `fail` or `drain`.
+    /// `fail`, `drain`, `evaluate` (a forced evaluation) or `reschedule` (a stopped
+    /// allocation).
     pub kind: String,
     pub state: State,
     /// True once `state` is final (`succeeded`, `failed`, `cancelled`, `superseded`).

@@ -208,15 +208,41 @@ impl Service {
         policy::decide(who, access, None, self.guard.read_only).is_ok()
     }
 
-    /// The scope check at a transport's door, before an operation runs: a refusal is
-    /// audited under `operation`; the budget is left to the operation itself.
-    pub fn admit(
+    /// The scope check at a transport's door, before an operation runs; the budget is left
+    /// to the operation itself. A refused write is audited as `audited` audits one (its
+    /// namespace, job and redacted arguments, and the answer waits for the event); a
+    /// refused read as `allow` does.
+    pub async fn admit(
         &self,
         who: &Principal,
         access: Access,
         operation: &'static str,
+        arguments: &serde_json::Map<String, Value>,
     ) -> Result<(), ServiceError> {
-        self.permit(who, access, None, operation)
+        let Err(error) = self.check_policy(who, access, None, operation) else {
+            return Ok(());
+        };
+        let text = |key: &str| arguments.get(key).and_then(Value::as_str).map(String::from);
+        match self.guard.audit() {
+            Some(audit) if access.is_write() => {
+                let call = WriteCall {
+                    operation,
+                    access,
+                    namespace: text("namespace"),
+                    job_id: text("job_id"),
+                    arguments: Value::Object(arguments.clone()),
+                };
+                let entry = call.entry(
+                    Outcome::Refused,
+                    Some(error.to_string()),
+                    None,
+                    Instant::now(),
+                );
+                audit.record_refusal(who, entry).await;
+            }
+            _ => self.refuse(who, operation, text("namespace").as_deref(), &error),
+        }
+        Err(error)
     }
 
     /// The policy and the caller's budget, unrecorded.

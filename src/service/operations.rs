@@ -24,7 +24,7 @@ pub struct ListOperationsRequest {
     #[serde(default)]
     pub state: Option<String>,
     /// `create`, `submit`, `stop`, `restart`, `scale`, `dispatch`, `revert`, `promote`,
-    /// `fail`, `drain`.
+    /// `fail`, `drain`, `evaluate` (a forced evaluation), `reschedule` (a stopped allocation).
     #[serde(default)]
     pub kind: Option<String>,
     /// The `next_cursor` of the previous page; leave it out for the first page.

@@ -20,7 +20,8 @@ pub fn tools() -> Vec<ToolDef> {
             "get_operation",
             "Get an operation",
             "Show a tracked change (an operation: every create, submit, stop, restart, scale, \
-             dispatch, revert, promote, fail or drain records one and names it as \
+             dispatch, revert, promote, fail, drain, forced evaluation or stopped allocation \
+             records one and names it as \
              `operation_id`): its state (pending, evaluating, deploying, succeeded, failed, \
              cancelled, superseded), per-group progress and what happened in plain words.",
             Kind::Read,
@@ -182,7 +183,8 @@ pub struct ListOperationsInput {
     #[schemars(example = &"failed")]
     pub state: Option<String>,
     /// `create`, `submit`, `stop`, `restart`, `scale`, `dispatch`, `revert`, `promote`,
-    /// `fail` or `drain`.
+    /// `fail`, `drain`, `evaluate` (a forced evaluation) or `reschedule` (a stopped
+    /// allocation).
     #[serde(default)]
     #[schemars(example = &"submit")]
     pub kind: Option<String>,
