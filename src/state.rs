@@ -30,6 +30,8 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// Checks credentials on every request.
     pub auth: Arc<crate::auth::Authenticator>,
+    /// This replica among the others on the same database, and the bus between them.
+    pub cluster: Arc<crate::db::cluster::Cluster>,
 }
 
 impl AppState {

@@ -87,8 +87,11 @@ TEST_DATABASE_URL="$pg_url" cargo test --package nomad-gateway -- --include-igno
 say "interop: the official MCP Python SDK and the Inspector CLI against the gateway"
 bash tests/interop/run.sh 2>&1 | tee -a "$log"
 
+say "replicas: three gateways on one Postgres behind a round-robin HAProxy (Python SDK, mcp-remote)"
+TEST_DATABASE_URL="$pg_url" bash tests/replicas/run.sh 2>&1 | tee -a "$log"
+
 say "benchmark harness, smoke mode (proves bench/run.sh works; numbers are in docs/benchmarks.md)"
-bash bench/run.sh smoke
+BENCH_DATABASE_URL="$pg_url" bash bench/run.sh smoke
 
 say "deploy: the Kubernetes manifests (kubernetes-validate, checkov) and the Dockerfile (checkov)"
 bash tests/deploy/k8s.sh 2>&1 | tee -a "$log"

@@ -9,6 +9,7 @@ mod m20261122_000001_api_keys;
 mod m20261122_000002_audit_events;
 mod m20261122_000003_operations;
 mod m20261130_000004_operation_results;
+mod m20261201_000005_shared_sessions;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_audit_events::Migration),
             Box::new(m20261122_000003_operations::Migration),
             Box::new(m20261130_000004_operation_results::Migration),
+            Box::new(m20261201_000005_shared_sessions::Migration),
         ]
     }
 }

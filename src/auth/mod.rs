@@ -38,7 +38,7 @@ impl Authenticator {
     ) -> Arc<Authenticator> {
         let jwt = jwt::JwtVerifier::new(&settings, shutdown);
         Arc::new(Authenticator {
-            failures: ratelimit::Limiter::new(settings.rate_limit_auth_failures),
+            failures: ratelimit::Limiter::shared("auth", settings.rate_limit_auth_failures, &db),
             settings,
             public_url,
             keys: keys::KeyStore::new(db),
@@ -223,19 +223,21 @@ impl Authenticator {
             Err(AuthError::Refused {
                 message,
                 invalid_token,
-            }) => Err(self.refused(
-                message,
-                invalid_token,
-                transport,
-                request.client_addr,
-                request.path,
-            )),
+            }) => Err(self
+                .refused(
+                    message,
+                    invalid_token,
+                    transport,
+                    request.client_addr,
+                    request.path,
+                )
+                .await),
             Err(other) => Err(other),
         }
     }
 
     /// A refused credential: slowed down per client address, and audited while it is not.
-    fn refused(
+    async fn refused(
         &self,
         message: String,
         invalid_token: bool,
@@ -244,7 +246,7 @@ impl Authenticator {
         path: &str,
     ) -> AuthError {
         let address = client_addr.clone().unwrap_or_default();
-        if let Err(retry_after) = self.failures.check(&address) {
+        if let Err(retry_after) = self.failures.check(&address).await {
             metrics::counter!("gateway_rate_limited_total", "budget" => "auth").increment(1);
             return AuthError::TooManyFailures {
                 message: format!("too many refused credentials from {address}; {message}"),

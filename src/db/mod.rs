@@ -2,9 +2,15 @@
 //! answers the readiness check. Nothing outside `db/` and `migrations/` writes SQL.
 
 pub mod audit;
+pub mod budgets;
+pub mod bus;
+pub mod cluster;
 pub mod entities;
 pub mod keys;
 pub mod operations;
+pub mod relay;
+pub mod replicas;
+pub mod sessions;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -12,6 +12,7 @@ mod prompts;
 mod resources;
 pub mod server;
 mod sessions;
+mod sse_relay;
 mod tools;
 mod transport_sse;
 
@@ -82,14 +83,16 @@ pub fn router_with(state: &AppState, limits: Limits) -> Router<AppState> {
     manager.session_config = session_config;
     let manager = Arc::new(manager);
 
-    let config = StreamableHttpServerConfig::default()
+    let store = Arc::new(sessions::Store::default());
+    let mut config = StreamableHttpServerConfig::default()
         .with_sse_retry(None)
         .with_sse_keep_alive(Some(limits.keep_alive))
-        .with_cancellation_token(state.shutdown.child_token())
         .with_max_request_body_bytes(state.config.server.body_limit)
         // Host and Origin are checked by `guard` for both transports.
         .disable_allowed_hosts()
         .disable_allowed_origins();
+    // Sessions any replica can serve: rmcp replays the stored handshake (see `sessions`).
+    config.session_store = Some(store.clone());
     let handler_state = state.clone();
     let streamable = StreamableHttpService::new(
         move || Ok(server::NomadMcp::new(handler_state.clone())),
@@ -97,8 +100,17 @@ pub fn router_with(state: &AppState, limits: Limits) -> Router<AppState> {
         config,
     );
 
-    let sessions = Arc::new(sessions::Sessions::new(manager, limits));
-    let sse = Arc::new(transport_sse::SseSessions::new(state.clone(), limits));
+    let sessions = sessions::Sessions::new(
+        manager,
+        store,
+        state.db.clone(),
+        state.cluster.clone(),
+        limits,
+        state.shutdown.clone(),
+    );
+    sessions.spawn_listener(state.shutdown.clone());
+    let sse = transport_sse::SseSessions::new(state.clone(), limits);
+    sse.spawn_listeners(state.shutdown.clone());
     spawn_sweeper(state, sessions.clone(), sse.clone(), limits);
 
     let streamable = Router::new().route_service("/mcp", streamable).layer(

@@ -3,6 +3,10 @@
 //! (`/messages?sessionId=...` under the public path prefix, relative so it keeps the
 //! client's scheme, host and port); every server message follows as a `message` event.
 //! The server side is rmcp's own, served over a pair of channels.
+//!
+//! The stream lives on the replica that opened it; a `POST /messages` that reaches another
+//! replica is relayed to it (`sse_relay`). Each session has a row in `mcp_sessions` naming
+//! its holder, so any replica can check the owner and find the holder.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -21,11 +25,17 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::server::NomadMcp;
+use super::sessions::Owner;
+use super::sse_relay::Relay;
 use super::{Limits, guard, principal_of};
+use crate::db::cluster;
+use crate::db::operations::now;
+use crate::db::sessions as rows;
 use crate::service::Principal;
 use crate::state::AppState;
 
 const CHANNEL: usize = 64;
+pub(crate) const TRANSPORT: &str = "sse";
 
 struct Session {
     caller: Principal,
@@ -35,15 +45,26 @@ struct Session {
 }
 
 pub struct SseSessions {
-    app: AppState,
+    pub(super) app: AppState,
     limits: Limits,
     /// The public URL's path without the trailing slash (`/nomad` behind a prefix).
     prefix: String,
     sessions: Mutex<HashMap<String, Session>>,
+    pub(super) relay: Relay,
+}
+
+/// Why a message did not reach its session.
+pub(super) enum Undelivered {
+    /// The session ended (or never was): 404, the client opens a new one.
+    Gone,
+    /// Not a JSON-RPC message: 400.
+    Malformed(String),
+    /// The database between the replicas is away: 503, the client may retry.
+    Unavailable,
 }
 
 impl SseSessions {
-    pub fn new(app: AppState, limits: Limits) -> SseSessions {
+    pub fn new(app: AppState, limits: Limits) -> Arc<SseSessions> {
         let prefix = app
             .config
             .server
@@ -51,12 +72,13 @@ impl SseSessions {
             .path()
             .trim_end_matches('/')
             .to_string();
-        SseSessions {
+        Arc::new(SseSessions {
             app,
             limits,
             prefix,
             sessions: Mutex::new(HashMap::new()),
-        }
+            relay: Relay::default(),
+        })
     }
 
     /// Adds a session; ends the caller's least recently used ones beyond the cap.
@@ -80,28 +102,144 @@ impl SseSessions {
         open_sessions(sessions.len());
     }
 
-    async fn forget(&self, id: &str) {
-        let mut sessions = self.sessions.lock().await;
-        sessions.remove(id);
-        open_sessions(sessions.len());
+    /// Writes the session's row (this replica holds it), and ends the caller's least
+    /// recently used sessions on other replicas beyond the cap.
+    async fn store(&self, id: &str, caller: &Principal) {
+        let owner = Owner::of(caller);
+        let at = now();
+        let row = rows::SessionRow {
+            id: id.to_string(),
+            transport: TRANSPORT.to_string(),
+            subject: owner.subject.clone(),
+            credential: owner.credential,
+            protocol_version: Some("2024-11-05".into()),
+            client_info: None,
+            capabilities: None,
+            initialize: None,
+            holder: Some(self.app.cluster.id.clone()),
+            created_at: at,
+            last_seen_at: at,
+        };
+        let db = &self.app.db;
+        if let Err(error) = rows::insert(db, row).await {
+            tracing::warn!(session = %id, %error, "storing an SSE session failed; messages must reach this replica");
+            return;
+        }
+        let Ok(mine) = rows::of_caller(db, TRANSPORT, &owner.subject).await else {
+            return;
+        };
+        let excess = mine.len().saturating_sub(self.limits.sessions_per_caller);
+        let evicted: Vec<String> = mine
+            .into_iter()
+            .filter(|old| old != id)
+            .take(excess)
+            .collect();
+        if let Err(error) = rows::delete_many(db, &evicted).await {
+            tracing::warn!(%error, "ending SSE sessions beyond the cap failed");
+            return;
+        }
+        for old in evicted {
+            tracing::info!(session = %old, caller = %owner.subject, "closing the caller's least recently used SSE session: too many open");
+            self.close(&old).await;
+            let _ = self
+                .app
+                .cluster
+                .bus
+                .publish(cluster::ALL, &format!("closed {old}"))
+                .await;
+        }
     }
 
-    /// Ends sessions without a message for longer than the idle limit.
+    async fn forget(&self, id: &str) {
+        {
+            let mut sessions = self.sessions.lock().await;
+            sessions.remove(id);
+            open_sessions(sessions.len());
+        }
+        if let Err(error) = rows::delete(&self.app.db, id).await {
+            tracing::warn!(session = %id, %error, "removing an SSE session's row failed");
+        }
+    }
+
+    /// Ends a session this replica holds (ended elsewhere: the cap, or its row expired).
+    pub(super) async fn close(&self, id: &str) {
+        if let Some(session) = self.sessions.lock().await.remove(id) {
+            session.close.cancel();
+        }
+    }
+
+    /// The caller of a session held here, if `who` may use it.
+    async fn holder_of(&self, id: &str, who: Option<&Principal>) -> Option<Principal> {
+        let sessions = self.sessions.lock().await;
+        let session = sessions.get(id)?;
+        match who {
+            Some(who) if Owner::of(who) != Owner::of(&session.caller) => None,
+            _ => Some(session.caller.clone()),
+        }
+    }
+
+    /// Hands one message to a session held here, in the request parts the tools read the
+    /// caller (and their parent span) from, as on Streamable HTTP.
+    pub(super) async fn deliver(
+        &self,
+        id: &str,
+        bytes: &[u8],
+        mut parts: http::request::Parts,
+        span: tracing::Span,
+    ) -> Result<(), Undelivered> {
+        let (caller, mut to_server) = {
+            let mut sessions = self.sessions.lock().await;
+            let session = sessions.get_mut(id).ok_or(Undelivered::Gone)?;
+            session.last_seen = Instant::now();
+            (session.caller.clone(), session.to_server.clone())
+        };
+        let mut message: ClientJsonRpcMessage = serde_json::from_slice(bytes)
+            .map_err(|e| Undelivered::Malformed(format!("not a JSON-RPC message: {e}")))?;
+        parts.extensions.insert(caller);
+        parts.extensions.insert(span);
+        match &mut message {
+            ClientJsonRpcMessage::Request(request) => {
+                request.request.extensions_mut().insert(parts);
+            }
+            ClientJsonRpcMessage::Notification(notification) => {
+                notification.notification.extensions_mut().insert(parts);
+            }
+            _ => {}
+        }
+        if to_server.send(message).await.is_err() {
+            self.forget(id).await;
+            return Err(Undelivered::Gone);
+        }
+        Ok(())
+    }
+
+    /// Ends sessions without a message for longer than the idle limit, and the rows of
+    /// sessions whose holder died.
     pub async fn sweep(&self) -> usize {
         let now = Instant::now();
-        let mut sessions = self.sessions.lock().await;
-        let idle: Vec<String> = sessions
-            .iter()
-            .filter(|(_, s)| now.duration_since(s.last_seen) > self.limits.idle_timeout)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in &idle {
-            if let Some(session) = sessions.remove(id) {
-                tracing::info!(session = %id, "closing an idle SSE session");
-                session.close.cancel();
+        let idle: Vec<String> = {
+            let mut sessions = self.sessions.lock().await;
+            let idle: Vec<String> = sessions
+                .iter()
+                .filter(|(_, s)| now.duration_since(s.last_seen) > self.limits.idle_timeout)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in &idle {
+                if let Some(session) = sessions.remove(id) {
+                    tracing::info!(session = %id, "closing an idle SSE session");
+                    session.close.cancel();
+                }
             }
+            open_sessions(sessions.len());
+            idle
+        };
+        let db = &self.app.db;
+        if let Ok(alive) = self.app.cluster.members().await
+            && let Ok(orphans) = rows::orphaned(db, &alive).await
+        {
+            let _ = rows::delete_many(db, &orphans).await;
         }
-        open_sessions(sessions.len());
+        self.relay.sweep(db).await;
         idle.len()
     }
 }
@@ -124,6 +262,7 @@ pub async fn connect(State(sse): State<Arc<SseSessions>>, request: Request) -> R
         },
     )
     .await;
+    sse.store(&id, &caller).await;
 
     let server = NomadMcp::new(sse.app.clone());
     let server_close = close.clone();
@@ -170,7 +309,16 @@ pub async fn connect(State(sse): State<Arc<SseSessions>>, request: Request) -> R
     response
 }
 
-/// `POST /messages?sessionId=`: hands one client message to its session; 202 Accepted.
+pub(super) fn gone() -> Response {
+    guard::refusal(
+        StatusCode::NOT_FOUND,
+        -32001,
+        "session not found (it ended or expired); open a new one with GET /sse",
+    )
+}
+
+/// `POST /messages?sessionId=`: hands one client message to its session, here or on the
+/// replica that holds it; 202 Accepted once the session has it.
 pub async fn message(
     State(sse): State<Arc<SseSessions>>,
     Query(query): Query<HashMap<String, String>>,
@@ -183,27 +331,17 @@ pub async fn message(
             "the sessionId query parameter is missing; POST to the URL of the endpoint event",
         );
     };
-    let (mut parts, body) = request.into_parts();
-    let (caller, mut to_server) = {
-        let mut sessions = sse.sessions.lock().await;
-        let Some(session) = sessions.get_mut(id) else {
-            return guard::refusal(
-                StatusCode::NOT_FOUND,
-                -32001,
-                "session not found (it ended or expired); open a new one with GET /sse",
-            );
-        };
-        if let Some(who) = parts.extensions.get::<Principal>()
-            && who.subject != session.caller.subject
-        {
-            return guard::refusal(
-                StatusCode::NOT_FOUND,
-                -32001,
-                "session not found (it ended or expired); open a new one with GET /sse",
-            );
+    let (parts, body) = request.into_parts();
+    let who = parts.extensions.get::<Principal>().cloned();
+    let here = sse.holder_of(id, who.as_ref()).await.is_some();
+    // Elsewhere: the owner and the holder are checked before the body is read.
+    let holder = if here {
+        None
+    } else {
+        match super::sse_relay::holder(&sse, id, who.as_ref()).await {
+            Ok(holder) => Some(holder),
+            Err(response) => return response,
         }
-        session.last_seen = Instant::now();
-        (session.caller.clone(), session.to_server.clone())
     };
     let limit = sse.app.config.server.body_limit;
     let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
@@ -216,38 +354,21 @@ pub async fn message(
             );
         }
     };
-    let mut message: ClientJsonRpcMessage = match serde_json::from_slice(&bytes) {
-        Ok(message) => message,
-        Err(error) => {
-            return guard::refusal(
-                StatusCode::BAD_REQUEST,
-                -32700,
-                &format!("not a JSON-RPC message: {error}"),
-            );
+    let outcome = match holder {
+        None => {
+            sse.deliver(id, &bytes, parts, tracing::Span::current())
+                .await
         }
+        Some(holder) => super::sse_relay::forward(&sse, id, &holder, &bytes).await,
     };
-    // The tools read the caller (and their parent span) from the request parts, as on
-    // Streamable HTTP.
-    parts.extensions.insert(caller);
-    parts.extensions.insert(tracing::Span::current());
-    match &mut message {
-        ClientJsonRpcMessage::Request(request) => {
-            request.request.extensions_mut().insert(parts);
+    match outcome {
+        Ok(()) => (StatusCode::ACCEPTED, "Accepted").into_response(),
+        Err(Undelivered::Gone) => gone(),
+        Err(Undelivered::Malformed(message)) => {
+            guard::refusal(StatusCode::BAD_REQUEST, -32700, &message)
         }
-        ClientJsonRpcMessage::Notification(notification) => {
-            notification.notification.extensions_mut().insert(parts);
-        }
-        _ => {}
+        Err(Undelivered::Unavailable) => super::sse_relay::unavailable(),
     }
-    if to_server.send(message).await.is_err() {
-        sse.forget(id).await;
-        return guard::refusal(
-            StatusCode::NOT_FOUND,
-            -32001,
-            "session not found (it ended); open a new one with GET /sse",
-        );
-    }
-    (StatusCode::ACCEPTED, "Accepted").into_response()
 }
 
 /// `gateway_mcp_sessions{transport="sse"}`: the legacy SSE sessions this replica holds.

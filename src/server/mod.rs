@@ -47,6 +47,9 @@ pub async fn build_state(
     crate::db::migrate(&db)
         .await
         .context("migrating the database")?;
+    let cluster = crate::db::cluster::Cluster::join(db.clone(), shutdown.clone())
+        .await
+        .context("joining the other replicas on the database")?;
     let audit = crate::service::audit::Audit::start(
         db.clone(),
         config.auth.audit_queue,
@@ -89,6 +92,7 @@ pub async fn build_state(
         metrics: crate::http::metrics_recorder(),
         shutdown,
         auth,
+        cluster,
     }))
 }
 
@@ -136,6 +140,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         }
     }
     shutdown.cancel();
+    state.cluster.leave().await;
     if let Some(operations) = state.service.operations() {
         operations.wait_stopped(Duration::from_secs(10)).await;
     }

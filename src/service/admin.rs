@@ -256,7 +256,8 @@ impl Service {
         who: &Principal,
         page: &PageRequest,
     ) -> Result<Page<KeyRow>, ServiceError> {
-        self.allow(who, Access::Admin, None, "list_api_keys")?;
+        self.allow(who, Access::Admin, None, "list_api_keys")
+            .await?;
         let rows = crate::db::keys::list(self.db()?)
             .await
             .map_err(|e| ServiceError::database(e, ""))?;
@@ -286,7 +287,7 @@ impl Service {
         who: &Principal,
         query: AuditQuery,
     ) -> Result<Page<AuditRecord>, ServiceError> {
-        self.allow(who, Access::Admin, None, "search_audit")?;
+        self.allow(who, Access::Admin, None, "search_audit").await?;
         let page = PageRequest::new(query.cursor.clone(), query.limit);
         if let Some(outcome) = &query.outcome
             && !["ok", "refused", "failed"].contains(&outcome.as_str())

@@ -132,7 +132,8 @@ impl Service {
                 Access::Read,
                 Some(&self.namespace(namespace)),
                 "list_allocations",
-            )?;
+            )
+            .await?;
             let namespace = self.namespace(namespace);
             let allocations = self
                 .nomad
@@ -176,7 +177,8 @@ impl Service {
             Access::Read,
             Some(&self.namespace(namespace)),
             "get_allocation",
-        )?;
+        )
+        .await?;
         let namespace = self.namespace(namespace);
         let alloc = self.read_allocation(alloc_id, &namespace).await?;
         Ok(AllocationDetail {

@@ -75,7 +75,8 @@ fn unavailable(what: &'static str) -> impl FnOnce() -> String {
 
 impl Service {
     pub async fn get_cluster_status(&self, who: &Principal) -> Result<ClusterStatus, ServiceError> {
-        self.allow(who, Access::ClusterRead, None, "get_cluster_status")?;
+        self.allow(who, Access::ClusterRead, None, "get_cluster_status")
+            .await?;
         let all = QueryOptions::namespace("*");
         let none = QueryOptions::default();
         let (leader, members, nodes, allocs, jobs) = tokio::join!(
@@ -168,7 +169,8 @@ impl Service {
         who: &Principal,
         page: &PageRequest,
     ) -> Result<Page<NamespaceRow>, ServiceError> {
-        self.allow(who, Access::ClusterRead, None, "list_namespaces")?;
+        self.allow(who, Access::ClusterRead, None, "list_namespaces")
+            .await?;
         let namespaces = self
             .nomad
             .list_namespaces(&QueryOptions::default())
@@ -198,7 +200,8 @@ impl Service {
             Access::Read,
             Some(&self.namespace(request.namespace.as_deref())),
             "recent_events",
-        )?;
+        )
+        .await?;
         let page = PageRequest::new(None, request.limit);
         let limit = page.limit()? as usize;
         let before = match request.cursor.as_deref().filter(|c| !c.is_empty()) {

@@ -285,7 +285,8 @@ impl Service {
                 Access::Read,
                 Some(&self.namespace(namespace)),
                 "list_job_versions",
-            )?;
+            )
+            .await?;
             let namespace = self.namespace(namespace);
             let versions = self
                 .nomad

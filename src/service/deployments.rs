@@ -56,7 +56,8 @@ impl Service {
                 Access::Read,
                 Some(&self.namespace(namespace)),
                 "list_deployments",
-            )?;
+            )
+            .await?;
             let namespace = self.namespace(namespace);
             let mut deployments = self
                 .nomad
@@ -81,7 +82,8 @@ impl Service {
             Access::Read,
             Some(&self.namespace(namespace)),
             "get_deployment",
-        )?;
+        )
+        .await?;
         let namespace = self.namespace(namespace);
         Ok(self.read_deployment(id, &namespace).await?.into())
     }

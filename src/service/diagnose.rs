@@ -52,7 +52,7 @@ impl Service {
                 Access::Read,
                 Some(&self.namespace(namespace)),
                 "diagnose_job",
-            )?;
+            ).await?;
             // One call, one unit of budget: the parts are read without asking again.
             let overview = self.job_overview(job_id, &self.namespace(namespace)).await?;
             let namespace = overview.namespace.clone();

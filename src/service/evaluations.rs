@@ -89,7 +89,8 @@ impl Service {
                 Access::Read,
                 Some(&self.namespace(namespace)),
                 "list_evaluations",
-            )?;
+            )
+            .await?;
             page.of(self
                 .job_evaluations(job_id, &self.namespace(namespace))
                 .await?)
@@ -125,7 +126,8 @@ impl Service {
             Access::Read,
             Some(&self.namespace(namespace)),
             "get_evaluation",
-        )?;
+        )
+        .await?;
         let namespace = self.namespace(namespace);
         let eval = self
             .nomad

@@ -40,9 +40,9 @@ impl Guard {
         Guard {
             read_only: settings.read_only,
             audit: Some(audit),
+            reads: Limiter::shared("read", settings.rate_limit_reads, &db),
+            writes: Limiter::shared("write", settings.rate_limit_writes, &db),
             db: Some(db),
-            reads: Limiter::new(settings.rate_limit_reads),
-            writes: Limiter::new(settings.rate_limit_writes),
         }
     }
 
@@ -246,7 +246,7 @@ impl Service {
     }
 
     /// The policy and the caller's budget, unrecorded.
-    fn check_call(
+    async fn check_call(
         &self,
         who: &Principal,
         access: Access,
@@ -259,14 +259,17 @@ impl Service {
         } else {
             &self.guard.reads
         };
-        limiter.check(&caller_key(who)).map_err(|retry_after| {
-            let kind = if access.is_write() { "write" } else { "read" };
-            metrics::counter!("gateway_rate_limited_total", "budget" => kind).increment(1);
-            ServiceError::RateLimited {
-                message: format!("{operation}: the {kind} budget of this caller is used up"),
-                retry_after,
-            }
-        })
+        limiter
+            .check(&caller_key(who))
+            .await
+            .map_err(|retry_after| {
+                let kind = if access.is_write() { "write" } else { "read" };
+                metrics::counter!("gateway_rate_limited_total", "budget" => kind).increment(1);
+                ServiceError::RateLimited {
+                    message: format!("{operation}: the {kind} budget of this caller is used up"),
+                    retry_after,
+                }
+            })
     }
 
     /// The policy alone (scope, namespace, read-only gateway); a refusal is audited.
@@ -283,7 +286,7 @@ impl Service {
 
     /// The policy and the caller's budget for one call (taken once per call: checks made
     /// later in the same call use `permit`).
-    pub(crate) fn allow(
+    pub(crate) async fn allow(
         &self,
         who: &Principal,
         access: Access,
@@ -291,6 +294,7 @@ impl Service {
         operation: &'static str,
     ) -> Result<(), ServiceError> {
         self.check_call(who, access, namespace, operation)
+            .await
             .inspect_err(|error| self.refuse(who, operation, namespace, error))
     }
 
@@ -311,6 +315,7 @@ impl Service {
         let (operation, namespace) = (call.operation, call.namespace.as_deref());
         let admitted = self
             .check_call(who, call.access, namespace, operation)
+            .await
             .and_then(|()| {
                 self.guard
                     .audit()

@@ -303,7 +303,8 @@ impl Service {
             Access::Read,
             Some(&self.namespace(request.namespace.as_deref())),
             "list_jobs",
-        )?;
+        )
+        .await?;
         request.validate()?;
         let namespace = self.namespace(request.namespace.as_deref());
         let options = request.query(namespace.clone());
@@ -349,7 +350,8 @@ impl Service {
                 Access::Read,
                 Some(&self.namespace(namespace)),
                 "get_job",
-            )?;
+            )
+            .await?;
             self.job_overview(job_id, &self.namespace(namespace)).await
         })
         .await

@@ -90,7 +90,8 @@ impl Service {
                 Access::Read,
                 Some(&self.namespace(namespace)),
                 "get_job_logs",
-            )?;
+            )
+            .await?;
             let lines = request.lines.unwrap_or(DEFAULT_LINES);
             if lines == 0 || lines > MAX_LINES {
                 return Err(invalid(

@@ -104,7 +104,8 @@ impl Service {
         who: &Principal,
         page: &PageRequest,
     ) -> Result<Page<NodeRow>, ServiceError> {
-        self.allow(who, Access::ClusterRead, None, "list_nodes")?;
+        self.allow(who, Access::ClusterRead, None, "list_nodes")
+            .await?;
         let nodes = self
             .nomad
             .list_nodes(true, &QueryOptions::default())
@@ -125,7 +126,8 @@ impl Service {
     }
 
     pub async fn get_node(&self, who: &Principal, id: &str) -> Result<NodeDetail, ServiceError> {
-        self.allow(who, Access::ClusterRead, None, "get_node")?;
+        self.allow(who, Access::ClusterRead, None, "get_node")
+            .await?;
         let node = self.read_node(id).await?;
         let summary = NodeRow {
             id: node.id.clone(),

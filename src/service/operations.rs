@@ -109,7 +109,7 @@ impl Service {
         who: &Principal,
         id: &str,
     ) -> Result<Operation, ServiceError> {
-        self.allow(who, Access::Read, None, "get_operation")?;
+        self.allow(who, Access::Read, None, "get_operation").await?;
         let row = self.visible_operation(who, id, "get_operation").await?;
         Ok(Operation::from(&row))
     }
@@ -119,7 +119,8 @@ impl Service {
         who: &Principal,
         request: ListOperationsRequest,
     ) -> Result<Page<Operation>, ServiceError> {
-        self.allow(who, Access::Read, None, "list_operations")?;
+        self.allow(who, Access::Read, None, "list_operations")
+            .await?;
         let page = PageRequest::new(request.cursor.clone(), request.limit);
         let mut errors = Vec::new();
         if let Some(s) = request

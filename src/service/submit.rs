@@ -205,7 +205,7 @@ impl Service {
         who: &Principal,
         request: SubmitJobRequest,
     ) -> Result<PlanResult, ServiceError> {
-        self.allow(who, Access::Read, None, "plan_job")?;
+        self.allow(who, Access::Read, None, "plan_job").await?;
         let mut job = self.job_from(&request).await?;
         if let Some(namespace) = request.namespace.filter(|n| !n.is_empty()) {
             job["Namespace"] = Value::String(namespace);

@@ -4,7 +4,15 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::support::{TestDb, base_env, run};
 
-const TABLES: [&str; 3] = ["api_keys", "audit_events", "operations"];
+const TABLES: [&str; 7] = [
+    "api_keys",
+    "audit_events",
+    "operations",
+    "mcp_sessions",
+    "mcp_relay",
+    "replicas",
+    "rate_buckets",
+];
 
 #[tokio::test]
 async fn migrate_creates_every_table_from_empty_and_is_repeatable() {
@@ -12,15 +20,15 @@ async fn migrate_creates_every_table_from_empty_and_is_repeatable() {
     let env = base_env(&db);
     let (code, stdout, stderr) = run(&["migrate"], &env);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("4 migrations applied"), "{stdout}");
+    assert!(stdout.contains("5 migrations applied"), "{stdout}");
     assert!(stdout.contains("m20261122_000003_operations"), "{stdout}");
     assert!(
-        stdout.contains("m20261130_000004_operation_results"),
+        stdout.contains("m20261201_000005_shared_sessions"),
         "{stdout}"
     );
     let (code, stdout, _) = run(&["migrate"], &env);
     assert_eq!(code, 0);
-    assert!(stdout.contains("4 migrations applied"), "{stdout}");
+    assert!(stdout.contains("5 migrations applied"), "{stdout}");
 
     let settings = nomad_gateway::config::Config::load(None, &|k| {
         env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
@@ -92,5 +100,5 @@ async fn replicas_starting_together_migrate_one_after_another() {
     }
     let (code, stdout, stderr) = run(&["migrate"], &env);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("4 migrations applied"), "{stdout}");
+    assert!(stdout.contains("5 migrations applied"), "{stdout}");
 }

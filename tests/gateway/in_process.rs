@@ -18,8 +18,8 @@ use crate::support::{TestDb, base_env, set};
 /// One gateway, in this process.
 pub struct InProcess {
     router: Router,
-    _db: TestDb,
-    _shutdown: tokio_util::sync::CancellationToken,
+    _db: std::sync::Arc<TestDb>,
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// An answer: status, headers and the body as JSON (`Value::Null` when it is not JSON;
@@ -32,8 +32,16 @@ pub struct Answer {
 
 impl InProcess {
     pub async fn start(fake: &FakeNomad, settings: &[(&str, &str)]) -> InProcess {
+        InProcess::start_on(fake, std::sync::Arc::new(TestDb::new().await), settings).await
+    }
+
+    /// One gateway on a database others may share: replicas in one process.
+    pub async fn start_on(
+        fake: &FakeNomad,
+        db: std::sync::Arc<TestDb>,
+        settings: &[(&str, &str)],
+    ) -> InProcess {
         crate::support::install_crypto_provider();
-        let db = TestDb::new().await;
         let mut env = base_env(&db);
         set(&mut env, "NOMAD_ADDR", &fake.url());
         // The audit spool lives beside the test's database, not in the working directory.
@@ -53,8 +61,18 @@ impl InProcess {
         InProcess {
             router: nomad_gateway::server::app::router(state),
             _db: db,
-            _shutdown: shutdown,
+            shutdown,
         }
+    }
+
+    /// Sends one request and hands back the response as it comes (event streams).
+    pub async fn open(&self, request: Request<Body>) -> http::Response<Body> {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
+    /// Shuts this gateway down as SIGTERM would: streams end, background tasks stop.
+    pub fn stop(&self) {
+        self.shutdown.cancel();
     }
 
     /// Sends one request through the whole application.

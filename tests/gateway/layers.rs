@@ -44,7 +44,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "http",
         &["state", "auth", "service", "operations", "db", "config"],
     ),
-    ("mcp", &["state", "service", "operations", "config"]),
+    ("mcp", &["state", "service", "operations", "db", "config"]),
     ("state", &["auth", "service", "nomad", "db", "config"]),
     // Who is calling.
     ("auth", &["service", "db", "config"]),

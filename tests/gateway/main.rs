@@ -19,6 +19,7 @@ mod nomad_samples;
 mod openapi;
 mod operations;
 mod postgres_tls;
+mod replicas;
 mod rest_claude;
 mod rest_errors;
 mod rest_nomad;

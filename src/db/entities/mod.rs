@@ -2,4 +2,7 @@
 
 pub mod api_key;
 pub mod audit_event;
+pub mod mcp_relay;
+pub mod mcp_session;
 pub mod operation;
+pub mod replica;
