@@ -19,6 +19,17 @@ RSS before and after. Each cell is the median of the repetitions.
 `sessions N` holds N legacy SSE and N Streamable HTTP sessions open and reports bytes
 and file descriptors per session, then RSS after they close.
 
+`replicas` runs two gateways (A and B) on one fresh Postgres database (made on the server
+of --database-url and dropped at the end) and measures a session served by the replica
+that did not open it, beside one served by the replica that did:
+
+  mcp-creator  tools/call get_job in Streamable HTTP sessions initialized on A, sent to A
+  mcp-other    the same sessions, sent to B (restored from their rows by a warm-up call)
+  sse-holder   legacy SSE, stream opened on A, messages POSTed to A
+  sse-other    stream opened on A, messages POSTed to B (relayed to A through Postgres)
+
+with the two gateways' CPU per call and database writes per call (pg_stat_user_tables).
+
 Everything listens on 127.0.0.1 and everything started is stopped at the end.
 """
 
@@ -35,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -154,7 +166,7 @@ http {{
     return port, log
 
 
-def start_gateway(started, work, binary, nomad_port, extra_env=None):
+def start_gateway(started, work, binary, nomad_port, extra_env=None, name="gateway"):
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -170,7 +182,7 @@ def start_gateway(started, work, binary, nomad_port, extra_env=None):
         "GATEWAY_MCP_SESSIONS_PER_CALLER": "100000",
     }
     env.update(extra_env or {})
-    log = open(os.path.join(work, "gateway.log"), "ab")
+    log = open(os.path.join(work, f"{name}.log"), "ab")
     proc = started.spawn([binary, "serve"], env=env, cwd=work, stdout=log, stderr=log)
     wait_http(f"http://127.0.0.1:{port}/readyz")
     return proc, port
@@ -337,10 +349,12 @@ def measure(row, url, script, concurrency, duration, gateway, nomad_log):
 
 
 class SseSession:
-    """One legacy HTTP+SSE session on a raw asyncio connection."""
+    """One legacy HTTP+SSE session on a raw asyncio connection. The stream is opened on
+    `port`; messages are POSTed to `post_port` (another replica), or to `port` too."""
 
-    def __init__(self, port):
+    def __init__(self, port, post_port=None):
         self.port = port
+        self.post_port = post_port or port
         self.pending = {}
         self.reader = None
         self.writer = None
@@ -410,7 +424,7 @@ class SseSession:
         payload = json.dumps(body).encode()
         writer.write(
             (
-                f"POST {self.endpoint} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                f"POST {self.endpoint} HTTP/1.1\r\nHost: 127.0.0.1:{self.post_port}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
             ).encode()
             + payload
@@ -447,16 +461,17 @@ class SseSession:
         self.writer.close()
 
 
-async def sse_load(port, concurrency, duration):
-    """`concurrency` sessions, each calling get_job in a loop for `duration` seconds."""
+async def sse_load(port, concurrency, duration, post_port=None):
+    """`concurrency` sessions, each calling get_job in a loop for `duration` seconds; the
+    streams are opened on `port`, the messages POSTed to `post_port` (default: `port`)."""
     latencies = []
     errors = 0
 
     async def one():
         nonlocal errors
-        session = SseSession(port)
+        session = SseSession(port, post_port)
         await session.open()
-        pool = await asyncio.open_connection("127.0.0.1", port)
+        pool = await asyncio.open_connection("127.0.0.1", session.post_port)
         await session.initialize(pool)
         n = 0
         deadline = time.perf_counter() + duration
@@ -687,6 +702,255 @@ def sessions(args, work, binary):
         started.stop_all()
 
 
+# ------------------------------------------------------------------ replicas
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+REPLICA_ROWS = ["mcp-creator", "mcp-other", "sse-holder", "sse-other"]
+# (row on the replica that did not open the session, row on the one that did)
+REPLICA_PAIRS = [("mcp-other", "mcp-creator"), ("sse-other", "sse-holder")]
+
+
+def shown(url):
+    """The URL without its password, for messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
+
+
+def psql(url, sql):
+    result = subprocess.run(
+        ["psql", url, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PGCONNECT_TIMEOUT": "5"},
+    )
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr.strip())
+    return result.stdout.strip()
+
+
+class Database:
+    """A fresh Postgres database for one run, dropped at the end."""
+
+    def __init__(self, server_url):
+        self.server_url = server_url
+        self.name = f"bench_replicas_{os.getpid()}"
+        self.url = None
+
+    def create(self):
+        try:
+            version = int(psql(self.server_url, "SHOW server_version_num"))
+        except RuntimeError as e:
+            raise SystemExit(
+                f"cannot reach Postgres at {shown(self.server_url)} (BENCH_DATABASE_URL, else "
+                f"TEST_DATABASE_URL, else {DEFAULT_DATABASE_URL}); the replicas mode needs one:\n{e}"
+            ) from None
+        if version < 150000:
+            # Before 15, counts went to a collector process and an idle backend could hold
+            # its own for as long as it stayed idle: no wait after a run would be enough.
+            raise SystemExit(f"the replicas mode needs PostgreSQL 15 or later for its write counts (found {version})")
+        try:
+            psql(self.server_url, f"CREATE DATABASE {self.name}")
+        except RuntimeError as e:
+            raise SystemExit(f"cannot create {self.name} on {shown(self.server_url)}: {e}") from None
+        parts = urllib.parse.urlsplit(self.server_url)
+        self.url = urllib.parse.urlunsplit(parts._replace(path="/" + self.name))
+        return self.url
+
+    def drop(self):
+        if self.url:
+            try:
+                psql(self.server_url, f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+            except RuntimeError as e:
+                print(f"dropping {self.name} failed: {e}", file=sys.stderr)
+
+
+def table_writes(url):
+    """Rows inserted, updated and deleted so far, per table of the database (their sum is
+    `SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables`).
+
+    These are the statistics each backend flushes to shared memory itself (PostgreSQL 15+),
+    and the gateways' pooled connections are other backends: pg_stat_force_next_flush() and
+    pg_stat_xact_* only reach the calling backend, so neither can read them sooner. A backend
+    flushes when it goes idle, but at most once a second (PGSTAT_MIN_INTERVAL); what is
+    still pending then is flushed by a timer PGSTAT_IDLE_INTERVAL (10 s) later
+    (src/backend/utils/activity/pgstat.c). So a read counts a run's writes in full only
+    when it is made more than 10 s after the run: `--stats-wait`, 11 s by default. The
+    gateways' own background writes during the wait (heartbeats, sweeps) are counted too;
+    their idle rate is measured and reported beside the rows."""
+    try:
+        out = psql(url, "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables")
+    except RuntimeError as e:
+        raise SystemExit(f"reading write counts from {shown(url)} failed: {e}") from None
+    writes = {}
+    for line in out.splitlines():
+        name, n = line.rsplit("|", 1)
+        writes[name] = int(n or 0)
+    return writes
+
+
+def writes_between(before, after):
+    tables = sorted(set(before) | set(after))
+    return {t: after.get(t, 0) - before.get(t, 0) for t in tables if after.get(t, 0) != before.get(t, 0)}
+
+
+def replicas(args, work, binary):
+    started = Started()
+    database = Database(args.database_url)
+    try:
+        db_url = database.create()
+        nomad_port, _ = start_nomad(started, work)
+        env = {**args.env, "DATABASE_URL": db_url}
+        # A migrates the empty database; B starts on it after.
+        a, port_a = start_gateway(
+            started, work, binary, nomad_port, {**env, "GATEWAY_AUDIT_SPOOL": f"{work}/spool-a"}, name="gateway-a"
+        )
+        b, port_b = start_gateway(
+            started, work, binary, nomad_port, {**env, "GATEWAY_AUDIT_SPOOL": f"{work}/spool-b"}, name="gateway-b"
+        )
+        sessions = [mcp_session(port_a) for _ in range(max(args.concurrency))]
+        check_get_job(port_a, sessions[0])
+        # The warm-up call on B: its first request for each session restores it from the row.
+        for session in sessions:
+            check_get_job(port_b, session)
+
+        time.sleep(args.stats_wait)
+        idle_from, idle_t0 = table_writes(db_url), time.time()
+        time.sleep(args.stats_wait)
+        idle_to, idle_t1 = table_writes(db_url), time.time()
+        idle_rate = sum(writes_between(idle_from, idle_to).values()) / (idle_t1 - idle_t0)
+
+        json_headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": PROTOCOL,
+        }
+        results = []
+        print(REPLICAS_HEADER, flush=True)
+        for concurrency in args.concurrency:
+            script = wrk_script(
+                work,
+                f"replicas-{concurrency}",
+                json_headers,
+                GET_JOB,
+                sessions=sessions[:concurrency],
+                threads=min(concurrency, 2),
+            )
+            load = {
+                "mcp-creator": lambda d: run_wrk(f"http://127.0.0.1:{port_a}/mcp", concurrency, d, script)[0],
+                "mcp-other": lambda d: run_wrk(f"http://127.0.0.1:{port_b}/mcp", concurrency, d, script)[0],
+                "sse-holder": lambda d: asyncio.run(sse_load(port_a, concurrency, d)),
+                "sse-other": lambda d: asyncio.run(sse_load(port_a, concurrency, d, post_port=port_b)),
+            }
+            # Warm-ups first (connections on both sides, sessions on B), so that no write
+            # of theirs lands in a measured run's count.
+            for row in args.rows:
+                stats = load[row](2 if row.startswith("mcp") else 1)
+                if stats["errors"]:
+                    raise SystemExit(
+                        f"{row} at concurrency {concurrency}: {stats['errors']} failed calls in the warm-up"
+                    )
+            time.sleep(args.stats_wait)
+            mark = table_writes(db_url)
+            runs = {row: [] for row in args.rows}
+            # Each repetition measures the rows one after another (creator, other, creator,
+            # other), so the machine's drift reaches both sides of a pair alike.
+            for _ in range(args.repeat):
+                for row in args.rows:
+                    cpu0 = cpu_seconds(a.pid) + cpu_seconds(b.pid)
+                    stats = load[row](args.duration)
+                    cpu1 = cpu_seconds(a.pid) + cpu_seconds(b.pid)
+                    time.sleep(args.stats_wait)
+                    after = table_writes(db_url)
+                    calls = max(stats["requests"], 1)
+                    by_table = writes_between(mark, after)
+                    mark = after
+                    if stats["errors"]:
+                        raise SystemExit(f"{row} at concurrency {concurrency}: {stats['errors']} failed calls")
+                    stats["cpu_us"] = (cpu1 - cpu0) * 1e6 / calls
+                    stats["writes"] = sum(by_table.values())
+                    stats["writes_per_call"] = stats["writes"] / calls
+                    stats["writes_by_table"] = by_table
+                    runs[row].append(stats)
+            for row in args.rows:
+                numeric = [k for k, v in runs[row][0].items() if isinstance(v, (int, float))]
+                cell = {k: statistics.median(r[k] for r in runs[row]) for k in numeric}
+                cell.update(row=row, concurrency=concurrency, runs=runs[row])
+                results.append(cell)
+                print(format_replica_row(cell), flush=True)
+        return {
+            "stats_wait_s": args.stats_wait,
+            "idle_writes_per_s": idle_rate,
+            "idle_writes_by_table": writes_between(idle_from, idle_to),
+            "rows": results,
+            "differences": replica_differences(results),
+        }
+    finally:
+        started.stop_all()
+        database.drop()
+
+
+def replica_differences(results):
+    """p50 on the replica that did not open the session minus p50 on the one that did."""
+    cells = {(c["row"], c["concurrency"]): c for c in results}
+    out = []
+    for other, creator in REPLICA_PAIRS:
+        for concurrency in sorted({c["concurrency"] for c in results}):
+            o, c = cells.get((other, concurrency)), cells.get((creator, concurrency))
+            if not (o and c):
+                continue
+            out.append(
+                {
+                    "pair": f"{other} vs {creator}",
+                    "concurrency": concurrency,
+                    "p50_diff_ms": o["p50_ms"] - c["p50_ms"],
+                    "p50_ratio": o["p50_ms"] / c["p50_ms"] if c["p50_ms"] else float("nan"),
+                    "per_repetition_ms": [
+                        ro["p50_ms"] - rc["p50_ms"] for ro, rc in zip(o["runs"], c["runs"])
+                    ],
+                }
+            )
+    return out
+
+
+REPLICAS_HEADER = (
+    "| row | conc | calls/s | p50 ms | p90 ms | p99 ms | gateways' CPU µs/call (A+B) | DB writes/call |\n"
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
+
+
+def format_replica_row(c):
+    return (
+        f"| {c['row']} | {c['concurrency']} | {c['rps']:.0f} | {c['p50_ms']:.2f} | {c['p90_ms']:.2f} "
+        f"| {c['p99_ms']:.2f} | {c['cpu_us']:.0f} | {c['writes_per_call']:.4f} |"
+    )
+
+
+def print_replica_summary(result):
+    print("\n| pair | conc | p50 other − creator ms | ratio | per repetition ms |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for d in result["differences"]:
+        each = ", ".join(f"{x:+.3f}" for x in d["per_repetition_ms"])
+        print(
+            f"| {d['pair']} | {d['concurrency']} | {d['p50_diff_ms']:+.3f} | {d['p50_ratio']:.2f}× | {each} |"
+        )
+    idle = ", ".join(f"{t} {n}" for t, n in result["idle_writes_by_table"].items()) or "none"
+    print(
+        f"\nidle: {result['idle_writes_per_s']:.2f} DB writes/s from both gateways ({idle}); "
+        f"each count read {result['stats_wait_s']:g} s after its run"
+    )
+    for cell in result["rows"]:
+        tables = {}
+        for run in cell["runs"]:
+            for t, n in run["writes_by_table"].items():
+                tables[t] = tables.get(t, 0) + n
+        calls = sum(run["requests"] for run in cell["runs"]) or 1
+        split = ", ".join(f"{t} {n / calls:.4f}" for t, n in sorted(tables.items())) or "none"
+        print(f"writes/call by table, {cell['row']} at {cell['concurrency']}: {split}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", required=True)
@@ -702,8 +966,26 @@ def main():
     c.add_argument("--duration", type=int, default=5)
     s = sub.add_parser("sessions")
     s.add_argument("--count", type=int, default=10000)
+    r = sub.add_parser("replicas")
+    r.add_argument("--rows", nargs="+", choices=REPLICA_ROWS, default=REPLICA_ROWS)
+    # Also after the mode, so that `bench/run.sh replicas --json FILE` works.
+    r.add_argument("--json", default=argparse.SUPPRESS, help="write the results here as JSON")
+    r.add_argument("--concurrency", nargs="+", type=int, default=[1, 16])
+    r.add_argument("--repeat", type=int, default=3)
+    r.add_argument("--duration", type=int, default=5)
+    r.add_argument(
+        "--stats-wait",
+        type=float,
+        default=11.0,
+        help="seconds between a run and reading its write count (see table_writes)",
+    )
+    r.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or DEFAULT_DATABASE_URL,
+        help="a Postgres server where a database may be created (BENCH_DATABASE_URL, TEST_DATABASE_URL)",
+    )
     args = parser.parse_args()
-    for tool in ("nginx", "wrk"):
+    for tool in ("nginx", "wrk") + (("psql",) if args.mode == "replicas" else ()):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is missing; bench/run.sh installs it")
     args.binary = os.path.abspath(args.binary)
@@ -714,6 +996,9 @@ def main():
             print(HEADER, flush=True)
             result = calls(args, work, args.binary)
             print(f"\nidle RSS {result['idle_rss_kib'] / 1024:.1f} MiB, after the runs {result['final_rss_kib'] / 1024:.1f} MiB")
+        elif args.mode == "replicas":
+            result = replicas(args, work, args.binary)
+            print_replica_summary(result)
         else:
             result = sessions(args, work, args.binary)
             print(json.dumps(result, indent=2))

@@ -188,6 +188,14 @@ fn check(config: &Config) -> ExitCode {
         return config_failure(&error);
     }
     print!("{}", config.describe_toml());
+    if config.auth.jwt_secret.is_some() || config.auth.jwks_url.is_some() {
+        // A TOML comment, so the output stays a valid --config file.
+        let audiences = crate::auth::jwt::accepted_audiences(
+            config.auth.audience.as_deref(),
+            &config.server.public_url,
+        );
+        println!("# JWTs are accepted with aud = {}", audiences.join(" or "));
+    }
     eprintln!("configuration is valid");
     ExitCode::SUCCESS
 }
@@ -313,6 +321,12 @@ fn mint(
     } else {
         namespaces
     };
+    // The audience this gateway accepts first: GATEWAY_JWT_AUDIENCE, or its MCP resource.
+    let audience = crate::auth::jwt::accepted_audiences(
+        config.auth.audience.as_deref(),
+        &config.server.public_url,
+    )
+    .remove(0);
     let token = crate::auth::jwt::mint(&crate::auth::jwt::Mint {
         secret: secret.expose(),
         subject: sub,
@@ -320,7 +334,7 @@ fn mint(
         namespaces: &namespaces,
         ttl,
         issuer: config.auth.issuer.as_deref(),
-        audience: config.auth.audience.as_deref(),
+        audience: Some(&audience),
         namespaces_claim: &config.auth.namespaces_claim,
     });
     match token {

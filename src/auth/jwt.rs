@@ -108,7 +108,8 @@ pub struct JwtVerifier {
     secret: Option<DecodingKey>,
     jwks: Option<Arc<Jwks>>,
     issuer: Option<String>,
-    audience: Option<String>,
+    /// Tokens must be issued for one of these (RFC 8707 audience binding).
+    audiences: Vec<String>,
     namespaces_claim: String,
     groups_claim: String,
     group_scopes: Vec<(String, Vec<String>)>,
@@ -133,6 +134,7 @@ impl JwtVerifier {
     /// `None` when no JWT source is configured.
     pub fn new(
         settings: &AuthSettings,
+        public_url: &url::Url,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Option<JwtVerifier> {
         if settings.jwt_secret.is_none() && settings.jwks_url.is_none() {
@@ -173,7 +175,7 @@ impl JwtVerifier {
                 .map(|s| DecodingKey::from_secret(s.expose().as_bytes())),
             jwks,
             issuer: settings.issuer.clone(),
-            audience: settings.audience.clone(),
+            audiences: accepted_audiences(settings.audience.as_deref(), public_url),
             namespaces_claim: settings.namespaces_claim.clone(),
             groups_claim: settings.groups_claim.clone(),
             group_scopes: settings.group_scopes.clone(),
@@ -185,15 +187,15 @@ impl JwtVerifier {
         v.leeway = LEEWAY_SECONDS;
         v.validate_exp = true;
         v.validate_nbf = true;
-        v.required_spec_claims = ["exp", "sub"].iter().map(|s| s.to_string()).collect();
+        v.required_spec_claims = ["exp", "sub", "aud"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         match &self.issuer {
             Some(iss) => v.set_issuer(&[iss]),
             None => v.iss = None,
         }
-        match &self.audience {
-            Some(aud) => v.set_audience(&[aud]),
-            None => v.validate_aud = false,
-        }
+        v.set_audience(&self.audiences);
         v
     }
 
@@ -290,6 +292,18 @@ pub struct Mint<'a> {
     pub issuer: Option<&'a str>,
     pub audience: Option<&'a str>,
     pub namespaces_claim: &'a str,
+}
+
+/// The audiences a token may carry: `GATEWAY_JWT_AUDIENCE` when set; else this gateway
+/// itself, as the MCP authorization spec asks of a resource server (accept only tokens
+/// issued for it, RFC 8707): its MCP resource (`<public URL>/mcp`, what the protected
+/// resource metadata names) and its public URL, with or without the trailing slash.
+pub fn accepted_audiences(configured: Option<&str>, public_url: &url::Url) -> Vec<String> {
+    if let Some(aud) = configured {
+        return vec![aud.to_string()];
+    }
+    let base = public_url.as_str().trim_end_matches('/');
+    vec![format!("{base}/mcp"), base.to_string(), format!("{base}/")]
 }
 
 /// Signs an HS256 token (`token mint`).

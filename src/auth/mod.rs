@@ -36,7 +36,7 @@ impl Authenticator {
         audit: Option<audit::Audit>,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Arc<Authenticator> {
-        let jwt = jwt::JwtVerifier::new(&settings, shutdown);
+        let jwt = jwt::JwtVerifier::new(&settings, &public_url, shutdown);
         Arc::new(Authenticator {
             failures: ratelimit::Limiter::shared("auth", settings.rate_limit_auth_failures, &db),
             settings,

@@ -31,6 +31,18 @@ impl Config {
             "GATEWAY_READY_TIMEOUT",
             format_duration(server.ready_timeout),
         );
+        if !server.cors_origins.is_empty() {
+            put("GATEWAY_CORS_ORIGINS", server.cors_origins.join(","));
+        }
+        put(
+            "GATEWAY_MAX_CONNECTIONS",
+            server.max_connections.to_string(),
+        );
+        put(
+            "GATEWAY_HEADER_TIMEOUT",
+            format_duration(server.header_timeout),
+        );
+        put("GATEWAY_BODY_TIMEOUT", format_duration(server.body_timeout));
         if let Some(tls) = &self.tls {
             put("GATEWAY_TLS_CERT", tls.cert.display().to_string());
             put("GATEWAY_TLS_KEY", tls.key.display().to_string());

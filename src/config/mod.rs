@@ -25,7 +25,7 @@ pub use mcp::McpSettings;
 pub use nomad::NomadSettings;
 pub use scope::Scope;
 pub use secret::{Secret, redact_url_password};
-pub use server::{ClientAuth, ServerSettings, TlsSettings};
+pub use server::{ClientAuth, MAX_HEADER_BYTES, ServerSettings, TlsSettings};
 pub use source::{KNOWN_KEYS, Sources};
 pub use telemetry::{LogFormat, OtlpProtocol, OtlpSettings, TelemetrySettings};
 

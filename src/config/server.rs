@@ -23,7 +23,19 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// `GATEWAY_READY_TIMEOUT`: bound on each `/readyz` dependency check.
     pub ready_timeout: Duration,
+    /// `GATEWAY_CORS_ORIGINS`: browser origins besides the gateway's own that may call it
+    /// (CORS answered for them); empty: CORS off.
+    pub cors_origins: Vec<String>,
+    /// `GATEWAY_MAX_CONNECTIONS`: open connections at once; one more is answered 503.
+    pub max_connections: usize,
+    /// `GATEWAY_HEADER_TIMEOUT`: time a client has to send a request's headers.
+    pub header_timeout: Duration,
+    /// `GATEWAY_BODY_TIMEOUT`: time a client has to send a request's body.
+    pub body_timeout: Duration,
 }
+
+/// Largest request head (request line and headers) in bytes; a larger one is 431.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
@@ -77,7 +89,63 @@ pub(super) fn server_settings(s: &Sources, tls: bool) -> Result<ServerSettings, 
         request_timeout: duration(s, "GATEWAY_REQUEST_TIMEOUT", Duration::from_secs(60))?,
         shutdown_timeout: duration(s, "GATEWAY_SHUTDOWN_TIMEOUT", Duration::from_secs(20))?,
         ready_timeout: duration(s, "GATEWAY_READY_TIMEOUT", Duration::from_secs(2))?,
+        cors_origins: cors_origins(s)?,
+        max_connections: max_connections(s)?,
+        header_timeout: positive(s, "GATEWAY_HEADER_TIMEOUT", Duration::from_secs(10))?,
+        body_timeout: positive(s, "GATEWAY_BODY_TIMEOUT", Duration::from_secs(30))?,
     })
+}
+
+fn positive(s: &Sources, key: &str, default: Duration) -> Result<Duration, ConfigError> {
+    let value = duration(s, key, default)?;
+    if value.is_zero() {
+        return Err(ConfigError::new(key, "must be more than 0s"));
+    }
+    Ok(value)
+}
+
+fn max_connections(s: &Sources) -> Result<usize, ConfigError> {
+    let max: usize = parse(
+        s,
+        "GATEWAY_MAX_CONNECTIONS",
+        16_384,
+        "a number of connections",
+    )?;
+    if !(1..=1_000_000).contains(&max) {
+        return Err(ConfigError::new(
+            "GATEWAY_MAX_CONNECTIONS",
+            format!("{max} is out of range; use 1 to 1000000"),
+        ));
+    }
+    Ok(max)
+}
+
+/// Comma-separated origins (`https://console.example.com`), each scheme, host and
+/// optional port only.
+fn cors_origins(s: &Sources) -> Result<Vec<String>, ConfigError> {
+    let Some(text) = s.get("GATEWAY_CORS_ORIGINS") else {
+        return Ok(Vec::new());
+    };
+    let mut origins = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let url = Url::parse(item).map_err(|e| {
+            ConfigError::new(
+                "GATEWAY_CORS_ORIGINS",
+                format!("'{item}' is not an origin: {e}"),
+            )
+        })?;
+        let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || !bare {
+            return Err(ConfigError::new(
+                "GATEWAY_CORS_ORIGINS",
+                format!(
+                    "'{item}' is not an origin; use scheme://host[:port], such as https://console.example.com"
+                ),
+            ));
+        }
+        origins.push(url.origin().ascii_serialization());
+    }
+    Ok(origins)
 }
 
 /// `http://127.0.0.1:8080/` from the listen address; an unspecified address (0.0.0.0, ::)

@@ -29,12 +29,14 @@ pub async fn park(
     Ok(id)
 }
 
-/// Takes the parked message: `None` when somebody else took (or withdrew) it first.
+/// Takes the parked message (one `DELETE ... RETURNING`): `None` when somebody else took
+/// (or withdrew) it first.
 pub async fn take(db: &DatabaseConnection, id: uuid::Uuid) -> Result<Option<RelayRow>, DbErr> {
-    let Some(row) = Entity::find_by_id(id).one(db).await? else {
-        return Ok(None);
-    };
-    Ok(withdraw(db, id).await?.then_some(row))
+    let mut taken = Entity::delete_many()
+        .filter(Column::Id.eq(id))
+        .exec_with_returning(db)
+        .await?;
+    Ok(taken.pop())
 }
 
 /// Removes the parked message; true when it was still there (nobody took it).

@@ -32,6 +32,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("the request did not finish within {after} (GATEWAY_REQUEST_TIMEOUT)")]
     Timeout { after: String },
+    #[error("the request body did not arrive within {after} (GATEWAY_BODY_TIMEOUT)")]
+    BodyTimeout { after: String },
     #[error("{0}")]
     Unavailable(String),
     /// The gateway's database did not answer (503 with `Retry-After`).
@@ -110,6 +112,7 @@ impl ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large")
             }
             ApiError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            ApiError::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "body-timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::WritesPaused(_) => (StatusCode::SERVICE_UNAVAILABLE, "writes-paused"),
             ApiError::DatabaseUnavailable(_) => {

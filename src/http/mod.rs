@@ -8,6 +8,7 @@ mod health;
 mod limits;
 mod metrics;
 mod observe;
+pub mod origin;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -49,8 +50,14 @@ pub fn routes() -> Router<AppState> {
 pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
     let limits = limits::Limits {
         body_bytes: state.config.server.body_limit,
+        body_timeout: state.config.server.body_timeout,
         request_timeout: state.config.server.request_timeout,
     };
+    let server = &state.config.server;
+    let public = std::sync::Arc::new(origin::Public::new(
+        &server.public_url,
+        &server.cors_origins,
+    ));
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -63,6 +70,11 @@ pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
             limits,
             limits::enforce,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            public.clone(),
+            origin::check,
+        ))
+        .layer(tower::util::option_layer(public.cors()))
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
 }

@@ -7,6 +7,7 @@
 //! bounded per caller and closed when idle, and streams ended when shutdown starts.
 
 pub mod guard;
+mod jsonrpc;
 mod progress;
 mod prompts;
 mod resources;
@@ -113,19 +114,19 @@ pub fn router_with(state: &AppState, limits: Limits) -> Router<AppState> {
     sse.spawn_listeners(state.shutdown.clone());
     spawn_sweeper(state, sessions.clone(), sse.clone(), limits);
 
-    let streamable = Router::new().route_service("/mcp", streamable).layer(
-        axum::middleware::from_fn_with_state(sessions, sessions::track),
-    );
+    let streamable = Router::new()
+        .route_service("/mcp", streamable)
+        .layer(axum::middleware::from_fn_with_state(
+            sessions,
+            sessions::track,
+        ))
+        .layer(axum::middleware::from_fn(jsonrpc::check));
     let legacy = Router::new()
         .route("/sse", get(transport_sse::connect))
         .route("/mcp/sse", get(transport_sse::connect))
         .route("/messages", post(transport_sse::message))
         .with_state(sse);
-    let public = Arc::new(guard::Public::from_url(&state.config.server.public_url));
-    Router::new()
-        .merge(streamable)
-        .merge(legacy)
-        .layer(axum::middleware::from_fn_with_state(public, guard::check))
+    Router::new().merge(streamable).merge(legacy)
 }
 
 /// Closes idle sessions of both transports until shutdown.

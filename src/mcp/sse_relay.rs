@@ -17,7 +17,6 @@ use axum::response::Response;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use rmcp::model::ClientJsonRpcMessage;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -121,8 +120,7 @@ pub(super) async fn forward(
     holder: &str,
     bytes: &[u8],
 ) -> Result<(), Undelivered> {
-    serde_json::from_slice::<ClientJsonRpcMessage>(bytes)
-        .map_err(|e| Undelivered::Malformed(format!("not a JSON-RPC message: {e}")))?;
+    super::jsonrpc::message(bytes).map_err(Undelivered::Malformed)?;
     // Valid JSON is UTF-8 (RFC 8259 section 8.1).
     let body = String::from_utf8_lossy(bytes).into_owned();
     let db = &sse.app.db;

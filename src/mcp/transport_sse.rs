@@ -58,7 +58,7 @@ pub(super) enum Undelivered {
     /// The session ended (or never was): 404, the client opens a new one.
     Gone,
     /// Not a JSON-RPC message: 400.
-    Malformed(String),
+    Malformed(super::jsonrpc::Refused),
     /// The database between the replicas is away: 503, the client may retry.
     Unavailable,
 }
@@ -193,8 +193,7 @@ impl SseSessions {
             session.last_seen = Instant::now();
             (session.caller.clone(), session.to_server.clone())
         };
-        let mut message: ClientJsonRpcMessage = serde_json::from_slice(bytes)
-            .map_err(|e| Undelivered::Malformed(format!("not a JSON-RPC message: {e}")))?;
+        let mut message = super::jsonrpc::message(bytes).map_err(Undelivered::Malformed)?;
         parts.extensions.insert(caller);
         parts.extensions.insert(span);
         match &mut message {
@@ -331,6 +330,9 @@ pub async fn message(
             "the sessionId query parameter is missing; POST to the URL of the endpoint event",
         );
     };
+    if !super::jsonrpc::is_json(request.headers()) {
+        return super::jsonrpc::unsupported_media_type();
+    }
     let (parts, body) = request.into_parts();
     let who = parts.extensions.get::<Principal>().cloned();
     let here = sse.holder_of(id, who.as_ref()).await.is_some();
@@ -364,9 +366,7 @@ pub async fn message(
     match outcome {
         Ok(()) => (StatusCode::ACCEPTED, "Accepted").into_response(),
         Err(Undelivered::Gone) => gone(),
-        Err(Undelivered::Malformed(message)) => {
-            guard::refusal(StatusCode::BAD_REQUEST, -32700, &message)
-        }
+        Err(Undelivered::Malformed(refused)) => refused.response(),
         Err(Undelivered::Unavailable) => super::sse_relay::unavailable(),
     }
 }

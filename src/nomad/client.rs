@@ -74,10 +74,45 @@ pub(super) struct Call {
     pub path: String,
 }
 
-/// Percent-encodes one path segment (job ids may hold `/`, as dispatched children do;
-/// the Go API client uses `url.PathEscape`).
+/// What Go's `url.PathEscape` leaves as it is: ASCII letters and digits, the unreserved
+/// `-` `_` `.` `~` and the reserved `$` `&` `+` `:` `=` `@`. Everything else is written as
+/// `%XX`: `/` `;` `,` `?` (the reserved characters a segment may not hold), the sub-delims
+/// `!` `'` `(` `)` `*`, `%`, space, `#`, controls and every byte of a non-ASCII character.
+/// Source: `shouldEscape` in mode `encodePathSegment`, `src/net/url/url.go` of
+/// golang/go.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b':')
+    .remove(b'=')
+    .remove(b'@');
+
+/// Escapes one path segment as Nomad's own Go client does: `api/jobs.go` of
+/// hashicorp/nomad builds `"/v1/job/" + url.PathEscape(jobID)` (and `.../allocations`,
+/// `/deployment`, `/summary`... the same way), and `api/api.go` sends that text as it is
+/// (`url.Parse` keeps it as `RawPath`, `RequestURI` writes it back). So `does-not-exist`
+/// goes out as `/v1/job/does-not-exist`, and a dispatched child `batch/dispatch-1` as
+/// `/v1/job/batch%2Fdispatch-1`. Nomad decodes the path before it routes
+/// (`req.URL.Path` in `command/agent/job_endpoint.go`), but proxies and path rules in
+/// front of it see the bytes sent, which are now the ones the Nomad CLI sends. Nomad's
+/// client puts node, allocation, evaluation and deployment ids into paths without
+/// escaping; they are UUIDs, which this leaves untouched, while a malformed id still
+/// cannot add a segment or a query.
 pub(super) fn segment(value: &str) -> String {
-    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(value, PATH_SEGMENT).to_string()
+}
+
+/// A path segment that is exactly `.` or `..`: URL parsing (reqwest's, and any proxy's)
+/// removes it, so the request would reach another endpoint (`/v1/job/..` is `/v1/`).
+/// Escaping cannot help: `%2E` counts as a dot as well (WHATWG URL, "single-dot path
+/// segment"), and Nomad's Go server redirects such paths to their clean form.
+fn dot_segment(path: &str) -> Option<&str> {
+    path.split('/').find(|s| *s == "." || *s == "..")
 }
 
 impl NomadClient {
@@ -181,6 +216,14 @@ impl NomadClient {
         body: Option<&serde_json::Value>,
         timeout: Option<Duration>,
     ) -> Result<reqwest::Response, NomadError> {
+        if let Some(dots) = dot_segment(&call.path) {
+            return Err(NomadError::BadRequest {
+                operation: call.operation,
+                message: format!(
+                    "'{dots}' cannot be sent as an id in a URL path (it would name another path)"
+                ),
+            });
+        }
         let namespace = query
             .iter()
             .find(|(k, _)| *k == "namespace")
@@ -376,5 +419,54 @@ fn status_label(status: u16) -> std::borrow::Cow<'static, str> {
         409 => "409".into(),
         500 => "500".into(),
         other => other.to_string().into(),
+    }
+}
+
+#[cfg(test)]
+mod paths {
+    use super::{dot_segment, segment};
+
+    #[test]
+    fn segments_are_escaped_as_go_url_path_escape_does() {
+        // Unchanged by PathEscape: letters, digits, `-_.~` and `$&+:=@`.
+        assert_eq!(segment("does-not-exist"), "does-not-exist");
+        assert_eq!(segment("a-b.c_d~e:f@g"), "a-b.c_d~e:f@g");
+        assert_eq!(segment("$&+=:@"), "$&+=:@");
+        assert_eq!(
+            segment("5456bd7a-9fc0-c0dd-6131-cbee77f57577"),
+            "5456bd7a-9fc0-c0dd-6131-cbee77f57577"
+        );
+        // Escaped: `/;,?`, the other sub-delims, `%`, `#`, space, controls, non-ASCII,
+        // with upper-case hex (`url.PathEscape("a/b c")` is `a%2Fb%20c`).
+        assert_eq!(segment("batch/dispatch-1"), "batch%2Fdispatch-1");
+        assert_eq!(segment("a b"), "a%20b");
+        assert_eq!(segment("a;b,c?d#e%f"), "a%3Bb%2Cc%3Fd%23e%25f");
+        assert_eq!(segment("!'()*"), "%21%27%28%29%2A");
+        assert_eq!(
+            segment("\"\\<>[]^`{|}"),
+            "%22%5C%3C%3E%5B%5D%5E%60%7B%7C%7D"
+        );
+        assert_eq!(segment("\t\n"), "%09%0A");
+        assert_eq!(segment("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn dot_segments_are_found_because_url_parsing_removes_them() {
+        assert_eq!(
+            reqwest::Url::parse("http://nomad/v1/job/../summary")
+                .unwrap()
+                .path(),
+            "/v1/summary"
+        );
+        assert_eq!(
+            reqwest::Url::parse("http://nomad/v1/job/%2E%2E")
+                .unwrap()
+                .path(),
+            "/v1/"
+        );
+        assert_eq!(dot_segment("/v1/job/../summary"), Some(".."));
+        assert_eq!(dot_segment("/v1/job/."), Some("."));
+        assert_eq!(dot_segment("/v1/job/a.b/summary"), None);
+        assert_eq!(dot_segment("/v1/job/...."), None);
     }
 }

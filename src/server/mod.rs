@@ -2,16 +2,13 @@
 //! and shut down gracefully on SIGTERM/SIGINT.
 
 pub mod app;
+mod conn;
 pub mod tls;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-// TCP_NODELAY on every accepted socket: an MCP answer is an SSE stream written in several
-// small pieces, and with Nagle's algorithm each piece after the first waits for the
-// client's delayed ACK (about 40 ms on Linux; RFC 896, RFC 1122 4.2.3.2).
-use axum_server::accept::NoDelayAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
@@ -103,6 +100,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let listen = config.server.listen;
     let drain = config.server.shutdown_timeout;
     let tls_settings = config.tls.clone();
+    let server_settings = config.server.clone();
+    let acceptor = conn::Limited::new(server_settings.max_connections);
     let state = build_state(config, shutdown.clone()).await?;
     let public_url = state.config.server.public_url.to_string();
     let app = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -120,9 +119,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         (Some(loaded), Some(settings)) => {
             tls::spawn_reloader(settings, &loaded, shutdown.clone());
             tracing::info!(listen = %local, public_url, "serving HTTPS");
-            axum_server::from_tcp_rustls(listener, loaded.config)
+            let mut server = axum_server::from_tcp_rustls(listener, loaded.config)
                 .context("starting the HTTPS server")?
-                .map(|tls| tls.acceptor(NoDelayAcceptor))
+                .map(|tls| tls.acceptor(acceptor));
+            conn::configure(&mut server, &server_settings);
+            server
                 .handle(handle)
                 .serve(app)
                 .await
@@ -130,9 +131,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         }
         _ => {
             tracing::info!(listen = %local, public_url, "serving HTTP");
-            axum_server::from_tcp(listener)
+            let mut server = axum_server::from_tcp(listener)
                 .context("starting the HTTP server")?
-                .acceptor(NoDelayAcceptor)
+                .acceptor(acceptor);
+            conn::configure(&mut server, &server_settings);
+            server
                 .handle(handle)
                 .serve(app)
                 .await

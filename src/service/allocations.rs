@@ -5,7 +5,6 @@ use super::guard::WriteCall;
 use crate::service::policy::Access;
 use serde::{Deserialize, Serialize};
 
-use super::jobs::not_found;
 use super::{Page, PageRequest, Principal, Service, ServiceError, timestamp};
 use crate::nomad::types::{Allocation, TaskEvent};
 
@@ -135,12 +134,14 @@ impl Service {
             )
             .await?;
             let namespace = self.namespace(namespace);
-            let allocations = self
+            let answer = self
                 .nomad
                 .job_allocations(job_id, all_versions, &self.in_namespace(&namespace))
                 .await
-                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-                .value;
+                .map(|r| r.value);
+            let allocations = self
+                .job_list(job_id, &namespace, "allocations", answer)
+                .await?;
             page.of(allocations.iter().map(AllocationRow::from).collect())
         })
         .await

@@ -288,12 +288,20 @@ impl Service {
             )
             .await?;
             let namespace = self.namespace(namespace);
-            let versions = self
+            // Nomad answers 404 "job versions not found" for a job it does not have; the job's
+            // own read says whether that is what happened.
+            let versions = match self
                 .nomad
                 .job_versions(job_id, false, &self.in_namespace(&namespace))
                 .await
-                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-                .value;
+            {
+                Ok(versions) => versions.value,
+                Err(e) => {
+                    return Err(self
+                        .job_part_failed(job_id, &namespace, "versions", e)
+                        .await);
+                }
+            };
             page.of(versions
                 .versions
                 .into_iter()
@@ -365,14 +373,14 @@ impl Service {
                 };
                 match mode {
                     RestartMode::InPlace => {
-                        let allocations = self
+                        let answer = self
                             .nomad
                             .job_allocations(job_id, false, &options)
                             .await
-                            .map_err(|e| {
-                                ServiceError::from_nomad(e, not_found(job_id, &namespace))
-                            })?
-                            .value;
+                            .map(|r| r.value);
+                        let allocations = self
+                            .job_list(job_id, &namespace, "allocations", answer)
+                            .await?;
                         for alloc in allocations.iter().filter(|a| a.client_status == "running") {
                             self.nomad
                                 .restart_allocation(&alloc.id, None, &options)

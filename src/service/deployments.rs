@@ -4,7 +4,7 @@ use super::guard::WriteCall;
 use crate::service::policy::Access;
 use serde::{Deserialize, Serialize};
 
-use super::jobs::{DeploymentBrief, not_found};
+use super::jobs::DeploymentBrief;
 use super::{Page, PageRequest, Principal, Service, ServiceError};
 use crate::nomad::types::DeploymentWriteResponse;
 
@@ -59,12 +59,14 @@ impl Service {
             )
             .await?;
             let namespace = self.namespace(namespace);
-            let mut deployments = self
+            let answer = self
                 .nomad
                 .job_deployments(job_id, &self.in_namespace(&namespace))
                 .await
-                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-                .value;
+                .map(|r| r.value);
+            let mut deployments = self
+                .job_list(job_id, &namespace, "deployments", answer)
+                .await?;
             deployments.sort_by_key(|d| std::cmp::Reverse(d.create_index));
             page.of(deployments.into_iter().map(DeploymentBrief::from).collect())
         })

@@ -6,7 +6,7 @@ use crate::service::policy::Access;
 use serde::{Deserialize, Serialize};
 
 use super::allocations::{EventLine, describe_event};
-use super::jobs::{DeploymentBrief, not_found};
+use super::jobs::DeploymentBrief;
 use super::logs::{LogStream, LogsRequest};
 use super::{Principal, Service, ServiceError};
 
@@ -58,12 +58,14 @@ impl Service {
             let namespace = overview.namespace.clone();
             let options = self.in_namespace(&namespace);
             let evals = self.job_evaluations(job_id, &namespace).await?;
-            let allocs = self
-                .nomad
-                .job_allocations(job_id, false, &options)
-                .await
-                .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-                .value;
+            let allocs = match self.nomad.job_allocations(job_id, false, &options).await {
+                Ok(allocs) => allocs.value,
+                Err(e) => {
+                    return Err(self
+                        .job_part_failed(job_id, &namespace, "allocations", e)
+                        .await);
+                }
+            };
 
             let mut findings = Vec::new();
             let mut next_steps = Vec::new();

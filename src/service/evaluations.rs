@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::jobs::not_found;
 use super::{Page, PageRequest, Principal, Service, ServiceError, timestamp};
 use crate::nomad::types::Evaluation;
 use crate::operations::placement::{GroupAsk, asks_of, explain};
@@ -104,12 +103,14 @@ impl Service {
         job_id: &str,
         namespace: &str,
     ) -> Result<Vec<EvaluationSummary>, ServiceError> {
-        let mut evals = self
+        let answer = self
             .nomad
             .job_evaluations(job_id, &self.in_namespace(namespace))
             .await
-            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, namespace)))?
-            .value;
+            .map(|r| r.value);
+        let mut evals = self
+            .job_list(job_id, namespace, "evaluations", answer)
+            .await?;
         evals.sort_by_key(|e| std::cmp::Reverse((e.create_index, e.create_time)));
         let asks = self.group_asks(job_id, namespace).await;
         Ok(evals.iter().map(|e| summarize(e, &asks)).collect())

@@ -364,20 +364,29 @@ impl Service {
         namespace: &str,
     ) -> Result<JobOverview, ServiceError> {
         let options = self.in_namespace(namespace);
-        // The three reads go out together: one Nomad round trip instead of two. A missing
-        // job is reported from its own read, which answers 404 like the other two.
+        // The three reads go out together: one Nomad round trip instead of two. Whether the
+        // job exists is its own read's to say: Nomad answers the latest deployment of any
+        // job without one (existing or not) with `null`, which is no deployment, and a 404
+        // from the summary or the deployment of a job just read is reported as theirs
+        // (`job_parts.rs`).
         let (job, summary, deployment) = tokio::join!(
             self.read_job(job_id, namespace),
             self.nomad.job_summary(job_id, &options),
             self.nomad.job_latest_deployment(job_id, &options)
         );
         let job = job?;
-        let summary = summary
-            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, namespace)))?
-            .value;
-        let deployment = deployment
-            .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, namespace)))?
-            .value;
+        let summary = match summary {
+            Ok(summary) => summary.value,
+            Err(e) => return Err(self.job_part_failed(job_id, namespace, "summary", e).await),
+        };
+        let deployment = match deployment {
+            Ok(deployment) => deployment.value,
+            Err(e) => {
+                return Err(self
+                    .job_part_failed(job_id, namespace, "latest deployment", e)
+                    .await);
+            }
+        };
         let groups = job
             .task_groups
             .iter()

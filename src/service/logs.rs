@@ -3,7 +3,7 @@
 use crate::service::policy::Access;
 use serde::{Deserialize, Serialize};
 
-use super::jobs::{invalid, not_found};
+use super::jobs::invalid;
 use super::{Principal, Service, ServiceError};
 use crate::nomad::LogRequest;
 use crate::nomad::types::Allocation;
@@ -110,12 +110,14 @@ impl Service {
             let alloc = match &request.alloc_id {
                 Some(id) => self.read_allocation(id, &namespace).await?,
                 None => {
-                    let allocations = self
+                    let answer = self
                         .nomad
                         .job_allocations(job_id, false, &self.in_namespace(&namespace))
                         .await
-                        .map_err(|e| ServiceError::from_nomad(e, not_found(job_id, &namespace)))?
-                        .value;
+                        .map(|r| r.value);
+                    let allocations = self
+                        .job_list(job_id, &namespace, "allocations", answer)
+                        .await?;
                     let newest = newest(&allocations).ok_or_else(|| {
                         ServiceError::NotFound(format!(
                             "job '{job_id}' in namespace '{namespace}' has no allocations yet"

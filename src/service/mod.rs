@@ -11,6 +11,7 @@ pub mod diagnose;
 mod error;
 pub mod evaluations;
 mod guard;
+mod job_parts;
 pub mod jobs;
 pub mod keys;
 pub mod logs;

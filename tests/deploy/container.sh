@@ -11,7 +11,7 @@
 #     Dockerfile's RUN lines use, with a `cargo` that installs the release binary cargo
 #     built on this host (`cargo build --release --locked`) into target/release/.
 # Everything else is the Dockerfile as shipped. Podman runs as these machines need:
-# runc, vfs storage, cgroupfs, explicit ulimits (../shared/STACK.md, trap 14).
+# runc, vfs storage, cgroupfs, explicit ulimits.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)

@@ -276,6 +276,19 @@ impl Client {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
     }
 
+    /// A GET whatever its status: the status, the body, and whether `X-Nomad-Index` came.
+    async fn answer(&self, path: &str) -> (u16, String, bool) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let index = response.headers().contains_key("x-nomad-index");
+        (status, response.text().await.unwrap(), index)
+    }
+
     /// Reads `n` NDJSON lines (or frames) from a streaming endpoint.
     async fn stream(&self, path: &str, n: usize) -> Vec<Value> {
         let mut response = self
@@ -621,4 +634,95 @@ async fn the_fake_answers_in_the_shapes_of_nomads_samples() {
         stale.is_empty(),
         "allow-list entries no longer needed: {stale:?}"
     );
+}
+
+/// What Nomad answers for the parts of a job it does not have, and for a job without a
+/// deployment, which the documentation's samples do not show. From Nomad 1.11.2's source
+/// (hashicorp/nomad at a443448d, the commit of the samples), `command/agent/`:
+/// `job_endpoint.go` jobQuery (line 545), jobScaleStatus (719) and jobSummaryRequest (882)
+/// answer 404 "job not found", jobVersions (805) 404 "job versions not found";
+/// jobAllocations (281), jobEvaluations (307) and jobDeployments (332) turn a nil list into
+/// `[]`, and jobLatestDeployment (354) returns the RPC's deployment as it is: `null`. The
+/// RPCs behind those four (`nomad/job_endpoint.go`, `Job.Allocations`, `Job.Evaluations`,
+/// `Job.Deployments`, `Job.LatestDeployment`) read by job ID and never look the job up.
+/// Likewise for ids Nomad does not know: evalAllocations (`eval_endpoint.go` 120),
+/// deploymentAllocations (`deployment_endpoint.go` 198) and nodeAllocations
+/// (`node_endpoint.go` 105) answer `[]`. Every 200 carries `X-Nomad-Index` (setMeta).
+#[tokio::test]
+async fn the_fake_answers_missing_and_empty_job_parts_as_nomad_does() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: fake.url(),
+    };
+    // A batch job (Nomad never deploys one) and a service job that cannot be placed (no
+    // allocation, and evaluations that say why).
+    let mut batch = service_job("report");
+    batch["Job"]["Type"] = json!("batch");
+    c.call("POST", "/v1/jobs", Some(batch)).await;
+    let mut big = service_job("big");
+    big["Job"]["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMB"] = json!(100_000);
+    c.call("POST", "/v1/jobs", Some(big)).await;
+    fake.settle(std::time::Duration::from_secs(5)).await;
+
+    let unknown = "8ba6f2f7-5b4d-4a1e-9d3c-0f6c2d2c1a55";
+    let cases: Vec<(String, u16, &str)> = vec![
+        ("/v1/job/nope".into(), 404, "job not found"),
+        ("/v1/job/nope/summary".into(), 404, "job not found"),
+        ("/v1/job/nope/scale".into(), 404, "job not found"),
+        (
+            "/v1/job/nope/versions".into(),
+            404,
+            "job versions not found",
+        ),
+        ("/v1/job/nope/allocations".into(), 200, "[]"),
+        ("/v1/job/nope/allocations?all=true".into(), 200, "[]"),
+        ("/v1/job/nope/evaluations".into(), 200, "[]"),
+        ("/v1/job/nope/deployments".into(), 200, "[]"),
+        ("/v1/job/nope/deployment".into(), 200, "null"),
+        ("/v1/job/report/deployment".into(), 200, "null"),
+        ("/v1/job/report/deployments".into(), 200, "[]"),
+        ("/v1/job/big/allocations".into(), 200, "[]"),
+        (format!("/v1/evaluation/{unknown}/allocations"), 200, "[]"),
+        (format!("/v1/deployment/allocations/{unknown}"), 200, "[]"),
+        (format!("/v1/node/{unknown}/allocations"), 200, "[]"),
+    ];
+    let mut problems = Vec::new();
+    for (path, status, body) in &cases {
+        let (got_status, got_body, index) = c.answer(path).await;
+        if (got_status, got_body.trim()) != (*status, *body) {
+            problems.push(format!(
+                "GET {path}: {got_status} {got_body:?}, Nomad answers {status} {body:?}"
+            ));
+        }
+        if *status == 200 && !index {
+            problems.push(format!("GET {path}: no X-Nomad-Index"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // The parts those jobs do have keep the documented shapes; `null` is what the
+    // latest-deployment sample's pointer is when there is none.
+    let vocabulary = vocabulary();
+    for (file, path) in [
+        ("GET_v1_job_ID.json", "/v1/job/report"),
+        ("GET_v1_job_ID_summary.json", "/v1/job/report/summary"),
+        ("GET_v1_job_ID_summary.json", "/v1/job/big/summary"),
+        ("GET_v1_job_ID_evaluations.json", "/v1/job/big/evaluations"),
+        ("GET_v1_job_ID_deployment.json", "/v1/job/report/deployment"),
+    ] {
+        let actual = c.call("GET", path, None).await;
+        let mut check = Check {
+            file,
+            vocabulary: &vocabulary,
+            problems: Vec::new(),
+            used_omissions: BTreeSet::new(),
+        };
+        check.compare("$", "", &sample_response(file), &actual);
+        assert!(
+            check.problems.is_empty(),
+            "{file} ({path}): {:?}",
+            check.problems
+        );
+    }
 }

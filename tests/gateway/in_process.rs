@@ -76,7 +76,14 @@ impl InProcess {
     }
 
     /// Sends one request through the whole application.
-    pub async fn send(&self, request: Request<Body>) -> Answer {
+    pub async fn send(&self, mut request: Request<Body>) -> Answer {
+        // What every HTTP/1.1 client sends (and the Host rule wants).
+        if !request.headers().contains_key(http::header::HOST) {
+            request.headers_mut().insert(
+                http::header::HOST,
+                http::HeaderValue::from_static("127.0.0.1"),
+            );
+        }
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();

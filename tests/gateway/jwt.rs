@@ -226,3 +226,104 @@ async fn jwts_are_checked_for_key_algorithm_issuer_audience_and_time() {
         .unwrap();
     assert_eq!(response.status(), 403);
 }
+
+/// Without `GATEWAY_JWT_AUDIENCE`, a token must be issued for this gateway (its MCP
+/// resource or its public URL): one for another service of the same identity provider, or
+/// one naming no audience, is refused on REST and on both MCP transports.
+#[tokio::test]
+async fn without_a_configured_audience_tokens_must_be_issued_for_this_gateway() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let db = TestDb::new().await;
+    let mut env = auth_env(&db, &fake);
+    set(&mut env, "GATEWAY_JWT_SECRET", SECRET);
+    let gateway = Gateway::start(&env);
+    // The public URL of a test gateway is derived from GATEWAY_LISTEN (port 0).
+    let own = "http://127.0.0.1:0/mcp";
+    let token = |aud: Option<&str>| {
+        let mut claims = json!({
+            "sub": "alice",
+            "scope": "nomad:read",
+            "nomad_namespaces": ["*"],
+            "exp": chrono::Utc::now().timestamp() + 300,
+        });
+        if let Some(aud) = aud {
+            claims["aud"] = json!(aud);
+        }
+        hs256(SECRET.as_bytes(), &claims)
+    };
+    let (code, minted, stderr) = run(
+        &[
+            "token",
+            "mint",
+            "--sub",
+            "carol",
+            "--scope",
+            "nomad:read",
+            "--ttl",
+            "10m",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let minted = minted.trim().to_string();
+    let http = reqwest::Client::new();
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "aud", "version": "1"}}});
+    for (what, bearer, accepted) in [
+        ("token mint", minted.clone(), true),
+        ("this gateway's MCP resource", token(Some(own)), true),
+        (
+            "this gateway's URL",
+            token(Some("http://127.0.0.1:0")),
+            true,
+        ),
+        (
+            "another service",
+            token(Some("https://other.example.com")),
+            false,
+        ),
+        ("no audience", token(None), false),
+    ] {
+        let rest = http
+            .get(gateway.url("/api/v1/jobs"))
+            .bearer_auth(&bearer)
+            .send()
+            .await
+            .unwrap();
+        let mcp = http
+            .post(gateway.url("/mcp"))
+            .bearer_auth(&bearer)
+            .header("accept", "application/json, text/event-stream")
+            .json(&ping)
+            .send()
+            .await
+            .unwrap();
+        let sse = http
+            .get(gateway.url("/sse"))
+            .bearer_auth(&bearer)
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap();
+        for (surface, response) in [("REST", rest), ("/mcp", mcp), ("/sse", sse)] {
+            if accepted {
+                assert_eq!(response.status(), 200, "{what} on {surface}");
+            } else {
+                assert_eq!(response.status(), 401, "{what} on {surface}");
+                let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+                assert!(
+                    challenge.contains("error=\"invalid_token\""),
+                    "{what} on {surface}: {challenge}"
+                );
+            }
+        }
+    }
+    // `config check` says which audiences are accepted.
+    let (code, out, _) = run(&["config", "check"], &env);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("# JWTs are accepted with aud = http://127.0.0.1:0/mcp or"),
+        "{out}"
+    );
+}

@@ -167,8 +167,18 @@ async fn the_legacy_sse_transport_serves_the_same_tools() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
-    let garbage = http.post(&endpoint).body("not json").send().await.unwrap();
+    let garbage = http
+        .post(&endpoint)
+        .header("content-type", "application/json")
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(garbage.status(), 400);
+    let garbage: serde_json::Value = garbage.json().await.unwrap();
+    assert_eq!(garbage["error"]["code"], -32700, "{garbage}");
+    let untyped = http.post(&endpoint).body("{}").send().await.unwrap();
+    assert_eq!(untyped.status(), 415);
     client.cancel().await.unwrap();
     // The session ends with its stream.
     let mut gone = 0;

@@ -1,6 +1,7 @@
 //! Fidelity of the Nomad client's types: every documented sample response of every
 //! endpoint the client calls deserializes, and the fields the gateway reads keep their
-//! values. Samples: `../shared/nomad-api/` (or `NOMAD_API_SAMPLES`).
+//! values. Samples: `tests/nomad-api/` (a copy of Nomad's documented samples, see its
+//! README; `NOMAD_API_SAMPLES` names another folder).
 
 use std::path::PathBuf;
 
@@ -12,9 +13,7 @@ use serde_json::Value;
 pub fn samples_dir() -> PathBuf {
     let dir = std::env::var("NOMAD_API_SAMPLES")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/nomad-api"))
-        });
+        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nomad-api")));
     assert!(
         dir.join("samples").is_dir(),
         "Nomad API samples not found at {}; set NOMAD_API_SAMPLES to the nomad-api folder",

@@ -22,6 +22,7 @@ fn token(subject: &str) -> String {
         "sub": subject,
         "scope": "nomad:read nomad:write",
         "nomad_namespaces": ["*"],
+        "aud": "http://127.0.0.1:0/mcp",
         "exp": chrono::Utc::now().timestamp() + 3600,
     });
     let token = jsonwebtoken::encode(

@@ -82,6 +82,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 ));
             }
         };
+        // Syntax first: a body that is not JSON at all is 400, whatever its first fields
+        // say (a typed read would stop at an unknown field and call it a 422). Reading a
+        // `Value` also bounds the nesting (serde_json stops at 128 levels; skipping with
+        // `IgnoredAny` does not).
+        if let Err(error) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            return Err(ApiError::BadRequest(format!(
+                "the request body is not valid JSON: {error}"
+            )));
+        }
         // Every body is an object; serde would also read a struct from an array.
         if bytes.trim_ascii_start().first() == Some(&b'[') {
             return Err(ApiError::Validation(vec![FieldError {

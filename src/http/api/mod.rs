@@ -136,9 +136,10 @@ impl utoipa::IntoResponses for Problems {
             ),
             (
                 403,
-                "The credential lacks the scope (insufficient_scope) or the namespace, or the gateway is read-only",
+                "The credential lacks the scope (insufficient_scope) or the namespace, the gateway is read-only, or the Host or a browser's Origin is not this gateway's",
             ),
             (404, "The job, allocation, evaluation, deployment, node or namespace does not exist"),
+            (408, "The request body did not arrive within GATEWAY_BODY_TIMEOUT"),
             (409, "The object changed meanwhile, or is not in a state that allows the action"),
             (413, "The request body is larger than GATEWAY_BODY_LIMIT"),
             (415, "The request body is not JSON"),
@@ -151,7 +152,7 @@ impl utoipa::IntoResponses for Problems {
                 "Nomad failed, or refused the gateway's own Nomad token (it lacks a permission)",
             ),
             (429, "The caller's read or write budget is used up; Retry-After says when to try again"),
-            (503, "Nomad is unreachable, the gateway's database is unavailable, or writes are paused while the audit log waits for the database (with Retry-After)"),
+            (503, "Nomad is unreachable, the gateway's database is unavailable, or writes are paused while the audit log waits for the database, or GATEWAY_MAX_CONNECTIONS connections are open (with Retry-After)"),
             (504, "No answer within GATEWAY_REQUEST_TIMEOUT"),
         ]
         .into_iter()

@@ -160,6 +160,7 @@ impl NomadClient {
             .await
     }
 
+    /// The allocation counts by group; 404 "job not found" for a job Nomad does not have.
     pub async fn job_summary(
         &self,
         id: &str,
@@ -174,7 +175,9 @@ impl NomadClient {
         self.get(call, options, &[]).await
     }
 
-    /// The job's allocations; `all` includes those of earlier job versions.
+    /// The job's allocations; `all` includes those of earlier job versions. Like the
+    /// evaluations and deployments, `[]` for a job Nomad does not have (200, not 404:
+    /// `command/agent/job_endpoint.go` reads them by job ID).
     pub async fn job_allocations(
         &self,
         id: &str,
@@ -218,7 +221,9 @@ impl NomadClient {
         self.get(call, options, &[]).await
     }
 
-    /// The most recent deployment, `None` when the job never had one (Nomad answers `null`).
+    /// The most recent deployment, `None` when there is none: Nomad answers `null` with 200
+    /// for a job without a deployment, and for a job it does not have
+    /// (`jobLatestDeployment` in `command/agent/job_endpoint.go`).
     pub async fn job_latest_deployment(
         &self,
         id: &str,
@@ -233,6 +238,7 @@ impl NomadClient {
         self.get(call, options, &[]).await
     }
 
+    /// Every version of the job; 404 "job versions not found" for a job Nomad does not have.
     pub async fn job_versions(
         &self,
         id: &str,

@@ -1,7 +1,8 @@
 //! Nomad's JSON shapes, as far as the gateway reads them. Unknown fields are ignored;
 //! fields Nomad may send as `null` (empty maps and lists in Go) read as empty.
-//! Ground truth: Nomad's documented samples (`../shared/nomad-api/`), checked by a test
-//! that deserializes every sample of every endpoint the client calls.
+//! Ground truth: Nomad's documented samples (`tests/nomad-api/`, copied from the project's
+//! shared folder), checked by a test that deserializes every sample of every endpoint the
+//! client calls (`tests/gateway/nomad_samples.rs`).
 
 mod alloc;
 mod cluster;

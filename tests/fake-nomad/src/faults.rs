@@ -13,6 +13,9 @@ pub enum FaultKind {
     NoLeader,
     /// The connection closes before any response.
     Drop,
+    /// `404 page not found`, as a proxy or a path rule in front of Nomad answers a path
+    /// it does not pass on (Nomad itself never says this for the paths it serves).
+    NotFound,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

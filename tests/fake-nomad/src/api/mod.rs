@@ -173,6 +173,7 @@ async fn observe(State(shared): Ctx, request: Request, next: Next) -> Response {
             "rpc error: fake-nomad injected fault",
         ),
         Some(FaultKind::NoLeader) => text(StatusCode::INTERNAL_SERVER_ERROR, "No cluster leader"),
+        Some(FaultKind::NotFound) => text(StatusCode::NOT_FOUND, "404 page not found"),
         None => next.run(request).await,
     };
     record.status = response.status().as_u16();

@@ -15,9 +15,17 @@ use crate::api::{
 };
 use crate::render;
 
-fn not_found() -> Response {
-    text(StatusCode::NOT_FOUND, "job not found")
-}
+const JOB_NOT_FOUND: &str = "job not found";
+const VERSIONS_NOT_FOUND: &str = "job versions not found";
+
+// What Nomad 1.11.2 answers for a job it does not have, by endpoint
+// (`command/agent/job_endpoint.go` at a443448d): the job, its summary and its scale
+// status are 404 "job not found" (jobQuery, jobSummaryRequest, jobScaleStatus), its
+// versions 404 "job versions not found" (jobVersions). Its allocations, evaluations and
+// deployments are `[]` and its latest deployment `null`, with 200: those handlers never
+// look the job up (the RPCs in `nomad/job_endpoint.go` read the allocations, evaluations
+// or deployments by job ID), and turn a nil list into an empty one. An existing job
+// without a deployment gets the same `null`.
 
 pub async fn list(State(shared): Ctx, headers: HeaderMap, Q(query): Params) -> Response {
     let namespace = namespace_of(&query);
@@ -68,12 +76,14 @@ pub async fn list(State(shared): Ctx, headers: HeaderMap, Q(query): Params) -> R
     paginate(&shared, &query, items)
 }
 
-/// Reads a job-scoped value after the ACL check and the blocking wait.
+/// Reads a value of an existing job after the ACL check and the blocking wait; 404 with
+/// `missing` when the job does not exist.
 async fn read_job<F>(
     shared: &crate::Shared,
     headers: &HeaderMap,
     query: &std::collections::HashMap<String, String>,
     id: &str,
+    missing: &str,
     f: F,
 ) -> Response
 where
@@ -89,8 +99,30 @@ where
     let value = shared.read(|w| w.job(&namespace, id).is_some().then(|| f(w, &namespace)));
     match value {
         Some(v) => json(shared, &v),
-        None => not_found(),
+        None => text(StatusCode::NOT_FOUND, missing),
     }
+}
+
+/// Reads a list (or the latest deployment) under a job ID after the ACL check and the
+/// blocking wait, whether or not the job exists, as Nomad does.
+async fn read_by_job_id<F>(
+    shared: &crate::Shared,
+    headers: &HeaderMap,
+    query: &std::collections::HashMap<String, String>,
+    f: F,
+) -> Response
+where
+    F: FnOnce(&crate::world::World, &str) -> Value,
+{
+    let namespace = namespace_of(query);
+    if let Err(e) = authorize(shared, headers, need(&namespace, Read)) {
+        return e;
+    }
+    if let Err(e) = block(shared, query).await {
+        return e;
+    }
+    let value = shared.read(|w| f(w, &namespace));
+    json(shared, &value)
 }
 
 pub async fn read(
@@ -99,7 +131,7 @@ pub async fn read(
     Path(id): Path<String>,
     Q(query): Params,
 ) -> Response {
-    read_job(&shared, &headers, &query, &id, |w, ns| {
+    read_job(&shared, &headers, &query, &id, JOB_NOT_FOUND, |w, ns| {
         render::job(w, ns, &id)
     })
     .await
@@ -111,7 +143,7 @@ pub async fn summary(
     Path(id): Path<String>,
     Q(query): Params,
 ) -> Response {
-    read_job(&shared, &headers, &query, &id, |w, ns| {
+    read_job(&shared, &headers, &query, &id, JOB_NOT_FOUND, |w, ns| {
         render::job_summary(w, ns, &id)
     })
     .await
@@ -123,7 +155,7 @@ pub async fn allocations(
     Path(id): Path<String>,
     Q(query): Params,
 ) -> Response {
-    read_job(&shared, &headers, &query, &id, |w, ns| {
+    read_by_job_id(&shared, &headers, &query, |w, ns| {
         let version = w.job(ns, &id).map(|r| r.create_index).unwrap_or(0);
         let all = flag(&query, "all");
         Value::Array(
@@ -144,7 +176,7 @@ pub async fn evaluations(
     Path(id): Path<String>,
     Q(query): Params,
 ) -> Response {
-    read_job(&shared, &headers, &query, &id, |w, ns| {
+    read_by_job_id(&shared, &headers, &query, |w, ns| {
         let mut evals: Vec<&crate::world::Eval> = w
             .evals
             .values()
@@ -172,7 +204,7 @@ pub async fn deployments(
     Path(id): Path<String>,
     Q(query): Params,
 ) -> Response {
-    read_job(&shared, &headers, &query, &id, |w, ns| {
+    read_by_job_id(&shared, &headers, &query, |w, ns| {
         Value::Array(job_deployments(w, ns, &id))
     })
     .await
@@ -184,7 +216,7 @@ pub async fn latest_deployment(
     Path(id): Path<String>,
     Q(query): Params,
 ) -> Response {
-    read_job(&shared, &headers, &query, &id, |w, ns| {
+    read_by_job_id(&shared, &headers, &query, |w, ns| {
         job_deployments(w, ns, &id)
             .into_iter()
             .next()
@@ -201,23 +233,30 @@ pub async fn versions(
 ) -> Response {
     let diffs = flag(&query, "diffs");
     let index = shared.read(|w| w.index);
-    read_job(&shared, &headers, &query, &id, |w, ns| {
-        let record = w.job(ns, &id).expect("checked");
-        let versions: Vec<Value> = record.versions.iter().rev().cloned().collect();
-        let diff_list = diffs.then(|| {
-            versions
-                .windows(2)
-                .map(|pair| crate::api::plan::job_diff(Some(&pair[1]), &pair[0]))
-                .collect::<Vec<_>>()
-        });
-        json!({
-            "Versions": versions,
-            "Diffs": diff_list,
-            "Index": index,
-            "KnownLeader": true,
-            "LastContact": 0
-        })
-    })
+    read_job(
+        &shared,
+        &headers,
+        &query,
+        &id,
+        VERSIONS_NOT_FOUND,
+        |w, ns| {
+            let record = w.job(ns, &id).expect("checked");
+            let versions: Vec<Value> = record.versions.iter().rev().cloned().collect();
+            let diff_list = diffs.then(|| {
+                versions
+                    .windows(2)
+                    .map(|pair| crate::api::plan::job_diff(Some(&pair[1]), &pair[0]))
+                    .collect::<Vec<_>>()
+            });
+            json!({
+                "Versions": versions,
+                "Diffs": diff_list,
+                "Index": index,
+                "KnownLeader": true,
+                "LastContact": 0
+            })
+        },
+    )
     .await
 }
 
@@ -227,7 +266,7 @@ pub async fn scale_status(
     Path(id): Path<String>,
     Q(query): Params,
 ) -> Response {
-    read_job(&shared, &headers, &query, &id, |w, ns| {
+    read_job(&shared, &headers, &query, &id, JOB_NOT_FOUND, |w, ns| {
         let record = w.job(ns, &id).expect("checked");
         let mut groups = serde_json::Map::new();
         for group in crate::jobspec::groups(record.current()) {

@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{list, read_one, write_on};
+use super::{allocs_by, list, read_one, write_on};
 use crate::api::{Ctx, Params, Q, body_json, json, refusal};
 use crate::render;
 
@@ -41,16 +41,12 @@ pub async fn deployment_allocations(
     Path(id): Path<String>,
     Q(query): Params,
 ) -> Response {
-    read_one(&shared, &headers, &query, "deployment not found", |w| {
-        w.deployments.get(&id).map(|d| {
-            let allocs: Vec<Value> = w
-                .allocs
-                .values()
-                .filter(|a| a.deployment_id == id)
-                .map(render::alloc_stub)
-                .collect();
-            (d.namespace.clone(), Value::Array(allocs))
-        })
+    allocs_by(&shared, &headers, &query, |w| {
+        w.allocs
+            .values()
+            .filter(|a| a.deployment_id == id)
+            .map(|a| (a.namespace.clone(), render::alloc_stub(a)))
+            .collect()
     })
     .await
 }

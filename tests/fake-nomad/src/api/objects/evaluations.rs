@@ -3,9 +3,8 @@
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::Value;
 
-use super::{list, read_one};
+use super::{allocs_by, list, read_one};
 use crate::api::{Ctx, Params, Q, flag};
 use crate::render;
 
@@ -50,16 +49,12 @@ pub async fn evaluation_allocations(
     Path(id): Path<String>,
     Q(query): Params,
 ) -> Response {
-    read_one(&shared, &headers, &query, "eval not found", |w| {
-        w.evals.get(&id).map(|e| {
-            let allocs: Vec<Value> = w
-                .allocs
-                .values()
-                .filter(|a| a.eval_id == id)
-                .map(render::alloc_stub)
-                .collect();
-            (e.namespace.clone(), Value::Array(allocs))
-        })
+    allocs_by(&shared, &headers, &query, |w| {
+        w.allocs
+            .values()
+            .filter(|a| a.eval_id == id)
+            .map(|a| (a.namespace.clone(), render::alloc_stub(a)))
+            .collect()
     })
     .await
 }

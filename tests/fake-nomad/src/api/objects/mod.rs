@@ -87,6 +87,36 @@ where
     }
 }
 
+/// The allocations of an evaluation or a deployment, as `Eval.Allocations` and
+/// `Deployment.Allocations` answer them (`nomad/eval_endpoint.go`,
+/// `nomad/deployment_endpoint.go` at Nomad 1.11.2): the token must read jobs in the
+/// request's namespace, and in the allocations' own when that differs; an ID Nomad does
+/// not know is not an error but `[]` (`command/agent/eval_endpoint.go` evalAllocations and
+/// `deployment_endpoint.go` deploymentAllocations turn a nil list into an empty one).
+async fn allocs_by<F>(shared: &crate::Shared, headers: &HeaderMap, query: &Query, f: F) -> Response
+where
+    F: Fn(&World) -> Vec<(String, Value)>,
+{
+    let namespace = namespace_of(query);
+    if let Err(e) = authorize(shared, headers, Need::Namespace(namespace.clone(), Read)) {
+        return e;
+    }
+    if let Err(e) = block(shared, query).await {
+        return e;
+    }
+    let allocs = shared.read(|w| f(w));
+    if let Some((ns, _)) = allocs.first()
+        && *ns != namespace
+        && let Err(e) = authorize(shared, headers, Need::Namespace(ns.clone(), Read))
+    {
+        return e;
+    }
+    json(
+        shared,
+        &Value::Array(allocs.into_iter().map(|(_, a)| a).collect()),
+    )
+}
+
 /// A write on an existing namespaced object: 404 first, then the token check.
 fn write_on<T>(
     shared: &crate::Shared,

@@ -64,19 +64,17 @@ pub async fn node_allocations(
     if let Err(e) = block(&shared, &query).await {
         return e;
     }
+    // `Node.GetAllocs` reads the allocations by node ID without looking the node up, and
+    // nodeAllocations answers a nil list as `[]` (`command/agent/node_endpoint.go`), so
+    // a node Nomad does not know has no allocations rather than a 404.
     let allocs = shared.read(|w| {
-        w.node(&id).map(|_| {
-            w.allocs
-                .values()
-                .filter(|a| a.node_id == id)
-                .map(|a| render::alloc(w, a))
-                .collect::<Vec<_>>()
-        })
+        w.allocs
+            .values()
+            .filter(|a| a.node_id == id)
+            .map(|a| render::alloc(w, a))
+            .collect::<Vec<_>>()
     });
-    match allocs {
-        Some(a) => json(&shared, &Value::Array(a)),
-        None => text(StatusCode::NOT_FOUND, "node not found"),
-    }
+    json(&shared, &Value::Array(allocs))
 }
 
 fn node_update(shared: &crate::Shared, evals: Vec<String>, node_id: &str) -> Response {
