@@ -7,7 +7,8 @@
 # One namespace block per namespace the gateway serves, or `namespace "*"`.
 namespace "default" {
   capabilities = [
-    # Jobs, versions, allocations, evaluations, deployments and their event topics.
+    # Jobs, versions, allocations, evaluations, deployments and their event topics,
+    # native services and allocations' check results.
     "list-jobs",
     "read-job",
     # Parse HCL2 for plans.

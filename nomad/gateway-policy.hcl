@@ -13,7 +13,8 @@ namespace "default" {
     # List jobs (GET /v1/jobs); any capability makes the namespace visible in
     # GET /v1/namespaces.
     "list-jobs",
-    # Read jobs, versions, summaries, allocations, evaluations, deployments, and the
+    # Read jobs, versions, summaries, allocations, evaluations, deployments, native
+    # services (GET /v1/services, /v1/service/:name), allocations' check results, and the
     # Job, Allocation, Deployment and Evaluation topics of the event stream.
     "read-job",
     # Parse HCL2 submissions and plans (POST /v1/jobs/parse).

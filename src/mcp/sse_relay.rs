@@ -32,13 +32,60 @@ use crate::service::Principal;
 /// How long the arriving replica waits for the holder to take a message.
 pub const WAIT: Duration = Duration::from_secs(3);
 
-/// Messages this replica relayed and waits to hear about, by their row id.
+/// How long a replica trusts what it read of another replica's session (its owner and
+/// live holder) before reading the row again. A session that ended meanwhile is refused by
+/// its holder (404 all the same), and one whose holder died times out.
+const REMEMBER: Duration = Duration::from_secs(2);
+
+/// Messages this replica relayed and waits to hear about, by their row id; and the
+/// sessions of other replicas it relayed to recently.
 #[derive(Default)]
 pub struct Relay {
     waiting: std::sync::Mutex<HashMap<uuid::Uuid, oneshot::Sender<bool>>>,
+    remembered: std::sync::Mutex<HashMap<String, Remote>>,
+}
+
+struct Remote {
+    subject: String,
+    credential: String,
+    holder: String,
+    read: std::time::Instant,
 }
 
 impl Relay {
+    fn recall(&self, id: &str, who: Option<&Principal>) -> Option<String> {
+        let remembered = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
+        let remote = remembered.get(id)?;
+        let owner = who.map(Owner::of);
+        let owns =
+            owner.is_none_or(|o| o.subject == remote.subject && o.credential == remote.credential);
+        (owns && remote.read.elapsed() < REMEMBER).then(|| remote.holder.clone())
+    }
+
+    fn remember(&self, id: &str, row: &rows::SessionRow, holder: &str) {
+        let mut remembered = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
+        if remembered.len() > 10_000 {
+            remembered.retain(|_, r| r.read.elapsed() < REMEMBER);
+        }
+        remembered.insert(
+            id.to_string(),
+            Remote {
+                subject: row.subject.clone(),
+                credential: row.credential.clone(),
+                holder: holder.to_string(),
+                read: std::time::Instant::now(),
+            },
+        );
+    }
+
+    /// Forgets a session (it ended, or its holder did not answer).
+    pub fn forget(&self, id: &str) {
+        self.remembered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+
     fn wait_for(&self, id: uuid::Uuid) -> oneshot::Receiver<bool> {
         let (tx, rx) = oneshot::channel();
         self.lock().insert(id, tx);
@@ -78,6 +125,9 @@ pub(super) async fn holder(
     id: &str,
     who: Option<&Principal>,
 ) -> Result<String, Response> {
+    if let Some(holder) = sse.relay.recall(id, who) {
+        return Ok(holder);
+    }
     let db = &sse.app.db;
     let row = rows::find(db, id).await.map_err(|error| {
         tracing::warn!(session = %id, %error, "reading an SSE session failed");
@@ -92,7 +142,7 @@ pub(super) async fn holder(
             return Err(gone());
         }
     }
-    let Some(holder) = row.holder else {
+    let Some(holder) = row.holder.clone() else {
         return Err(gone());
     };
     // This replica's own row for a session it no longer holds: it ended.
@@ -101,7 +151,10 @@ pub(super) async fn holder(
         return Err(gone());
     }
     match sse.app.cluster.alive(&holder).await {
-        Ok(true) => Ok(holder),
+        Ok(true) => {
+            sse.relay.remember(id, &row, &holder);
+            Ok(holder)
+        }
         Ok(false) => {
             let _ = rows::delete(db, id).await;
             Err(gone())
@@ -146,9 +199,13 @@ pub(super) async fn forward(
     }
     match tokio::time::timeout(WAIT, answer).await {
         Ok(Ok(true)) => Ok(()),
-        Ok(Ok(false)) => Err(Undelivered::Gone),
+        Ok(Ok(false)) => {
+            sse.relay.forget(id);
+            Err(Undelivered::Gone)
+        }
         _ => {
             sse.relay.heard(row, false);
+            sse.relay.forget(id);
             match relay::withdraw(db, row).await {
                 // Still parked: the holder never took it.
                 Ok(true) => {
@@ -211,7 +268,10 @@ impl SseSessions {
                             sse.relay.heard(row, how == "ok");
                         }
                     }
-                    (Some("closed"), Some(id), _) => sse.close(id).await,
+                    (Some("closed"), Some(id), _) => {
+                        sse.relay.forget(id);
+                        sse.close(id).await;
+                    }
                     _ => {}
                 }
             }

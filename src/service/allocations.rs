@@ -149,6 +149,7 @@ impl Service {
 
     pub(super) async fn read_allocation(
         &self,
+        who: &Principal,
         alloc_id: &str,
         namespace: &str,
     ) -> Result<Allocation, ServiceError> {
@@ -160,8 +161,14 @@ impl Service {
             .map_err(|e| ServiceError::from_nomad(e, missing))?
             .value;
         // Nomad finds an allocation by id in any namespace; the caller was allowed this
-        // namespace only, so one from elsewhere does not exist for them.
-        if namespace != "*" && alloc.namespace != namespace {
+        // namespace only (or, with `*`, their own namespaces), so one from elsewhere does
+        // not exist for them.
+        let elsewhere = if namespace == "*" {
+            !who.namespaces.allows(&alloc.namespace)
+        } else {
+            alloc.namespace != namespace
+        };
+        if elsewhere {
             return Err(ServiceError::NotFound(missing()));
         }
         Ok(alloc)
@@ -181,7 +188,7 @@ impl Service {
         )
         .await?;
         let namespace = self.namespace(namespace);
-        let alloc = self.read_allocation(alloc_id, &namespace).await?;
+        let alloc = self.read_allocation(who, alloc_id, &namespace).await?;
         Ok(AllocationDetail {
             summary: AllocationRow::from(&alloc),
             namespace: alloc.namespace.clone(),
@@ -207,7 +214,7 @@ impl Service {
             serde_json::json!({"alloc_id": alloc_id, "task": task}),
         );
         self.audited(who, call, async {
-            self.read_allocation(alloc_id, &namespace).await?;
+            self.read_allocation(who, alloc_id, &namespace).await?;
             self.nomad
                 .restart_allocation(alloc_id, task, &self.in_namespace(&namespace))
                 .await
@@ -236,7 +243,7 @@ impl Service {
             serde_json::json!({"alloc_id": alloc_id}),
         );
         self.audited(who, call, async {
-            let alloc = self.read_allocation(alloc_id, &namespace).await?;
+            let alloc = self.read_allocation(who, alloc_id, &namespace).await?;
             let answer = self
                 .nomad
                 .stop_allocation(alloc_id, &self.in_namespace(&namespace))

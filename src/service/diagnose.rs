@@ -103,7 +103,7 @@ impl Service {
                 .collect();
             failed_allocs.sort_by_key(|a| std::cmp::Reverse(a.create_index));
             for stub in failed_allocs.iter().take(FAILED_ALLOCS) {
-                let alloc = self.read_allocation(&stub.id, &namespace).await?;
+                let alloc = self.read_allocation(who, &stub.id, &namespace).await?;
                 for (task, state) in alloc.task_states.iter().filter(|(_, s)| s.failed) {
                     let events: Vec<EventLine> = state
                         .events

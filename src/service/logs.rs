@@ -108,7 +108,7 @@ impl Service {
             }
             let namespace = self.namespace(namespace);
             let alloc = match &request.alloc_id {
-                Some(id) => self.read_allocation(id, &namespace).await?,
+                Some(id) => self.read_allocation(who, id, &namespace).await?,
                 None => {
                     let answer = self
                         .nomad
@@ -124,7 +124,7 @@ impl Service {
                         ))
                     })?;
                     // The list stub has no task states; read the full allocation.
-                    self.read_allocation(&newest.id, &namespace).await?
+                    self.read_allocation(who, &newest.id, &namespace).await?
                 }
             };
             if alloc.job_id != job_id {

@@ -21,6 +21,7 @@ pub mod page;
 pub mod policy;
 pub mod ratelimit;
 mod results;
+pub mod services;
 pub mod spec;
 mod spec_job;
 pub mod submit;

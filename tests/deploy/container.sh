@@ -33,10 +33,13 @@ fi
 work="$root/target/container-test"
 storage="$work/storage"
 mkdir -p "$work"
+# Podman refuses a runroot path longer than 50 characters, which a checkout's target/ can
+# easily be; the run state (not the images) goes to a short folder of its own.
+runroot=$(mktemp -d /tmp/ngw-podman.XXXXXX)
 podman_bin=$(command -v podman)
 podman() {
   as_root "$podman_bin" --runtime runc --storage-driver vfs --cgroup-manager cgroupfs \
-    --root "$storage/root" --runroot "$storage/run" "$@"
+    --root "$storage/root" --runroot "$runroot" "$@"
 }
 limits=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
 
@@ -110,6 +113,7 @@ cleanup() {
   podman rm -f "$name" >/dev/null 2>&1 || true
   podman volume rm -f nomad-gateway-test-data >/dev/null 2>&1 || true
   kill "$fake_pid" 2>/dev/null || true
+  as_root rm -rf "$runroot"
 }
 trap cleanup EXIT
 podman rm -f "$name" >/dev/null 2>&1 || true

@@ -77,6 +77,7 @@ fn route(method: &str, path: &str) -> Option<(Need, Ns, Value)> {
         ),
         ("GET", "/api/claude/list-jobs") => (Need::Read, Ns::Query, Value::Null),
         ("GET", "/api/v1/allocations/{alloc_id}") => (Need::Read, Ns::Query, Value::Null),
+        ("GET", "/api/v1/allocations/{alloc_id}/checks") => (Need::Read, Ns::Query, Value::Null),
         ("POST", "/api/v1/allocations/{alloc_id}/restart") => (Need::Write, Ns::Query, json!({})),
         ("POST", "/api/v1/allocations/{alloc_id}/stop") => (Need::Write, Ns::Query, json!({})),
         ("GET", "/api/v1/api-keys") => (Need::Admin, Ns::None, Value::Null),
@@ -117,6 +118,8 @@ fn route(method: &str, path: &str) -> Option<(Need, Ns, Value)> {
         ("POST", "/api/v1/jobs/{job_id}/scale") => (Need::Write, Ns::Query, json!({"count": 1})),
         ("GET", "/api/v1/jobs/{job_id}/versions") => (Need::Read, Ns::Query, Value::Null),
         ("GET", "/api/v1/namespaces") => (Need::Cluster, Ns::None, Value::Null),
+        ("GET", "/api/v1/services") => (Need::Read, Ns::Query, Value::Null),
+        ("GET", "/api/v1/services/{service_name}") => (Need::Read, Ns::Query, Value::Null),
         ("GET", "/api/v1/nodes") => (Need::Cluster, Ns::None, Value::Null),
         ("GET", "/api/v1/nodes/{node_id}") => (Need::Cluster, Ns::None, Value::Null),
         ("POST", "/api/v1/nodes/{node_id}/drain") => (Need::Nodes, Ns::None, json!({})),
@@ -142,6 +145,7 @@ fn concrete(path: &str) -> String {
         .replace("{node_id}", "00000000-0000-0000-0000-000000000004")
         .replace("{key_id}", "00000000-0000-0000-0000-000000000005")
         .replace("{operation_id}", "00000000-0000-0000-0000-000000000006")
+        .replace("{service_name}", "web")
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -417,6 +421,100 @@ async fn listings_show_only_allowed_namespaces() {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn services_and_checks_are_read_only_in_allowed_namespaces() {
+    let fake = FakeNomad::start(Options {
+        namespaces: vec!["dev".into(), "prod".into()],
+        ..Options::default()
+    })
+    .await;
+    let db = TestDb::new().await;
+    let env = auth_env(&db, &fake);
+    let (_, admin) = create_key(&env, &["nomad:read", "nomad:write"], &["*"], None);
+    let (_, dev) = create_key(&env, &["nomad:read"], &["dev"], None);
+    let (_, dev_writer) = create_key(&env, &["nomad:read", "nomad:write"], &["dev"], None);
+    let gateway = Gateway::start(&env);
+    let http = reqwest::Client::new();
+    for ns in ["dev", "prod"] {
+        let response = http
+            .post(gateway.url("/api/v1/jobs"))
+            .bearer_auth(&admin)
+            .json(
+                &json!({"job_id": format!("app-{ns}"), "image": "nginx", "namespace": ns,
+                           "ports": [{"label": "http", "to": 80}],
+                           "health_check": {"path": "/health"}}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+    fake.settle(Duration::from_secs(10)).await;
+    let status = |path: String, token: String| {
+        let http = http.clone();
+        let url = gateway.url(&path);
+        async move {
+            let response = http.get(url).bearer_auth(token).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    // The admin sees prod's service; the dev caller is refused there, naming prod.
+    let (code, body) = status(
+        "/api/v1/services/app-prod?namespace=prod".into(),
+        admin.clone(),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let prod: Value = serde_json::from_str(&body).unwrap();
+    let alloc_id = prod["instances"][0]["alloc_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for path in [
+        "/api/v1/services?namespace=prod".to_string(),
+        "/api/v1/services/app-prod?namespace=prod".to_string(),
+        format!("/api/v1/allocations/{alloc_id}/checks?namespace=prod"),
+    ] {
+        let (code, body) = status(path.clone(), dev.clone()).await;
+        assert_eq!(code, 403, "{path}: {body}");
+        assert!(body.contains("'prod'"), "{path}: {body}");
+    }
+    // Across namespaces it sees only its own; prod's allocation does not exist for it.
+    let (code, body) = status("/api/v1/services?namespace=*".into(), dev.clone()).await;
+    assert_eq!(code, 200, "{body}");
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        listed["items"],
+        json!([{"name": "app-dev", "namespace": "dev", "tags": []}]),
+        "{listed:#}"
+    );
+    for namespace in ["dev", "*"] {
+        for part in ["/checks", ""] {
+            let path = format!("/api/v1/allocations/{alloc_id}{part}?namespace={namespace}");
+            let (code, body) = status(path.clone(), dev.clone()).await;
+            assert_eq!(code, 404, "{path}: {body}");
+        }
+        // Nor can it act on it: restart and stop find nothing either.
+        for action in ["restart", "stop"] {
+            let path = format!("/api/v1/allocations/{alloc_id}/{action}?namespace={namespace}");
+            let response = http
+                .post(gateway.url(&path))
+                .bearer_auth(&dev_writer)
+                .send()
+                .await
+                .unwrap();
+            let code = response.status().as_u16();
+            assert_eq!(code, 404, "{path}: {}", response.text().await.unwrap());
+        }
+    }
+    let stops: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET" && r.path.contains(&alloc_id))
+        .collect();
+    assert!(stops.is_empty(), "nothing reached Nomad: {stops:?}");
 }
 
 #[tokio::test]

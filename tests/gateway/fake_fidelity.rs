@@ -71,7 +71,26 @@ const NOMAD_FIELDS: &[&str] = &[
     "Reconnect",
     "Disconnect",
     "PreemptedAllocs",
+    // `structs.Service` and `structs.ServiceCheck` (`nomad/structs/services.go` at
+    // 1.11.2): fields the node allocations sample (an old one) has no key for.
+    "Cluster",
+    "Weights",
+    "Expose",
+    "Notes",
+    "GRPCService",
+    "GRPCUseTLS",
+    "SuccessBeforePassing",
+    "FailuresBeforeCritical",
+    "FailuresBeforeWarning",
+    "Body",
+    // `structs.CheckQueryResult`: an HTTP check's status (`omitempty`, so the sample's TCP
+    // check has none).
+    "StatusCode",
 ];
+
+/// Samples whose top-level object is keyed by an ID (`GET /v1/allocation/:id/checks`:
+/// check ID → result), compared like `MAPS`.
+const KEYED: &[&str] = &["GET_v1_allocation_ALLOC_checks.json"];
 
 /// Objects whose keys are names (group, task, datacenter...) and whose values all have
 /// one shape, compared against the sample's first value.
@@ -184,7 +203,9 @@ impl Check<'_> {
                 }
             }
             (Value::Object(_), Value::Object(_)) if DATA.contains(&key) => {}
-            (Value::Object(s), Value::Object(a)) if is_map(key, sample) => {
+            (Value::Object(s), Value::Object(a))
+                if is_map(key, sample) || (path == "$" && KEYED.contains(&self.file)) =>
+            {
                 if let Some(first) = s.values().find(|v| !v.is_null()) {
                     for value in a.values() {
                         self.compare(&format!("{path}.*"), "", first, value);
@@ -339,6 +360,33 @@ fn service_job(id: &str) -> Value {
     }})
 }
 
+/// A job with Nomad-native services: a group service with a TCP check on a dynamic port,
+/// and a task service with an HTTP check on a static one.
+fn services_job(id: &str) -> Value {
+    json!({"Job": {
+        "ID": id, "Datacenters": ["dc1"],
+        "TaskGroups": [{
+            "Name": "cache", "Count": 1,
+            "Networks": [{"Mode": "host",
+                          "DynamicPorts": [{"Label": "db", "Value": 0, "To": 6379}],
+                          "ReservedPorts": [{"Label": "admin", "Value": 8081, "To": 0}]}],
+            "Services": [{"Name": "cache-redis", "Provider": "nomad", "PortLabel": "db",
+                          "Tags": ["cache", "db"],
+                          "Checks": [{"Name": "redis_probe", "Type": "tcp",
+                                      "Interval": 10_000_000_000i64, "Timeout": 2_000_000_000i64}]}],
+            "Tasks": [{"Name": "redis", "Driver": "docker",
+                       "Config": {"image": "redis:7", "ports": ["db", "admin"]},
+                       "Services": [{"Name": "cache-admin", "Provider": "nomad",
+                                     "PortLabel": "admin",
+                                     "Checks": [{"Name": "admin_http", "Type": "http",
+                                                 "Path": "/health",
+                                                 "Interval": 10_000_000_000i64,
+                                                 "Timeout": 2_000_000_000i64}]}],
+                       "Resources": {"CPU": 100, "MemoryMB": 64}}]
+        }]
+    }})
+}
+
 #[tokio::test]
 async fn the_fake_answers_in_the_shapes_of_nomads_samples() {
     let fake = FakeNomad::start(Options {
@@ -366,9 +414,13 @@ async fn the_fake_answers_in_the_shapes_of_nomads_samples() {
     param["Job"]["ParameterizedJob"] =
         json!({"Payload": "optional", "MetaRequired": ["day"], "MetaOptional": null});
     c.call("POST", "/v1/jobs", Some(param)).await;
+    c.call("POST", "/v1/jobs", Some(services_job("cache")))
+        .await;
     fake.settle(std::time::Duration::from_secs(10)).await;
 
     let allocs = c.call("GET", "/v1/job/web/allocations", None).await;
+    let cache_allocs = c.call("GET", "/v1/job/cache/allocations", None).await;
+    let cache_alloc = cache_allocs[0]["ID"].as_str().unwrap().to_string();
     let alloc_id = allocs[0]["ID"].as_str().unwrap().to_string();
     let evals = c.call("GET", "/v1/job/big/evaluations", None).await;
     let blocked = evals
@@ -482,9 +534,30 @@ async fn the_fake_answers_in_the_shapes_of_nomads_samples() {
             "GET_v1_client_metadata.json",
             format!("/v1/client/metadata?node_id={node_id}"),
         ),
+        ("GET_v1_services.json", "/v1/services".into()),
+        (
+            "GET_v1_service_SERVICE_NAME.json",
+            "/v1/service/cache-redis".into(),
+        ),
+        (
+            "GET_v1_service_SERVICE_NAME.json",
+            "/v1/service/cache-admin".into(),
+        ),
+        (
+            "GET_v1_allocation_ALLOC_checks.json",
+            format!("/v1/allocation/{cache_alloc}/checks"),
+        ),
     ];
     for (file, path) in &reads {
         let actual = c.call("GET", path, None).await;
+        // An empty answer would pass any comparison: these must have something to compare.
+        if file.contains("service") || file.contains("checks") {
+            assert!(
+                actual.as_array().is_some_and(|a| !a.is_empty())
+                    || actual.as_object().is_some_and(|o| o.len() == 2),
+                "{path}: {actual:#}"
+            );
+        }
         check(file, &actual);
     }
 
@@ -648,6 +721,14 @@ async fn the_fake_answers_in_the_shapes_of_nomads_samples() {
 /// Likewise for ids Nomad does not know: evalAllocations (`eval_endpoint.go` 120),
 /// deploymentAllocations (`deployment_endpoint.go` 198) and nodeAllocations
 /// (`node_endpoint.go` 105) answer `[]`. Every 200 carries `X-Nomad-Index` (setMeta).
+/// Native services (`service_registration_endpoint.go`): ServiceRegistrationListRequest and
+/// serviceGetRequest turn a nil list into `[]`, so a namespace without services and a name
+/// nothing registered are `[]` with status 200 (the RPCs, `nomad/service_registration_endpoint.go`
+/// List and GetService, look the name up exactly and never fail on a miss). Allocation
+/// checks (`alloc_endpoint.go` allocChecks): an allocation the servers do not know is 404
+/// `Unknown allocation "<id>"` (`structs.NewErrUnknownAllocation`); one whose client keeps
+/// no results answers the client's nil map, `null` (`client/alloc_endpoint.go` Checks,
+/// `checkstore` List), without `X-Nomad-Index` (allocChecks sets no query meta).
 #[tokio::test]
 async fn the_fake_answers_missing_and_empty_job_parts_as_nomad_does() {
     let fake = FakeNomad::start(Options::default()).await;
@@ -686,6 +767,9 @@ async fn the_fake_answers_missing_and_empty_job_parts_as_nomad_does() {
         (format!("/v1/evaluation/{unknown}/allocations"), 200, "[]"),
         (format!("/v1/deployment/allocations/{unknown}"), 200, "[]"),
         (format!("/v1/node/{unknown}/allocations"), 200, "[]"),
+        ("/v1/services".into(), 200, "[]"),
+        ("/v1/services?namespace=nope".into(), 200, "[]"),
+        ("/v1/service/nope".into(), 200, "[]"),
     ];
     let mut problems = Vec::new();
     for (path, status, body) in &cases {
@@ -698,6 +782,23 @@ async fn the_fake_answers_missing_and_empty_job_parts_as_nomad_does() {
         if *status == 200 && !index {
             problems.push(format!("GET {path}: no X-Nomad-Index"));
         }
+    }
+    // Check results: an unknown allocation, and one without any Nomad check.
+    let (status, body, _) = c.answer(&format!("/v1/allocation/{unknown}/checks")).await;
+    if (status, body.as_str()) != (404, format!("Unknown allocation {unknown:?}").as_str()) {
+        problems.push(format!(
+            "checks of an unknown allocation: {status} {body:?}"
+        ));
+    }
+    let report = c.call("GET", "/v1/job/report/allocations", None).await;
+    let report_alloc = report[0]["ID"].as_str().unwrap();
+    let (status, body, index) = c
+        .answer(&format!("/v1/allocation/{report_alloc}/checks"))
+        .await;
+    if (status, body.trim(), index) != (200, "null", false) {
+        problems.push(format!(
+            "checks of an allocation without checks: {status} {body:?} (index header: {index}), Nomad answers 200 null without one"
+        ));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
@@ -725,4 +826,112 @@ async fn the_fake_answers_missing_and_empty_job_parts_as_nomad_does() {
             check.problems
         );
     }
+}
+
+/// Native services follow the allocations as on a Nomad client: a `provider = "nomad"`
+/// service is registered while its allocation runs (a Consul one never is), its instance
+/// names the allocation, node, address and port, its checks report a status, and both
+/// are gone once the allocation stops.
+#[tokio::test]
+async fn the_fake_registers_native_services_while_their_allocations_run() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: fake.url(),
+    };
+    let mut job = services_job("cache");
+    job["Job"]["TaskGroups"][0]["Services"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"Name": "in-consul", "PortLabel": "db"}));
+    c.call("POST", "/v1/jobs", Some(job)).await;
+    fake.settle(std::time::Duration::from_secs(5)).await;
+
+    let listed = c.call("GET", "/v1/services", None).await;
+    assert_eq!(
+        listed,
+        json!([{"Namespace": "default", "Services": [
+            {"ServiceName": "cache-admin", "Tags": []},
+            {"ServiceName": "cache-redis", "Tags": ["cache", "db"]}
+        ]}]),
+        "{listed:#}"
+    );
+    let alloc = &c.call("GET", "/v1/job/cache/allocations", None).await[0];
+    let alloc_id = alloc["ID"].as_str().unwrap();
+    let node = c
+        .call(
+            "GET",
+            &format!("/v1/node/{}", alloc["NodeID"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    let instances = c.call("GET", "/v1/service/cache-redis", None).await;
+    let instance = &instances[0];
+    assert_eq!(instances.as_array().unwrap().len(), 1, "{instances:#}");
+    assert_eq!(instance["AllocID"], alloc_id);
+    assert_eq!(instance["NodeID"], alloc["NodeID"]);
+    assert_eq!(instance["JobID"], "cache");
+    assert_eq!(instance["Datacenter"], "dc1");
+    assert_eq!(
+        instance["Address"],
+        node["HTTPAddr"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .next()
+            .unwrap()
+    );
+    assert_eq!(
+        instance["ID"],
+        format!("_nomad-task-{alloc_id}-group-cache-cache-redis-db")
+    );
+    let port = instance["Port"].as_u64().unwrap();
+    assert!((20_000..32_000).contains(&port), "a dynamic port: {port}");
+    let admin = c.call("GET", "/v1/service/cache-admin", None).await;
+    assert_eq!(admin[0]["Port"], 8081, "the static port: {admin:#}");
+    assert_eq!(
+        c.call("GET", "/v1/service/in-consul", None).await,
+        json!([]),
+        "a Consul service is not in Nomad's catalogue"
+    );
+
+    let checks = c
+        .call("GET", &format!("/v1/allocation/{alloc_id}/checks"), None)
+        .await;
+    let mut results: Vec<&Value> = checks.as_object().unwrap().values().collect();
+    results.sort_by_key(|r| r["Check"].as_str().unwrap().to_string());
+    assert_eq!(results.len(), 2, "{checks:#}");
+    assert_eq!(results[0]["Check"], "admin_http");
+    assert_eq!(results[0]["Service"], "cache-admin");
+    assert_eq!(results[0]["Task"], "redis");
+    assert_eq!(results[0]["Status"], "success");
+    assert_eq!(results[0]["StatusCode"], 200);
+    assert_eq!(results[1]["Check"], "redis_probe");
+    assert_eq!(results[1]["Service"], "cache-redis");
+    assert_eq!(results[1]["Status"], "success");
+    assert_eq!(results[1]["Output"], "nomad: tcp ok");
+    assert_eq!(results[1]["Mode"], "healthiness");
+    assert!(
+        results[1].get("Task").is_none(),
+        "a group service: {checks:#}"
+    );
+    assert_eq!(results[1]["Group"], alloc["Name"]);
+
+    // Stopping the allocation removes its registrations and check results.
+    c.call("POST", &format!("/v1/allocation/{alloc_id}/stop"), None)
+        .await;
+    let instances = c.call("GET", "/v1/service/cache-redis", None).await;
+    assert!(
+        instances
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["AllocID"] != alloc_id),
+        "{instances:#}"
+    );
+    let (status, body, _) = c.answer(&format!("/v1/allocation/{alloc_id}/checks")).await;
+    assert_eq!((status, body.trim()), (200, "null"));
+    c.call("DELETE", "/v1/job/cache", None).await;
+    fake.settle(std::time::Duration::from_secs(5)).await;
+    assert_eq!(c.call("GET", "/v1/services", None).await, json!([]));
 }

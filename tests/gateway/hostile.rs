@@ -396,6 +396,17 @@ async fn slow_clients_and_too_many_connections_are_cut_off() {
     assert!(started.elapsed() < Duration::from_secs(4));
     healthy(addr).await;
 
+    // A request head over 64 KiB: 431, and the connection closed.
+    let big = "x".repeat(100 * 1024);
+    let raw = send(
+        addr,
+        &request("GET", "/api/v1/jobs", &[("x-padding", &big)], b""),
+        b"",
+    )
+    .await;
+    assert_eq!(raw.status, 431, "{raw:?}");
+    healthy(addr).await;
+
     // A body that trickles: 408 once the body time is up, for REST and MCP alike.
     for (path, mcp) in [("/api/v1/jobs", false), ("/mcp", true)] {
         let mut trickle = TcpStream::connect(addr).await.unwrap();

@@ -179,7 +179,7 @@ fn conforms(value: &Value, schema: &Value, root: &Value, at: &str, partial: bool
     }
 }
 
-const READ_ONLY: [&str; 20] = [
+const READ_ONLY: [&str; 23] = [
     "list_jobs",
     "get_job",
     "plan_job",
@@ -188,6 +188,9 @@ const READ_ONLY: [&str; 20] = [
     "list_allocations",
     "get_allocation",
     "get_job_logs",
+    "list_services",
+    "get_service",
+    "get_allocation_checks",
     "list_evaluations",
     "get_evaluation",
     "list_deployments",
@@ -221,7 +224,7 @@ async fn every_tool_is_described_for_an_agent() {
     assert!(info.capabilities.prompts.is_some());
 
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 36, "one tool per service operation");
+    assert_eq!(tools.len(), 39, "one tool per service operation");
     for tool in &tools {
         let name = tool.name.as_ref();
         assert!(
@@ -404,6 +407,42 @@ async fn every_tool_runs_against_nomad() {
     .await;
     assert!(logs["lines"].as_array().unwrap().len() <= 3);
     assert!(logs.to_string().contains("GET /health 200"), "{logs:#}");
+
+    // Where it runs: the job's Nomad service, its instances and their checks.
+    let services = ok(&client, &tools, "list_services", json!({})).await;
+    assert_eq!(
+        services["items"],
+        json!([{"name": "web", "namespace": "default", "tags": []}]),
+        "{services:#}"
+    );
+    let service = ok(
+        &client,
+        &tools,
+        "get_service",
+        json!({"service_name": "web"}),
+    )
+    .await;
+    assert_eq!(service["instance_count"], 3, "{service:#}");
+    assert_eq!(service["health"]["passing"], 3, "{service:#}");
+    let instance = service["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["alloc_id"] == alloc_id.as_str())
+        .unwrap_or_else(|| panic!("an instance of {alloc_id}: {service:#}"));
+    assert!(instance["port"].as_u64().unwrap() > 0, "{instance:#}");
+    assert!(!instance["address"].as_str().unwrap().is_empty());
+    assert_eq!(instance["checks"][0]["status"], "success", "{instance:#}");
+    let checks = ok(
+        &client,
+        &tools,
+        "get_allocation_checks",
+        json!({"alloc_id": alloc_id}),
+    )
+    .await;
+    assert_eq!(checks["checks"][0]["service"], "web", "{checks:#}");
+    assert_eq!(checks["checks"][0]["status"], "success", "{checks:#}");
+
     ok(
         &client,
         &tools,
@@ -622,6 +661,14 @@ async fn failures_are_tool_errors_and_malformed_calls_are_protocol_errors() {
         missing,
         "job 'web' not found in namespace 'default'; jobs with a similar name: web-api"
     );
+    fake.settle(Duration::from_secs(10)).await;
+    let missing = tool_error(&client, "get_service", json!({"service_name": "web"})).await;
+    assert_eq!(
+        missing,
+        "service 'web' not found in namespace 'default'; services with a similar name: web-api"
+    );
+    let missing = tool_error(&client, "get_service", json!({"service_name": "postgres"})).await;
+    assert!(missing.contains("list_services"), "{missing}");
     let invalid = tool_error(
         &client,
         "create_job",

@@ -169,6 +169,20 @@ async fn both_transports_refuse_bad_credentials_and_show_only_allowed_tools() {
     )
     .await;
     assert!(refused.contains("'default'"), "{refused}");
+    for (tool, arguments) in [
+        ("list_services", json!({"namespace": "default"})),
+        (
+            "get_service",
+            json!({"service_name": "web", "namespace": "default"}),
+        ),
+        (
+            "get_allocation_checks",
+            json!({"alloc_id": "00000000-0000-0000-0000-000000000001", "namespace": "default"}),
+        ),
+    ] {
+        let refused = tool_error(&client, tool, arguments).await;
+        assert!(refused.contains("'default'"), "{tool}: {refused}");
+    }
     // Two writes in the budget, then a tool error that says when to retry.
     for _ in 0..2 {
         let result = crate::mcp::call(

@@ -193,3 +193,31 @@ fn event_stream_lines_deserialize() {
     assert!(!batch.events.is_empty());
     assert!(!batch.events[0].topic.is_empty());
 }
+
+#[test]
+fn service_and_check_samples_deserialize() {
+    let lists: Vec<ServiceListStub> = parse("GET_v1_services.json");
+    assert_eq!(lists[0].namespace, "default");
+    assert_eq!(lists[0].services[0].service_name, "example-cache-redis");
+    assert_eq!(lists[0].services[0].tags, ["cache", "db"]);
+    let instances: Vec<ServiceRegistration> = parse("GET_v1_service_SERVICE_NAME.json");
+    assert_eq!(instances.len(), 2);
+    assert_eq!(
+        instances[0].alloc_id,
+        "177160af-26f6-619f-9c9f-5e46d1104395"
+    );
+    assert_eq!(instances[0].address, "127.0.0.1");
+    assert_eq!(instances[0].port, 29702);
+    assert_eq!(instances[0].node_id, "7406e90b-de16-d118-80fe-60d0f2730cb3");
+    assert_eq!(instances[0].datacenter, "dc1");
+    let checks: AllocCheckResults = parse("GET_v1_allocation_ALLOC_checks.json");
+    let check = &checks["a1ed96606694742bf201a640a607e306"];
+    assert_eq!(check.service, "redis");
+    assert_eq!(check.check, "redis_probe");
+    assert_eq!(check.status, "success");
+    assert_eq!(check.mode, "healthiness");
+    assert_eq!(check.timestamp, 1690442203);
+    // An allocation whose client keeps no results answers `null`.
+    let none: Option<AllocCheckResults> = serde_json::from_str("null").unwrap();
+    assert!(none.is_none());
+}

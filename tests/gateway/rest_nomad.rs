@@ -551,3 +551,188 @@ async fn a_write_option_given_twice_is_refused_before_anything_runs() {
     let after = api.get("/api/v1/jobs/web").await;
     assert_eq!(after["job_modify_index"], before, "nothing ran: {after:#}");
 }
+
+#[tokio::test]
+async fn services_show_where_instances_run_and_how_their_checks_stand() {
+    let fake = FakeNomad::start(Options {
+        namespaces: vec!["staging".into()],
+        ..Options::default()
+    })
+    .await;
+    let api = Api::start(&fake, &[]).await;
+    // A Nomad service with an HTTP check (the spec's health check), and one whose checks
+    // fail (the fake's `fake_nomad_check` meta).
+    api.ok("POST", "/api/v1/jobs", Some(web_spec("web"))).await;
+    let flaky = json!({"job": {
+        "ID": "flaky", "Datacenters": ["dc1"], "Meta": {"fake_nomad_check": "failing"},
+        "TaskGroups": [{"Name": "flaky", "Count": 1,
+            "Networks": [{"DynamicPorts": [{"Label": "db"}]}],
+            "Services": [{"Name": "flaky", "Provider": "nomad", "PortLabel": "db",
+                          "Tags": ["db", "v1"],
+                          "Checks": [{"Name": "probe", "Type": "tcp",
+                                      "Interval": 10_000_000_000i64, "Timeout": 2_000_000_000i64}]}],
+            "Tasks": [{"Name": "db", "Driver": "docker", "Config": {"image": "redis:7"},
+                       "Resources": {"CPU": 100, "MemoryMB": 64}}]}]
+    }});
+    api.ok("PUT", "/api/v1/jobs", Some(flaky)).await;
+    fake.settle(SETTLE).await;
+
+    let listed = api.get("/api/v1/services").await;
+    assert_eq!(
+        listed["items"],
+        json!([
+            {"name": "flaky", "namespace": "default", "tags": ["db", "v1"]},
+            {"name": "web", "namespace": "default", "tags": []}
+        ]),
+        "{listed:#}"
+    );
+    assert_eq!(listed["total"], 2);
+    let first = api.get("/api/v1/services?limit=1").await;
+    assert_eq!(first["next_cursor"], "1", "{first:#}");
+    let staging = api.get("/api/v1/services?namespace=staging").await;
+    assert_eq!(staging["items"], json!([]), "{staging:#}");
+
+    let allocs = api.get("/api/v1/jobs/web/allocations").await;
+    let alloc_ids: Vec<&str> = allocs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    let service = api.get("/api/v1/services/web").await;
+    assert_eq!(service["name"], "web");
+    assert_eq!(service["instance_count"], 2, "{service:#}");
+    assert_eq!(service["health"]["passing"], 2, "{service:#}");
+    let instances = service["instances"].as_array().unwrap();
+    for instance in instances {
+        assert!(
+            alloc_ids.contains(&instance["alloc_id"].as_str().unwrap()),
+            "{instance:#}"
+        );
+        assert!(
+            instance["address"].as_str().unwrap().starts_with("10.0.0."),
+            "{instance:#}"
+        );
+        let port = instance["port"].as_u64().unwrap();
+        assert!((20_000..32_000).contains(&port), "{instance:#}");
+        assert_eq!(instance["job_id"], "web");
+        assert_eq!(instance["datacenter"], "dc1");
+        assert!(
+            fake.node_ids()
+                .contains(&instance["node_id"].as_str().unwrap().to_string())
+        );
+        assert_eq!(instance["health"], "passing", "{instance:#}");
+        let check = &instance["checks"][0];
+        assert_eq!(check["name"], "web http", "{instance:#}");
+        assert_eq!(check["status"], "success");
+        assert_eq!(check["http_status"], 200);
+    }
+    assert!(service.get("checks_note").is_none(), "{service:#}");
+
+    let flaky = api.get("/api/v1/services/flaky").await;
+    assert_eq!(flaky["health"]["failing"], 1, "{flaky:#}");
+    let instance = &flaky["instances"][0];
+    assert_eq!(instance["health"], "failing", "{flaky:#}");
+    assert_eq!(instance["tags"], json!(["db", "v1"]));
+    assert!(
+        instance["checks"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("connection refused"),
+        "{flaky:#}"
+    );
+
+    // One allocation's checks.
+    let checks = api
+        .get(&format!("/api/v1/allocations/{}/checks", alloc_ids[0]))
+        .await;
+    assert_eq!(checks["alloc_id"], alloc_ids[0]);
+    assert_eq!(checks["job_id"], "web");
+    let check = &checks["checks"][0];
+    assert_eq!(check["service"], "web", "{checks:#}");
+    assert_eq!(check["status"], "success");
+    assert_eq!(check["mode"], "healthiness");
+    assert_eq!(check["output"], "nomad: http ok");
+    assert_eq!(check["output_truncated"], false);
+    assert!(check["checked_at"].is_string(), "{checks:#}");
+    let (status, problem) = api
+        .call(
+            "GET",
+            "/api/v1/allocations/00000000-0000-0000-0000-000000000001/checks",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "{problem:#}");
+
+    // A name nothing registers: Nomad answers `[]`; the gateway says "not found".
+    let (status, problem) = api.call("GET", "/api/v1/services/wbe", None).await;
+    assert_eq!(status, 404, "{problem:#}");
+    assert_eq!(
+        problem["detail"],
+        "service 'wbe' not found in namespace 'default'; services with a similar name: web"
+    );
+    let (status, problem) = api
+        .call("GET", "/api/v1/services/web?namespace=staging", None)
+        .await;
+    assert_eq!(status, 404, "{problem:#}");
+    assert!(
+        problem["detail"].as_str().unwrap().starts_with(
+            "service 'web' not found in namespace 'staging'; list the services (list_services"
+        ),
+        "{problem:#}"
+    );
+    let (status, problem) = api
+        .call("GET", "/api/v1/services/web?namespace=*", None)
+        .await;
+    assert_eq!(status, 422, "{problem:#}");
+    assert_eq!(problem["errors"][0]["field"], "namespace", "{problem:#}");
+
+    // Once the job stops, its service is gone.
+    api.ok("DELETE", "/api/v1/jobs/web", None).await;
+    fake.settle(SETTLE).await;
+    let (status, problem) = api.call("GET", "/api/v1/services/web", None).await;
+    assert_eq!(status, 404, "{problem:#}");
+    let checks = api
+        .get(&format!("/api/v1/allocations/{}/checks", alloc_ids[0]))
+        .await;
+    assert_eq!(checks["checks"], json!([]), "{checks:#}");
+}
+
+#[tokio::test]
+async fn a_large_service_reads_the_checks_of_twenty_allocations_at_most() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let api = Api::start(&fake, &[]).await;
+    let mut spec = web_spec("wide");
+    spec["count"] = json!(23);
+    spec["memory"] = json!(64);
+    spec["cpu"] = json!(100);
+    api.ok("POST", "/api/v1/jobs", Some(spec)).await;
+    fake.settle(Duration::from_secs(20)).await;
+
+    fake.clear_requests();
+    let service = api.get("/api/v1/services/wide").await;
+    assert_eq!(service["instance_count"], 23, "{service:#}");
+    assert_eq!(service["health"]["passing"], 20, "{service:#}");
+    assert_eq!(service["health"]["not_read"], 3, "{service:#}");
+    let unread: Vec<&Value> = service["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["checks"].is_null())
+        .collect();
+    assert_eq!(unread.len(), 3, "{service:#}");
+    assert!(unread.iter().all(|i| i["health"].is_null()));
+    assert!(
+        service["checks_note"]
+            .as_str()
+            .unwrap()
+            .contains("first 20 allocations"),
+        "{service:#}"
+    );
+    let check_reads = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/checks"))
+        .count();
+    assert_eq!(check_reads, 20, "one read per allocation, 20 at most");
+}

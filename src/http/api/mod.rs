@@ -15,6 +15,7 @@ mod job_actions;
 mod jobs;
 mod nodes;
 mod operations;
+mod services;
 
 use std::collections::BTreeMap;
 
@@ -37,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(jobs::router())
         .merge(job_actions::router())
         .merge(allocations::router())
+        .merge(services::router())
         .merge(evaluations::router())
         .merge(deployments::router())
         .merge(nodes::router())
@@ -61,6 +63,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     tags(
         (name = "jobs", description = "Jobs: list, read, create, submit, plan, stop, and act on them"),
         (name = "allocations", description = "Allocations and task logs"),
+        (name = "services", description = "Nomad-native services: where their instances run, and their checks"),
         (name = "evaluations", description = "The scheduler's decisions, with placement failures in words"),
         (name = "deployments", description = "Rolling deployments and canaries"),
         (name = "nodes", description = "Client nodes: drain, eligibility, labels"),
@@ -138,7 +141,7 @@ impl utoipa::IntoResponses for Problems {
                 403,
                 "The credential lacks the scope (insufficient_scope) or the namespace, the gateway is read-only, or the Host or a browser's Origin is not this gateway's",
             ),
-            (404, "The job, allocation, evaluation, deployment, node or namespace does not exist"),
+            (404, "The job, allocation, evaluation, deployment, node, service or namespace does not exist"),
             (408, "The request body did not arrive within GATEWAY_BODY_TIMEOUT"),
             (409, "The object changed meanwhile, or is not in a state that allows the action"),
             (413, "The request body is larger than GATEWAY_BODY_LIMIT"),

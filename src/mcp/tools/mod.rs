@@ -14,6 +14,7 @@ mod jobs;
 mod nodes;
 mod operations;
 pub(crate) mod schema;
+mod services;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -236,6 +237,7 @@ pub fn all() -> &'static [ToolDef] {
         tools.extend(jobs::tools());
         tools.extend(job_actions::tools());
         tools.extend(allocations::tools());
+        tools.extend(services::tools());
         tools.extend(evaluations::tools());
         tools.extend(deployments::tools());
         tools.extend(nodes::tools());

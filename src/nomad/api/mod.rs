@@ -9,6 +9,7 @@ mod events;
 mod jobs;
 mod logs;
 mod nodes;
+mod services;
 
 pub use allocations::AllocStopResponse;
 pub use events::EventStream;

@@ -10,6 +10,7 @@ mod deployment;
 mod eval;
 mod job;
 mod node;
+mod service;
 
 pub use alloc::*;
 pub use cluster::*;
@@ -17,6 +18,7 @@ pub use deployment::*;
 pub use eval::*;
 pub use job::*;
 pub use node::*;
+pub use service::*;
 
 use serde::{Deserialize, Deserializer};
 

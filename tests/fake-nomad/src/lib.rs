@@ -2,6 +2,7 @@
 //!
 //! It keeps jobs, evaluations, allocations, deployments and nodes, runs a small scheduler
 //! with CPU and memory accounting, moves allocations through their lifecycle on a timer,
+//! registers the Nomad-native services of running allocations and reports their checks,
 //! serves task logs, the event stream and blocking queries, enforces ACL tokens, and can
 //! inject faults. Responses follow the shapes of Nomad's documented samples; the
 //! gateway's fidelity test compares them key by key.
@@ -9,7 +10,8 @@
 //! Task behaviour is chosen through the job: a task whose `image`, `command` or `args`
 //! mention `crash`, or whose meta has `fake_nomad_behavior = "crash"`, exits with code 1
 //! after starting, restarts per its restart policy and then fails. Meta
-//! `fake_nomad_log_bytes` makes the task's stdout that many bytes long.
+//! `fake_nomad_log_bytes` makes the task's stdout that many bytes long; meta
+//! `fake_nomad_check = "failing"` makes the Nomad service checks below it fail.
 
 // Handlers return early with a ready `Response` as their error; boxing it buys nothing.
 #![allow(clippy::result_large_err)]

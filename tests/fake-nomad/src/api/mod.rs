@@ -84,6 +84,16 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/v1/client/allocation/{id}/restart",
             post(objects::restart_allocation).put(objects::restart_allocation),
         )
+        .route(
+            "/v1/allocation/{id}/checks",
+            get(objects::allocation_checks),
+        )
+        .route(
+            "/v1/client/allocation/{id}/checks",
+            get(objects::allocation_checks),
+        )
+        .route("/v1/services", get(objects::services))
+        .route("/v1/service/{name}", get(objects::service))
         .route("/v1/client/fs/logs/{id}", get(stream::logs))
         .route("/v1/evaluations", get(objects::evaluations))
         .route("/v1/evaluation/{id}", get(objects::evaluation))

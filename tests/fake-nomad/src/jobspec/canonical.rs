@@ -26,6 +26,30 @@ pub(super) fn fill(target: &mut Value, defaults: Value) {
     }
 }
 
+/// `structs.ServiceCheck` with every field at its zero value: what Nomad stores for the
+/// fields a JSON submission leaves out (`nomad/structs/services.go` at 1.11.2).
+pub(super) fn check_defaults() -> Value {
+    json!({
+        "Name": "", "Type": "", "Command": "", "Args": null, "Path": "", "Protocol": "",
+        "PortLabel": "", "Expose": false, "AddressMode": "", "Interval": 0, "Timeout": 0,
+        "InitialStatus": "", "Notes": "", "TLSServerName": "", "TLSSkipVerify": false,
+        "Method": "", "Header": null, "CheckRestart": null, "GRPCService": "",
+        "GRPCUseTLS": false, "TaskName": "", "SuccessBeforePassing": 0,
+        "FailuresBeforeCritical": 0, "FailuresBeforeWarning": 0, "Body": "", "OnUpdate": ""
+    })
+}
+
+/// `structs.Service` likewise (its Consul `Namespace` left out, as the fake does).
+pub(super) fn service_defaults() -> Value {
+    json!({
+        "Name": "", "TaskName": "", "PortLabel": "", "AddressMode": "", "Address": "",
+        "EnableTagOverride": false, "Tags": null, "CanaryTags": null, "Checks": null,
+        "Connect": null, "Meta": null, "CanaryMeta": null, "Weights": null,
+        "TaggedAddresses": null, "OnUpdate": "", "Provider": "", "Cluster": "",
+        "Identity": null, "Kind": ""
+    })
+}
+
 pub(super) fn update_defaults() -> Value {
     json!({
         "Stagger": 30 * SECOND, "MaxParallel": 1, "HealthCheck": "checks",
@@ -93,13 +117,15 @@ pub fn canonicalize(job: &mut Value, namespace: &str) {
     }
 }
 
-/// The defaults `api.Service.Canonicalize` fills: the name `job-group[-task]`, address
+/// Every field of `structs.Service` and `structs.ServiceCheck` (at its zero value when left out),
+/// and the defaults `api.Service.Canonicalize` fills: the name `job-group[-task]`, address
 /// mode `auto`, `require_healthy` on update (inherited by the checks), the `consul`
 /// provider and the `default` cluster.
 pub(super) fn canonicalize_services(group: &mut Value, job_name: &str) {
     let group_name = str_of(group, "Name").to_string();
     let fix = |services: Option<&mut Value>, task: Option<&str>| {
         for service in services.and_then(Value::as_array_mut).into_iter().flatten() {
+            fill(service, service_defaults());
             if str_of(service, "Name").is_empty() {
                 service["Name"] = json!(match task {
                     Some(t) => format!("{job_name}-{group_name}-{t}"),
@@ -123,6 +149,7 @@ pub(super) fn canonicalize_services(group: &mut Value, job_name: &str) {
                 .into_iter()
                 .flatten()
             {
+                fill(check, check_defaults());
                 if str_of(check, "OnUpdate").is_empty() {
                     check["OnUpdate"] = on_update.clone();
                 }

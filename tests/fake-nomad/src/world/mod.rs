@@ -1,5 +1,6 @@
 //! The fake's state: nodes, jobs and their versions, evaluations, allocations,
-//! deployments, namespaces and the event log, all under one Raft-like index.
+//! deployments, namespaces and the event log, all under one Raft-like index; native
+//! services and their checks follow from the allocations (`services.rs`).
 //!
 //! This file holds the world itself, its index, namespaces and event log, and the
 //! task that moves the simulation along.
@@ -9,6 +10,7 @@ mod clock;
 mod jobs;
 mod nodes;
 mod records;
+mod services;
 
 use std::collections::BTreeMap;
 use std::sync::Weak;
@@ -20,6 +22,7 @@ use crate::Options;
 
 pub use clock::{new_id, now_ns, rfc3339};
 pub use records::*;
+pub use services::{CheckResult, Registration};
 
 #[derive(Clone)]
 pub struct World {

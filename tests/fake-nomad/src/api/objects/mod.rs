@@ -1,4 +1,5 @@
-//! Allocations, evaluations, deployments, nodes and node metadata.
+//! Allocations, evaluations, deployments, nodes and node metadata, native services and
+//! check results.
 //!
 //! This file holds the shapes the handlers share: namespaced lists, reads of one
 //! namespaced object and writes on one.
@@ -8,6 +9,7 @@ mod deployments;
 mod evaluations;
 mod metadata;
 mod nodes;
+mod services;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -23,6 +25,7 @@ pub use deployments::{deployment, deployment_allocations, deployments, fail, pro
 pub use evaluations::{evaluation, evaluation_allocations, evaluations};
 pub use metadata::{metadata, set_metadata};
 pub use nodes::{drain, eligibility, node, node_allocations, nodes};
+pub use services::{allocation_checks, service, services};
 
 type Query = std::collections::HashMap<String, String>;
 

@@ -1,0 +1,195 @@
+//! Where it runs: Nomad-native services, one service's instances and their health, an
+//! allocation's check results.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
+use crate::service::PageRequest;
+use crate::service::policy::Access;
+use crate::service::services::{AllocationChecks, CheckStatus, Health, ServiceDetail, ServiceRow};
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        define_list(
+            "list_services",
+            "List services",
+            "List the Nomad-native services (`provider = \"nomad\"`) registered in a namespace \
+             by running allocations: each name with its tags. `namespace` `*` lists every \
+             namespace you may read. get_service shows where one runs and whether it is healthy.",
+            Access::Read,
+            |ctx: Ctx, input: ListServicesInput| async move {
+                let page = PageRequest::new(input.cursor, input.limit);
+                ctx.service
+                    .list_services(&ctx.who, input.namespace.as_deref(), &page)
+                    .await
+            },
+        ),
+        define(
+            "get_service",
+            "Get a service",
+            "Show where a Nomad-native service runs: each instance's address and port, \
+             allocation, node, job and datacenter, and the status of its health checks \
+             (passing, failing, pending). Use it to find an endpoint to call or to see which \
+             instances are unhealthy; the checks of the first 20 allocations are read.",
+            Kind::Read,
+            Access::Read,
+            |ctx: Ctx, input: ServiceRef| async move {
+                ctx.service
+                    .get_service(&ctx.who, &input.service_name, input.namespace.as_deref())
+                    .await
+            },
+        ),
+        define(
+            "get_allocation_checks",
+            "Get an allocation's checks",
+            "Show the latest result of each Nomad service check in one allocation: check and \
+             service name, status (success, failure, pending), mode, output (capped at 1024 \
+             bytes) and when it ran. Use it to see why an instance is unhealthy.",
+            Kind::Read,
+            Access::Read,
+            |ctx: Ctx, input: AllocationChecksInput| async move {
+                ctx.service
+                    .get_allocation_checks(&ctx.who, &input.alloc_id, input.namespace.as_deref())
+                    .await
+            },
+        ),
+    ]
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListServicesInput {
+    /// A namespace, or `*` for all you may read; the gateway's default when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// The `next_cursor` of the previous page; leave out for the first page.
+    #[serde(default)]
+    #[schemars(example = &"50")]
+    pub cursor: Option<String>,
+    /// Services per page (default 50, at most 200).
+    #[serde(default)]
+    #[schemars(example = 20, range(min = 1, max = 200))]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRef {
+    /// The service's name (list_services shows them).
+    #[schemars(example = &"web-api")]
+    pub service_name: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationChecksInput {
+    /// The allocation's full ID (get_service and list_allocations show it).
+    #[schemars(example = &"5b0c3a4e-8d1f-4c6e-9a57-2f3d8e6b1c90")]
+    pub alloc_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+}
+
+impl Line for ServiceRow {
+    fn line(&self) -> String {
+        if self.tags.is_empty() {
+            format!("{} (namespace {})", self.name, self.namespace)
+        } else {
+            format!(
+                "{} (namespace {}) tags {}",
+                self.name,
+                self.namespace,
+                self.tags.join(", ")
+            )
+        }
+    }
+}
+
+fn health_word(health: Option<Health>) -> &'static str {
+    match health {
+        Some(Health::Passing) => "passing",
+        Some(Health::Failing) => "failing",
+        Some(Health::Pending) => "pending",
+        Some(Health::Unchecked) => "no checks",
+        None => "checks not read",
+    }
+}
+
+fn check_line(c: &CheckStatus) -> String {
+    format!("check '{}' {}: {}", c.name, c.status, c.output)
+}
+
+impl Summary for ServiceDetail {
+    fn summary(&self) -> String {
+        let h = &self.health;
+        let mut lines = vec![format!(
+            "Service '{}' in namespace '{}': {} instance(s); {} passing, {} failing, {} pending, {} without checks, {} not read.",
+            self.name,
+            self.namespace,
+            self.instance_count,
+            h.passing,
+            h.failing,
+            h.pending,
+            h.unchecked,
+            h.not_read
+        )];
+        for i in &self.instances {
+            let failing: Vec<String> = i
+                .checks
+                .iter()
+                .flatten()
+                .filter(|c| c.status != "success")
+                .map(check_line)
+                .collect();
+            let detail = if failing.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", failing.join("; "))
+            };
+            lines.push(format!(
+                "{}:{} alloc {} on node {} (job {}, {}): {}{detail}",
+                i.address,
+                i.port,
+                i.alloc_id,
+                i.node_id,
+                i.job_id,
+                i.datacenter,
+                health_word(i.health)
+            ));
+        }
+        if let Some(note) = &self.checks_note {
+            lines.push(format!("Note: {note}."));
+        }
+        lines.join("\n")
+    }
+}
+
+impl Summary for AllocationChecks {
+    fn summary(&self) -> String {
+        if self.checks.is_empty() {
+            return format!(
+                "Allocation {} of job '{}' has no check results (no Nomad service check, not started yet, or stopped).",
+                self.alloc_id, self.job_id
+            );
+        }
+        let lines: Vec<String> = self
+            .checks
+            .iter()
+            .map(|c| format!("service '{}' {}", c.service, check_line(c)))
+            .collect();
+        format!(
+            "Checks of allocation {} of job '{}':\n{}",
+            self.alloc_id,
+            self.job_id,
+            lines.join("\n")
+        )
+    }
+}
