@@ -78,6 +78,36 @@ impl Cluster {
         channel_of(&self.id)
     }
 
+    /// Runs `handle` on each message of the channel of all replicas and of this replica's
+    /// own, one at a time, until shutdown (outside a runtime: never).
+    pub fn on_messages<F, Fut>(&self, shutdown: CancellationToken, handle: F)
+    where
+        F: Fn(String) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        use tokio::sync::broadcast::error::RecvError;
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut all = self.bus.subscribe(ALL);
+        let mut own = self.bus.subscribe(&self.own_channel());
+        runtime.spawn(async move {
+            loop {
+                let message = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    message = all.recv() => message,
+                    message = own.recv() => message,
+                };
+                match message {
+                    Ok(message) => handle(message).await,
+                    // Missed messages have a sweep or a timeout behind them (see `bus`).
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
     /// True when `replica` refreshed its row recently.
     pub async fn alive(&self, replica: &str) -> Result<bool, DbErr> {
         if replica == self.id {

@@ -148,43 +148,27 @@ impl Sessions {
     /// <origin>` on the channel of all replicas) and tells the origin it did (`dropped <id>`
     /// on the origin's channel), so a `DELETE` answers once every replica has let go.
     pub fn spawn_listener(self: &Arc<Self>, shutdown: tokio_util::sync::CancellationToken) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let mut all = self.cluster.bus.subscribe(cluster::ALL);
-        let mut own = self.cluster.bus.subscribe(&self.cluster.own_channel());
         let sessions = self.clone();
-        runtime.spawn(async move {
-            use tokio::sync::broadcast::error::RecvError;
-            loop {
-                let message = tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    message = all.recv() => message,
-                    message = own.recv() => message,
-                };
-                let message = match message {
-                    Ok(message) => message,
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => break,
-                };
-                let mut words = message.split(' ');
-                match (words.next(), words.next(), words.next()) {
-                    (Some("closed"), Some(id), origin) => {
-                        sessions.drop_worker(id).await;
-                        if let Some(origin) = origin.filter(|o| *o != sessions.cluster.id) {
-                            let note = format!("dropped {id} {}", sessions.cluster.id);
-                            let _ = sessions
-                                .cluster
-                                .bus
-                                .publish(&cluster::channel_of(origin), &note)
-                                .await;
-                        }
-                    }
-                    (Some("dropped"), Some(id), Some(replica)) => sessions.heard(id, replica),
-                    _ => {}
+        self.cluster.on_messages(shutdown, move |message| {
+            let sessions = sessions.clone();
+            async move { sessions.hear(&message).await }
+        });
+    }
+
+    async fn hear(&self, message: &str) {
+        let mut words = message.split(' ');
+        match (words.next(), words.next(), words.next()) {
+            (Some("closed"), Some(id), origin) => {
+                self.drop_worker(id).await;
+                if let Some(origin) = origin.filter(|o| *o != self.cluster.id) {
+                    let note = format!("dropped {id} {}", self.cluster.id);
+                    let channel = cluster::channel_of(origin);
+                    let _ = self.cluster.bus.publish(&channel, &note).await;
                 }
             }
-        });
+            (Some("dropped"), Some(id), Some(replica)) => self.heard(id, replica),
+            _ => {}
+        }
     }
 
     /// A replica let go of session `id`.

@@ -24,7 +24,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use super::guard;
 use super::sessions::Owner;
 use super::transport_sse::{SseSessions, TRANSPORT, Undelivered, gone};
-use crate::db::cluster::{self, channel_of};
+use crate::db::cluster::channel_of;
 use crate::db::operations::now;
 use crate::db::{relay, sessions as rows};
 use crate::service::Principal;
@@ -232,50 +232,33 @@ impl SseSessions {
     /// Listens for relayed messages and their answers (this replica's channel) and for
     /// sessions ended elsewhere (the channel of all replicas).
     pub fn spawn_listeners(self: &Arc<Self>, shutdown: CancellationToken) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let mut own = self
-            .app
-            .cluster
-            .bus
-            .subscribe(&self.app.cluster.own_channel());
-        let mut all = self.app.cluster.bus.subscribe(cluster::ALL);
         let sse = self.clone();
-        runtime.spawn(async move {
-            use tokio::sync::broadcast::error::RecvError;
-            loop {
-                let message = tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    message = own.recv() => message,
-                    message = all.recv() => message,
-                };
-                let message = match message {
-                    Ok(message) => message,
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => break,
-                };
-                let mut words = message.split(' ');
-                match (words.next(), words.next(), words.next()) {
-                    (Some("relay"), Some(row), Some(origin)) => {
-                        if let Ok(row) = row.parse() {
-                            let (sse, origin) = (sse.clone(), origin.to_string());
-                            tokio::spawn(async move { sse.take(row, &origin).await });
-                        }
-                    }
-                    (Some("ack"), Some(row), Some(how)) => {
-                        if let Ok(row) = row.parse() {
-                            sse.relay.heard(row, how == "ok");
-                        }
-                    }
-                    (Some("closed"), Some(id), _) => {
-                        sse.relay.forget(id);
-                        sse.close(id).await;
-                    }
-                    _ => {}
+        self.app.cluster.on_messages(shutdown, move |message| {
+            let sse = sse.clone();
+            async move { sse.hear(&message).await }
+        });
+    }
+
+    async fn hear(self: &Arc<Self>, message: &str) {
+        let mut words = message.split(' ');
+        match (words.next(), words.next(), words.next()) {
+            (Some("relay"), Some(row), Some(origin)) => {
+                if let Ok(row) = row.parse() {
+                    let (sse, origin) = (self.clone(), origin.to_string());
+                    tokio::spawn(async move { sse.take(row, &origin).await });
                 }
             }
-        });
+            (Some("ack"), Some(row), Some(how)) => {
+                if let Ok(row) = row.parse() {
+                    self.relay.heard(row, how == "ok");
+                }
+            }
+            (Some("closed"), Some(id), _) => {
+                self.relay.forget(id);
+                self.close(id).await;
+            }
+            _ => {}
+        }
     }
 
     /// The holder's side: takes the parked message, hands it over, answers the origin.
