@@ -36,6 +36,23 @@ impl Refused {
 
 /// The JSON-RPC message in `bytes`, or why it is not one.
 pub fn message(bytes: &[u8]) -> Result<ClientJsonRpcMessage, Refused> {
+    // One parse for a good message (the path every call takes); only a refused one is read
+    // again, as a `Value`, to say exactly what is wrong with it.
+    match serde_json::from_slice(bytes) {
+        Ok(message) => Ok(message),
+        Err(typed) => Err(classify(bytes, typed)),
+    }
+}
+
+fn classify(bytes: &[u8], typed: serde_json::Error) -> Refused {
+    match shape(bytes) {
+        Err(refused) => refused,
+        Ok(()) => Refused::Invalid(format!("invalid request: {typed}")),
+    }
+}
+
+/// Why a body the typed read refused is not a JSON-RPC message.
+fn shape(bytes: &[u8]) -> Result<(), Refused> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| Refused::Parse(format!("parse error: the body is not JSON ({e})")))?;
     let object = match &value {

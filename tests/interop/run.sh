@@ -5,9 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
-target="${CARGO_TARGET_DIR:-$root/target}"
-venv="$target/interop-venv"
-node_prefix="$target/interop-node"
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -18,25 +15,7 @@ apt_install() {
 }
 
 command -v openssl >/dev/null 2>&1 || apt_install openssl
-if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-  apt_install python3 python3-venv
-fi
-command -v npm >/dev/null 2>&1 || apt_install nodejs npm
-
-# The venv is rebuilt when the pins change.
-if ! cmp -s tests/interop/requirements.txt "$venv/requirements.txt" 2>/dev/null; then
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r tests/interop/requirements.txt
-  cp tests/interop/requirements.txt "$venv/requirements.txt"
-fi
-if ! cmp -s tests/interop/package.json "$node_prefix/package.json" 2>/dev/null \
-  || [ ! -x "$node_prefix/node_modules/.bin/mcp-inspector" ]; then
-  rm -rf "$node_prefix"
-  mkdir -p "$node_prefix"
-  cp tests/interop/package.json "$node_prefix/package.json"
-  (cd "$node_prefix" && npm install --no-audit --no-fund --no-package-lock --loglevel=error)
-fi
+source tests/interop/clients.sh
 
 cargo build -q -p nomad-gateway -p fake-nomad --bins
 

@@ -8,9 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
-target="${CARGO_TARGET_DIR:-$root/target}"
-venv="$target/interop-venv"
-node_prefix="$target/interop-node"
 
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   echo "tests/replicas/run.sh: TEST_DATABASE_URL is not set; it needs a Postgres server, e.g." >&2
@@ -28,27 +25,8 @@ apt_install() {
 
 command -v haproxy >/dev/null 2>&1 || apt_install haproxy
 command -v psql >/dev/null 2>&1 || apt_install postgresql-client
-if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-  apt_install python3 python3-venv
-fi
-command -v npm >/dev/null 2>&1 || apt_install nodejs npm
-
-# The same venv and node prefix as tests/interop/run.sh, rebuilt the same way when the pins
-# change.
-if ! cmp -s tests/interop/requirements.txt "$venv/requirements.txt" 2>/dev/null; then
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r tests/interop/requirements.txt
-  cp tests/interop/requirements.txt "$venv/requirements.txt"
-fi
-if ! cmp -s tests/interop/package.json "$node_prefix/package.json" 2>/dev/null \
-  || [ ! -x "$node_prefix/node_modules/.bin/mcp-inspector" ] \
-  || [ ! -x "$node_prefix/node_modules/.bin/mcp-remote" ]; then
-  rm -rf "$node_prefix"
-  mkdir -p "$node_prefix"
-  cp tests/interop/package.json "$node_prefix/package.json"
-  (cd "$node_prefix" && npm install --no-audit --no-fund --no-package-lock --loglevel=error)
-fi
+# The same clients as tests/interop/, installed the same way.
+source tests/interop/clients.sh
 
 cargo build -q -p nomad-gateway -p fake-nomad --bins
 

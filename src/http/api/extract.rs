@@ -82,17 +82,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 ));
             }
         };
-        // Syntax first: a body that is not JSON at all is 400, whatever its first fields
-        // say (a typed read would stop at an unknown field and call it a 422). Reading a
-        // `Value` also bounds the nesting (serde_json stops at 128 levels; skipping with
-        // `IgnoredAny` does not).
-        if let Err(error) = serde_json::from_slice::<serde_json::Value>(bytes) {
-            return Err(ApiError::BadRequest(format!(
-                "the request body is not valid JSON: {error}"
-            )));
-        }
+        let not_json = |error: serde_json::Error| {
+            ApiError::BadRequest(format!("the request body is not valid JSON: {error}"))
+        };
         // Every body is an object; serde would also read a struct from an array.
         if bytes.trim_ascii_start().first() == Some(&b'[') {
+            serde_json::from_slice::<serde_json::Value>(bytes).map_err(not_json)?;
             return Err(ApiError::Validation(vec![FieldError {
                 field: "body".to_string(),
                 message: "must be a JSON object, not an array".to_string(),
@@ -102,16 +97,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         let value = serde_path_to_error::deserialize(&mut reader).map_err(|error| {
             let path = error.path().to_string();
             let inner = error.into_inner();
+            // A typed read stops at the first unknown field, so a body that is not JSON
+            // at all could look like a 422; only a body that is JSON is one. Reading a
+            // `Value` (only on this refused path) also bounds the nesting: serde_json
+            // stops at 128 levels.
+            let is_json = serde_json::from_slice::<serde_json::Value>(bytes).is_ok();
             match inner.classify() {
-                serde_json::error::Category::Data => {
+                serde_json::error::Category::Data if is_json => {
                     ApiError::Validation(vec![field_error(path, inner.to_string())])
                 }
-                _ => ApiError::BadRequest(format!("the request body is not valid JSON: {inner}")),
+                _ => not_json(inner),
             }
         })?;
-        reader.end().map_err(|error| {
-            ApiError::BadRequest(format!("the request body is not valid JSON: {error}"))
-        })?;
+        reader.end().map_err(not_json)?;
         Ok(JsonBody(value))
     }
 }
