@@ -614,6 +614,29 @@ def format_row(c):
 # ------------------------------------------------------------------ held sessions
 
 
+def open_sessions_gauge(port):
+    """The gateway's own count of the sessions it holds, by transport (`/metrics`)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    found = {}
+    for line in text.splitlines():
+        m = re.match(r'gateway_mcp_sessions\{transport="([a-z_]+)"\} (\S+)', line)
+        if m:
+            found[m.group(1)] = float(m.group(2))
+    return found
+
+
+async def wait_sessions_gone(port, timeout=60):
+    start = time.monotonic()
+    while True:
+        held = open_sessions_gauge(port)
+        if all(v == 0 for v in held.values()):
+            return round(time.monotonic() - start, 2)
+        if time.monotonic() - start > timeout:
+            raise SystemExit(f"the gateway still holds sessions {timeout} s after they closed: {held}")
+        await asyncio.sleep(0.2)
+
+
 async def hold_sessions(port, count, pid):
     """Opens `count` legacy SSE sessions and `count` Streamable HTTP sessions."""
     report = {"rss_start_kib": rss_kib(pid), "fds_start": fd_count(pid)}
@@ -659,7 +682,7 @@ async def hold_sessions(port, count, pid):
         )
         if status != 200 or '"result"' not in body:
             raise SystemExit(f"a held Streamable HTTP session no longer answers: {status} {body}")
-    mcp_session(port)
+    sessions.append(mcp_session(port))
     report["live_sse"] = live_sse
     report["streamable_sessions"] = len(sessions)
 
@@ -673,7 +696,10 @@ async def hold_sessions(port, count, pid):
             await loop.run_in_executor(None, lambda r=req: urllib.request.urlopen(r, timeout=10).read())
         except Exception:  # noqa: BLE001 - a 404 for an evicted one is fine here
             pass
-    await asyncio.sleep(2)
+    # The gateway lets go of a closed SSE stream when it sees the connection end, and of an
+    # ended Streamable HTTP session at once; wait until its gauge says none is left.
+    report["seconds_to_let_go"] = await wait_sessions_gone(port)
+    await asyncio.sleep(1)
     report["rss_end_kib"] = rss_kib(pid)
     report["fds_end"] = fd_count(pid)
     return report

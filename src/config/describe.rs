@@ -110,6 +110,10 @@ impl Config {
             format_duration(self.mcp.session_idle),
         );
         put(
+            "GATEWAY_MCP_SESSIONS_IN_MEMORY",
+            self.mcp.sessions_in_memory.to_string(),
+        );
+        put(
             "GATEWAY_WWW_AUTHENTICATE_METADATA",
             auth.www_authenticate_metadata.to_string(),
         );

@@ -1,4 +1,5 @@
-//! MCP session settings: how many sessions a caller may hold and how long an idle one lives.
+//! MCP session settings: how many sessions a caller may hold, how long an idle one lives,
+//! and how many a replica keeps ready in memory.
 
 use std::time::Duration;
 
@@ -11,6 +12,10 @@ pub struct McpSettings {
     pub sessions_per_caller: usize,
     /// `GATEWAY_MCP_SESSION_IDLE`: a session without a request for this long is closed.
     pub session_idle: Duration,
+    /// `GATEWAY_MCP_SESSIONS_IN_MEMORY`: sessions a replica keeps ready in memory; beyond
+    /// that the least recently used idle one is set aside, and its next request restores it
+    /// from its row.
+    pub sessions_in_memory: usize,
 }
 
 impl Default for McpSettings {
@@ -18,6 +23,7 @@ impl Default for McpSettings {
         McpSettings {
             sessions_per_caller: 32,
             session_idle: Duration::from_secs(30 * 60),
+            sessions_in_memory: 256,
         }
     }
 }
@@ -43,8 +49,21 @@ pub(super) fn mcp_settings(s: &Sources) -> Result<McpSettings, ConfigError> {
             "use at least 10s (clients pause between calls)",
         ));
     }
+    let sessions_in_memory: usize = parse(
+        s,
+        "GATEWAY_MCP_SESSIONS_IN_MEMORY",
+        defaults.sessions_in_memory,
+        "a number of sessions",
+    )?;
+    if !(1..=1_000_000).contains(&sessions_in_memory) {
+        return Err(ConfigError::new(
+            "GATEWAY_MCP_SESSIONS_IN_MEMORY",
+            format!("{sessions_in_memory} is out of range; use 1 to 1000000"),
+        ));
+    }
     Ok(McpSettings {
         sessions_per_caller,
         session_idle,
+        sessions_in_memory,
     })
 }

@@ -14,6 +14,8 @@ mod resources;
 pub mod server;
 mod sessions;
 mod sse_relay;
+mod sse_worker;
+mod standalone;
 mod tools;
 mod transport_sse;
 
@@ -35,6 +37,9 @@ pub struct Limits {
     pub sessions_per_caller: usize,
     /// A session without a request for this long is closed.
     pub idle_timeout: Duration,
+    /// Sessions kept ready in memory per transport; the least recently used idle ones
+    /// beyond that are set aside and restored from their rows when used again.
+    pub in_memory: usize,
     /// SSE comment lines at this interval keep proxies from closing quiet streams.
     pub keep_alive: Duration,
 }
@@ -45,6 +50,7 @@ impl Default for Limits {
         Limits {
             sessions_per_caller: settings.sessions_per_caller,
             idle_timeout: settings.session_idle,
+            in_memory: settings.sessions_in_memory,
             keep_alive: Duration::from_secs(15),
         }
     }
@@ -65,6 +71,7 @@ impl Limits {
         Limits {
             sessions_per_caller: settings.sessions_per_caller,
             idle_timeout: settings.session_idle,
+            in_memory: settings.sessions_in_memory,
             ..Limits::default()
         }
     }

@@ -11,6 +11,11 @@
 //! - Idle expiry and the per-caller cap are decided on the rows, so they hold across
 //!   replicas; a replica also drops its own worker of a session it has not served for the
 //!   idle time (the row stays while another replica uses it).
+//! - A replica keeps at most `GATEWAY_MCP_SESSIONS_IN_MEMORY` workers (rmcp spends some
+//!   70 KiB on each): beyond that it sets aside the least recently used one that has no
+//!   request or stream in flight, and the session's next request restores it from its row,
+//!   as on another replica. A held session thus costs its row, not a worker. The standalone
+//!   `GET /mcp` stream is the gateway's own (`standalone`), so it pins no worker.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,9 +31,9 @@ use rmcp::transport::streamable_http_server::session::{
     SessionManager, SessionState, SessionStore, SessionStoreError,
 };
 use sea_orm::DatabaseConnection;
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use super::standalone::{self, Streams};
 use super::{Limits, guard, principal_of};
 use crate::db::cluster::{self, Cluster};
 use crate::db::operations::now;
@@ -69,6 +74,22 @@ struct Entry {
     last_seen: Instant,
     /// Used since the last write of `last_seen_at`.
     dirty: bool,
+    /// Requests and streams of the session in flight here; a busy worker stays.
+    busy: u32,
+    /// Set while the worker is being set aside: a request waits for it, then restores.
+    aside: Option<Arc<tokio::sync::Notify>>,
+}
+
+impl Entry {
+    fn new(owner: Owner, busy: u32) -> Entry {
+        Entry {
+            owner,
+            last_seen: Instant::now(),
+            dirty: busy > 0,
+            busy,
+            aside: None,
+        }
+    }
 }
 
 /// rmcp's hook: `store` keeps the handshake until [`track`] writes the row (it knows the
@@ -116,11 +137,15 @@ pub struct Sessions {
     store: Arc<Store>,
     db: DatabaseConnection,
     cluster: Arc<Cluster>,
-    held: Mutex<HashMap<String, Entry>>,
+    held: std::sync::Mutex<HashMap<String, Entry>>,
+    /// Sessions set aside while used since the last write of their `last_seen_at`.
+    untouched: std::sync::Mutex<Vec<String>>,
     waiting: std::sync::Mutex<Waiting>,
     limits: Limits,
     /// Cancelled when shutdown starts: standalone streams (`GET /mcp`) end then.
     shutdown: tokio_util::sync::CancellationToken,
+    /// The standalone streams open here (served by the gateway, not by the workers).
+    streams: Arc<Streams>,
 }
 
 impl Sessions {
@@ -137,10 +162,12 @@ impl Sessions {
             store,
             db,
             cluster,
-            held: Mutex::new(HashMap::new()),
+            held: std::sync::Mutex::new(HashMap::new()),
+            untouched: std::sync::Mutex::new(Vec::new()),
             waiting: std::sync::Mutex::new(HashMap::new()),
             limits,
             shutdown,
+            streams: Arc::default(),
         })
     }
 
@@ -159,6 +186,7 @@ impl Sessions {
         let mut words = message.split(' ');
         match (words.next(), words.next(), words.next()) {
             (Some("closed"), Some(id), origin) => {
+                self.streams.end(id);
                 self.drop_worker(id).await;
                 if let Some(origin) = origin.filter(|o| *o != self.cluster.id) {
                     let note = format!("dropped {id} {}", self.cluster.id);
@@ -183,9 +211,13 @@ impl Sessions {
         }
     }
 
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     async fn drop_worker(&self, id: &str) {
         let removed = {
-            let mut held = self.held.lock().await;
+            let mut held = self.held();
             let removed = held.remove(id).is_some();
             open_sessions(held.len());
             removed
@@ -207,6 +239,7 @@ impl Sessions {
         }
         for id in ids {
             // Here at once; the others when the bus reaches them.
+            self.streams.end(id);
             self.drop_worker(id).await;
             let note = format!("closed {id} {}", self.cluster.id);
             if let Err(error) = self.cluster.bus.publish(cluster::ALL, &note).await {
@@ -282,17 +315,11 @@ impl Sessions {
             last_seen_at: at,
         };
         {
-            let mut held = self.held.lock().await;
-            held.insert(
-                id.clone(),
-                Entry {
-                    owner: owner.clone(),
-                    last_seen: Instant::now(),
-                    dirty: false,
-                },
-            );
+            let mut held = self.held();
+            held.insert(id.clone(), Entry::new(owner.clone(), 0));
             open_sessions(held.len());
         }
+        self.make_room(&id).await;
         if let Err(error) = rows::insert(&self.db, row).await {
             // The session still works on this replica; another one answers 404 and the
             // client starts over, as after any lost session.
@@ -320,8 +347,9 @@ impl Sessions {
     /// on every replica. Returns how many sessions ended everywhere.
     pub async fn sweep(&self) -> usize {
         let (seen, idle_here, held_ids) = {
-            let mut held = self.held.lock().await;
-            let mut seen = Vec::new();
+            let mut seen: Vec<String> =
+                std::mem::take(&mut *self.untouched.lock().unwrap_or_else(|p| p.into_inner()));
+            let mut held = self.held();
             for (id, entry) in held.iter_mut() {
                 if entry.dirty {
                     entry.dirty = false;
@@ -330,7 +358,7 @@ impl Sessions {
             }
             let idle_here: Vec<String> = held
                 .iter()
-                .filter(|(_, e)| e.last_seen.elapsed() > self.limits.idle_timeout)
+                .filter(|(_, e)| e.busy == 0 && e.last_seen.elapsed() > self.limits.idle_timeout)
                 .map(|(id, _)| id.clone())
                 .collect();
             let held_ids: Vec<String> = held.keys().cloned().collect();
@@ -346,6 +374,12 @@ impl Sessions {
         if let Ok(still) = rows::existing(&self.db, &held_ids).await {
             for id in held_ids.iter().filter(|id| !still.contains(id)) {
                 self.drop_worker(id).await;
+            }
+        }
+        let listening = self.streams.ids();
+        if let Ok(still) = rows::existing(&self.db, &listening).await {
+            for id in listening.iter().filter(|id| !still.contains(id)) {
+                self.streams.end(id);
             }
         }
         let before =
@@ -365,10 +399,73 @@ impl Sessions {
         }
     }
 
-    #[cfg(test)]
-    async fn held(&self) -> usize {
-        self.held.lock().await.len()
+    /// Sets aside the least recently used idle workers beyond the in-memory cap (never
+    /// `except`, the session just used). Their rows stay; the next request restores them.
+    async fn make_room(&self, except: &str) {
+        let aside: Vec<(String, Arc<tokio::sync::Notify>)> = {
+            let mut held = self.held();
+            let excess = held.len().saturating_sub(self.limits.in_memory);
+            if excess == 0 {
+                return;
+            }
+            let mut idle: Vec<(Instant, String)> = held
+                .iter()
+                .filter(|(id, e)| e.busy == 0 && e.aside.is_none() && id.as_str() != except)
+                .map(|(id, e)| (e.last_seen, id.clone()))
+                .collect();
+            idle.sort_unstable();
+            idle.truncate(excess);
+            idle.into_iter()
+                .filter_map(|(_, id)| {
+                    let done = Arc::new(tokio::sync::Notify::new());
+                    held.get_mut(&id)?.aside = Some(done.clone());
+                    Some((id, done))
+                })
+                .collect()
+        };
+        for (id, done) in aside {
+            let sid: rmcp::transport::streamable_http_server::SessionId = Arc::from(id.as_str());
+            if let Err(error) = self.manager.close_session(&sid).await {
+                tracing::debug!(session = %id, %error, "setting an MCP session aside");
+            }
+            {
+                let mut held = self.held();
+                if held.get(&id).is_some_and(|e| e.aside.is_some())
+                    && let Some(entry) = held.remove(&id)
+                    && entry.dirty
+                {
+                    self.untouched
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(id.clone());
+                }
+                open_sessions(held.len());
+            }
+            done.notify_waiters();
+            metrics::counter!("gateway_mcp_sessions_set_aside_total", "transport" => TRANSPORT)
+                .increment(1);
+        }
     }
+
+    /// A request or stream of session `id` finished here.
+    fn finished(&self, id: &str) {
+        if let Some(entry) = self.held().get_mut(id) {
+            entry.busy = entry.busy.saturating_sub(1);
+        }
+    }
+
+    #[cfg(test)]
+    fn held_count(&self) -> usize {
+        self.held().len()
+    }
+}
+
+fn unavailable() -> Response {
+    guard::refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        -32603,
+        "the gateway's session store is unavailable; retry shortly",
+    )
 }
 
 fn not_found() -> Response {
@@ -390,25 +487,44 @@ enum Known {
 }
 
 impl Sessions {
-    async fn check(&self, id: &str, owner: &Owner) -> Result<Known, Response> {
-        {
-            let mut held = self.held.lock().await;
-            if let Some(entry) = held.get_mut(id) {
-                if entry.owner != *owner {
-                    return Ok(Known::No);
-                }
-                entry.last_seen = Instant::now();
-                entry.dirty = true;
-                return Ok(Known::Here);
-            }
+    /// Whether session `id` is the caller's, without restoring it here.
+    async fn belongs(&self, id: &str, owner: &Owner) -> Result<bool, Response> {
+        if let Some(entry) = self.held().get(id) {
+            return Ok(entry.owner == *owner);
         }
         let row = rows::find(&self.db, id).await.map_err(|error| {
             tracing::warn!(session = %id, %error, "reading an MCP session failed");
-            guard::refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                -32603,
-                "the gateway's session store is unavailable; retry shortly",
-            )
+            unavailable()
+        })?;
+        Ok(row.is_some_and(|r| r.transport == TRANSPORT && owner.owns(&r)))
+    }
+
+    /// Whether the caller may use session `id`, and where it is. A `Here` or `Restored`
+    /// answer counts the request as in flight until [`Sessions::finished`].
+    async fn check(&self, id: &str, owner: &Owner) -> Result<Known, Response> {
+        let set_aside = {
+            let mut held = self.held();
+            match held.get_mut(id) {
+                Some(entry) if entry.owner != *owner => return Ok(Known::No),
+                Some(entry) => match &entry.aside {
+                    None => {
+                        entry.last_seen = Instant::now();
+                        entry.dirty = true;
+                        entry.busy += 1;
+                        return Ok(Known::Here);
+                    }
+                    Some(done) => Some(done.clone().notified_owned()),
+                },
+                None => None,
+            }
+        };
+        if let Some(done) = set_aside {
+            // Being set aside right now: once it is, restore it like any other.
+            done.await;
+        }
+        let row = rows::find(&self.db, id).await.map_err(|error| {
+            tracing::warn!(session = %id, %error, "reading an MCP session failed");
+            unavailable()
         })?;
         let Some(row) = row.filter(|r| r.transport == TRANSPORT && owner.owns(r)) else {
             return Ok(Known::No);
@@ -424,16 +540,22 @@ impl Sessions {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.to_string(), params);
-        let mut held = self.held.lock().await;
-        held.insert(
-            id.to_string(),
-            Entry {
-                owner: owner.clone(),
-                last_seen: Instant::now(),
-                dirty: true,
-            },
-        );
-        open_sessions(held.len());
+        {
+            let mut held = self.held();
+            match held.get_mut(id) {
+                // Restored by a request that came just before this one.
+                Some(entry) if entry.aside.is_none() => {
+                    entry.busy += 1;
+                    entry.dirty = true;
+                    entry.last_seen = Instant::now();
+                }
+                _ => {
+                    held.insert(id.to_string(), Entry::new(owner.clone(), 1));
+                }
+            }
+            open_sessions(held.len());
+        }
+        self.make_room(id).await;
         Ok(Known::Restored)
     }
 }
@@ -454,17 +576,37 @@ pub async fn track(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let deleting = request.method() == Method::DELETE;
-    let standalone = request.method() == Method::GET;
+    let get = request.method() == Method::GET;
     let protocol = request
         .headers()
         .get("mcp-protocol-version")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    if get
+        && let Some(id) = &session
+        && standalone::wanted(request.headers())
+    {
+        if let Some(refusal) = standalone::refused(request.headers()) {
+            return refusal;
+        }
+        return match sessions.belongs(id, &owner).await {
+            Err(response) => response,
+            Ok(false) => not_found(),
+            Ok(true) => standalone::serve(
+                &sessions.streams,
+                id,
+                &sessions.shutdown,
+                sessions.limits.keep_alive,
+            ),
+        };
+    }
+    let mut in_flight = None;
     if let Some(id) = &session {
         match sessions.check(id, &owner).await {
             Err(response) => return response,
             Ok(Known::No) => return not_found(),
             Ok(Known::Restored) if deleting => {
+                sessions.finished(id);
                 // Nothing to close here but the row and the other replicas' workers.
                 sessions
                     .store
@@ -475,7 +617,12 @@ pub async fn track(
                 sessions.end(std::slice::from_ref(id)).await;
                 return StatusCode::ACCEPTED.into_response();
             }
-            Ok(_) => {}
+            Ok(_) => {
+                in_flight = Some(InFlight {
+                    sessions: sessions.clone(),
+                    id: id.clone(),
+                })
+            }
         }
     }
     let response = next.run(request).await;
@@ -503,16 +650,64 @@ pub async fn track(
         }
         _ => {}
     }
-    if standalone && response.status().is_success() {
-        // The GET stream carries no answers: it ends when shutdown starts, so the drain is
-        // not held up by it, while POST answers in flight still finish.
-        let (parts, body) = response.into_parts();
+    let (parts, mut body) = response.into_parts();
+    if get && parts.status.is_success() {
+        // A resumed stream ends when shutdown starts, so the drain is not held up by it,
+        // while POST answers in flight still finish.
         let stream = body
             .into_data_stream()
             .take_until(sessions.shutdown.clone().cancelled_owned());
-        return Response::from_parts(parts, axum::body::Body::from_stream(stream));
+        body = axum::body::Body::from_stream(stream);
     }
-    response
+    // The worker stays in memory while its answer or stream is still being sent.
+    match in_flight {
+        Some(in_flight) => Response::from_parts(
+            parts,
+            axum::body::Body::new(Sending {
+                body,
+                _in_flight: in_flight,
+            }),
+        ),
+        None => Response::from_parts(parts, body),
+    }
+}
+
+/// A request of a session in flight here, until dropped.
+struct InFlight {
+    sessions: Arc<Sessions>,
+    id: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.sessions.finished(&self.id);
+    }
+}
+
+/// A response body that keeps its session's worker busy until it is sent or dropped.
+struct Sending {
+    body: axum::body::Body,
+    _in_flight: InFlight,
+}
+
+impl http_body::Body for Sending {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// `gateway_mcp_sessions{transport="streamable_http"}`: the sessions this replica serves.
@@ -579,7 +774,7 @@ mod tests {
         );
         // The bus tells this replica too: its worker of "a" goes.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(sessions.held().await, 3);
+        assert_eq!(sessions.held_count(), 3);
         assert_eq!(sessions.sweep().await, 0);
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(sessions.sweep().await, 3);
@@ -589,7 +784,7 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        assert_eq!(sessions.held().await, 0);
+        assert_eq!(sessions.held_count(), 0);
     }
 
     #[tokio::test]
@@ -607,7 +802,7 @@ mod tests {
             Ok(Known::Here)
         ));
         // Another replica's view: the row is there, the worker is not.
-        sessions.held.lock().await.clear();
+        sessions.held().clear();
         // Without the handshake parameters a row cannot be replayed: refused, not guessed.
         assert!(matches!(
             sessions.check("s1", &owner("ann")).await,

@@ -2,7 +2,8 @@
 //! /sse` opens a stream whose first event, `endpoint`, names the URL to POST messages to
 //! (`/messages?sessionId=...` under the public path prefix, relative so it keeps the
 //! client's scheme, host and port); every server message follows as a `message` event.
-//! The server side is rmcp's own, served over a pair of channels.
+//! The server side is rmcp's own, served over a pair of channels, started at the session's
+//! first message and set aside beyond `GATEWAY_MCP_SESSIONS_IN_MEMORY` (`sse_worker`).
 //!
 //! The stream lives on the replica that opened it; a `POST /messages` that reaches another
 //! replica is relayed to it (`sse_relay`). Each session has a row in `mcp_sessions` naming
@@ -19,14 +20,14 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
-use rmcp::model::{ClientJsonRpcMessage, GetExtensions, ServerJsonRpcMessage};
+use rmcp::model::{InitializeRequestParams, ServerJsonRpcMessage};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::server::NomadMcp;
 use super::sessions::Owner;
 use super::sse_relay::Relay;
+use super::sse_worker::{self, Pending, Worker};
 use super::{Limits, guard, principal_of};
 use crate::db::cluster;
 use crate::db::operations::now;
@@ -39,9 +40,15 @@ pub(crate) const TRANSPORT: &str = "sse";
 
 struct Session {
     caller: Principal,
-    to_server: mpsc::Sender<ClientJsonRpcMessage>,
     last_seen: Instant,
     close: CancellationToken,
+    /// Where the server writes: the session's stream.
+    to_client: mpsc::Sender<ServerJsonRpcMessage>,
+    /// The running server, if any (none before the first message, or set aside).
+    worker: Option<Worker>,
+    /// The session's handshake, replayed into a fresh worker.
+    initialize: Option<Box<InitializeRequestParams>>,
+    pending: Arc<Pending>,
 }
 
 pub struct SseSessions {
@@ -187,29 +194,61 @@ impl SseSessions {
         mut parts: http::request::Parts,
         span: tracing::Span,
     ) -> Result<(), Undelivered> {
-        let (caller, mut to_server) = {
+        let mut message = super::jsonrpc::message(bytes).map_err(Undelivered::Malformed)?;
+        let mut to_server = {
             let mut sessions = self.sessions.lock().await;
             let session = sessions.get_mut(id).ok_or(Undelivered::Gone)?;
             session.last_seen = Instant::now();
-            (session.caller.clone(), session.to_server.clone())
+            parts.extensions.insert(session.caller.clone());
+            parts.extensions.insert(span);
+            let handshake = sse_worker::handshake(&message);
+            if session.worker.is_none() {
+                // Replayed unless this message is the handshake itself.
+                let replay = match (&handshake, &session.initialize) {
+                    (None, Some(params)) => Some((&**params, &parts)),
+                    _ => None,
+                };
+                let worker =
+                    Worker::start(&self.app, session.to_client.clone(), &session.close, replay);
+                session.worker = Some(worker);
+            }
+            if let Some(params) = handshake {
+                session.initialize = Some(Box::new(params));
+            }
+            session.pending.sent(&message);
+            let to_server = session.worker.as_ref().map(Worker::sender);
+            self.make_room(&mut sessions, id);
+            to_server.ok_or(Undelivered::Gone)?
         };
-        let mut message = super::jsonrpc::message(bytes).map_err(Undelivered::Malformed)?;
-        parts.extensions.insert(caller);
-        parts.extensions.insert(span);
-        match &mut message {
-            ClientJsonRpcMessage::Request(request) => {
-                request.request.extensions_mut().insert(parts);
-            }
-            ClientJsonRpcMessage::Notification(notification) => {
-                notification.notification.extensions_mut().insert(parts);
-            }
-            _ => {}
-        }
+        sse_worker::with_parts(&mut message, parts);
         if to_server.send(message).await.is_err() {
             self.forget(id).await;
             return Err(Undelivered::Gone);
         }
         Ok(())
+    }
+
+    /// Sets aside the least recently used idle workers beyond the in-memory cap (never the
+    /// one of `except`); their streams stay open.
+    fn make_room(&self, sessions: &mut HashMap<String, Session>, except: &str) {
+        let running = sessions.values().filter(|s| s.worker.is_some()).count();
+        let excess = running.saturating_sub(self.limits.in_memory);
+        if excess == 0 {
+            return;
+        }
+        let mut idle: Vec<(Instant, String)> = sessions
+            .iter()
+            .filter(|(id, s)| s.worker.is_some() && s.pending.idle() && id.as_str() != except)
+            .map(|(id, s)| (s.last_seen, id.clone()))
+            .collect();
+        idle.sort_unstable();
+        for (_, id) in idle.into_iter().take(excess) {
+            if let Some(session) = sessions.get_mut(&id) {
+                session.worker = None;
+                metrics::counter!("gateway_mcp_sessions_set_aside_total", "transport" => TRANSPORT)
+                    .increment(1);
+            }
+        }
     }
 
     /// Ends sessions without a message for longer than the idle limit, and the rows of
@@ -248,42 +287,32 @@ pub async fn connect(State(sse): State<Arc<SseSessions>>, request: Request) -> R
     let (parts, _body) = request.into_parts();
     let caller = principal_of(&parts.extensions);
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let (to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL);
     let (to_client, from_server) = mpsc::channel::<ServerJsonRpcMessage>(CHANNEL);
     let close = sse.app.shutdown.child_token();
+    let pending = Arc::new(Pending::default());
     sse.register(
         id.clone(),
         Session {
             caller: caller.clone(),
-            to_server,
             last_seen: Instant::now(),
             close: close.clone(),
+            to_client,
+            worker: None,
+            initialize: None,
+            pending: pending.clone(),
         },
     )
     .await;
     sse.store(&id, &caller).await;
 
-    let server = NomadMcp::new(sse.app.clone());
-    let server_close = close.clone();
+    // The session ends when its stream does, or when its server ends by itself.
     let registry = sse.clone();
     let session_id = id.clone();
+    let ended = close.clone();
     tokio::spawn(async move {
-        match rmcp::service::serve_server_with_ct(
-            server,
-            (to_client, from_client),
-            server_close.clone(),
-        )
-        .await
-        {
-            Ok(running) => {
-                let _ = running.waiting().await;
-            }
-            Err(error) => {
-                tracing::debug!(session = %session_id, %error, "SSE session ended before initialize")
-            }
-        }
-        server_close.cancel();
-        registry.forget(&session_id).await;
+        ended.cancelled().await;
+        // Boxed: the database call's state is not held by every open stream's task.
+        Box::pin(registry.forget(&session_id)).await;
     });
 
     let endpoint = format!("{}/messages?sessionId={id}", sse.prefix);
@@ -293,10 +322,13 @@ pub async fn connect(State(sse): State<Arc<SseSessions>>, request: Request) -> R
     let first = futures::stream::once(async move {
         Ok::<Event, Infallible>(Event::default().event("endpoint").data(endpoint))
     });
-    let messages = from_server.map(move |message| {
+    let messages = from_server.filter_map(move |message| {
         let _keep = &on_disconnect;
-        let data = serde_json::to_string(&message).unwrap_or_default();
-        Ok::<Event, Infallible>(Event::default().event("message").data(data))
+        let event = pending.answered(&message).then(|| {
+            let data = serde_json::to_string(&message).unwrap_or_default();
+            Ok::<Event, Infallible>(Event::default().event("message").data(data))
+        });
+        std::future::ready(event)
     });
     let stream = first.chain(messages).take_until(close.cancelled_owned());
     let mut response = Sse::new(stream)

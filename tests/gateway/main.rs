@@ -27,6 +27,7 @@ mod rest_errors;
 mod rest_nomad;
 mod self_submit;
 mod server;
+mod sessions_in_memory;
 mod support;
 mod telemetry;
 mod tls;

@@ -1,0 +1,154 @@
+//! The standalone stream of a Streamable HTTP session (`GET /mcp` without `Last-Event-ID`),
+//! served by the gateway rather than by the session's rmcp worker. The gateway sends
+//! nothing there that is not tied to a request (progress and answers go on the stream of
+//! the POST they belong to), so the stream carries keep-alive comments only; serving it
+//! here means an open stream does not pin the session's worker in memory (see
+//! `sessions`), and any replica can serve it.
+//!
+//! The stream ends when the session ends (on any replica), when its row is found gone by
+//! the sweep, or when shutdown starts. A `GET` with `Last-Event-ID` (resuming a POST's
+//! stream) still goes to rmcp, which holds what it sent.
+//!
+//! Checks, as rmcp makes them (MCP 2025-06-18, "Listening for Messages from the Server"):
+//! `Accept` must name `text/event-stream` (406), a `MCP-Protocol-Version` must be a
+//! known revision (400), and the session must be the caller's (404).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use rmcp::model::ProtocolVersion;
+use tokio_util::sync::CancellationToken;
+
+use super::guard;
+
+/// Open standalone streams per session: the token that ends them and how many there are.
+#[derive(Default)]
+pub(super) struct Streams {
+    open: Mutex<HashMap<String, (CancellationToken, usize)>>,
+}
+
+impl Streams {
+    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<String, (CancellationToken, usize)>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers one more stream of session `id`; it ends with `parent` or [`Streams::end`].
+    fn listen(self: &Arc<Self>, id: &str, parent: &CancellationToken) -> Listening {
+        let token = {
+            let mut open = self.open();
+            let (token, count) = open
+                .entry(id.to_string())
+                .or_insert_with(|| (parent.child_token(), 0));
+            *count += 1;
+            token.clone()
+        };
+        Listening {
+            streams: self.clone(),
+            id: id.to_string(),
+            token,
+        }
+    }
+
+    /// Ends the streams of a session that ended.
+    pub fn end(&self, id: &str) {
+        if let Some((token, _)) = self.open().remove(id) {
+            token.cancel();
+        }
+    }
+
+    /// The sessions with a stream open here.
+    pub fn ids(&self) -> Vec<String> {
+        self.open().keys().cloned().collect()
+    }
+}
+
+/// One open stream; dropped with the response body.
+struct Listening {
+    streams: Arc<Streams>,
+    id: String,
+    token: CancellationToken,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let mut open = self.streams.open();
+        if let Some((_, count)) = open.get_mut(&self.id) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.id);
+            }
+        }
+    }
+}
+
+/// Whether a `GET /mcp` asks for the standalone stream (not a resumption).
+pub(super) fn wanted(headers: &HeaderMap) -> bool {
+    !headers.contains_key("last-event-id")
+}
+
+/// What is wrong with a `GET /mcp` for a stream, before the session is looked at.
+pub(super) fn refused(headers: &HeaderMap) -> Option<Response> {
+    let accepts = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| {
+            let essence = v.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("text/event-stream") || essence == "*/*"
+        });
+    if !accepts {
+        return Some(guard::refusal(
+            StatusCode::NOT_ACCEPTABLE,
+            -32600,
+            "GET /mcp opens an event stream: send Accept: text/event-stream",
+        ));
+    }
+    if let Some(version) = headers.get("mcp-protocol-version") {
+        let known = version.to_str().is_ok_and(|v| {
+            ProtocolVersion::KNOWN_VERSIONS
+                .iter()
+                .any(|k| k.as_str() == v)
+        });
+        if !known {
+            return Some(guard::refusal(
+                StatusCode::BAD_REQUEST,
+                -32600,
+                &format!(
+                    "unsupported MCP-Protocol-Version {:?}",
+                    String::from_utf8_lossy(version.as_bytes())
+                ),
+            ));
+        }
+    }
+    None
+}
+
+/// The stream of session `id` (already checked to be the caller's).
+pub(super) fn serve(
+    streams: &Arc<Streams>,
+    id: &str,
+    shutdown: &CancellationToken,
+    keep_alive: std::time::Duration,
+) -> Response {
+    let listening = streams.listen(id, shutdown);
+    let ended = listening.token.clone().cancelled_owned();
+    let events = futures::stream::pending::<Result<Event, Infallible>>()
+        .take_until(ended)
+        .map(move |event| {
+            let _open = &listening;
+            event
+        });
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(keep_alive))
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
