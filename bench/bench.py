@@ -38,6 +38,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -637,8 +638,25 @@ async def wait_sessions_gone(port, timeout=60):
         await asyncio.sleep(0.2)
 
 
+async def open_standalone(port, session):
+    """Opens a Streamable HTTP session's standalone stream (`GET /mcp`), as the official
+    SDKs do after `initialize`; returns the connection, kept open."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        (
+            f"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n"
+            f"Mcp-Session-Id: {session}\r\nMCP-Protocol-Version: {PROTOCOL}\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert b" 200 " in head.split(b"\r\n")[0] + b" ", head
+    return reader, writer
+
+
 async def hold_sessions(port, count, pid):
-    """Opens `count` legacy SSE sessions and `count` Streamable HTTP sessions."""
+    """Opens `count` legacy SSE sessions and `count` Streamable HTTP sessions, then the
+    standalone stream of each Streamable HTTP session."""
     report = {"rss_start_kib": rss_kib(pid), "fds_start": fd_count(pid)}
 
     sse = []
@@ -658,6 +676,19 @@ async def hold_sessions(port, count, pid):
     await asyncio.sleep(0.5)
     report["rss_both_kib"] = rss_kib(pid)
     report["fds_both"] = fd_count(pid)
+
+    # As many standalone streams as this process has descriptors left for (each SSE
+    # session holds one already).
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    with_stream = min(count, limit - count - 500)
+    streams = []
+    for i in range(0, with_stream, 200):
+        batch = sessions[i : min(i + 200, with_stream)]
+        streams += await asyncio.gather(*(open_standalone(port, s) for s in batch))
+    report["streams"] = len(streams)
+    await asyncio.sleep(0.5)
+    report["rss_streams_kib"] = rss_kib(pid)
+    report["fds_streams"] = fd_count(pid)
 
     # Every held session still answers: the last SSE one is initialized now, and a
     # Streamable HTTP session opened after all the others works.
@@ -686,6 +717,10 @@ async def hold_sessions(port, count, pid):
     report["live_sse"] = live_sse
     report["streamable_sessions"] = len(sessions)
 
+    for reader, writer in streams:
+        if reader.at_eof():
+            raise SystemExit("a standalone stream of a held session ended")
+        writer.close()
     for s in sse:
         await s.close()
     for session in sessions:
@@ -702,6 +737,9 @@ async def hold_sessions(port, count, pid):
     await asyncio.sleep(1)
     report["rss_end_kib"] = rss_kib(pid)
     report["fds_end"] = fd_count(pid)
+    # Again a little later: the allocator gives freed pages back over time.
+    await asyncio.sleep(20)
+    report["rss_end_20s_kib"] = rss_kib(pid)
     return report
 
 
@@ -709,13 +747,10 @@ def sessions(args, work, binary):
     started = Started()
     try:
         nomad_port, _ = start_nomad(started, work)
-        gateway, port = start_gateway(
-            started,
-            work,
-            binary,
-            nomad_port,
-            args.env,
-        )
+        # Each held session is one open connection (the SSE streams, then the standalone
+        # streams), more than the default connection cap at 10,000 of each.
+        env = {"GATEWAY_MAX_CONNECTIONS": str(2 * args.count + 1000), **args.env}
+        gateway, port = start_gateway(started, work, binary, nomad_port, env)
         report = asyncio.run(hold_sessions(port, args.count, gateway.pid))
         report["count"] = args.count
         n = args.count
@@ -723,6 +758,9 @@ def sessions(args, work, binary):
         report["streamable_bytes_per_session"] = (report["rss_both_kib"] - report["rss_sse_kib"]) * 1024 / n
         report["sse_fds_per_session"] = (report["fds_sse"] - report["fds_start"]) / n
         report["streamable_fds_per_session"] = (report["fds_both"] - report["fds_sse"]) / n
+        m = max(report["streams"], 1)
+        report["stream_bytes_per_session"] = (report["rss_streams_kib"] - report["rss_both_kib"]) * 1024 / m
+        report["stream_fds_per_session"] = (report["fds_streams"] - report["fds_both"]) / m
         return report
     finally:
         started.stop_all()
@@ -1016,6 +1054,10 @@ def main():
             raise SystemExit(f"{tool} is missing; bench/run.sh installs it")
     args.binary = os.path.abspath(args.binary)
     args.env = dict(kv.split("=", 1) for kv in args.env)
+    # Many held sessions need many descriptors, here and in the gateway (which inherits it).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     work = tempfile.mkdtemp(prefix="gateway-bench-")
     try:
         if args.mode == "calls":

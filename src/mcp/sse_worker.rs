@@ -5,7 +5,7 @@
 //! restores. The replayed handshake's answer never reaches the client.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use futures::channel::mpsc;
 use rmcp::model::{
@@ -28,6 +28,8 @@ pub(super) struct Worker {
     to_server: mpsc::Sender<ClientJsonRpcMessage>,
     /// Cancelled to set the worker aside; a child of the session's own token.
     stop: CancellationToken,
+    /// The replica's count of running workers, which this one is part of.
+    running: Arc<AtomicUsize>,
 }
 
 impl Worker {
@@ -38,6 +40,7 @@ impl Worker {
         to_client: mpsc::Sender<ServerJsonRpcMessage>,
         session: &CancellationToken,
         replay: Option<(&InitializeRequestParams, &http::request::Parts)>,
+        running: &Arc<AtomicUsize>,
     ) -> Worker {
         let (mut to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL);
         if let Some((params, parts)) = replay {
@@ -76,7 +79,12 @@ impl Worker {
                 session.cancel();
             }
         });
-        Worker { to_server, stop }
+        running.fetch_add(1, Ordering::Relaxed);
+        Worker {
+            to_server,
+            stop,
+            running: running.clone(),
+        }
     }
 
     /// A handle to send with outside the session registry's lock.
@@ -89,6 +97,7 @@ impl Drop for Worker {
     /// Dropped when set aside or when the session ends: the server stops.
     fn drop(&mut self) {
         self.stop.cancel();
+        self.running.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -57,6 +57,8 @@ pub struct SseSessions {
     /// The public URL's path without the trailing slash (`/nomad` behind a prefix).
     prefix: String,
     sessions: Mutex<HashMap<String, Session>>,
+    /// Workers running here (sessions with `worker` set).
+    running: Arc<std::sync::atomic::AtomicUsize>,
     pub(super) relay: Relay,
 }
 
@@ -84,6 +86,7 @@ impl SseSessions {
             limits,
             prefix,
             sessions: Mutex::new(HashMap::new()),
+            running: Arc::default(),
             relay: Relay::default(),
         })
     }
@@ -208,8 +211,13 @@ impl SseSessions {
                     (None, Some(params)) => Some((&**params, &parts)),
                     _ => None,
                 };
-                let worker =
-                    Worker::start(&self.app, session.to_client.clone(), &session.close, replay);
+                let worker = Worker::start(
+                    &self.app,
+                    session.to_client.clone(),
+                    &session.close,
+                    replay,
+                    &self.running,
+                );
                 session.worker = Some(worker);
             }
             if let Some(params) = handshake {
@@ -231,7 +239,7 @@ impl SseSessions {
     /// Sets aside the least recently used idle workers beyond the in-memory cap (never the
     /// one of `except`); their streams stay open.
     fn make_room(&self, sessions: &mut HashMap<String, Session>, except: &str) {
-        let running = sessions.values().filter(|s| s.worker.is_some()).count();
+        let running = self.running.load(std::sync::atomic::Ordering::Relaxed);
         let excess = running.saturating_sub(self.limits.in_memory);
         if excess == 0 {
             return;
