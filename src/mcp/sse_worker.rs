@@ -125,16 +125,27 @@ pub(super) fn handshake(message: &ClientJsonRpcMessage) -> Option<InitializeRequ
     }
 }
 
-/// Requests the client sent that have no answer yet: a worker with any stays.
+/// Requests the client sent that have no answer yet, and messages on their way to the
+/// server: a worker with any stays.
 #[derive(Default)]
-pub(super) struct Pending(AtomicU32);
+pub(super) struct Pending {
+    unanswered: AtomicU32,
+    sending: AtomicU32,
+}
 
 impl Pending {
-    /// Counts a client message on its way in.
+    /// Counts a client message on its way in (under the registry's lock, so a worker is
+    /// not set aside between the decision to use it and the hand-over).
     pub fn sent(&self, message: &ClientJsonRpcMessage) {
         if matches!(message, ClientJsonRpcMessage::Request(_)) {
-            self.0.fetch_add(1, Ordering::Relaxed);
+            self.unanswered.fetch_add(1, Ordering::Relaxed);
         }
+        self.sending.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The message counted by [`Pending::sent`] is in the server's channel.
+    pub fn handed_over(&self) {
+        self.sending.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Whether a server message goes to the client (not the answer to a replayed
@@ -152,12 +163,12 @@ impl Pending {
             return false;
         }
         let _ = self
-            .0
+            .unanswered
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         true
     }
 
     pub fn idle(&self) -> bool {
-        self.0.load(Ordering::Relaxed) == 0
+        self.unanswered.load(Ordering::Relaxed) == 0 && self.sending.load(Ordering::Relaxed) == 0
     }
 }

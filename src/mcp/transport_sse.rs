@@ -198,7 +198,7 @@ impl SseSessions {
         span: tracing::Span,
     ) -> Result<(), Undelivered> {
         let mut message = super::jsonrpc::message(bytes).map_err(Undelivered::Malformed)?;
-        let mut to_server = {
+        let (mut to_server, pending) = {
             let mut sessions = self.sessions.lock().await;
             let session = sessions.get_mut(id).ok_or(Undelivered::Gone)?;
             session.last_seen = Instant::now();
@@ -223,13 +223,20 @@ impl SseSessions {
             if let Some(params) = handshake {
                 session.initialize = Some(Box::new(params));
             }
+            let to_server = session
+                .worker
+                .as_ref()
+                .map(Worker::sender)
+                .ok_or(Undelivered::Gone)?;
             session.pending.sent(&message);
-            let to_server = session.worker.as_ref().map(Worker::sender);
+            let pending = session.pending.clone();
             self.make_room(&mut sessions, id);
-            to_server.ok_or(Undelivered::Gone)?
+            (to_server, pending)
         };
         sse_worker::with_parts(&mut message, parts);
-        if to_server.send(message).await.is_err() {
+        let handed = to_server.send(message).await;
+        pending.handed_over();
+        if handed.is_err() {
             self.forget(id).await;
             return Err(Undelivered::Gone);
         }

@@ -794,7 +794,8 @@ async fn resources_and_prompts() {
     client.cancel().await.unwrap();
 }
 
-async fn initialize(http: &reqwest::Client, url: &str) -> String {
+/// Opens a 2025-06-18 session over raw HTTP and returns its id.
+pub async fn initialize(http: &reqwest::Client, url: &str) -> String {
     let response = http
         .post(url)
         .header("accept", "application/json, text/event-stream")

@@ -37,24 +37,9 @@ const STREAMABLE_ASIDE: &str =
     r#"gateway_mcp_sessions_set_aside_total{transport="streamable_http"}"#;
 const SSE_ASIDE: &str = r#"gateway_mcp_sessions_set_aside_total{transport="sse"}"#;
 
+/// A raw 2025-06-18 session, initialized.
 async fn initialize(http: &reqwest::Client, url: &str) -> String {
-    let response = http
-        .post(url)
-        .header("accept", "application/json, text/event-stream")
-        .json(
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "1"}}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let session = response.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let _ = response.text().await;
+    let session = crate::mcp::initialize(http, url).await;
     let initialized = http
         .post(url)
         .header("accept", "application/json, text/event-stream")
