@@ -56,6 +56,47 @@ impl Default for Limits {
     }
 }
 
+/// The ids of the `count` least recently used entries that `idle` accepts: the workers
+/// set aside first when a transport holds more than [`Limits::in_memory`].
+pub(crate) fn least_recently_used<'a, V: 'a, T: Ord>(
+    entries: impl Iterator<Item = (&'a String, &'a V)>,
+    idle: impl Fn(&V) -> bool,
+    last_seen: impl Fn(&V) -> T,
+    count: usize,
+) -> Vec<String> {
+    let mut idle: Vec<(T, &String)> = entries
+        .filter(|(_, v)| idle(v))
+        .map(|(id, v)| (last_seen(v), id))
+        .collect();
+    idle.sort_unstable();
+    idle.into_iter()
+        .take(count)
+        .map(|(_, id)| id.clone())
+        .collect()
+}
+
+/// A server-sent event stream with keep-alive comments every `keep_alive`, marked not to
+/// be cached or buffered by proxies (`X-Accel-Buffering: no` is nginx's switch).
+pub(crate) fn event_stream<S>(events: S, keep_alive: Duration) -> axum::response::Response
+where
+    S: futures::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>
+        + Send
+        + 'static,
+{
+    use axum::response::IntoResponse;
+    use axum::response::sse::{KeepAlive, Sse};
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(keep_alive))
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-cache"),
+    );
+    headers.insert("x-accel-buffering", http::HeaderValue::from_static("no"));
+    response
+}
+
 /// The caller the authentication middleware identified (it puts one into every MCP
 /// request, the local operator when authentication is off); anonymous otherwise.
 pub(crate) fn principal_of(extensions: &http::Extensions) -> Principal {

@@ -408,15 +408,14 @@ impl Sessions {
             if excess == 0 {
                 return;
             }
-            let mut idle: Vec<(Instant, String)> = held
-                .iter()
-                .filter(|(id, e)| e.busy == 0 && e.aside.is_none() && id.as_str() != except)
-                .map(|(id, e)| (e.last_seen, id.clone()))
-                .collect();
-            idle.sort_unstable();
-            idle.truncate(excess);
+            let idle = super::least_recently_used(
+                held.iter().filter(|(id, _)| id.as_str() != except),
+                |e| e.busy == 0 && e.aside.is_none(),
+                |e| e.last_seen,
+                excess,
+            );
             idle.into_iter()
-                .filter_map(|(_, id)| {
+                .filter_map(|id| {
                     let done = Arc::new(tokio::sync::Notify::new());
                     held.get_mut(&id)?.aside = Some(done.clone());
                     Some((id, done))
@@ -492,11 +491,16 @@ impl Sessions {
         if let Some(entry) = self.held().get(id) {
             return Ok(entry.owner == *owner);
         }
+        Ok(self.row_of(id, owner).await?.is_some())
+    }
+
+    /// Session `id`'s row when it is a Streamable HTTP session of `owner`.
+    async fn row_of(&self, id: &str, owner: &Owner) -> Result<Option<rows::SessionRow>, Response> {
         let row = rows::find(&self.db, id).await.map_err(|error| {
             tracing::warn!(session = %id, %error, "reading an MCP session failed");
             unavailable()
         })?;
-        Ok(row.is_some_and(|r| r.transport == TRANSPORT && owner.owns(&r)))
+        Ok(row.filter(|r| r.transport == TRANSPORT && owner.owns(r)))
     }
 
     /// Whether the caller may use session `id`, and where it is. A `Here` or `Restored`
@@ -522,11 +526,7 @@ impl Sessions {
             // Being set aside right now: once it is, restore it like any other.
             done.await;
         }
-        let row = rows::find(&self.db, id).await.map_err(|error| {
-            tracing::warn!(session = %id, %error, "reading an MCP session failed");
-            unavailable()
-        })?;
-        let Some(row) = row.filter(|r| r.transport == TRANSPORT && owner.owns(r)) else {
+        let Some(row) = self.row_of(id, owner).await? else {
             return Ok(Known::No);
         };
         let params = row

@@ -17,9 +17,9 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::response::sse::Event;
 use futures::StreamExt;
 use rmcp::model::ProtocolVersion;
 use tokio_util::sync::CancellationToken;
@@ -144,11 +144,5 @@ pub(super) fn serve(
             let _open = &listening;
             event
         });
-    let mut response = Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(keep_alive))
-        .into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    super::event_stream(events, keep_alive)
 }

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::StatusCode;
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
@@ -251,13 +251,13 @@ impl SseSessions {
         if excess == 0 {
             return;
         }
-        let mut idle: Vec<(Instant, String)> = sessions
-            .iter()
-            .filter(|(id, s)| s.worker.is_some() && s.pending.idle() && id.as_str() != except)
-            .map(|(id, s)| (s.last_seen, id.clone()))
-            .collect();
-        idle.sort_unstable();
-        for (_, id) in idle.into_iter().take(excess) {
+        let idle = super::least_recently_used(
+            sessions.iter().filter(|(id, _)| id.as_str() != except),
+            |s| s.worker.is_some() && s.pending.idle(),
+            |s| s.last_seen,
+            excess,
+        );
+        for id in idle {
             if let Some(session) = sessions.get_mut(&id) {
                 session.worker = None;
                 metrics::counter!("gateway_mcp_sessions_set_aside_total", "transport" => TRANSPORT)
@@ -346,13 +346,7 @@ pub async fn connect(State(sse): State<Arc<SseSessions>>, request: Request) -> R
         std::future::ready(event)
     });
     let stream = first.chain(messages).take_until(close.cancelled_owned());
-    let mut response = Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(sse.limits.keep_alive))
-        .into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    super::event_stream(stream, sse.limits.keep_alive)
 }
 
 pub(super) fn gone() -> Response {

@@ -173,12 +173,7 @@ async fn metrics_count_requests_by_route_and_status() {
         reqwest::get(gateway.url("/healthz")).await.unwrap();
     }
     reqwest::get(gateway.url("/nowhere")).await.unwrap();
-    let text = reqwest::get(gateway.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gateway.metrics_text().await;
     assert!(
         text.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"} 3"#),
         "{text}"

@@ -20,16 +20,11 @@ async fn gateway(nomad: &str, in_memory: &str) -> (Gateway, TestDb) {
 }
 
 /// A series of the gateway's `/metrics`, 0 when absent.
-async fn metric(gateway: &Gateway, series: &str) -> f64 {
-    let text = reqwest::get(gateway.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
+/// A request in Streamable HTTP session `session` at 2025-06-18.
+fn in_session(request: reqwest::RequestBuilder, session: &str) -> reqwest::RequestBuilder {
+    request
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-06-18")
 }
 
 const STREAMABLE_HELD: &str = r#"gateway_mcp_sessions{transport="streamable_http"}"#;
@@ -40,11 +35,8 @@ const SSE_ASIDE: &str = r#"gateway_mcp_sessions_set_aside_total{transport="sse"}
 /// A raw 2025-06-18 session, initialized.
 async fn initialize(http: &reqwest::Client, url: &str) -> String {
     let session = crate::mcp::initialize(http, url).await;
-    let initialized = http
-        .post(url)
+    let initialized = in_session(http.post(url), &session)
         .header("accept", "application/json, text/event-stream")
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", "2025-06-18")
         .json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
         .send()
         .await
@@ -55,11 +47,8 @@ async fn initialize(http: &reqwest::Client, url: &str) -> String {
 
 /// `tools/call list_jobs` in a session: the answer's JSON-RPC message.
 async fn list_jobs(http: &reqwest::Client, url: &str, session: &str, id: u64) -> Value {
-    let response = http
-        .post(url)
+    let response = in_session(http.post(url), session)
         .header("accept", "application/json, text/event-stream")
-        .header("mcp-session-id", session)
-        .header("mcp-protocol-version", "2025-06-18")
         .json(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
             "params": {"name": "list_jobs", "arguments": {}}}))
         .send()
@@ -84,11 +73,8 @@ async fn streamable_http_sessions_beyond_the_cap_are_set_aside_and_restored() {
     // A session's standalone stream is the gateway's: it stays open while the session's
     // worker is set aside and restored, and ends when the session does.
     let listening = initialize(&http, &url).await;
-    let mut stream = http
-        .get(&url)
+    let mut stream = in_session(http.get(&url), &listening)
         .header("accept", "text/event-stream")
-        .header("mcp-session-id", &listening)
-        .header("mcp-protocol-version", "2025-06-18")
         .send()
         .await
         .unwrap();
@@ -100,8 +86,8 @@ async fn streamable_http_sessions_beyond_the_cap_are_set_aside_and_restored() {
         initialize(&http, &url).await,
         initialize(&http, &url).await,
     ];
-    assert_eq!(metric(&gateway, STREAMABLE_HELD).await, 2.0);
-    assert!(metric(&gateway, STREAMABLE_ASIDE).await >= 2.0);
+    assert_eq!(gateway.metric(STREAMABLE_HELD).await, 2.0);
+    assert!(gateway.metric(STREAMABLE_ASIDE).await >= 2.0);
     let open = tokio::time::timeout(Duration::from_millis(500), stream.chunk()).await;
     assert!(
         open.is_err(),
@@ -121,15 +107,12 @@ async fn streamable_http_sessions_beyond_the_cap_are_set_aside_and_restored() {
             );
         }
     }
-    assert!(metric(&gateway, STREAMABLE_ASIDE).await >= 6.0);
+    assert!(gateway.metric(STREAMABLE_ASIDE).await >= 6.0);
     let answer = list_jobs(&http, &url, &listening, 99).await;
     assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
     let open = tokio::time::timeout(Duration::from_millis(200), stream.chunk()).await;
     assert!(open.is_err(), "the standalone stream survived: {open:?}");
-    let deleted = http
-        .delete(&url)
-        .header("mcp-session-id", &listening)
-        .header("mcp-protocol-version", "2025-06-18")
+    let deleted = in_session(http.delete(&url), &listening)
         .send()
         .await
         .unwrap();
@@ -146,11 +129,8 @@ async fn streamable_http_sessions_beyond_the_cap_are_set_aside_and_restored() {
         ("no-such-session", "text/event-stream", 404),
         (sessions[1].as_str(), "application/json", 406),
     ] {
-        let response = http
-            .get(&url)
+        let response = in_session(http.get(&url), session)
             .header("accept", accept)
-            .header("mcp-session-id", session)
-            .header("mcp-protocol-version", "2025-06-18")
             .send()
             .await
             .unwrap();
@@ -158,19 +138,13 @@ async fn streamable_http_sessions_beyond_the_cap_are_set_aside_and_restored() {
     }
 
     // Ending a session that is set aside works as for any other.
-    let deleted = http
-        .delete(&url)
-        .header("mcp-session-id", &sessions[0])
-        .header("mcp-protocol-version", "2025-06-18")
+    let deleted = in_session(http.delete(&url), &sessions[0])
         .send()
         .await
         .unwrap();
     assert!(deleted.status().is_success(), "{}", deleted.status());
-    let gone = http
-        .post(&url)
+    let gone = in_session(http.post(&url), &sessions[0])
         .header("accept", "application/json, text/event-stream")
-        .header("mcp-session-id", &sessions[0])
-        .header("mcp-protocol-version", "2025-06-18")
         .json(&json!({"jsonrpc": "2.0", "id": 5, "method": "tools/list"}))
         .send()
         .await
@@ -240,5 +214,5 @@ async fn legacy_sse_workers_beyond_the_cap_are_set_aside_and_the_handshake_repla
         assert_eq!(answer["id"], json!(id), "{answer}");
         assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
     }
-    assert!(metric(&gateway, SSE_ASIDE).await >= 4.0);
+    assert!(gateway.metric(SSE_ASIDE).await >= 4.0);
 }

@@ -276,6 +276,25 @@ impl Gateway {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The Prometheus text at `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// The value of one series (name with its labels, as `/metrics` writes it); 0 when absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        self.metrics_text()
+            .await
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
     pub fn https_url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.addr.port())
     }
