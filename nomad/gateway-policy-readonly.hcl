@@ -20,6 +20,13 @@ namespace "default" {
     # Task logs.
     "read-logs",
   ]
+
+  # Nomad Variables: listed, and read (values only for callers with variables:read).
+  variables {
+    path "*" {
+      capabilities = ["list", "read"]
+    }
+  }
 }
 
 # Nodes, their allocations, the Node event topic and the server members; no drains.

@@ -32,6 +32,16 @@ namespace "default" {
     # Restart and stop allocations.
     "alloc-lifecycle",
   ]
+
+  # Nomad Variables (GET /v1/vars, GET, PUT and DELETE /v1/var/:path): the gateway lists
+  # and reads them (values only for callers with variables:read), writes and deletes them
+  # for callers with variables:write. Narrow the path glob (`path "app/*"`) to keep the
+  # gateway away from other variables, such as those of nomad/jobs.
+  variables {
+    path "*" {
+      capabilities = ["list", "read", "write", "destroy"]
+    }
+  }
 }
 
 # List and read nodes and their allocations, the Node topic of the event stream and the
@@ -46,5 +56,5 @@ agent {
 }
 
 # No operator, quota, plugin or host_volume rules: the leader and Raft peers
-# (/v1/status/*) and the regions need no ACL, and the gateway reads no variables (the
-# job's own tasks read nomad/jobs/nomad-gateway through their workload identity).
+# (/v1/status/*) and the regions need no ACL. (The gateway job's own tasks read
+# nomad/jobs/nomad-gateway through their workload identity, not through this token.)

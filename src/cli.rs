@@ -59,7 +59,8 @@ pub enum ApiKeyAction {
         /// Who the key belongs to (the caller in the audit log); defaults to the name.
         #[arg(long)]
         owner: Option<String>,
-        /// nomad:read, nomad:write, nodes:write or admin; repeat for several.
+        /// nomad:read, nomad:write, nodes:write, variables:read, variables:write or admin;
+        /// repeat for several.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         /// A Nomad namespace the key may use, or * for all; repeat for several (default: default).
@@ -81,7 +82,8 @@ pub enum TokenAction {
     Mint {
         #[arg(long)]
         sub: String,
-        /// nomad:read, nomad:write, nodes:write or admin; repeat for several.
+        /// nomad:read, nomad:write, nodes:write, variables:read, variables:write or admin;
+        /// repeat for several.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         /// A Nomad namespace the token may use, or *; repeat for several (default: default).
@@ -306,7 +308,8 @@ fn mint(
             Some(scope) => parsed.push(scope),
             None => {
                 return usage_failure(&format!(
-                    "'{s}' is not a scope; use nomad:read, nomad:write, nodes:write or admin"
+                    "'{s}' is not a scope; use {}",
+                    crate::config::Scope::names()
                 ));
             }
         }

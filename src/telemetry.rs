@@ -71,7 +71,7 @@ pub fn init(settings: &TelemetrySettings) -> anyhow::Result<Telemetry> {
     let tracer = provider.tracer("nomad-gateway");
     // The filter sits on the log layer only: a span the log level hides must still reach
     // OpenTelemetry, or it would have no trace id (see STACK.md, trap 5).
-    let filter = EnvFilter::try_new(&settings.log_filter)?;
+    let filter = EnvFilter::try_new(log_filter(&settings.log_filter))?;
     let fmt = match settings.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_target(false)
@@ -197,5 +197,37 @@ where
         }
         // SAFETY: forwarded unchanged; the inner layer answers for its own types.
         unsafe { self.0.downcast_raw(id) }
+    }
+}
+
+/// The log filter as `RUST_LOG` gives it, except that rmcp stays at `info` under a
+/// `debug` or `trace` filter that does not name it: its debug events print whole MCP
+/// messages (`service.rs`: "received request" with `?request`, "response message" with
+/// `?result`), so tool arguments and answers, variable values among them, would reach the
+/// log. Naming `rmcp` in `RUST_LOG` turns that on deliberately.
+fn log_filter(text: &str) -> String {
+    let verbose = EnvFilter::try_new(text)
+        .ok()
+        .and_then(|f| f.max_level_hint())
+        .is_some_and(|level| level > tracing::level_filters::LevelFilter::INFO);
+    if verbose && !text.contains("rmcp") {
+        format!("{text},rmcp=info")
+    } else {
+        text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    #[test]
+    fn rmcp_stays_at_info_unless_named() {
+        assert_eq!(super::log_filter("info"), "info");
+        assert_eq!(super::log_filter("warn"), "warn");
+        assert_eq!(super::log_filter("debug"), "debug,rmcp=info");
+        assert_eq!(
+            super::log_filter("info,nomad_gateway=trace"),
+            "info,nomad_gateway=trace,rmcp=info"
+        );
+        assert_eq!(super::log_filter("debug,rmcp=debug"), "debug,rmcp=debug");
     }
 }

@@ -62,9 +62,7 @@ fn group_scopes(s: &Sources) -> Result<Vec<(String, Vec<String>)>, ConfigError> 
             if Scope::parse(scope).is_none() {
                 return Err(ConfigError::new(
                     key,
-                    format!(
-                        "'{scope}' is not a scope; use nomad:read, nomad:write, nodes:write or admin"
-                    ),
+                    format!("'{scope}' is not a scope; use {}", Scope::names()),
                 ));
             }
         }

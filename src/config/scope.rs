@@ -12,15 +12,21 @@ pub enum Scope {
     NomadWrite,
     /// Node drain, eligibility and metadata.
     NodesWrite,
+    /// The values of Nomad Variables (their paths, keys and indexes need only `nomad:read`).
+    VariablesRead,
+    /// Creating, updating and deleting Nomad Variables.
+    VariablesWrite,
     /// API keys and the audit log.
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 6] = [
         Scope::NomadRead,
         Scope::NomadWrite,
         Scope::NodesWrite,
+        Scope::VariablesRead,
+        Scope::VariablesWrite,
         Scope::Admin,
     ];
 
@@ -29,8 +35,17 @@ impl Scope {
             Scope::NomadRead => "nomad:read",
             Scope::NomadWrite => "nomad:write",
             Scope::NodesWrite => "nodes:write",
+            Scope::VariablesRead => "variables:read",
+            Scope::VariablesWrite => "variables:write",
             Scope::Admin => "admin",
         }
+    }
+
+    /// Every scope's name, for messages: `nomad:read, ..., variables:write or admin`.
+    pub fn names() -> String {
+        let names: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+        let (last, rest) = names.split_last().expect("scopes");
+        format!("{} or {last}", rest.join(", "))
     }
 
     pub fn parse(text: &str) -> Option<Scope> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::{Instrument, field};
@@ -215,6 +215,7 @@ impl NomadClient {
         query: &[(&'static str, String)],
         body: Option<&serde_json::Value>,
         timeout: Option<Duration>,
+        answered: Option<StatusCode>,
     ) -> Result<reqwest::Response, NomadError> {
         if let Some(dots) = dot_segment(&call.path) {
             return Err(NomadError::BadRequest {
@@ -291,7 +292,7 @@ impl NomadClient {
             observe(status_label(status.as_u16()));
             let span = tracing::Span::current();
             span.record("http.response.status_code", status.as_u16());
-            if status.is_success() {
+            if status.is_success() || Some(status) == answered {
                 return Ok(response);
             }
             if status.is_server_error() {
@@ -320,7 +321,10 @@ impl NomadClient {
         let retry = self.inner.retry;
         let mut attempt = 0;
         loop {
-            match self.execute(call, Method::GET, query, None, timeout).await {
+            match self
+                .execute(call, Method::GET, query, None, timeout, None)
+                .await
+            {
                 Err(error) if error.is_transient() && attempt + 1 < retry.attempts => {
                     let pause = retry.backoff(attempt);
                     tracing::debug!(%error, attempt, pause_ms = pause.as_millis() as u64, "retrying a Nomad read");
@@ -379,6 +383,49 @@ impl NomadClient {
         extra: &[(&'static str, String)],
         body: Option<&B>,
     ) -> Result<T, NomadError> {
+        let response = self
+            .send_write(&call, method, options, extra, body, None)
+            .await?;
+        self.json_body(&call, response).await
+    }
+
+    /// A write whose refusal with status `refused` carries an answer to read rather than
+    /// an error text (a check-and-set conflict answers 409 with the current object): that
+    /// answer is `Ok(Err(answer))`. Never retried, like `write`.
+    pub(super) async fn write_or_refused<B, T, R>(
+        &self,
+        call: Call,
+        method: Method,
+        options: &QueryOptions,
+        extra: &[(&'static str, String)],
+        body: Option<&B>,
+        refused: StatusCode,
+    ) -> Result<Result<T, R>, NomadError>
+    where
+        B: Serialize,
+        T: DeserializeOwned,
+        R: DeserializeOwned,
+    {
+        let response = self
+            .send_write(&call, method, options, extra, body, Some(refused))
+            .await?;
+        if response.status() == refused {
+            self.json_body(&call, response).await.map(Err)
+        } else {
+            self.json_body(&call, response).await.map(Ok)
+        }
+    }
+
+    /// Sends a write with the client's query options and the body as JSON.
+    async fn send_write<B: Serialize>(
+        &self,
+        call: &Call,
+        method: Method,
+        options: &QueryOptions,
+        extra: &[(&'static str, String)],
+        body: Option<&B>,
+        answered: Option<StatusCode>,
+    ) -> Result<reqwest::Response, NomadError> {
         let mut query = self.query_pairs(options);
         query.extend(extra.iter().cloned());
         let body = body
@@ -388,9 +435,23 @@ impl NomadClient {
                 operation: call.operation,
                 reason: format!("cannot encode the request: {e}"),
             })?;
-        let response = self
-            .execute(&call, method, &query, body.as_ref(), Some(CALL_TIMEOUT))
-            .await?;
+        self.execute(
+            call,
+            method,
+            &query,
+            body.as_ref(),
+            Some(CALL_TIMEOUT),
+            answered,
+        )
+        .await
+    }
+
+    /// A write's answer as JSON; an empty body reads as `null`.
+    async fn json_body<T: DeserializeOwned>(
+        &self,
+        call: &Call,
+        response: reqwest::Response,
+    ) -> Result<T, NomadError> {
         let bytes = response
             .bytes()
             .await

@@ -11,6 +11,7 @@ pub mod types;
 
 pub use api::{
     AllocStopResponse, DrainSpec, EventStream, JobRegistration, LogRequest, ParseRequest,
+    VariableWrite,
 };
 pub use client::{NomadClient, RetryPolicy};
 pub use error::{NomadError, TokenSource};

@@ -112,8 +112,8 @@ pub struct Operation {
     /// UUID v7: sorts by creation time.
     pub id: String,
     /// `create`, `submit`, `stop`, `restart`, `scale`, `dispatch`, `revert`, `promote`,
-    /// `fail`, `drain`, `evaluate` (a forced evaluation) or `reschedule` (a stopped
-    /// allocation).
+    /// `fail`, `drain`, `evaluate` (a forced evaluation), `reschedule` (a stopped
+    /// allocation), `write-variable` or `delete-variable`.
     pub kind: String,
     pub state: State,
     /// True once `state` is final (`succeeded`, `failed`, `cancelled`, `superseded`).
@@ -191,11 +191,13 @@ pub fn kind_of(operation: &str) -> Option<&'static str> {
         "drain_node" => "drain",
         "force_evaluate_job" => "evaluate",
         "stop_allocation" => "reschedule",
+        "put_variable" => "write-variable",
+        "delete_variable" => "delete-variable",
         _ => return None,
     })
 }
 
-pub const KINDS: [&str; 12] = [
+pub const KINDS: [&str; 14] = [
     "create",
     "submit",
     "stop",
@@ -208,4 +210,6 @@ pub const KINDS: [&str; 12] = [
     "drain",
     "evaluate",
     "reschedule",
+    "write-variable",
+    "delete-variable",
 ];

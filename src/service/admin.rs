@@ -21,7 +21,7 @@ pub struct CreateKeyRequest {
     #[serde(default)]
     #[schema(example = "alice@example.com")]
     pub owner: Option<String>,
-    /// `nomad:read`, `nomad:write`, `nodes:write`, `admin`.
+    /// `nomad:read`, `nomad:write`, `nodes:write`, `variables:read`, `variables:write`, `admin`.
     #[schema(example = json!(["nomad:read", "nomad:write"]))]
     pub scopes: Vec<String>,
     /// Nomad namespaces the key may use; `*` for all.
@@ -143,7 +143,8 @@ pub fn key_spec(request: &CreateKeyRequest, default_owner: &str) -> Result<KeySp
             None => errors.push(FieldError {
                 field: format!("scopes[{i}]"),
                 message: format!(
-                    "'{s}' is not a scope; use nomad:read, nomad:write, nodes:write or admin"
+                    "'{s}' is not a scope; use {}",
+                    crate::config::Scope::names()
                 ),
             }),
         }

@@ -123,6 +123,17 @@ impl WriteCall {
         }
     }
 
+    /// A change to a variable in a namespace (`variables:write`).
+    pub fn variable(operation: &'static str, namespace: &str, arguments: Value) -> Self {
+        WriteCall {
+            operation,
+            access: Access::VariablesWrite,
+            namespace: Some(namespace.to_string()),
+            job_id: None,
+            arguments,
+        }
+    }
+
     /// A change to a node (`nodes:write`, no namespace).
     pub fn node(operation: &'static str, arguments: Value) -> Self {
         WriteCall {

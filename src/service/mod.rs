@@ -27,6 +27,7 @@ mod spec_job;
 pub mod submit;
 mod suggest;
 pub mod tracking;
+pub mod variables;
 pub mod wait;
 
 pub use error::{FieldError, ServiceError};

@@ -127,6 +127,10 @@ pub enum Access {
     ClusterRead,
     /// Node drain, eligibility, metadata.
     NodesWrite,
+    /// The values of variables in a namespace.
+    VariablesRead,
+    /// Creating, updating and deleting variables in a namespace.
+    VariablesWrite,
     /// API keys, audit log.
     Admin,
 }
@@ -137,12 +141,17 @@ impl Access {
             Access::Read | Access::ClusterRead => Scope::NomadRead,
             Access::Write => Scope::NomadWrite,
             Access::NodesWrite => Scope::NodesWrite,
+            Access::VariablesRead => Scope::VariablesRead,
+            Access::VariablesWrite => Scope::VariablesWrite,
             Access::Admin => Scope::Admin,
         }
     }
 
     pub fn is_write(self) -> bool {
-        matches!(self, Access::Write | Access::NodesWrite)
+        matches!(
+            self,
+            Access::Write | Access::NodesWrite | Access::VariablesWrite
+        )
     }
 }
 

@@ -10,6 +10,7 @@ use crate::service::control::{DispatchResult, RestartMode, RestartResult};
 use crate::service::deployments::DeploymentChange;
 use crate::service::jobs::WriteResult;
 use crate::service::nodes::NodeChange;
+use crate::service::variables::VariableChange;
 
 /// A write result that starts an operation.
 pub trait Tracked: Send {
@@ -124,6 +125,17 @@ impl Tracked for NodeChange {
     tracked_fields!();
 }
 
+impl Tracked for VariableChange {
+    fn facts(&self) -> Facts {
+        Facts {
+            namespace: Some(self.namespace.clone()),
+            done: Some(format!("variable '{}' {}", self.path, self.result)),
+            ..Facts::default()
+        }
+    }
+    tracked_fields!();
+}
+
 /// A tracked write's result: it has an operation and can be replayed.
 macro_rules! tracked_result {
     () => {
@@ -182,6 +194,9 @@ impl Audited for AllocationStop {
     fn eval_id(&self) -> Option<String> {
         self.eval_id.clone()
     }
+    tracked_result!();
+}
+impl Audited for VariableChange {
     tracked_result!();
 }
 impl Audited for () {}

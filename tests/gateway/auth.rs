@@ -48,6 +48,8 @@ enum Need {
     Read,
     Write,
     Nodes,
+    /// `variables:write` in a namespace.
+    Variables,
     Admin,
     /// Cluster-wide reads (nodes, cluster, namespaces): `nomad:read`, no namespace.
     Cluster,
@@ -120,6 +122,12 @@ fn route(method: &str, path: &str) -> Option<(Need, Ns, Value)> {
         ("GET", "/api/v1/namespaces") => (Need::Cluster, Ns::None, Value::Null),
         ("GET", "/api/v1/services") => (Need::Read, Ns::Query, Value::Null),
         ("GET", "/api/v1/services/{service_name}") => (Need::Read, Ns::Query, Value::Null),
+        ("GET", "/api/v1/variables") => (Need::Read, Ns::Query, Value::Null),
+        ("GET", "/api/v1/variables/{path}") => (Need::Read, Ns::Query, Value::Null),
+        ("PUT", "/api/v1/variables/{path}") => {
+            (Need::Variables, Ns::Body, json!({"items": {"a": "b"}}))
+        }
+        ("DELETE", "/api/v1/variables/{path}") => (Need::Variables, Ns::Query, Value::Null),
         ("GET", "/api/v1/nodes") => (Need::Cluster, Ns::None, Value::Null),
         ("GET", "/api/v1/nodes/{node_id}") => (Need::Cluster, Ns::None, Value::Null),
         ("POST", "/api/v1/nodes/{node_id}/drain") => (Need::Nodes, Ns::None, json!({})),
@@ -146,6 +154,7 @@ fn concrete(path: &str) -> String {
         .replace("{key_id}", "00000000-0000-0000-0000-000000000005")
         .replace("{operation_id}", "00000000-0000-0000-0000-000000000006")
         .replace("{service_name}", "web")
+        .replace("{path}", "app/config")
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -191,18 +200,16 @@ async fn every_route_checks_the_credential_scope_and_namespace() {
         None,
     );
     let (_, admin_only) = create_key(&env, &["admin"], &["*"], None);
-    let (_, everything) = create_key(
-        &env,
-        &["nomad:read", "nomad:write", "nodes:write", "admin"],
-        &["*"],
-        None,
-    );
-    let (_, other_ns) = create_key(
-        &env,
-        &["nomad:read", "nomad:write", "nodes:write", "admin"],
-        &["dev"],
-        None,
-    );
+    let every_scope = [
+        "nomad:read",
+        "nomad:write",
+        "nodes:write",
+        "variables:read",
+        "variables:write",
+        "admin",
+    ];
+    let (_, everything) = create_key(&env, &every_scope, &["*"], None);
+    let (_, other_ns) = create_key(&env, &every_scope, &["dev"], None);
     let (revoked_id, revoked) = create_key(&env, &["nomad:read"], &["*"], None);
     let (code, _, stderr) = run(&["api-key", "revoke", &revoked_id], &env);
     assert_eq!(code, 0, "{stderr}");
@@ -248,7 +255,7 @@ async fn every_route_checks_the_credential_scope_and_namespace() {
             let lacking = match need {
                 Need::Read | Need::Cluster => &admin_only,
                 Need::Write => &reader,
-                Need::Nodes => &writer,
+                Need::Nodes | Need::Variables => &writer,
                 Need::Admin => &nodes,
             };
             let response = call(

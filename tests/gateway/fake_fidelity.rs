@@ -133,6 +133,8 @@ const DATA: &[&str] = &[
     "Options",
     "ChrootEnv",
     "HTTPAPIResponseHeaders",
+    // A Nomad Variable's key/value pairs.
+    "Items",
 ];
 
 fn is_map(key: &str, sample: &Value) -> bool {
@@ -308,6 +310,48 @@ impl Client {
         let status = response.status().as_u16();
         let index = response.headers().contains_key("x-nomad-index");
         (status, response.text().await.unwrap(), index)
+    }
+
+    /// Any request whatever its answer: the status, the body's text and `X-Nomad-Index`.
+    async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, String, Option<u64>) {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method.parse().unwrap(), &url);
+        if let Some(t) = token {
+            request = request.header("X-Nomad-Token", t);
+        }
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let index = response
+            .headers()
+            .get("x-nomad-index")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        (status, response.text().await.unwrap(), index)
+    }
+
+    /// A request expected to answer `status` with JSON: the JSON and `X-Nomad-Index`.
+    async fn call_expecting(
+        &self,
+        status: u16,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (Value, Option<u64>) {
+        let (got, text, index) = self.exchange(method, path, token, body).await;
+        assert_eq!(got, status, "{method} {path}: {text}");
+        let value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"));
+        (value, index)
     }
 
     /// Reads `n` NDJSON lines (or frames) from a streaming endpoint.
@@ -679,6 +723,83 @@ async fn the_fake_answers_in_the_shapes_of_nomads_samples() {
         .await;
     check("POST_v1_deployment_fail_DEPLOYMENT.json", &failed);
 
+    // Variables: a write, a read and the list in the sample's namespace, check-and-set
+    // conflicts on a write and on a delete, then a delete that succeeds.
+    let var_sample = {
+        let path = samples_dir().join("samples/PUT_v1_var_VAR_PATH.json");
+        let v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        v["request_body"].clone()
+    };
+    let (first, index) = c
+        .call_expecting(
+            200,
+            "PUT",
+            "/v1/var/example/first",
+            None,
+            Some(var_sample.clone()),
+        )
+        .await;
+    assert_eq!(index, first["ModifyIndex"].as_u64(), "{first:#}");
+    check("PUT_v1_var_VAR_PATH.json", &first);
+    let mut second = var_sample.clone();
+    second["Items"] = json!({"user": "you", "password": "passw0rd2"});
+    c.call("PUT", "/v1/var/example/second", Some(second)).await;
+    let mut elsewhere = var_sample.clone();
+    elsewhere["Items"] = json!({"user": "them", "password": "passw0rd3"});
+    c.call("PUT", "/v1/var/other/third", Some(elsewhere)).await;
+    let read = c
+        .call("GET", "/v1/var/example/first?namespace=prod", None)
+        .await;
+    assert_eq!(read, first);
+    check("GET_v1_var_VAR_PATH.json", &read);
+    let listed = c
+        .call("GET", "/v1/vars?namespace=prod&prefix=example", None)
+        .await;
+    let paths: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["Path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["example/first", "example/second"], "{listed:#}");
+    check("GET_v1_vars.json", &listed);
+    let modify = first["ModifyIndex"].as_u64().unwrap();
+    let (conflict, index) = c
+        .call_expecting(
+            409,
+            "PUT",
+            &format!("/v1/var/example/first?cas={}", modify - 1),
+            None,
+            Some(var_sample.clone()),
+        )
+        .await;
+    assert_eq!(conflict, first);
+    assert_eq!(index, Some(modify));
+    check("PUT_v1_var_VAR_PATH__conflict.json", &conflict);
+    let (conflict, _) = c
+        .call_expecting(
+            409,
+            "DELETE",
+            "/v1/var/example/first?namespace=prod&cas=1",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(conflict, first);
+    check("DELETE_v1_var_VAR_PATH__cas-conflict.json", &conflict);
+    // Nomad's variableDelete answers `204 No Content` without a body; the documentation's
+    // `DELETE_v1_var_VAR_PATH.json` shows `200 {"Index": 16}`, which the source never sends.
+    let (status, body, index) = c
+        .exchange(
+            "DELETE",
+            &format!("/v1/var/example/first?namespace=prod&cas={modify}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!((status, body.as_str()), (204, ""));
+    assert!(index.is_some_and(|i| i > modify), "{index:?}");
+
     // Streams: the event stream's lines and the framed logs.
     let lines = c.stream("/v1/event/stream?topic=Node&index=1", 1).await;
     check("GET_v1_event_stream.json", &Value::Array(lines));
@@ -934,4 +1055,379 @@ async fn the_fake_registers_native_services_while_their_allocations_run() {
     c.call("DELETE", "/v1/job/cache", None).await;
     fake.settle(std::time::Duration::from_secs(5)).await;
     assert_eq!(c.call("GET", "/v1/services", None).await, json!([]));
+}
+
+/// What Nomad answers for Variables beyond the documented samples, from Nomad 1.11's
+/// source (hashicorp/nomad): `command/agent/variable_endpoint.go` (404 `variable not
+/// found`, 400 `missing variable path`, 400 for a body without Items, 400 for a `cas` that
+/// is not an unsigned integer, 204 without a body for a delete), `nomad/variables_endpoint.go`
+/// (the token's check before validation; lists filter by what the token may read, for one
+/// namespace as for `*`, and never refuse), `nomad/structs/variables.go` Validate and
+/// validatePath (plain RPC errors, which the HTTP layer answers with 500), and
+/// `nomad/state/state_store_variables.go` (check-and-set: `cas=0` creates only, a `cas` on
+/// a variable that does not exist conflicts with its zero value, deleting a missing
+/// variable succeeds). A write of the Items a variable already has is a new version: Nomad
+/// skips only a write equal to the stored entry, and each write has a new ModifyTime and a
+/// freshly encrypted payload, so it never is (Nomad's `api/variables_test.go` keeps its
+/// "no change" case commented out).
+#[tokio::test]
+async fn the_fake_keeps_variables_as_nomad_does() {
+    use fake_nomad::{Capability, Token};
+
+    let fake = FakeNomad::start(Options {
+        namespaces: vec!["staging".into()],
+        tokens: vec![
+            Token::management("root"),
+            Token::namespace("reader", &["default"], Capability::Read),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: fake.url(),
+    };
+    let root = Some("root");
+    let items = json!({"user": "me", "password": "passw0rd1"});
+    let mut problems = Vec::new();
+    let mut expect = |what: &str, got: (u16, &str), status: u16, body: &str| {
+        if got != (status, body) {
+            problems.push(format!(
+                "{what}: {} {:?}, Nomad answers {status} {body:?}",
+                got.0, got.1
+            ));
+        }
+    };
+
+    // Reads of nothing.
+    let (status, body, index) = c.exchange("GET", "/v1/var/app/none", root, None).await;
+    expect(
+        "a missing variable",
+        (status, &body),
+        404,
+        "variable not found",
+    );
+    assert_eq!(index, Some(1), "a miss answers the (empty) table's index");
+    let (status, body, index) = c.exchange("GET", "/v1/vars", root, None).await;
+    expect("no variables", (status, &body), 200, "[]");
+    assert_eq!(index, Some(1));
+    let (status, body, _) = c.exchange("GET", "/v1/var/", root, None).await;
+    expect("no path", (status, &body), 400, "missing variable path");
+
+    // Refusals, in Nomad's order of checks.
+    let put = |items: Value| Some(json!({"Items": items}));
+    let long = format!("/v1/var/{}", "a".repeat(129));
+    let refused: Vec<(&str, Option<Value>, u16, String)> = vec![
+        ("/v1/var/app/a", None, 400, "Request body is empty".into()),
+        ("/v1/var/app/a", Some(json!({})), 400, "variable missing required Items object".into()),
+        ("/v1/var/app/a", put(json!({})), 400, "variable missing required Items object".into()),
+        ("/v1/var/app/a?cas=abc", put(items.clone()), 400,
+         r#"can not parse cas: strconv.ParseUint: parsing "abc": invalid syntax"#.into()),
+        ("/v1/var/app/a?cas=-1", put(items.clone()), 400,
+         r#"can not parse cas: strconv.ParseUint: parsing "-1": invalid syntax"#.into()),
+        ("/v1/var/bad.path", put(items.clone()), 500, r#"invalid path "bad.path""#.into()),
+        (&long, put(items.clone()), 500,
+         format!("invalid path {:?}", "a".repeat(129))),
+        ("/v1/var/nomad", put(items.clone()), 500,
+         r#""nomad" is a reserved top-level directory path, but you may write variables to "nomad/jobs", "nomad/job-templates", or below"#.into()),
+        ("/v1/var/nomad/job-templates", put(items.clone()), 500,
+         r#""nomad/job-templates" is a reserved directory path, but you may write variables at the level below it, for example, "nomad/job-templates/template-name""#.into()),
+        ("/v1/var/nomad/job-templates/a/b", put(items.clone()), 500,
+         r#""nomad/job-templates" is a reserved directory path, but you may write variables at the level below it, for example, "nomad/job-templates/template-name""#.into()),
+        ("/v1/var/nomad/other", put(items.clone()), 500,
+         r#"only paths at "nomad/jobs" or "nomad/job-templates" and below are valid paths under the top-level "nomad" directory"#.into()),
+        ("/v1/var/app/a", Some(json!({"Namespace": "*", "Items": items})), 500,
+         r#"can not target wildcard ("*")namespace"#.into()),
+        ("/v1/var/app/a", put(json!({"big": "x".repeat(65_534)})), 500,
+         "variables are limited to 64KiB in total size".into()),
+    ];
+    for (path, body, status, message) in refused {
+        let (got, text, _) = c.exchange("PUT", path, root, body).await;
+        expect(&format!("PUT {path}"), (got, &text), status, &message);
+    }
+    let (status, body, _) = c
+        .exchange("PUT", "/v1/var/app/a", Some("reader"), put(items.clone()))
+        .await;
+    expect(
+        "a read-only token's write",
+        (status, &body),
+        403,
+        "Permission denied",
+    );
+    let (status, body, _) = c
+        .exchange("DELETE", "/v1/var/app/a", Some("reader"), None)
+        .await;
+    expect(
+        "a read-only token's delete",
+        (status, &body),
+        403,
+        "Permission denied",
+    );
+    assert!(
+        fake.requests().iter().any(|r| r.method == "PUT"
+            && r.path == "/v1/var/app/a"
+            && r.query == "cas=abc"
+            && r.status == 400),
+        "the request log records variable requests"
+    );
+
+    // Paths Nomad allows under nomad/, at the limit of the size, and 128 characters.
+    for path in [
+        "nomad/jobs",
+        "nomad/jobs/web/group/task",
+        "nomad/job-templates/web",
+        "~under_score-dash/x",
+    ] {
+        let (status, body, _) = c
+            .exchange("PUT", &format!("/v1/var/{path}"), root, put(items.clone()))
+            .await;
+        assert_eq!(status, 200, "PUT {path}: {body}");
+    }
+    let (status, _, _) = c
+        .exchange(
+            "PUT",
+            &format!("/v1/var/{}", "a".repeat(128)),
+            root,
+            put(json!({"big": "x".repeat(65_533)})),
+        )
+        .await;
+    assert_eq!(status, 200, "128 characters and 64 KiB are allowed");
+
+    // Check-and-set: cas=0 creates only; a cas on a missing variable conflicts with its
+    // zero value; the URL's path wins over the body's; the query's namespace applies when
+    // the body has none.
+    let (created, index) = c
+        .call_expecting(
+            200,
+            "PUT",
+            "/v1/var/app/db?cas=0&namespace=staging",
+            root,
+            Some(json!({"Path": "ignored/path", "Items": items})),
+        )
+        .await;
+    assert_eq!(created["Path"], "app/db");
+    assert_eq!(created["Namespace"], "staging");
+    assert_eq!(created["CreateIndex"], created["ModifyIndex"]);
+    assert_eq!(created["CreateTime"], created["ModifyTime"]);
+    assert_eq!(index, created["ModifyIndex"].as_u64());
+    let (conflict, index) = c
+        .call_expecting(
+            409,
+            "PUT",
+            "/v1/var/app/db?cas=0&namespace=staging",
+            root,
+            put(json!({"x": "y"})),
+        )
+        .await;
+    assert_eq!(conflict, created, "cas=0 on an existing variable");
+    assert_eq!(index, created["ModifyIndex"].as_u64());
+    let (zero, index) = c
+        .call_expecting(
+            409,
+            "PUT",
+            "/v1/var/app/none?cas=7",
+            root,
+            put(items.clone()),
+        )
+        .await;
+    assert_eq!(
+        zero,
+        json!({"Namespace": "default", "Path": "app/none", "CreateIndex": 0, "ModifyIndex": 0,
+               "CreateTime": 0, "ModifyTime": 0, "Items": null, "Lock": null})
+    );
+    assert_eq!(index, Some(0));
+
+    // The same Items again: a new version, created when it was.
+    let (again, _) = c
+        .call_expecting(
+            200,
+            "PUT",
+            "/v1/var/app/db",
+            root,
+            Some(json!({"Namespace": "staging", "Items": items})),
+        )
+        .await;
+    assert_eq!(again["CreateIndex"], created["CreateIndex"]);
+    assert_eq!(again["CreateTime"], created["CreateTime"]);
+    assert!(
+        again["ModifyIndex"].as_u64() > created["ModifyIndex"].as_u64(),
+        "{again:#}"
+    );
+    assert!(
+        again["ModifyTime"].as_i64() > created["ModifyTime"].as_i64(),
+        "{again:#}"
+    );
+    let modify = again["ModifyIndex"].as_u64().unwrap();
+    let (updated, _) = c
+        .call_expecting(
+            200,
+            "PUT",
+            &format!("/v1/var/app/db?namespace=staging&cas={modify}"),
+            root,
+            put(json!({"user": "me", "password": "rotated"})),
+        )
+        .await;
+    assert_eq!(updated["Items"]["password"], "rotated");
+
+    // Lists: prefix, namespace, `*`, and what a token may read; pages by namespace.path.
+    let (status, _, _) = c
+        .exchange("PUT", "/v1/var/app/web", root, put(items.clone()))
+        .await;
+    assert_eq!(status, 200);
+    let paths = |listed: &Value| -> Vec<String> {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                format!(
+                    "{}:{}",
+                    v["Namespace"].as_str().unwrap(),
+                    v["Path"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let list = |path: &str, token: &'static str| {
+        let path = path.to_string();
+        let c = &c;
+        async move {
+            let (status, body, _) = c.exchange("GET", &path, Some(token), None).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            let v: Value = serde_json::from_str(&body).unwrap();
+            assert!(
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|v| v.get("Items").is_none()),
+                "{v:#}"
+            );
+            paths(&v)
+        }
+    };
+    assert_eq!(
+        list("/v1/vars?prefix=app/", "root").await,
+        ["default:app/web"]
+    );
+    assert_eq!(
+        list("/v1/vars?namespace=staging", "root").await,
+        ["staging:app/db"]
+    );
+    assert_eq!(
+        list("/v1/vars?namespace=*&prefix=app", "root").await,
+        ["default:app/web", "staging:app/db"]
+    );
+    assert_eq!(
+        list("/v1/vars?namespace=*&prefix=app", "reader").await,
+        ["default:app/web"]
+    );
+    assert_eq!(
+        list("/v1/vars?namespace=staging", "reader").await,
+        Vec::<String>::new()
+    );
+    let response = c
+        .http
+        .get(format!(
+            "{}/v1/vars?namespace=*&prefix=app&per_page=1",
+            c.base
+        ))
+        .header("X-Nomad-Token", "root")
+        .send()
+        .await
+        .unwrap();
+    let next = response.headers()["x-nomad-nexttoken"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(next, "staging.app/db");
+    assert_eq!(
+        list(
+            &format!("/v1/vars?namespace=*&prefix=app&per_page=1&next_token={next}"),
+            "root"
+        )
+        .await,
+        ["staging:app/db"]
+    );
+    let (status, _, _) = c
+        .exchange("GET", "/v1/var/app/web", Some("reader"), None)
+        .await;
+    assert_eq!(
+        status, 200,
+        "a read-only token reads its namespace's variables"
+    );
+    let (status, body, _) = c
+        .exchange(
+            "GET",
+            "/v1/var/app/db?namespace=staging",
+            Some("reader"),
+            None,
+        )
+        .await;
+    expect(
+        "a read outside the token's namespaces",
+        (status, &body),
+        403,
+        "Permission denied",
+    );
+
+    // A blocking read waits for that variable, not for other changes.
+    let (web, index) = c
+        .call_expecting(200, "GET", "/v1/var/app/web", root, None)
+        .await;
+    assert_eq!(
+        index,
+        web["ModifyIndex"].as_u64(),
+        "a read's index is the variable's"
+    );
+    let web_index = index.unwrap();
+    let blocked = {
+        let http = c.http.clone();
+        let url = format!("{}/v1/var/app/web?index={web_index}&wait=10s", c.base);
+        tokio::spawn(async move {
+            let r = http
+                .get(url)
+                .header("X-Nomad-Token", "root")
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    fake.bump_index();
+    c.exchange("PUT", "/v1/var/app/other", root, put(items.clone()))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!blocked.is_finished(), "other changes do not end the wait");
+    c.exchange("PUT", "/v1/var/app/web", root, put(json!({"user": "new"})))
+        .await;
+    let changed = tokio::time::timeout(std::time::Duration::from_secs(5), blocked)
+        .await
+        .expect("the write ends the wait")
+        .unwrap();
+    assert_eq!(changed["Items"], json!({"user": "new"}));
+
+    // Deletes: a missing variable without cas, or with cas=0, is a success; with another
+    // cas, a conflict with its zero value; cas=0 on an existing one, a conflict.
+    for path in ["/v1/var/app/none", "/v1/var/app/none?cas=0"] {
+        let (status, body, index) = c.exchange("DELETE", path, root, None).await;
+        expect(&format!("DELETE {path}"), (status, &body), 204, "");
+        assert!(index.is_some(), "DELETE {path}: no X-Nomad-Index");
+    }
+    let (zero, _) = c
+        .call_expecting(409, "DELETE", "/v1/var/app/none?cas=3", root, None)
+        .await;
+    assert_eq!(zero["ModifyIndex"], 0);
+    assert_eq!(zero["Items"], Value::Null);
+    let (existing, _) = c
+        .call_expecting(409, "DELETE", "/v1/var/app/other?cas=0", root, None)
+        .await;
+    assert_eq!(existing["Path"], "app/other");
+    assert_eq!(existing["Items"], items);
+    let (status, body, _) = c.exchange("DELETE", "/v1/var/app/other", root, None).await;
+    expect("a delete", (status, &body), 204, "");
+    let (status, _, _) = c.exchange("GET", "/v1/var/app/other", root, None).await;
+    assert_eq!(status, 404, "deleted");
+
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

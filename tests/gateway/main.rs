@@ -31,3 +31,4 @@ mod sessions_in_memory;
 mod support;
 mod telemetry;
 mod tls;
+mod variables;

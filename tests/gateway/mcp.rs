@@ -179,7 +179,7 @@ fn conforms(value: &Value, schema: &Value, root: &Value, at: &str, partial: bool
     }
 }
 
-const READ_ONLY: [&str; 23] = [
+const READ_ONLY: [&str; 25] = [
     "list_jobs",
     "get_job",
     "plan_job",
@@ -191,6 +191,8 @@ const READ_ONLY: [&str; 23] = [
     "list_services",
     "get_service",
     "get_allocation_checks",
+    "list_variables",
+    "get_variable",
     "list_evaluations",
     "get_evaluation",
     "list_deployments",
@@ -204,8 +206,9 @@ const READ_ONLY: [&str; 23] = [
     "list_operations",
     "wait_for_operation",
 ];
-const DESTRUCTIVE: [&str; 6] = [
+const DESTRUCTIVE: [&str; 7] = [
     "stop_job",
+    "delete_variable",
     "revert_job",
     "stop_allocation",
     "fail_deployment",
@@ -224,7 +227,7 @@ async fn every_tool_is_described_for_an_agent() {
     assert!(info.capabilities.prompts.is_some());
 
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 39, "one tool per service operation");
+    assert_eq!(tools.len(), 43, "one tool per service operation");
     for tool in &tools {
         let name = tool.name.as_ref();
         assert!(

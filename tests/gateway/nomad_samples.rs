@@ -221,3 +221,32 @@ fn service_and_check_samples_deserialize() {
     let none: Option<AllocCheckResults> = serde_json::from_str("null").unwrap();
     assert!(none.is_none());
 }
+
+#[test]
+fn variable_samples_deserialize() {
+    let list: Vec<VariableMetadata> = parse("GET_v1_vars.json");
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[1].path, "example/second");
+    assert_eq!((list[1].create_index, list[1].modify_index), (800, 1000));
+    assert_eq!(list[1].modify_time, 1662062162982630000);
+    let variable: Variable = parse("GET_v1_var_VAR_PATH.json");
+    assert_eq!(variable.metadata.namespace, "prod");
+    assert_eq!(variable.items.0["user"], "me");
+    // Debug shows the keys, never a value.
+    let shown = format!("{variable:?}");
+    assert!(
+        shown.contains("password") && !shown.contains("passw0rd1"),
+        "{shown}"
+    );
+    let written: Option<VariableMetadata> = parse("PUT_v1_var_VAR_PATH.json");
+    assert_eq!(written.unwrap().modify_index, 1457);
+    for conflict in [
+        "PUT_v1_var_VAR_PATH__conflict.json",
+        "DELETE_v1_var_VAR_PATH__cas-conflict.json",
+    ] {
+        let current: VariableMetadata = parse(conflict);
+        assert_eq!(current.modify_index, 1457, "{conflict}");
+    }
+    // The documented delete answer ({"Index": ...}) and Nomad's own (204, no body) both do.
+    let _: serde::de::IgnoredAny = parse("DELETE_v1_var_VAR_PATH.json");
+}

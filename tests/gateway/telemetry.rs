@@ -10,7 +10,7 @@ use prost::Message;
 use crate::support::{Gateway, TestDb, base_env, set};
 
 /// An OTLP/HTTP receiver (`POST /v1/traces`, protobuf) that keeps every span it gets.
-async fn otlp_receiver() -> (String, Arc<Mutex<Vec<(String, Span)>>>) {
+pub async fn otlp_receiver() -> (String, Arc<Mutex<Vec<(String, Span)>>>) {
     let spans: Arc<Mutex<Vec<(String, Span)>>> = Arc::default();
     let store = spans.clone();
     let app = axum::Router::new().route(

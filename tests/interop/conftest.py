@@ -108,7 +108,9 @@ def gateway():
             if not authorization:
                 token = run(str(GATEWAY), "token", "mint", "--sub", "interop",
                             "--scope", "nomad:read", "--scope", "nomad:write",
-                            "--scope", "nodes:write", "--ttl", "1h", env=env).stdout.strip()
+                            "--scope", "nodes:write", "--scope", "variables:read",
+                            "--scope", "variables:write", "--ttl", "1h",
+                            env=env).stdout.strip()
                 authorization = f"Bearer {token.splitlines()[-1]}"
             server = subprocess.Popen([str(GATEWAY), "serve"], env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True)

@@ -16,6 +16,7 @@ mod jobs;
 mod nodes;
 mod operations;
 mod services;
+mod variables;
 
 use std::collections::BTreeMap;
 
@@ -39,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(job_actions::router())
         .merge(allocations::router())
         .merge(services::router())
+        .merge(variables::router())
         .merge(evaluations::router())
         .merge(deployments::router())
         .merge(nodes::router())
@@ -64,6 +66,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (name = "jobs", description = "Jobs: list, read, create, submit, plan, stop, and act on them"),
         (name = "allocations", description = "Allocations and task logs"),
         (name = "services", description = "Nomad-native services: where their instances run, and their checks"),
+        (name = "variables", description = "Nomad Variables: keys and indexes; values only with variables:read, writes with variables:write"),
         (name = "evaluations", description = "The scheduler's decisions, with placement failures in words"),
         (name = "deployments", description = "Rolling deployments and canaries"),
         (name = "nodes", description = "Client nodes: drain, eligibility, labels"),
@@ -88,7 +91,7 @@ impl utoipa::Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An API key (ngw_<prefix>_<secret>) or a JWT; scopes nomad:read, nomad:write, nodes:write, admin",
+                        "An API key (ngw_<prefix>_<secret>) or a JWT; scopes nomad:read, nomad:write, nodes:write, variables:read, variables:write, admin",
                     ))
                     .build(),
             ),

@@ -15,6 +15,7 @@ mod nodes;
 mod operations;
 pub(crate) mod schema;
 mod services;
+mod variables;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -191,7 +192,7 @@ pub fn error_text(error: &ServiceError) -> String {
         }
         ServiceError::NotFound(_) => error.to_string(),
         ServiceError::Conflict(_) => format!(
-            "{error}. Something changed meanwhile: read the current state (get_job) and try again."
+            "{error}. Something changed meanwhile: read the current state again (get_job, get_variable) and retry."
         ),
         ServiceError::Rejected(_) => format!(
             "Nomad rejected the request: {error}. Correct the job and try again; plan_job shows what Nomad would do without changing anything."
@@ -238,6 +239,7 @@ pub fn all() -> &'static [ToolDef] {
         tools.extend(job_actions::tools());
         tools.extend(allocations::tools());
         tools.extend(services::tools());
+        tools.extend(variables::tools());
         tools.extend(evaluations::tools());
         tools.extend(deployments::tools());
         tools.extend(nodes::tools());

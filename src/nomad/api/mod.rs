@@ -10,9 +10,11 @@ mod jobs;
 mod logs;
 mod nodes;
 mod services;
+mod variables;
 
 pub use allocations::AllocStopResponse;
 pub use events::EventStream;
 pub use jobs::{JobRegistration, ParseRequest};
 pub use logs::LogRequest;
 pub use nodes::DrainSpec;
+pub use variables::VariableWrite;

@@ -11,6 +11,7 @@ mod eval;
 mod job;
 mod node;
 mod service;
+mod variable;
 
 pub use alloc::*;
 pub use cluster::*;
@@ -19,6 +20,7 @@ pub use eval::*;
 pub use job::*;
 pub use node::*;
 pub use service::*;
+pub use variable::*;
 
 use serde::{Deserialize, Deserializer};
 

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 /// Arguments as recorded: environment values, tokens and payloads are replaced.
 pub fn redact(mut value: Value) -> Value {
-    const SECRET_KEYS: [&str; 10] = [
+    const SECRET_KEYS: [&str; 11] = [
         "definition",
         "env",
         "env_vars",
@@ -16,6 +16,8 @@ pub fn redact(mut value: Value) -> Value {
         "secret",
         "password",
         "variables",
+        // A Nomad variable's items: recorded as their keys.
+        "items",
     ];
     fn walk(v: &mut Value) {
         match v {

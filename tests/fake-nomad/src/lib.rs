@@ -3,9 +3,10 @@
 //! It keeps jobs, evaluations, allocations, deployments and nodes, runs a small scheduler
 //! with CPU and memory accounting, moves allocations through their lifecycle on a timer,
 //! registers the Nomad-native services of running allocations and reports their checks,
-//! serves task logs, the event stream and blocking queries, enforces ACL tokens, and can
-//! inject faults. Responses follow the shapes of Nomad's documented samples; the
-//! gateway's fidelity test compares them key by key.
+//! serves task logs, the event stream and blocking queries, keeps Nomad Variables with
+//! their check-and-set rules, enforces ACL tokens, and can inject faults. Responses follow
+//! the shapes of Nomad's documented samples; the gateway's fidelity test compares them key
+//! by key.
 //!
 //! Task behaviour is chosen through the job: a task whose `image`, `command` or `args`
 //! mention `crash`, or whose meta has `fake_nomad_behavior = "crash"`, exits with code 1
@@ -245,6 +246,23 @@ impl FakeNomad {
     /// Marks a node down (its allocations become lost) or ready again.
     pub fn set_node_status(&self, node_id: &str, status: &str) {
         self.shared.change(|w| w.set_node_status(node_id, status));
+    }
+
+    /// Writes a Nomad Variable as `PUT /v1/var/:path` would without a token or `cas`, and
+    /// returns its ModifyIndex. Panics with Nomad's message if Nomad would refuse it (an
+    /// invalid or reserved path, no Items, more than 64 KiB).
+    pub fn set_variable(&self, namespace: &str, path: &str, items: &[(&str, &str)]) -> u64 {
+        let items = items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        match self
+            .shared
+            .change(|w| w.set_variable(namespace, path, items, None))
+        {
+            world::VarOutcome::Done(Some(v)) => v.modify_index,
+            other => panic!("fake-nomad: variable {namespace}/{path} not written: {other:?}"),
+        }
     }
 
     /// Runs the lifecycle until nothing is pending, for tests that want a settled state.

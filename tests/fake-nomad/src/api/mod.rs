@@ -17,7 +17,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde_json::Value;
 
 use crate::acl::{self, Need};
@@ -94,6 +94,19 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/v1/services", get(objects::services))
         .route("/v1/service/{name}", get(objects::service))
+        .route(
+            "/v1/vars",
+            get(objects::vars).fallback(objects::vars_invalid_method),
+        )
+        .route("/v1/var/", any(objects::var_missing_path))
+        .route(
+            "/v1/var/{*path}",
+            get(objects::var_read)
+                .put(objects::var_put)
+                .post(objects::var_put)
+                .delete(objects::var_delete)
+                .fallback(objects::var_invalid_method),
+        )
         .route("/v1/client/fs/logs/{id}", get(stream::logs))
         .route("/v1/evaluations", get(objects::evaluations))
         .route("/v1/evaluation/{id}", get(objects::evaluation))
@@ -322,11 +335,11 @@ pub fn go_duration(text: &str) -> Option<Duration> {
     any.then(|| Duration::from_secs_f64(total))
 }
 
-/// A blocking query: waits until the index passes `index` or `wait` elapses
-/// (default 5 minutes, at most 10, as Nomad does).
-pub async fn block(shared: &Shared, query: &HashMap<String, String>) -> Result<(), Response> {
+/// A blocking query's `index` and `wait` (default 5 minutes, at most 10, as Nomad does);
+/// `None` when the request does not block.
+fn blocking_args(query: &HashMap<String, String>) -> Result<Option<(u64, Duration)>, Response> {
     let Some(index) = query.get("index") else {
-        return Ok(());
+        return Ok(None);
     };
     let Ok(index) = index.parse::<u64>() else {
         return Err(text(StatusCode::BAD_REQUEST, "Invalid index"));
@@ -343,8 +356,39 @@ pub async fn block(shared: &Shared, query: &HashMap<String, String>) -> Result<(
             }
         },
     };
+    Ok(Some((index, wait)))
+}
+
+/// A blocking query: waits until the index passes `index` or `wait` elapses.
+pub async fn block(shared: &Shared, query: &HashMap<String, String>) -> Result<(), Response> {
+    let Some((index, wait)) = blocking_args(query)? else {
+        return Ok(());
+    };
     let mut receiver = shared.index.subscribe();
     let _ = tokio::time::timeout(wait, receiver.wait_for(|&now| now > index)).await;
+    Ok(())
+}
+
+/// A blocking query on one table or object, as Nomad runs those: waits until the index
+/// `of` the world reports (a table's or an object's ModifyIndex) passes `index`, or `wait`
+/// elapses. Other changes to the world do not end the wait.
+pub async fn block_on(
+    shared: &Shared,
+    query: &HashMap<String, String>,
+    of: impl Fn(&crate::world::World) -> u64,
+) -> Result<(), Response> {
+    let Some((index, wait)) = blocking_args(query)? else {
+        return Ok(());
+    };
+    let mut receiver = shared.index.subscribe();
+    let passed = async {
+        while shared.read(&of) <= index {
+            if receiver.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(wait, passed).await;
     Ok(())
 }
 

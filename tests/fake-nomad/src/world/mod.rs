@@ -1,6 +1,7 @@
 //! The fake's state: nodes, jobs and their versions, evaluations, allocations,
-//! deployments, namespaces and the event log, all under one Raft-like index; native
-//! services and their checks follow from the allocations (`services.rs`).
+//! deployments, namespaces, Nomad Variables (`variables.rs`) and the event log, all under
+//! one Raft-like index; native services and their checks follow from the allocations
+//! (`services.rs`).
 //!
 //! This file holds the world itself, its index, namespaces and event log, and the
 //! task that moves the simulation along.
@@ -11,6 +12,7 @@ mod jobs;
 mod nodes;
 mod records;
 mod services;
+mod variables;
 
 use std::collections::BTreeMap;
 use std::sync::Weak;
@@ -23,6 +25,7 @@ use crate::Options;
 pub use clock::{new_id, now_ns, rfc3339};
 pub use records::*;
 pub use services::{CheckResult, Registration};
+pub use variables::{VarOutcome, Variable};
 
 #[derive(Clone)]
 pub struct World {
@@ -33,6 +36,10 @@ pub struct World {
     pub allocs: BTreeMap<String, Alloc>,
     pub deployments: BTreeMap<String, Deployment>,
     pub namespaces: BTreeMap<String, Namespace>,
+    /// Nomad Variables by (namespace, path), the order Nomad's state store keeps them in.
+    pub variables: BTreeMap<(String, String), Variable>,
+    /// The index of the last write to the variables (Nomad's `variables` table index).
+    pub variables_index: u64,
     pub events: Vec<Event>,
     pub step: Duration,
 }
@@ -47,6 +54,8 @@ impl World {
             allocs: BTreeMap::new(),
             deployments: BTreeMap::new(),
             namespaces: BTreeMap::new(),
+            variables: BTreeMap::new(),
+            variables_index: 0,
             events: Vec::new(),
             step: options.step,
         };

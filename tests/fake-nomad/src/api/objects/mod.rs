@@ -1,5 +1,5 @@
 //! Allocations, evaluations, deployments, nodes and node metadata, native services and
-//! check results.
+//! check results, Nomad Variables.
 //!
 //! This file holds the shapes the handlers share: namespaced lists, reads of one
 //! namespaced object and writes on one.
@@ -10,6 +10,7 @@ mod evaluations;
 mod metadata;
 mod nodes;
 mod services;
+mod variables;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -26,6 +27,9 @@ pub use evaluations::{evaluation, evaluation_allocations, evaluations};
 pub use metadata::{metadata, set_metadata};
 pub use nodes::{drain, eligibility, node, node_allocations, nodes};
 pub use services::{allocation_checks, service, services};
+pub use variables::{
+    var_delete, var_invalid_method, var_missing_path, var_put, var_read, vars, vars_invalid_method,
+};
 
 type Query = std::collections::HashMap<String, String>;
 
