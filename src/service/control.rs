@@ -1,4 +1,4 @@
-//! Steering running jobs: stop, scale, dispatch, evaluate, versions, revert, restart.
+//! Steering running jobs: stop, scale, dispatch, evaluate, revert, restart.
 
 use super::guard::WriteCall;
 use crate::service::policy::Access;
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::jobs::{WriteResult, invalid, not_found, write_result};
-use super::{Page, PageRequest, Principal, Service, ServiceError, timestamp};
+use super::{Principal, Service, ServiceError};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScaleRequest {
@@ -48,14 +48,6 @@ pub struct DispatchResult {
     /// was unavailable, so the write has no tracked operation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_followed: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct JobVersion {
-    pub version: u64,
-    pub stable: bool,
-    pub submitted_at: Option<String>,
-    pub job_modify_index: u64,
 }
 
 /// How `restart_job` restarts.
@@ -268,50 +260,6 @@ impl Service {
                 Ok(write_result(job_id, &namespace, answer))
             })
             .await
-        })
-        .await
-    }
-
-    pub async fn list_job_versions(
-        &self,
-        who: &Principal,
-        job_id: &str,
-        namespace: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<JobVersion>, ServiceError> {
-        self.with_job_hint(job_id, namespace, async move {
-            self.allow(
-                who,
-                Access::Read,
-                Some(&self.namespace(namespace)),
-                "list_job_versions",
-            )
-            .await?;
-            let namespace = self.namespace(namespace);
-            // Nomad answers 404 "job versions not found" for a job it does not have; the job's
-            // own read says whether that is what happened.
-            let versions = match self
-                .nomad
-                .job_versions(job_id, false, &self.in_namespace(&namespace))
-                .await
-            {
-                Ok(versions) => versions.value,
-                Err(e) => {
-                    return Err(self
-                        .job_part_failed(job_id, &namespace, "versions", e)
-                        .await);
-                }
-            };
-            page.of(versions
-                .versions
-                .into_iter()
-                .map(|v| JobVersion {
-                    version: v.version,
-                    stable: v.stable,
-                    submitted_at: timestamp(v.submit_time),
-                    job_modify_index: v.job_modify_index,
-                })
-                .collect())
         })
         .await
     }

@@ -11,6 +11,7 @@ pub mod diagnose;
 mod error;
 pub mod evaluations;
 mod guard;
+mod job_diff;
 mod job_parts;
 pub mod jobs;
 pub mod keys;
@@ -28,6 +29,7 @@ pub mod submit;
 mod suggest;
 pub mod tracking;
 pub mod variables;
+pub mod versions;
 pub mod wait;
 
 pub use error::{FieldError, ServiceError};

@@ -38,6 +38,9 @@ pub struct PlanResult {
     pub namespace: String,
     /// Nomad's structured diff (`Type`: Added, Edited, Deleted, None).
     pub diff: Option<Value>,
+    /// The same diff in words, one line per change (at most 40, then a line counting the
+    /// rest): "group web: Count 2 → 3"; empty when the job would not change.
+    pub job_changes: Vec<String>,
     /// Allocations Nomad would create, update, stop... per group.
     pub changes: BTreeMap<String, BTreeMap<String, u64>>,
     /// Plain sentences per group that could not be placed; empty when all fit.
@@ -244,6 +247,11 @@ impl Service {
         Ok(PlanResult {
             job_id,
             namespace,
+            job_changes: plan
+                .diff
+                .as_ref()
+                .map(|d| super::job_diff::describe(d, super::job_diff::MAX_LINES))
+                .unwrap_or_default(),
             diff: plan.diff,
             changes,
             placement_failures,

@@ -1431,3 +1431,405 @@ async fn the_fake_keeps_variables_as_nomad_does() {
 
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// A field of a Nomad job diff.
+fn diff_field(kind: &str, name: &str, old: &str, new: &str) -> Value {
+    json!({"Type": kind, "Name": name, "Old": old, "New": new, "Annotations": null})
+}
+
+/// The member of a diff's `TaskGroups` or `Tasks` with that name.
+fn diff_member<'a>(diff: &'a Value, list: &str, name: &str) -> &'a Value {
+    diff[list]
+        .as_array()
+        .and_then(|l| l.iter().find(|m| m["Name"] == name))
+        .unwrap_or_else(|| panic!("no {list} {name} in {diff:#}"))
+}
+
+fn names_and_types(list: &Value) -> Vec<(String, String)> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| {
+            (
+                x["Name"].as_str().unwrap_or("").to_string(),
+                x["Type"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The job diffs of `GET /v1/job/:id/versions?diffs=true` and of a plan with `"Diff": true`
+/// are Nomad's `structs.JobDiff` (`nomad/structs/diff.go` at 1.11.2, a443448d), contextual
+/// as `Job.GetJobVersions` and `Job.Plan` ask (`nomad/job_endpoint.go`): a block that
+/// changed is an object (`Config`, `Resources`...) listing its unchanged fields too, as
+/// `None`; the job's, groups' and tasks' own fields are diffed without context
+/// (`fieldDiffs(..., false)`), so only changed ones are there; every group and task is
+/// listed, unchanged ones as `None`. `diff_version` (Nomad 1.9+) compares every version
+/// with that one; a version the job does not have is the RPC's error, 500, and so is a
+/// value that does not parse (jobVersions returns `fmt.Errorf`, not a coded error).
+/// `Stop` is diffed: it is not in `Job.Diff`'s filter.
+#[tokio::test]
+async fn the_fake_diffs_jobs_as_nomad_does() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: fake.url(),
+    };
+    let field = diff_field;
+
+    // Version 0, then one change a version.
+    let mut job = service_job("diffs");
+    job["Job"]["TaskGroups"][0]["Count"] = json!(1);
+    job["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("nginx:1");
+    c.call("POST", "/v1/jobs", Some(job.clone())).await;
+    let changes: [fn(&mut Value); 5] = [
+        |j| j["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("nginx:2"),
+        |j| j["TaskGroups"][0]["Count"] = json!(3),
+        |j| j["TaskGroups"][0]["Tasks"][0]["Env"]["LOG_LEVEL"] = json!("debug"),
+        |j| j["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMB"] = json!(256),
+        |j| {
+            j["TaskGroups"].as_array_mut().unwrap().push(json!({
+                "Name": "worker", "Count": 1,
+                "Tasks": [{"Name": "work", "Driver": "exec", "Config": {"command": "/bin/true"},
+                           "Resources": {"CPU": 100, "MemoryMB": 64}}]
+            }))
+        },
+    ];
+    for change in changes {
+        change(&mut job["Job"]);
+        c.call("POST", "/v1/job/diffs", Some(job.clone())).await;
+    }
+
+    let (answer, _) = c
+        .call_expecting(200, "GET", "/v1/job/diffs/versions?diffs=true", None, None)
+        .await;
+    let versions: Vec<u64> = answer["Versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["Version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [5, 4, 3, 2, 1, 0]);
+    let diffs = answer["Diffs"].as_array().unwrap();
+    assert_eq!(diffs.len(), 5, "one diff a pair of versions: {answer:#}");
+    for d in diffs {
+        assert_eq!((&d["Type"], &d["ID"]), (&json!("Edited"), &json!("diffs")));
+        assert_eq!(
+            (&d["Fields"], &d["Objects"]),
+            (&Value::Null, &Value::Null),
+            "nothing changed at the job's level: {d:#}"
+        );
+    }
+
+    // Version 0 to 1, the image: the task's Config object, its unchanged port as None;
+    // the group and the task are Edited, with no fields of their own.
+    let web = diff_member(&diffs[4], "TaskGroups", "web");
+    assert_eq!(
+        (&web["Type"], &web["Fields"], &web["Objects"]),
+        (&json!("Edited"), &Value::Null, &Value::Null)
+    );
+    let server = diff_member(web, "Tasks", "server");
+    assert_eq!(
+        (&server["Type"], &server["Fields"]),
+        (&json!("Edited"), &Value::Null)
+    );
+    assert_eq!(
+        server["Objects"],
+        json!([{"Type": "Edited", "Name": "Config", "Objects": null, "Fields": [
+            field("Edited", "image", "nginx:1", "nginx:2"),
+            field("None", "ports[0]", "http", "http"),
+        ]}])
+    );
+
+    // 1 to 2, the count: a field of the group; the task is listed, unchanged.
+    let web = diff_member(&diffs[3], "TaskGroups", "web");
+    assert_eq!(web["Fields"], json!([field("Edited", "Count", "1", "3")]));
+    assert_eq!(web["Objects"], Value::Null);
+    assert_eq!(
+        diff_member(web, "Tasks", "server"),
+        &json!({"Type": "None", "Name": "server", "Fields": null, "Objects": null, "Annotations": null})
+    );
+
+    // 2 to 3, an environment variable: a field of the task, `Env[NAME]`.
+    let server = diff_member(
+        diff_member(&diffs[2], "TaskGroups", "web"),
+        "Tasks",
+        "server",
+    );
+    assert_eq!(
+        (&server["Fields"], &server["Objects"]),
+        (
+            &json!([field("Added", "Env[LOG_LEVEL]", "", "debug")]),
+            &Value::Null
+        )
+    );
+
+    // 3 to 4, the memory: the Resources object, every resource listed.
+    let server = diff_member(
+        diff_member(&diffs[1], "TaskGroups", "web"),
+        "Tasks",
+        "server",
+    );
+    assert_eq!(server["Fields"], Value::Null);
+    assert_eq!(
+        server["Objects"],
+        json!([{"Type": "Edited", "Name": "Resources", "Objects": null, "Fields": [
+            field("None", "CPU", "200", "200"),
+            field("None", "Cores", "0", "0"),
+            field("None", "DiskMB", "0", "0"),
+            field("None", "IOPS", "0", "0"),
+            field("Edited", "MemoryMB", "128", "256"),
+            field("None", "MemoryMaxMB", "0", "0"),
+            field("None", "SecretsMB", "0", "0"),
+        ]}])
+    );
+
+    // 4 to 5, a new group: Added with everything in it Added; the other one unchanged.
+    let groups = &diffs[0]["TaskGroups"];
+    assert_eq!(
+        names_and_types(groups),
+        [
+            ("web".into(), "None".into()),
+            ("worker".into(), "Added".into())
+        ]
+    );
+    let worker = diff_member(&diffs[0], "TaskGroups", "worker");
+    assert_eq!(
+        worker["Fields"],
+        json!([
+            field("Added", "Count", "", "1"),
+            field("Added", "PreventRescheduleOnLost", "", "false"),
+        ])
+    );
+    assert_eq!(
+        names_and_types(&worker["Objects"]),
+        [
+            "RestartPolicy",
+            "Migrate",
+            "ReschedulePolicy",
+            "EphemeralDisk",
+            "Update"
+        ]
+        .map(|n| (n.to_string(), "Added".to_string()))
+    );
+    let work = diff_member(worker, "Tasks", "work");
+    assert_eq!(work["Type"], "Added");
+    assert_eq!(
+        work["Fields"],
+        json!([
+            field("Added", "Driver", "", "exec"),
+            field("Added", "KillTimeout", "", "5000000000"),
+            field("Added", "Leader", "", "false"),
+            field("Added", "ShutdownDelay", "", "0"),
+        ])
+    );
+    assert_eq!(
+        names_and_types(&work["Objects"]),
+        ["Config", "Resources", "LogConfig"].map(|n| (n.to_string(), "Added".to_string()))
+    );
+    assert_eq!(
+        work["Objects"][0]["Fields"],
+        json!([field("Added", "command", "", "/bin/true")])
+    );
+
+    // Every version against version 0: one diff each, version 0's own all None.
+    let (against, _) = c
+        .call_expecting(
+            200,
+            "GET",
+            "/v1/job/diffs/versions?diffs=true&diff_version=0",
+            None,
+            None,
+        )
+        .await;
+    let all = against["Diffs"].as_array().unwrap();
+    assert_eq!(all.len(), 6, "{against:#}");
+    assert_eq!(
+        all[5],
+        json!({"Type": "None", "ID": "diffs", "Fields": null, "Objects": null, "TaskGroups": [
+            {"Type": "None", "Name": "web", "Fields": null, "Objects": null, "Updates": null,
+             "Tasks": [{"Type": "None", "Name": "server", "Fields": null, "Objects": null,
+                        "Annotations": null}]}
+        ]})
+    );
+    assert_eq!(all[4], diffs[4], "version 0 to 1 either way");
+    let web = diff_member(&all[0], "TaskGroups", "web");
+    assert_eq!(web["Fields"], json!([field("Edited", "Count", "1", "3")]));
+    let server = diff_member(web, "Tasks", "server");
+    assert_eq!(
+        server["Fields"],
+        json!([field("Added", "Env[LOG_LEVEL]", "", "debug")])
+    );
+    assert_eq!(
+        names_and_types(&server["Objects"]),
+        [
+            ("Config".to_string(), "Edited".to_string()),
+            ("Resources".to_string(), "Edited".to_string())
+        ]
+    );
+    assert_eq!(
+        diff_member(&all[0], "TaskGroups", "worker")["Type"],
+        "Added"
+    );
+
+    // What cannot be compared, and what does not parse: 500 with Nomad's text; without
+    // `diffs` the version is parsed and not looked up.
+    for (query, status, message) in [
+        ("diffs=true&diff_version=99", 500, "version 99 not found"),
+        (
+            "diffs=true&diff_tag=release",
+            500,
+            "tag \"release\" not found",
+        ),
+        (
+            "diffs=true&diff_version=abc",
+            500,
+            "Failed to parse value of \"diff_version\" (abc) as a uint64: strconv.ParseUint: parsing \"abc\": invalid syntax",
+        ),
+        (
+            "diffs=yes",
+            500,
+            "Failed to parse value of \"diffs\" (yes) as a bool: strconv.ParseBool: parsing \"yes\": invalid syntax",
+        ),
+    ] {
+        let (got, body, _) = c
+            .exchange(
+                "GET",
+                &format!("/v1/job/diffs/versions?{query}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!((got, body.as_str()), (status, message), "{query}");
+    }
+    let (plain, _) = c
+        .call_expecting(
+            200,
+            "GET",
+            "/v1/job/diffs/versions?diff_version=99",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(plain["Diffs"], Value::Null);
+    let (got, body, _) = c
+        .exchange(
+            "GET",
+            "/v1/job/nope/versions?diffs=true&diff_version=99",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!((got, body.as_str()), (404, "job versions not found"));
+
+    // A plan: the same structure against the current version; the same job, no change.
+    let (same, _) = c
+        .call_expecting(
+            200,
+            "POST",
+            "/v1/job/diffs/plan",
+            None,
+            Some(json!({"Job": job["Job"], "Diff": true})),
+        )
+        .await;
+    assert_eq!(same["Diff"]["Type"], "None", "{same:#}");
+    assert_eq!(
+        names_and_types(&same["Diff"]["TaskGroups"]),
+        [
+            ("web".into(), "None".into()),
+            ("worker".into(), "None".into())
+        ]
+    );
+    let mut next = job["Job"].clone();
+    next["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("nginx:3");
+    next["TaskGroups"][0]["Count"] = json!(5);
+    let (plan, _) = c
+        .call_expecting(
+            200,
+            "POST",
+            "/v1/job/diffs/plan",
+            None,
+            Some(json!({"Job": next, "Diff": true})),
+        )
+        .await;
+    let d = &plan["Diff"];
+    assert_eq!((&d["Type"], &d["Fields"]), (&json!("Edited"), &Value::Null));
+    let web = diff_member(d, "TaskGroups", "web");
+    assert_eq!(web["Fields"], json!([field("Edited", "Count", "3", "5")]));
+    assert_eq!(
+        diff_member(web, "Tasks", "server")["Objects"],
+        json!([{"Type": "Edited", "Name": "Config", "Objects": null, "Fields": [
+            field("Edited", "image", "nginx:2", "nginx:3"),
+            field("None", "ports[0]", "http", "http"),
+        ]}])
+    );
+    assert_eq!(diff_member(d, "TaskGroups", "worker")["Type"], "None");
+
+    // A plan for a job Nomad does not have: all Added, the datacenters a set.
+    let (fresh, _) = c
+        .call_expecting(
+            200,
+            "POST",
+            "/v1/job/fresh/plan",
+            None,
+            Some(json!({"Job": service_job("fresh")["Job"], "Diff": true})),
+        )
+        .await;
+    let d = &fresh["Diff"];
+    assert_eq!((&d["Type"], &d["ID"]), (&json!("Added"), &json!("fresh")));
+    assert_eq!(
+        d["Objects"],
+        json!([{"Type": "Added", "Name": "Datacenters", "Objects": null,
+                "Fields": [field("Added", "Datacenters", "", "dc1")]}])
+    );
+    let job_fields: Vec<&str> = d["Fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        job_fields,
+        [
+            "AllAtOnce",
+            "Dispatched",
+            "Meta[team]",
+            "Name",
+            "Namespace",
+            "NodePool",
+            "Priority",
+            "Region",
+            "Stop",
+            "Type"
+        ]
+    );
+    assert_eq!(
+        names_and_types(&d["TaskGroups"]),
+        [("web".into(), "Added".into())]
+    );
+
+    // Stopping the job is a version whose diff is the Stop field.
+    c.call("DELETE", "/v1/job/diffs", None).await;
+    let (stopped, _) = c
+        .call_expecting(200, "GET", "/v1/job/diffs/versions?diffs=true", None, None)
+        .await;
+    let d = &stopped["Diffs"][0];
+    assert_eq!(
+        d["Fields"],
+        json!([field("Edited", "Stop", "false", "true")])
+    );
+    assert_eq!(
+        names_and_types(&d["TaskGroups"]),
+        [
+            ("web".into(), "None".into()),
+            ("worker".into(), "None".into())
+        ]
+    );
+
+    // One version: no pair to diff.
+    c.call("POST", "/v1/jobs", Some(service_job("solo"))).await;
+    let (solo, _) = c
+        .call_expecting(200, "GET", "/v1/job/solo/versions?diffs=true", None, None)
+        .await;
+    assert_eq!(solo["Diffs"], Value::Null);
+}

@@ -32,3 +32,4 @@ mod support;
 mod telemetry;
 mod tls;
 mod variables;
+mod versions;

@@ -179,12 +179,13 @@ fn conforms(value: &Value, schema: &Value, root: &Value, at: &str, partial: bool
     }
 }
 
-const READ_ONLY: [&str; 25] = [
+const READ_ONLY: [&str; 26] = [
     "list_jobs",
     "get_job",
     "plan_job",
     "diagnose_job",
     "list_job_versions",
+    "compare_job_versions",
     "list_allocations",
     "get_allocation",
     "get_job_logs",
@@ -227,7 +228,7 @@ async fn every_tool_is_described_for_an_agent() {
     assert!(info.capabilities.prompts.is_some());
 
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 43, "one tool per service operation");
+    assert_eq!(tools.len(), 44, "one tool per service operation");
     for tool in &tools {
         let name = tool.name.as_ref();
         assert!(

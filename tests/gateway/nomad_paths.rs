@@ -156,7 +156,10 @@ async fn job_ids_reach_nomad_escaped_only_where_go_url_path_escape_escapes() {
     client.job_evaluations(id, &options).await.unwrap();
     client.job_deployments(id, &options).await.unwrap();
     client.job_latest_deployment(id, &options).await.unwrap();
-    client.job_versions(id, false, &options).await.unwrap();
+    client
+        .job_versions(id, false, None, &options)
+        .await
+        .unwrap();
     let base = "/v1/job/a-b.c_d~e:f@g$h&i+j=k";
     let expected: Vec<String> = [
         "",

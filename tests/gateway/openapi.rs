@@ -18,6 +18,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/jobs/{job_id}/dispatch"),
     ("post", "/api/v1/jobs/{job_id}/evaluate"),
     ("get", "/api/v1/jobs/{job_id}/versions"),
+    ("get", "/api/v1/jobs/{job_id}/versions/compare"),
     ("post", "/api/v1/jobs/{job_id}/revert"),
     ("get", "/api/v1/jobs/{job_id}/allocations"),
     ("get", "/api/v1/jobs/{job_id}/logs"),

@@ -4,19 +4,20 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::operations::Write;
-use super::{ApiResult, InNamespace, ListInNamespace, Problems};
+use super::{ApiResult, InNamespace, Problems};
 use crate::http::Caller;
-use crate::service::Page;
 use crate::service::control::{
-    DispatchRequest, DispatchResult, JobVersion, RestartMode, RestartResult, ScaleRequest,
+    DispatchRequest, DispatchResult, RestartMode, RestartResult, ScaleRequest,
 };
 use crate::service::jobs::WriteResult;
+use crate::service::versions::{JobVersion, VersionComparison};
+use crate::service::{Page, PageRequest};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -26,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(dispatch_job))
         .routes(routes!(force_evaluate_job))
         .routes(routes!(list_job_versions))
+        .routes(routes!(compare_job_versions))
         .routes(routes!(revert_job))
 }
 
@@ -154,25 +156,94 @@ async fn force_evaluate_job(
     Ok(Json(result))
 }
 
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ListVersions {
+    /// The Nomad namespace; the gateway's default (`NOMAD_NAMESPACE`) when left out.
+    namespace: Option<String>,
+    /// Also say what each version changed from the one before (Nomad's diffs, in words).
+    #[serde(default)]
+    changes: bool,
+    /// The `next_cursor` of the previous page; leave it out for the first page.
+    cursor: Option<String>,
+    /// How many per page: 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+}
+
 /// List a job's versions
+///
+/// Newest first; with `changes=true`, each says what it changed from the version before
+/// ("group web: Count 2 → 3", at most 12 lines each).
 #[utoipa::path(
     get,
     path = "/api/v1/jobs/{job_id}/versions",
     tag = "jobs",
-    params(("job_id" = String, Path, description = "The job's ID"), ListInNamespace),
+    params(("job_id" = String, Path, description = "The job's ID"), ListVersions),
     responses((status = 200, description = "A page of the versions, newest first", body = Page<JobVersion>), Problems)
 )]
 async fn list_job_versions(
     Caller(who): Caller,
     State(state): State<AppState>,
     PathParams(job_id): PathParams<String>,
-    QueryParams(query): QueryParams<ListInNamespace>,
+    QueryParams(query): QueryParams<ListVersions>,
 ) -> ApiResult<Page<JobVersion>> {
+    let page = PageRequest::new(query.cursor, query.limit);
     let versions = state
         .service
-        .list_job_versions(&who, &job_id, query.namespace.as_deref(), &query.page())
+        .list_job_versions(
+            &who,
+            &job_id,
+            query.namespace.as_deref(),
+            query.changes,
+            &page,
+        )
         .await?;
     Ok(Json(versions))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct CompareVersions {
+    /// The Nomad namespace; the gateway's default (`NOMAD_NAMESPACE`) when left out.
+    namespace: Option<String>,
+    /// The version to compare against (required).
+    from: Option<u64>,
+    /// The version whose changes are told; the current one when left out.
+    to: Option<u64>,
+}
+
+/// Compare two versions of a job
+///
+/// What version `to` (the current one by default) changes relative to version `from`, in
+/// words, one line each. Needs Nomad 1.9 or later (the versions endpoint's
+/// `diff_version`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{job_id}/versions/compare",
+    tag = "jobs",
+    params(("job_id" = String, Path, description = "The job's ID"), CompareVersions),
+    responses((status = 200, description = "The changes between the two versions", body = VersionComparison), Problems)
+)]
+async fn compare_job_versions(
+    Caller(who): Caller,
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<CompareVersions>,
+) -> ApiResult<VersionComparison> {
+    let comparison = state
+        .service
+        .compare_job_versions(
+            &who,
+            &job_id,
+            query.namespace.as_deref(),
+            query.from,
+            query.to,
+        )
+        .await?;
+    Ok(Json(comparison))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

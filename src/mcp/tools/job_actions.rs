@@ -9,9 +9,10 @@ use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::operation_text;
 use crate::service::PageRequest;
 use crate::service::control::{
-    DispatchRequest, DispatchResult, JobVersion, RestartMode, RestartResult, ScaleRequest,
+    DispatchRequest, DispatchResult, RestartMode, RestartResult, ScaleRequest,
 };
 use crate::service::policy::Access;
+use crate::service::versions::{JobVersion, VersionComparison};
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
@@ -112,13 +113,35 @@ pub fn tools() -> Vec<ToolDef> {
             "list_job_versions",
             "List a job's versions",
             "List the versions Nomad keeps of a job, newest first, with whether each was stable \
-             (deployed healthy). Use it to pick the version for revert_job.",
+             (deployed healthy); with `changes`, what each changed from the one before \
+             (\"group web: Count 2 → 3\"). Use it to see what changed and to pick the version \
+             for revert_job.",
             Access::Read,
             |ctx: Ctx, input: VersionsInput| async move {
                 let namespace = input.namespace.as_deref();
                 let page = PageRequest::new(input.cursor, input.limit);
                 ctx.service
-                    .list_job_versions(&ctx.who, &input.job_id, namespace, &page)
+                    .list_job_versions(&ctx.who, &input.job_id, namespace, input.changes, &page)
+                    .await
+            },
+        ),
+        define(
+            "compare_job_versions",
+            "Compare two versions of a job",
+            "Say what a job's version `to` (the current one when left out) changes relative to \
+             version `from`, one line per change (\"group web, task server: image nginx:1.25 → \
+             nginx:1.27\"). Use it before revert_job to see what going back would undo.",
+            Kind::Read,
+            Access::Read,
+            |ctx: Ctx, input: CompareInput| async move {
+                ctx.service
+                    .compare_job_versions(
+                        &ctx.who,
+                        &input.job_id,
+                        input.namespace.as_deref(),
+                        Some(input.from),
+                        input.to,
+                    )
                     .await
             },
         ),
@@ -325,6 +348,29 @@ pub struct VersionsInput {
     #[serde(default)]
     #[schemars(example = 10, range(min = 1, max = 200))]
     pub limit: Option<u32>,
+    /// Also say what each version changed from the one before.
+    #[serde(default)]
+    #[schemars(example = true)]
+    pub changes: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompareInput {
+    /// The job's ID.
+    #[schemars(example = &"web")]
+    pub job_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// The version to compare against (list_job_versions shows them).
+    #[schemars(example = 2)]
+    pub from: u64,
+    /// The version whose changes are told; the current one when left out.
+    #[serde(default)]
+    #[schemars(example = 4)]
+    pub to: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -384,12 +430,31 @@ impl Summary for DispatchResult {
 
 impl Line for JobVersion {
     fn line(&self) -> String {
-        format!(
+        let head = format!(
             "v{}{} submitted {} (modify index {})",
             self.version,
             if self.stable { " (stable)" } else { "" },
             self.submitted_at.as_deref().unwrap_or("?"),
             self.job_modify_index
-        )
+        );
+        match &self.changes {
+            None => head,
+            Some(changes) if changes.is_empty() => format!("{head}: no change Nomad compares"),
+            Some(changes) => format!("{head}:\n  {}", changes.join("\n  ")),
+        }
+    }
+}
+
+impl Summary for VersionComparison {
+    fn summary(&self) -> String {
+        let head = format!(
+            "Job '{}' version {} compared with version {}",
+            self.job_id, self.to_version, self.from_version
+        );
+        if self.changes.is_empty() {
+            format!("{head}: no difference.")
+        } else {
+            format!("{head}:\n{}", self.changes.join("\n"))
+        }
     }
 }

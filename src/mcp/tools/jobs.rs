@@ -229,8 +229,14 @@ impl Summary for PlanResult {
                 changes.join("; ")
             }
         );
+        if !self.job_changes.is_empty() {
+            text.push_str(&format!(
+                "\nWhat changes in the job:\n{}",
+                self.job_changes.join("\n")
+            ));
+        }
         if !failures.is_empty() {
-            text.push_str(&format!(" Would not fit: {}.", failures.join("; ")));
+            text.push_str(&format!("\nWould not fit: {}.", failures.join("; ")));
         }
         text
     }

@@ -238,11 +238,14 @@ impl NomadClient {
         self.get(call, options, &[]).await
     }
 
-    /// Every version of the job; 404 "job versions not found" for a job Nomad does not have.
+    /// Every version of the job, newest first; 404 "job versions not found" for a job Nomad
+    /// does not have. With `diffs`, Nomad's contextual diff of each version against the one
+    /// before it, or with `diff_version` (Nomad 1.9 and later) against that version.
     pub async fn job_versions(
         &self,
         id: &str,
         diffs: bool,
+        diff_version: Option<u64>,
         options: &QueryOptions,
     ) -> Result<Response<JobVersions>, NomadError> {
         let call = job_call(
@@ -251,8 +254,11 @@ impl NomadClient {
             id,
             "/versions",
         );
-        self.get(call, options, &[("diffs", diffs.to_string())])
-            .await
+        let mut query = vec![("diffs", diffs.to_string())];
+        if let Some(version) = diff_version {
+            query.push(("diff_version", version.to_string()));
+        }
+        self.get(call, options, &query).await
     }
 
     /// Reverts to `version`; `enforce_prior_version` guards against a concurrent change.

@@ -283,7 +283,7 @@ impl<'a> Follower<'a> {
     ) -> Result<Option<u64>, NomadError> {
         let versions = self
             .nomad
-            .job_versions(job_id, false, &self.options())
+            .job_versions(job_id, false, None, &self.options())
             .await?
             .value
             .versions;

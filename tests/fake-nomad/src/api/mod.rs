@@ -2,6 +2,7 @@
 //! faults). Errors are plain text with Nomad's status codes and messages.
 
 mod cluster;
+mod diff;
 mod filter;
 mod jobs;
 mod objects;

@@ -1,6 +1,6 @@
 //! `POST /v1/job/:id/plan`: the scheduler runs on a copy of the world, so the answer
 //! shows what would happen (placements, stops, failures) and nothing changes. The diff
-//! follows Nomad's `structs.JobDiff` shape (Type Added/Deleted/Edited/None).
+//! is Nomad's `structs.JobDiff` (`super::diff`), contextual as `Job.Plan` asks for.
 
 use std::collections::BTreeMap;
 
@@ -12,154 +12,6 @@ use serde_json::{Map, Value, json};
 
 use super::{Ctx, Params, Q, authorize, body_json, json, namespace_of, refusal, text};
 use crate::acl::Need;
-
-fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m {
-                if k == "Tasks" || k == "TaskGroups" {
-                    continue;
-                }
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, x, out);
-            }
-        }
-        Value::Array(a) => {
-            for (i, x) in a.iter().enumerate() {
-                flatten(&format!("{prefix}[{i}]"), x, out);
-            }
-        }
-        Value::Null => {}
-        other => {
-            out.insert(
-                prefix.to_string(),
-                match other {
-                    Value::String(s) => s.clone(),
-                    x => x.to_string(),
-                },
-            );
-        }
-    }
-}
-
-const IGNORED: [&str; 9] = [
-    "Status",
-    "StatusDescription",
-    "Stable",
-    "Version",
-    "SubmitTime",
-    "CreateIndex",
-    "ModifyIndex",
-    "JobModifyIndex",
-    "Stop",
-];
-
-fn fields(old: Option<&Value>, new: Option<&Value>) -> (Vec<Value>, bool) {
-    let mut a = BTreeMap::new();
-    let mut b = BTreeMap::new();
-    if let Some(o) = old {
-        flatten("", o, &mut a);
-    }
-    if let Some(n) = new {
-        flatten("", n, &mut b);
-    }
-    let mut out = Vec::new();
-    let mut changed = false;
-    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    for k in keys {
-        if IGNORED.contains(&k.as_str()) {
-            continue;
-        }
-        let (o, n) = (a.get(k), b.get(k));
-        let kind = match (o, n) {
-            (None, Some(_)) => "Added",
-            (Some(_), None) => "Deleted",
-            (Some(x), Some(y)) if x != y => "Edited",
-            _ => continue,
-        };
-        changed = true;
-        out.push(json!({
-            "Type": kind, "Name": k, "Old": o.cloned().unwrap_or_default(),
-            "New": n.cloned().unwrap_or_default(), "Annotations": null
-        }));
-    }
-    (out, changed)
-}
-
-fn named<'a>(list: Option<&'a Value>, name: &str) -> Option<&'a Value> {
-    list.and_then(Value::as_array)?
-        .iter()
-        .find(|x| x["Name"] == name)
-}
-
-fn names(a: Option<&Value>, b: Option<&Value>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for list in [a, b].into_iter().flatten() {
-        for item in list.as_array().into_iter().flatten() {
-            let n = item["Name"].as_str().unwrap_or("").to_string();
-            if !out.contains(&n) {
-                out.push(n);
-            }
-        }
-    }
-    out
-}
-
-fn kind(old: Option<&Value>, changed: bool) -> &'static str {
-    match (old, changed) {
-        (None, _) => "Added",
-        (Some(_), true) => "Edited",
-        (Some(_), false) => "None",
-    }
-}
-
-/// The diff between two versions of a job (`old` is `None` for a new job).
-pub fn job_diff(old: Option<&Value>, new: &Value) -> Value {
-    let (job_fields, mut job_changed) = fields(old, Some(new));
-    let mut groups = Vec::new();
-    for name in names(old.map(|o| &o["TaskGroups"]), Some(&new["TaskGroups"])) {
-        let og = named(old.map(|o| &o["TaskGroups"]), &name);
-        let ng = named(Some(&new["TaskGroups"]), &name);
-        let (group_fields, mut group_changed) = fields(og, ng);
-        let mut tasks = Vec::new();
-        for tname in names(og.map(|g| &g["Tasks"]), ng.map(|g| &g["Tasks"])) {
-            let ot = named(og.map(|g| &g["Tasks"]), &tname);
-            let nt = named(ng.map(|g| &g["Tasks"]), &tname);
-            let (task_fields, task_changed) = fields(ot, nt);
-            group_changed |= task_changed;
-            let t = if nt.is_none() {
-                "Deleted"
-            } else {
-                kind(ot, task_changed)
-            };
-            tasks.push(json!({
-                "Type": t, "Name": tname, "Fields": task_fields, "Objects": null,
-                "Annotations": null
-            }));
-        }
-        job_changed |= group_changed;
-        let t = if ng.is_none() {
-            "Deleted"
-        } else {
-            kind(og, group_changed)
-        };
-        groups.push(json!({
-            "Type": t, "Name": name, "Fields": group_fields, "Objects": null,
-            "Tasks": tasks, "Updates": null
-        }));
-    }
-    json!({
-        "Type": kind(old, job_changed),
-        "ID": new["ID"],
-        "Fields": job_fields,
-        "Objects": null,
-        "TaskGroups": groups
-    })
-}
 
 pub async fn plan(
     State(shared): Ctx,
@@ -208,8 +60,10 @@ pub async fn plan(
         Ok(o) => o,
         Err(r) => return refusal(r),
     };
+    // What register stores, so an unchanged job plans without a diff.
     let mut canonical = job;
     crate::jobspec::canonicalize(&mut canonical, &namespace);
+    crate::jobspec::canonicalize_identities(&mut canonical);
     let mut updates: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     for group in crate::jobspec::groups(&canonical) {
         let mut m = Map::new();
@@ -269,7 +123,7 @@ pub async fn plan(
         .get("Diff")
         .and_then(Value::as_bool)
         .unwrap_or(false)
-        .then(|| job_diff(before.as_ref().map(|b| &b.0), &canonical));
+        .then(|| super::diff::job_diff(before.as_ref().map(|b| &b.0), &canonical, true));
     json(
         &shared,
         &json!({

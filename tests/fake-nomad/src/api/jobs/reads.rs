@@ -225,39 +225,121 @@ pub async fn latest_deployment(
     .await
 }
 
+/// Go's `strconv.ParseBool`.
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Go's `strconv.ParseUint(v, 10, 64)`, its error as `strconv.ParseUint: parsing "v": ...`.
+fn parse_uint(v: &str) -> Result<u64, String> {
+    let fail = |why: &str| format!("strconv.ParseUint: parsing {v:?}: {why}");
+    if v.is_empty() {
+        return Err(fail("invalid syntax"));
+    }
+    let mut n: u64 = 0;
+    for c in v.bytes() {
+        if !c.is_ascii_digit() {
+            return Err(fail("invalid syntax"));
+        }
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(c - b'0')))
+            .ok_or_else(|| fail("value out of range"))?;
+    }
+    Ok(n)
+}
+
+/// `GET /v1/job/:id/versions`, Nomad 1.11.2's jobVersions (`command/agent/job_endpoint.go`)
+/// and `Job.GetJobVersions` (`nomad/job_endpoint.go`). `diffs`, and since Nomad 1.9
+/// `diff_version` or `diff_tag`, are parsed first; a value that does not parse is a plain
+/// error, 500. With `diffs`, `Diffs[i]` is `Versions[i+1].Diff(Versions[i], true)` (one
+/// fewer than the versions, `null` for a single version); with a version to compare to
+/// (a tag wins over a number) it is `thatVersion.Diff(Versions[i], true)` for every
+/// version, and a version or tag the job does not have is the RPC's error, 500 (the fake
+/// keeps no tags of its own: a version's `VersionTag`, if one was submitted, is looked at).
 pub async fn versions(
     State(shared): Ctx,
     headers: HeaderMap,
     Path(id): Path<String>,
     Q(query): Params,
 ) -> Response {
-    let diffs = flag(&query, "diffs");
-    let index = shared.read(|w| w.index);
-    read_job(
-        &shared,
-        &headers,
-        &query,
-        &id,
-        VERSIONS_NOT_FOUND,
-        |w, ns| {
-            let record = w.job(ns, &id).expect("checked");
-            let versions: Vec<Value> = record.versions.iter().rev().cloned().collect();
-            let diff_list = diffs.then(|| {
-                versions
-                    .windows(2)
-                    .map(|pair| crate::api::plan::job_diff(Some(&pair[1]), &pair[0]))
-                    .collect::<Vec<_>>()
-            });
-            json!({
-                "Versions": versions,
-                "Diffs": diff_list,
-                "Index": index,
-                "KnownLeader": true,
-                "LastContact": 0
-            })
+    let error = |message: String| text(StatusCode::INTERNAL_SERVER_ERROR, &message);
+    let diffs = match query.get("diffs").filter(|v| !v.is_empty()) {
+        None => false,
+        Some(v) => match parse_bool(v) {
+            Some(b) => b,
+            None => {
+                return error(format!(
+                    "Failed to parse value of \"diffs\" ({v}) as a bool: strconv.ParseBool: parsing {v:?}: invalid syntax"
+                ));
+            }
         },
-    )
-    .await
+    };
+    let diff_tag = query.get("diff_tag").cloned().unwrap_or_default();
+    let diff_version = match query.get("diff_version").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => match parse_uint(v) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                return error(format!(
+                    "Failed to parse value of \"diff_version\" ({v}) as a uint64: {e}"
+                ));
+            }
+        },
+    };
+    let namespace = namespace_of(&query);
+    if let Err(e) = authorize(&shared, &headers, need(&namespace, Read)) {
+        return e;
+    }
+    if let Err(e) = block(&shared, &query).await {
+        return e;
+    }
+    let answer = shared.read(|w| {
+        let record = w.job(&namespace, &id)?;
+        let versions: Vec<Value> = record.versions.iter().rev().cloned().collect();
+        let version_of = |v: &Value| v["Version"].as_u64();
+        let compare = match (diffs, diff_tag.is_empty(), diff_version) {
+            (false, _, _) | (true, true, None) => None,
+            (true, false, _) => match versions
+                .iter()
+                .find(|v| v["VersionTag"]["Name"].as_str() == Some(diff_tag.as_str()))
+            {
+                Some(v) => Some(v),
+                None => return Some(Err(format!("tag {diff_tag:?} not found"))),
+            },
+            (true, true, Some(n)) => match versions.iter().find(|v| version_of(v) == Some(n)) {
+                Some(v) => Some(v),
+                None => return Some(Err(format!("version {n} not found"))),
+            },
+        };
+        let diff_list: Vec<Value> = match compare {
+            _ if !diffs => Vec::new(),
+            Some(base) => versions
+                .iter()
+                .map(|v| crate::api::diff::job_diff(Some(base), v, true))
+                .collect(),
+            None => versions
+                .windows(2)
+                .map(|pair| crate::api::diff::job_diff(Some(&pair[1]), &pair[0], true))
+                .collect(),
+        };
+        Some(Ok(json!({
+            "Versions": versions,
+            "Diffs": if diff_list.is_empty() { Value::Null } else { Value::Array(diff_list) },
+            "Index": w.index,
+            "KnownLeader": true,
+            "LastContact": 0
+        })))
+    });
+    match answer {
+        None => text(StatusCode::NOT_FOUND, VERSIONS_NOT_FOUND),
+        Some(Err(message)) => error(message),
+        Some(Ok(value)) => json(&shared, &value),
+    }
 }
 
 pub async fn scale_status(
