@@ -20,6 +20,7 @@ pub mod nodes;
 pub mod operations;
 pub mod page;
 pub mod policy;
+pub mod problems;
 pub mod ratelimit;
 mod results;
 pub mod services;

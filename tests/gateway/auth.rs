@@ -91,6 +91,7 @@ fn route(method: &str, path: &str) -> Option<(Need, Ns, Value)> {
         ("DELETE", "/api/v1/api-keys/{key_id}") => (Need::Admin, Ns::None, Value::Null),
         ("GET", "/api/v1/audit") => (Need::Admin, Ns::None, Value::Null),
         ("GET", "/api/v1/cluster") => (Need::Cluster, Ns::None, Value::Null),
+        ("GET", "/api/v1/problems") => (Need::Read, Ns::Query, Value::Null),
         ("GET", "/api/v1/deployments/{deployment_id}") => (Need::Read, Ns::Query, Value::Null),
         ("POST", "/api/v1/deployments/{deployment_id}/fail") => (Need::Write, Ns::Query, json!({})),
         ("POST", "/api/v1/deployments/{deployment_id}/promote") => {

@@ -21,6 +21,7 @@ mod nomad_samples;
 mod openapi;
 mod operations;
 mod postgres_tls;
+mod problems;
 mod replicas;
 mod rest_claude;
 mod rest_errors;

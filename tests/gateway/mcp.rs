@@ -179,7 +179,7 @@ fn conforms(value: &Value, schema: &Value, root: &Value, at: &str, partial: bool
     }
 }
 
-const READ_ONLY: [&str; 26] = [
+const READ_ONLY: [&str; 27] = [
     "list_jobs",
     "get_job",
     "plan_job",
@@ -201,6 +201,7 @@ const READ_ONLY: [&str; 26] = [
     "list_nodes",
     "get_node",
     "get_cluster_status",
+    "find_problems",
     "list_namespaces",
     "recent_events",
     "get_operation",
@@ -228,7 +229,7 @@ async fn every_tool_is_described_for_an_agent() {
     assert!(info.capabilities.prompts.is_some());
 
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 44, "one tool per service operation");
+    assert_eq!(tools.len(), 45, "one tool per service operation");
     for tool in &tools {
         let name = tool.name.as_ref();
         assert!(

@@ -45,6 +45,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/nodes/{node_id}/eligibility"),
     ("patch", "/api/v1/nodes/{node_id}/meta"),
     ("get", "/api/v1/cluster"),
+    ("get", "/api/v1/problems"),
     ("get", "/api/v1/namespaces"),
     ("get", "/api/v1/events"),
     ("get", "/api/claude/list-jobs"),

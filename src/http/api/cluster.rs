@@ -1,4 +1,4 @@
-//! The cluster at a glance, its namespaces, and its recent events.
+//! The cluster at a glance, what is wrong across it, its namespaces, and its recent events.
 
 use axum::Json;
 use axum::extract::State;
@@ -11,14 +11,53 @@ use super::extract::QueryParams;
 use super::{ApiResult, Problems};
 use crate::http::Caller;
 use crate::service::cluster::{ClusterStatus, EventRow, EventsRequest, NamespaceRow};
+use crate::service::problems::ProblemReport;
 use crate::service::{Page, PageRequest};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_cluster_status))
+        .routes(routes!(find_problems))
         .routes(routes!(list_namespaces))
         .routes(routes!(recent_events))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ProblemsQuery {
+    /// The Nomad namespace, or `*` for every namespace the caller may read; the gateway's
+    /// default (`NOMAD_NAMESPACE`) when left out.
+    namespace: Option<String>,
+    /// Findings to return at most: 1 to 100 (default 20); `total` counts them all.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+}
+
+/// What is wrong
+///
+/// Nodes down, draining or ineligible; failed or stuck deployments and canaries awaiting
+/// promotion; crash loops, failed or lost allocations; blocked placements; queued or
+/// unstarted allocations. Most severe first, one finding per cause, each with the call to
+/// make next.
+#[utoipa::path(
+    get,
+    path = "/api/v1/problems",
+    tag = "cluster",
+    params(ProblemsQuery),
+    responses((status = 200, description = "The findings, most severe first", body = ProblemReport), Problems)
+)]
+async fn find_problems(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    QueryParams(query): QueryParams<ProblemsQuery>,
+) -> ApiResult<ProblemReport> {
+    let report = state
+        .service
+        .find_problems(&who, query.namespace.as_deref(), query.limit)
+        .await?;
+    Ok(Json(report))
 }
 
 /// Cluster status

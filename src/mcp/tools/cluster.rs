@@ -1,4 +1,4 @@
-//! The cluster: status and capacity, namespaces, recent events.
+//! The cluster: status and capacity, what is wrong across it, namespaces, recent events.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -7,6 +7,7 @@ use super::{Ctx, Kind, Line, PageInput, Summary, ToolDef, define, define_list};
 use crate::service::PageRequest;
 use crate::service::cluster::{ClusterStatus, EventRow, EventsRequest, NamespaceRow};
 use crate::service::policy::Access;
+use crate::service::problems::ProblemReport;
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
@@ -19,6 +20,23 @@ pub fn tools() -> Vec<ToolDef> {
             Kind::Read,
             Access::Read,
             |ctx: Ctx, _input: NoInput| async move { ctx.service.get_cluster_status(&ctx.who).await },
+        ),
+        define(
+            "find_problems",
+            "Find problems across the cluster",
+            "Find what is wrong in a namespace (`*`: every namespace you may read) and on the \
+             cluster's nodes, in one call: nodes down, draining or ineligible, failed or stuck \
+             deployments and canaries awaiting promotion, crash loops, failed or lost \
+             allocations, placements blocked for lack of room, allocations queued or not \
+             starting. Most severe first, one finding per cause, each with the call to make \
+             next. Start here when asked \"what is wrong?\".",
+            Kind::Read,
+            Access::Read,
+            |ctx: Ctx, input: ProblemsInput| async move {
+                ctx.service
+                    .find_problems(&ctx.who, input.namespace.as_deref(), input.limit)
+                    .await
+            },
         ),
         define_list(
             "list_namespaces",
@@ -50,6 +68,57 @@ pub fn tools() -> Vec<ToolDef> {
             },
         ),
     ]
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemsInput {
+    /// A namespace, or `*` for all you may read; the gateway's default when left out.
+    #[serde(default)]
+    #[schemars(example = &"*")]
+    pub namespace: Option<String>,
+    /// Findings to return at most (default 20, at most 100); `total` counts them all.
+    #[serde(default)]
+    #[schemars(example = 20, range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+}
+
+impl Summary for ProblemReport {
+    fn summary(&self) -> String {
+        let s = &self.scanned;
+        let scanned = format!(
+            "{} jobs, {} allocations, {} deployments, {} nodes",
+            s.jobs, s.allocations, s.deployments, s.nodes
+        );
+        if self.problems.is_empty() {
+            return format!(
+                "No problem found in namespace '{}' ({scanned} looked at).",
+                self.namespace
+            );
+        }
+        let mut lines = vec![format!(
+            "{} problem(s) in namespace '{}' ({scanned} looked at), most severe first:",
+            self.total, self.namespace
+        )];
+        for p in &self.problems {
+            lines.push(format!(
+                "[{}] {}. Next: {}",
+                serde_json::to_value(p.severity)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+                p.message,
+                p.next_step
+            ));
+        }
+        if (self.problems.len() as u64) < self.total {
+            lines.push(format!(
+                "({} more; call again with a higher limit)",
+                self.total - self.problems.len() as u64
+            ));
+        }
+        lines.join("\n")
+    }
 }
 
 /// This tool takes no arguments.

@@ -97,10 +97,22 @@ impl World {
                 .values()
                 .filter(|a| a.deployment_id == id && &a.task_group == name)
                 .collect();
-            group.healthy = allocs.iter().filter(|a| a.healthy == Some(true)).count() as u64;
+            let healthy = allocs.iter().filter(|a| a.healthy == Some(true)).count() as u64;
+            // Progress moves the group's deadline on (`deploymentwatcher`, which sets
+            // RequireProgressBy to the newest healthy time plus the progress deadline).
+            if healthy > group.healthy && group.progress_deadline > 0 {
+                group.require_progress_by = now_ns() + group.progress_deadline;
+            }
+            group.healthy = healthy;
             group.unhealthy = allocs.iter().filter(|a| a.healthy == Some(false)).count() as u64;
         }
         let unhealthy = d2.groups.values().any(|g| g.unhealthy > 0);
+        let now = now_ns();
+        let late = d2.groups.values().any(|g| {
+            g.progress_deadline > 0
+                && g.require_progress_by < now
+                && g.healthy < g.desired_total.max(g.desired_canaries)
+        });
         let awaiting_promotion = d2
             .groups
             .values()
@@ -121,6 +133,14 @@ impl World {
                 "Failed due to unhealthy allocations - rolling back to job version".into()
             } else {
                 "Failed due to unhealthy allocations".into()
+            };
+        } else if late && !done {
+            // `structs.DeploymentStatusDescriptionProgressDeadline`.
+            d2.status = "failed".into();
+            d2.status_description = if auto_revert {
+                "Failed due to progress deadline - rolling back to job version".into()
+            } else {
+                "Failed due to progress deadline".into()
             };
         } else if done {
             d2.status = "successful".into();

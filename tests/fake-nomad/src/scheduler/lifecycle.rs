@@ -41,6 +41,19 @@ impl World {
             let ns = alloc.namespace.clone();
             self.emit("Allocation", "AllocationUpdated", &id, &ns, payload);
         }
+        // Deployments past a progress deadline fail even when no allocation moved.
+        let late = now_ns();
+        deployments.extend(
+            self.deployments
+                .values()
+                .filter(|d| {
+                    d.active()
+                        && d.groups
+                            .values()
+                            .any(|g| g.progress_deadline > 0 && g.require_progress_by < late)
+                })
+                .map(|d| d.id.clone()),
+        );
         for d in deployments {
             self.update_deployment(&d);
         }
