@@ -28,6 +28,7 @@ pub mod spec;
 mod spec_job;
 pub mod submit;
 mod suggest;
+pub mod timeline;
 pub mod tracking;
 pub mod variables;
 pub mod versions;

@@ -120,6 +120,7 @@ fn route(method: &str, path: &str) -> Option<(Need, Ns, Value)> {
         ("POST", "/api/v1/jobs/{job_id}/revert") => (Need::Write, Ns::Query, json!({"version": 0})),
         ("POST", "/api/v1/jobs/{job_id}/scale") => (Need::Write, Ns::Query, json!({"count": 1})),
         ("GET", "/api/v1/jobs/{job_id}/versions") => (Need::Read, Ns::Query, Value::Null),
+        ("GET", "/api/v1/jobs/{job_id}/timeline") => (Need::Read, Ns::Query, Value::Null),
         ("GET", "/api/v1/jobs/{job_id}/versions/compare") => (Need::Read, Ns::Query, Value::Null),
         ("GET", "/api/v1/namespaces") => (Need::Cluster, Ns::None, Value::Null),
         ("GET", "/api/v1/services") => (Need::Read, Ns::Query, Value::Null),

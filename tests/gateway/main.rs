@@ -31,6 +31,7 @@ mod server;
 mod sessions_in_memory;
 mod support;
 mod telemetry;
+mod timeline;
 mod tls;
 mod variables;
 mod versions;

@@ -179,13 +179,14 @@ fn conforms(value: &Value, schema: &Value, root: &Value, at: &str, partial: bool
     }
 }
 
-const READ_ONLY: [&str; 27] = [
+const READ_ONLY: [&str; 28] = [
     "list_jobs",
     "get_job",
     "plan_job",
     "diagnose_job",
     "list_job_versions",
     "compare_job_versions",
+    "job_timeline",
     "list_allocations",
     "get_allocation",
     "get_job_logs",
@@ -229,7 +230,7 @@ async fn every_tool_is_described_for_an_agent() {
     assert!(info.capabilities.prompts.is_some());
 
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 45, "one tool per service operation");
+    assert_eq!(tools.len(), 46, "one tool per service operation");
     for tool in &tools {
         let name = tool.name.as_ref();
         assert!(

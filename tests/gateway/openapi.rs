@@ -19,6 +19,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/jobs/{job_id}/evaluate"),
     ("get", "/api/v1/jobs/{job_id}/versions"),
     ("get", "/api/v1/jobs/{job_id}/versions/compare"),
+    ("get", "/api/v1/jobs/{job_id}/timeline"),
     ("post", "/api/v1/jobs/{job_id}/revert"),
     ("get", "/api/v1/jobs/{job_id}/allocations"),
     ("get", "/api/v1/jobs/{job_id}/logs"),

@@ -16,6 +16,7 @@ use crate::service::control::{
     DispatchRequest, DispatchResult, RestartMode, RestartResult, ScaleRequest,
 };
 use crate::service::jobs::WriteResult;
+use crate::service::timeline::JobTimeline;
 use crate::service::versions::{JobVersion, VersionComparison};
 use crate::service::{Page, PageRequest};
 use crate::state::AppState;
@@ -28,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(force_evaluate_job))
         .routes(routes!(list_job_versions))
         .routes(routes!(compare_job_versions))
+        .routes(routes!(job_timeline))
         .routes(routes!(revert_job))
 }
 
@@ -201,6 +203,49 @@ async fn list_job_versions(
         )
         .await?;
     Ok(Json(versions))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct TimelineQuery {
+    /// The Nomad namespace; the gateway's default (`NOMAD_NAMESPACE`) when left out.
+    namespace: Option<String>,
+    /// How far back: `30m`, `1h` (default), `2d`; at most `7d`.
+    since: Option<String>,
+    /// Entries at most: 1 to 500 (default 100); the latest are kept.
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+}
+
+/// What happened to a job
+///
+/// Its versions, evaluations, allocations with their task events, and deployments within
+/// the window, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{job_id}/timeline",
+    tag = "jobs",
+    params(("job_id" = String, Path, description = "The job's ID"), TimelineQuery),
+    responses((status = 200, description = "The job's timeline", body = JobTimeline), Problems)
+)]
+async fn job_timeline(
+    Caller(who): Caller,
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<TimelineQuery>,
+) -> ApiResult<JobTimeline> {
+    let timeline = state
+        .service
+        .job_timeline(
+            &who,
+            &job_id,
+            query.namespace.as_deref(),
+            query.since.as_deref(),
+            query.limit,
+        )
+        .await?;
+    Ok(Json(timeline))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

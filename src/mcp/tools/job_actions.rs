@@ -12,6 +12,7 @@ use crate::service::control::{
     DispatchRequest, DispatchResult, RestartMode, RestartResult, ScaleRequest,
 };
 use crate::service::policy::Access;
+use crate::service::timeline::JobTimeline;
 use crate::service::versions::{JobVersion, VersionComparison};
 
 pub fn tools() -> Vec<ToolDef> {
@@ -122,6 +123,27 @@ pub fn tools() -> Vec<ToolDef> {
                 let page = PageRequest::new(input.cursor, input.limit);
                 ctx.service
                     .list_job_versions(&ctx.who, &input.job_id, namespace, input.changes, &page)
+                    .await
+            },
+        ),
+        define(
+            "job_timeline",
+            "What happened to a job",
+            "Tell what happened to a job in a window (`since`, default 1h, at most 7d): versions \
+             submitted, evaluations, allocations placed and ended, task events (started, \
+             exited with code 1, restarting...) and deployments, oldest first. Use it for \
+             \"what happened to web in the last hour?\".",
+            Kind::Read,
+            Access::Read,
+            |ctx: Ctx, input: TimelineInput| async move {
+                ctx.service
+                    .job_timeline(
+                        &ctx.who,
+                        &input.job_id,
+                        input.namespace.as_deref(),
+                        input.since.as_deref(),
+                        input.limit,
+                    )
                     .await
             },
         ),
@@ -356,6 +378,26 @@ pub struct VersionsInput {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct TimelineInput {
+    /// The job's ID.
+    #[schemars(example = &"web")]
+    pub job_id: String,
+    /// The Nomad namespace; the gateway's default namespace when left out.
+    #[serde(default)]
+    #[schemars(example = &"default")]
+    pub namespace: Option<String>,
+    /// How far back: `30m`, `1h` (default), `2d`; at most `7d`.
+    #[serde(default)]
+    #[schemars(example = &"1h")]
+    pub since: Option<String>,
+    /// Entries at most (default 100, at most 500); the latest are kept.
+    #[serde(default)]
+    #[schemars(example = 100, range(min = 1, max = 500))]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CompareInput {
     /// The job's ID.
     #[schemars(example = &"web")]
@@ -442,6 +484,33 @@ impl Line for JobVersion {
             Some(changes) if changes.is_empty() => format!("{head}: no change Nomad compares"),
             Some(changes) => format!("{head}:\n  {}", changes.join("\n  ")),
         }
+    }
+}
+
+impl Summary for JobTimeline {
+    fn summary(&self) -> String {
+        if self.entries.is_empty() {
+            return format!(
+                "Nothing happened to job '{}' in namespace '{}' since {}.",
+                self.job_id, self.namespace, self.since
+            );
+        }
+        let mut lines = vec![format!(
+            "Job '{}' in namespace '{}' since {}:",
+            self.job_id, self.namespace, self.since
+        )];
+        if (self.entries.len() as u64) < self.total {
+            lines.push(format!(
+                "({} earlier entries left out; raise `limit` or narrow `since`)",
+                self.total - self.entries.len() as u64
+            ));
+        }
+        lines.extend(
+            self.entries
+                .iter()
+                .map(|e| format!("{} {} {}: {}", e.at, e.kind, e.subject, e.message)),
+        );
+        lines.join("\n")
     }
 }
 
