@@ -361,6 +361,9 @@ async fn the_openapi_routes() {
     insta::assert_snapshot!("openapi_routes", routes.join("\n"));
 }
 
+/// The most the tool catalogue may cost (see `mcp_tools_list_and_results`).
+const CATALOGUE_BYTES: usize = 46_600;
+
 #[tokio::test]
 async fn mcp_tools_list_and_results() {
     let fake = FakeNomad::start(Options::default()).await;
@@ -369,6 +372,24 @@ async fn mcp_tools_list_and_results() {
     let listed = mcp.request("tools/list", json!({})).await;
     assert_eq!(listed.status, StatusCode::OK);
     insta::assert_json_snapshot!("tools_list", listed.body["result"]);
+    // What the catalogue costs an agent that sees every tool: names, titles,
+    // descriptions and input schemas, as `tools/list` sends them. The bound holds what
+    // is there today so that it only shrinks; the aim is 40 KB (toolsets, and shorter
+    // texts, are still to come).
+    let catalogue: Vec<Value> = listed.body["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            json!({"name": t["name"], "title": t["title"], "description": t["description"],
+                "inputSchema": t["inputSchema"]})
+        })
+        .collect();
+    let bytes = serde_json::to_vec(&catalogue).unwrap().len();
+    assert!(
+        bytes <= CATALOGUE_BYTES,
+        "the tool catalogue is {bytes} bytes"
+    );
 
     let created = mcp
         .call_tool(

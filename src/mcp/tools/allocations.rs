@@ -115,7 +115,7 @@ pub struct ListAllocationsInput {
     /// The job's ID.
     #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -139,7 +139,7 @@ pub struct AllocationRef {
     /// The allocation's full ID (list_allocations shows it).
     #[schemars(example = &"5b0c3a4e-8d1f-4c6e-9a57-2f3d8e6b1c90")]
     pub alloc_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -151,7 +151,7 @@ pub struct RestartAllocationInput {
     /// The allocation's full ID.
     #[schemars(example = &"5b0c3a4e-8d1f-4c6e-9a57-2f3d8e6b1c90")]
     pub alloc_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -167,13 +167,13 @@ pub struct StopAllocationInput {
     /// The allocation's full ID.
     #[schemars(example = &"5b0c3a4e-8d1f-4c6e-9a57-2f3d8e6b1c90")]
     pub alloc_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Seconds to wait for the operation (the scheduler's evaluation, then the job's
     /// allocations running again) before answering (at most 300).
-    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
+    /// The answer's `operation` then says where it stands.
     #[serde(default)]
     #[schemars(example = 30)]
     pub wait: Option<u64>,
@@ -199,7 +199,7 @@ pub struct LogsInput {
     /// The job's ID.
     #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,

@@ -82,7 +82,7 @@ pub struct ListDeploymentsInput {
     /// The job's ID.
     #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -102,7 +102,7 @@ pub struct DeploymentRef {
     /// The deployment's ID (get_job shows the latest).
     #[schemars(example = &"d2b4c6e8-1a3c-4e5f-8a9b-0c1d2e3f4a5b")]
     pub deployment_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -114,7 +114,7 @@ pub struct PromoteInput {
     /// The deployment's ID.
     #[schemars(example = &"d2b4c6e8-1a3c-4e5f-8a9b-0c1d2e3f4a5b")]
     pub deployment_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -123,12 +123,12 @@ pub struct PromoteInput {
     #[schemars(example = vec!["web"])]
     pub groups: Vec<String>,
     /// Seconds to follow the deployment before answering (at most 300).
-    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
+    /// The answer's `operation` then says where it stands.
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
-    /// Retrying with the same key returns the first call's answer (and operation) without
-    /// changing anything again; a different request with a used key is refused.
+    /// A retry with this key returns the first answer and changes nothing; another
+    /// request with a used key is refused.
     #[serde(default, skip_serializing)]
     #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,
@@ -140,17 +140,17 @@ pub struct FailInput {
     /// The deployment's ID.
     #[schemars(example = &"d2b4c6e8-1a3c-4e5f-8a9b-0c1d2e3f4a5b")]
     pub deployment_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Seconds to follow what happens next before answering (at most 300).
-    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
+    /// The answer's `operation` then says where it stands.
     #[serde(default)]
     #[schemars(example = 30)]
     pub wait: Option<u64>,
-    /// Retrying with the same key returns the first call's answer (and operation) without
-    /// changing anything again; a different request with a used key is refused.
+    /// A retry with this key returns the first answer and changes nothing; another
+    /// request with a used key is refused.
     #[serde(default, skip_serializing)]
     #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,

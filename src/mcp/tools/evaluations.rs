@@ -47,7 +47,7 @@ pub struct ListEvaluationsInput {
     /// The job's ID.
     #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -67,7 +67,7 @@ pub struct EvaluationRef {
     /// The evaluation's ID.
     #[schemars(example = &"a1f3c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d")]
     pub eval_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,

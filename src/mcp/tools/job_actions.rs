@@ -191,7 +191,7 @@ pub struct StopJobInput {
     /// The job's ID.
     #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -200,12 +200,12 @@ pub struct StopJobInput {
     #[schemars(example = false)]
     pub purge: bool,
     /// Seconds to follow the stop before answering (at most 300; 0 or absent answers at once).
-    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
+    /// The answer's `operation` then says where it stands.
     #[serde(default)]
     #[schemars(example = 30)]
     pub wait: Option<u64>,
-    /// Retrying with the same key returns the first call's answer (and operation) without
-    /// changing anything again; a different request with a used key is refused.
+    /// A retry with this key returns the first answer and changes nothing; another
+    /// request with a used key is refused.
     #[serde(default, skip_serializing)]
     #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,
@@ -237,7 +237,7 @@ pub struct RestartInput {
     /// The job's ID.
     #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -246,12 +246,12 @@ pub struct RestartInput {
     #[schemars(example = &"redeploy")]
     pub mode: RestartModeInput,
     /// Seconds to follow a redeploy before answering (at most 300).
-    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
+    /// The answer's `operation` then says where it stands.
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
-    /// Retrying with the same key returns the first call's answer (and operation) without
-    /// changing anything again; a different request with a used key is refused.
+    /// A retry with this key returns the first answer and changes nothing; another
+    /// request with a used key is refused.
     #[serde(default, skip_serializing)]
     #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,
@@ -263,7 +263,7 @@ pub struct ScaleInput {
     /// The job's ID.
     #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -279,12 +279,12 @@ pub struct ScaleInput {
     #[schemars(example = &"more traffic expected")]
     pub message: Option<String>,
     /// Seconds to follow the change before answering (at most 300).
-    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
+    /// The answer's `operation` then says where it stands.
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
-    /// Retrying with the same key returns the first call's answer (and operation) without
-    /// changing anything again; a different request with a used key is refused.
+    /// A retry with this key returns the first answer and changes nothing; another
+    /// request with a used key is refused.
     #[serde(default, skip_serializing)]
     #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,
@@ -296,7 +296,7 @@ pub struct DispatchInput {
     /// The parameterized job's ID.
     #[schemars(example = &"report")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -314,12 +314,12 @@ pub struct DispatchInput {
     #[schemars(example = &"report-2026-10")]
     pub idempotency_token: Option<String>,
     /// Seconds to follow the run before answering (at most 300).
-    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
+    /// The answer's `operation` then says where it stands.
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
-    /// Retrying with the same key returns the first call's answer (and operation) without
-    /// changing anything again; a different request with a used key is refused.
+    /// A retry with this key returns the first answer and changes nothing; another
+    /// request with a used key is refused.
     #[serde(default, skip_serializing)]
     #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,
@@ -331,7 +331,7 @@ pub struct EvaluateInput {
     /// The job's ID.
     #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -341,12 +341,12 @@ pub struct EvaluateInput {
     pub force_reschedule: bool,
     /// Seconds to wait for the operation (the evaluation, then the job's allocations
     /// running again) before answering (at most 300).
-    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
+    /// The answer's `operation` then says where it stands.
     #[serde(default)]
     #[schemars(example = 30)]
     pub wait: Option<u64>,
-    /// Retrying with the same key returns the first call's answer (and operation) without
-    /// changing anything again; a different request with a used key is refused.
+    /// A retry with this key returns the first answer and changes nothing; another
+    /// request with a used key is refused.
     #[serde(default, skip_serializing)]
     #[schemars(example = &"evaluate-web-2026-11-30")]
     pub idempotency_key: Option<String>,
@@ -358,7 +358,7 @@ pub struct VersionsInput {
     /// The job's ID.
     #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -382,7 +382,7 @@ pub struct TimelineInput {
     /// The job's ID.
     #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -402,7 +402,7 @@ pub struct CompareInput {
     /// The job's ID.
     #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -421,7 +421,7 @@ pub struct RevertInput {
     /// The job's ID.
     #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -429,12 +429,12 @@ pub struct RevertInput {
     #[schemars(example = 3)]
     pub version: u64,
     /// Seconds to follow the rollout before answering (at most 300).
-    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
+    /// The answer's `operation` then says where it stands.
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
-    /// Retrying with the same key returns the first call's answer (and operation) without
-    /// changing anything again; a different request with a used key is refused.
+    /// A retry with this key returns the first answer and changes nothing; another
+    /// request with a used key is refused.
     #[serde(default, skip_serializing)]
     #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,

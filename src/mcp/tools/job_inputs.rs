@@ -18,7 +18,7 @@ pub struct JobRef {
     /// The job's ID, exactly as list_jobs shows it.
     #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -111,7 +111,7 @@ pub struct CreateJobInput {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(example = vec!["dc1"])]
     pub datacenters: Vec<String>,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -157,12 +157,12 @@ pub struct CreateJobInput {
     pub health_check: Option<HealthCheckInput>,
     /// Seconds to follow the rollout before answering (at most 300; 0 or absent answers at
     /// once). Progress notifications are sent meanwhile when the call has a progress token.
-    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
+    /// The answer's `operation` then says where it stands.
     #[serde(default, skip_serializing)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
-    /// Retrying with the same key returns the first call's answer (and operation) without
-    /// changing anything again; a different request with a used key is refused.
+    /// A retry with this key returns the first answer and changes nothing; another
+    /// request with a used key is refused.
     #[serde(default, skip_serializing)]
     #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,
@@ -210,12 +210,12 @@ pub struct SubmitInput {
     pub namespace: Option<String>,
     /// Seconds to follow the rollout before answering (at most 300; 0 or absent answers at
     /// once). Progress notifications are sent meanwhile when the call has a progress token.
-    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
+    /// The answer's `operation` then says where it stands.
     #[serde(default)]
     #[schemars(example = 60)]
     pub wait: Option<u64>,
-    /// Retrying with the same key returns the first call's answer (and operation) without
-    /// changing anything again; a different request with a used key is refused.
+    /// A retry with this key returns the first answer and changes nothing; another
+    /// request with a used key is refused.
     #[serde(default, skip_serializing)]
     #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,

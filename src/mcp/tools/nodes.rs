@@ -131,12 +131,12 @@ pub struct DrainInput {
     #[schemars(example = false)]
     pub cancel: bool,
     /// Seconds to follow the drain before answering (at most 300).
-    /// The answer's `operation` then says where it stands: `state`, `message`, `groups`.
+    /// The answer's `operation` then says where it stands.
     #[serde(default)]
     #[schemars(example = 120)]
     pub wait: Option<u64>,
-    /// Retrying with the same key returns the first call's answer (and operation) without
-    /// changing anything again; a different request with a used key is refused.
+    /// A retry with this key returns the first answer and changes nothing; another
+    /// request with a used key is refused.
     #[serde(default, skip_serializing)]
     #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,

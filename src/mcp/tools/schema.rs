@@ -17,6 +17,7 @@ pub fn input<I: schemars::JsonSchema>() -> JsonObject {
     };
     object.remove("$schema");
     object.remove("title");
+    compact(&mut object);
     object
         .entry("type")
         .or_insert_with(|| Value::String("object".into()));
@@ -24,6 +25,42 @@ pub fn input<I: schemars::JsonSchema>() -> JsonObject {
         .entry("properties")
         .or_insert_with(|| Value::Object(Map::new()));
     object
+}
+
+/// Drops what schemars writes that tells a client nothing, since every tool's input
+/// schema is part of what `tools/list` costs an agent: `default: null` and `writeOnly` on
+/// optional fields, `null` among an optional field's types (leaving the field out is
+/// how to not give it; the tools still read an explicit `null` as absent), and Rust's
+/// integer `format`s (`uint64`), which JSON Schema does not define (`minimum` stays).
+fn compact(schema: &mut Map<String, Value>) {
+    if schema.get("default") == Some(&Value::Null) {
+        schema.remove("default");
+    }
+    schema.remove("writeOnly");
+    if let Some(Value::Array(types)) = schema.get("type") {
+        let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+        if kept.len() == 1 && types.len() == 2 {
+            schema.insert("type".into(), kept[0].clone());
+        }
+    }
+    if schema
+        .get("format")
+        .and_then(Value::as_str)
+        .is_some_and(|f| f.starts_with("int") || f.starts_with("uint"))
+    {
+        schema.remove("format");
+    }
+    for value in schema.values_mut() {
+        match value {
+            Value::Object(inner) => compact(inner),
+            Value::Array(items) => items.iter_mut().for_each(|item| {
+                if let Value::Object(inner) = item {
+                    compact(inner)
+                }
+            }),
+            _ => {}
+        }
+    }
 }
 
 /// The output schema of `O`: its utoipa schema with the referenced component schemas

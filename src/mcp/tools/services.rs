@@ -80,7 +80,7 @@ pub struct ServiceRef {
     /// The service's name (list_services shows them).
     #[schemars(example = &"web-api")]
     pub service_name: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -92,7 +92,7 @@ pub struct AllocationChecksInput {
     /// The allocation's full ID (get_service and list_allocations show it).
     #[schemars(example = &"5b0c3a4e-8d1f-4c6e-9a57-2f3d8e6b1c90")]
     pub alloc_id: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,

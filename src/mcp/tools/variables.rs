@@ -125,7 +125,7 @@ pub struct GetVariableInput {
     /// The variable's path (list_variables shows them).
     #[schemars(example = &"nomad/jobs/web")]
     pub path: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -141,7 +141,7 @@ pub struct PutVariableInput {
     /// The variable's path: letters, digits, `-`, `_`, `~` and `/`, at most 128 characters.
     #[schemars(example = &"nomad/jobs/web")]
     pub path: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
@@ -166,7 +166,7 @@ pub struct DeleteVariableInput {
     /// The variable's path.
     #[schemars(example = &"nomad/jobs/web")]
     pub path: String,
-    /// The Nomad namespace; the gateway's default namespace when left out.
+    /// The Nomad namespace; the gateway's default when left out.
     #[serde(default)]
     #[schemars(example = &"default")]
     pub namespace: Option<String>,
