@@ -58,14 +58,7 @@ impl PageRequest {
 
     /// The page length, or a validation error naming `limit`.
     pub fn limit(&self) -> Result<u32, ServiceError> {
-        match self.limit {
-            None => Ok(DEFAULT_PAGE),
-            Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-            Some(n) => Err(invalid(
-                "limit",
-                format!("{n} is out of range; use 1 to {MAX_PAGE}"),
-            )),
-        }
+        bounded_limit(self.limit, DEFAULT_PAGE as usize, MAX_PAGE as usize).map(|n| n as u32)
     }
 
     /// The cursor as an offset (lists the gateway pages itself), or a validation error.
@@ -110,6 +103,23 @@ impl PageRequest {
             total: None,
             next_cursor: more.then(|| end.to_string()),
         })
+    }
+}
+
+/// A `limit` argument: `default` when absent, else 1 to `max`, or a validation error
+/// naming `limit`.
+pub fn bounded_limit(
+    limit: Option<u32>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ServiceError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&(n as usize)) => Ok(n as usize),
+        Some(n) => Err(invalid(
+            "limit",
+            format!("{n} is out of range; use 1 to {max}"),
+        )),
     }
 }
 

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::jobs::invalid;
+use super::page::bounded_limit;
 use super::{Principal, Service, ServiceError};
 use crate::nomad::QueryOptions;
 use crate::nomad::types::{Allocation, Deployment, Evaluation, JobListStub, NodeListStub};
@@ -544,16 +544,7 @@ impl Service {
         let namespace = self.namespace(namespace);
         self.allow(who, Access::Read, Some(&namespace), "find_problems")
             .await?;
-        let limit = match limit {
-            None => DEFAULT_FINDINGS,
-            Some(n) if (1..=MAX_FINDINGS as u32).contains(&n) => n as usize,
-            Some(n) => {
-                return Err(invalid(
-                    "limit",
-                    format!("{n} is out of range; use 1 to {MAX_FINDINGS}"),
-                ));
-            }
-        };
+        let limit = bounded_limit(limit, DEFAULT_FINDINGS, MAX_FINDINGS)?;
         let options = self.in_namespace(&namespace);
         let blocked = QueryOptions {
             filter: Some("Status == \"blocked\"".into()),

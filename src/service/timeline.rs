@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::allocations::describe_event;
 use super::jobs::invalid;
+use super::page::bounded_limit;
 use super::{Principal, Service, ServiceError};
 use crate::nomad::types::{Allocation, Deployment, Evaluation, Job};
 use crate::service::policy::Access;
@@ -221,16 +222,7 @@ impl Service {
                         }
                     })?,
             };
-            let limit = match limit {
-                None => DEFAULT_ENTRIES,
-                Some(n) if (1..=MAX_ENTRIES as u32).contains(&n) => n as usize,
-                Some(n) => {
-                    return Err(invalid(
-                        "limit",
-                        format!("{n} is out of range; use 1 to {MAX_ENTRIES}"),
-                    ));
-                }
-            };
+            let limit = bounded_limit(limit, DEFAULT_ENTRIES, MAX_ENTRIES)?;
             let options = self.in_namespace(&namespace);
             let (versions_read, evals, allocs, deploys) = tokio::join!(
                 self.nomad.job_versions(job_id, false, None, &options),
