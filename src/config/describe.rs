@@ -114,6 +114,10 @@ impl Config {
             self.mcp.sessions_in_memory.to_string(),
         );
         put(
+            "GATEWAY_MCP_TOOLSETS",
+            super::mcp::Toolset::list(&self.mcp.toolsets),
+        );
+        put(
             "GATEWAY_WWW_AUTHENTICATE_METADATA",
             auth.www_authenticate_metadata.to_string(),
         );

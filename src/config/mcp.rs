@@ -1,5 +1,5 @@
-//! MCP session settings: how many sessions a caller may hold, how long an idle one lives,
-//! and how many a replica keeps ready in memory.
+//! MCP settings: how many sessions a caller may hold, how long an idle one lives, how many
+//! a replica keeps ready in memory, and which toolsets `tools/list` offers.
 
 use std::time::Duration;
 
@@ -16,6 +16,58 @@ pub struct McpSettings {
     /// that the least recently used idle one is set aside, and its next request restores it
     /// from its row.
     pub sessions_in_memory: usize,
+    /// `GATEWAY_MCP_TOOLSETS`: the groups of tools offered, in [`Toolset::ALL`]'s order
+    /// (default: all). A tool outside them is neither listed nor callable over MCP; the
+    /// REST API is not affected.
+    pub toolsets: Vec<Toolset>,
+}
+
+/// A group of MCP tools an operator offers or leaves out as a whole, since every listed
+/// tool costs an agent context at the start of every conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toolset {
+    Jobs,
+    Allocations,
+    Services,
+    Variables,
+    Evaluations,
+    Deployments,
+    Nodes,
+    Cluster,
+    Operations,
+}
+
+impl Toolset {
+    pub const ALL: [Toolset; 9] = [
+        Toolset::Jobs,
+        Toolset::Allocations,
+        Toolset::Services,
+        Toolset::Variables,
+        Toolset::Evaluations,
+        Toolset::Deployments,
+        Toolset::Nodes,
+        Toolset::Cluster,
+        Toolset::Operations,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Toolset::Jobs => "jobs",
+            Toolset::Allocations => "allocations",
+            Toolset::Services => "services",
+            Toolset::Variables => "variables",
+            Toolset::Evaluations => "evaluations",
+            Toolset::Deployments => "deployments",
+            Toolset::Nodes => "nodes",
+            Toolset::Cluster => "cluster",
+            Toolset::Operations => "operations",
+        }
+    }
+
+    /// The names, comma-separated, as `GATEWAY_MCP_TOOLSETS` takes them.
+    pub fn list(sets: &[Toolset]) -> String {
+        sets.iter().map(|t| t.name()).collect::<Vec<_>>().join(",")
+    }
 }
 
 impl Default for McpSettings {
@@ -24,6 +76,7 @@ impl Default for McpSettings {
             sessions_per_caller: 32,
             session_idle: Duration::from_secs(30 * 60),
             sessions_in_memory: 256,
+            toolsets: Toolset::ALL.to_vec(),
         }
     }
 }
@@ -61,9 +114,66 @@ pub(super) fn mcp_settings(s: &Sources) -> Result<McpSettings, ConfigError> {
             format!("{sessions_in_memory} is out of range; use 1 to 1000000"),
         ));
     }
+    let toolsets = match s.get("GATEWAY_MCP_TOOLSETS") {
+        None => defaults.toolsets,
+        Some(text) => toolsets(text).map_err(|e| ConfigError::new("GATEWAY_MCP_TOOLSETS", e))?,
+    };
     Ok(McpSettings {
         sessions_per_caller,
         session_idle,
         sessions_in_memory,
+        toolsets,
     })
+}
+
+/// `jobs,allocations` (any order, any case, `all` for every one) as toolsets in
+/// [`Toolset::ALL`]'s order.
+fn toolsets(text: &str) -> Result<Vec<Toolset>, String> {
+    let mut chosen = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let name = name.to_ascii_lowercase();
+        if name == "all" {
+            return Ok(Toolset::ALL.to_vec());
+        }
+        match Toolset::ALL.iter().find(|t| t.name() == name) {
+            Some(set) => chosen.push(*set),
+            None => {
+                return Err(format!(
+                    "'{name}' is not a toolset; use some of {} (comma-separated), or all",
+                    Toolset::list(&Toolset::ALL)
+                ));
+            }
+        }
+    }
+    if chosen.is_empty() {
+        return Err(format!(
+            "name at least one toolset: {} (comma-separated), or all",
+            Toolset::list(&Toolset::ALL)
+        ));
+    }
+    Ok(Toolset::ALL
+        .into_iter()
+        .filter(|t| chosen.contains(t))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toolsets_are_named_in_any_order_and_case() {
+        assert_eq!(
+            toolsets(" Nodes, jobs,jobs ").unwrap(),
+            vec![Toolset::Jobs, Toolset::Nodes]
+        );
+        assert_eq!(toolsets("jobs,all").unwrap(), Toolset::ALL.to_vec());
+        let unknown = toolsets("jobs,drains").unwrap_err();
+        assert!(unknown.starts_with("'drains' is not a toolset; use some of jobs,allocations,"));
+        assert!(
+            toolsets(" , ")
+                .unwrap_err()
+                .starts_with("name at least one toolset")
+        );
+    }
 }

@@ -13,15 +13,19 @@ use tracing::Instrument;
 use super::progress::Progress;
 use super::tools::{self, Ctx};
 use super::{prompts, resources};
+use crate::config::Toolset;
 use crate::service::Principal;
 use crate::state::AppState;
 
 const INSTRUCTIONS: &str = "Operate HashiCorp Nomad: list and inspect jobs, allocations, \
-evaluations, deployments and nodes; create, submit, plan, scale, restart, stop and revert jobs; \
-read task logs; drain nodes. Start with list_jobs or get_cluster_status. When a job is not \
-healthy, call diagnose_job first. Write tools accept `wait` (seconds) to follow the change and \
-report where it ended. Tools marked destructive stop or replace running work: confirm with the \
-user first.";
+evaluations, deployments, services, variables and nodes; create, submit, plan, scale, restart, \
+stop and revert jobs; read task logs; drain nodes. Start with find_problems, list_jobs or \
+get_cluster_status. When a job is not healthy, call diagnose_job first. A `namespace` left out \
+is the gateway's default; `*` on a list means every namespace you may read. Lists answer one \
+page: pass `next_cursor` back as `cursor` for the next. Write tools answer an `operation` \
+(get_operation, wait_for_operation); with `wait` (seconds) they follow the change and the \
+answer's `operation` says where it ended. Tools marked destructive stop or replace running \
+work: confirm with the user first.";
 
 #[derive(Clone)]
 pub struct NomadMcp {
@@ -31,6 +35,11 @@ pub struct NomadMcp {
 impl NomadMcp {
     pub fn new(state: AppState) -> NomadMcp {
         NomadMcp { state }
+    }
+
+    /// Whether the operator offers this tool's toolset.
+    fn offers(&self, tool: &tools::ToolDef) -> bool {
+        self.state.config.mcp.toolsets.contains(&tool.toolset)
     }
 
     fn ctx(&self, context: &RequestContext<RoleServer>) -> Ctx {
@@ -72,8 +81,8 @@ impl rmcp::ServerHandler for NomadMcp {
         .with_instructions(INSTRUCTIONS)
     }
 
-    /// Only the tools this caller may call (scopes, read-only gateway); a namespace is
-    /// checked when a tool is called, since most tools take one.
+    /// Only the tools of the offered toolsets that this caller may call (scopes, read-only
+    /// gateway); a namespace is checked when a tool is called, since most tools take one.
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -84,7 +93,7 @@ impl rmcp::ServerHandler for NomadMcp {
         Ok(ListToolsResult::with_all_items(
             tools::all()
                 .iter()
-                .filter(|t| service.may(&who, t.access))
+                .filter(|t| self.offers(t) && service.may(&who, t.access))
                 .map(|t| t.tool.clone())
                 .collect(),
         ))
@@ -104,6 +113,19 @@ impl rmcp::ServerHandler for NomadMcp {
                 None,
             ));
         };
+        if !self.offers(tool) {
+            let offered = &self.state.config.mcp.toolsets;
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "tool '{}' is in the '{}' toolset, which this gateway does not offer \
+                     (GATEWAY_MCP_TOOLSETS={}); tools/list shows the tools it has",
+                    tool.name,
+                    tool.toolset.name(),
+                    Toolset::list(offered)
+                ),
+                None,
+            ));
+        }
         let ctx = self.ctx(&context);
         let arguments = request.arguments.unwrap_or_default();
         if let Err(refusal) = ctx

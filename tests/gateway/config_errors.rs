@@ -271,6 +271,12 @@ async fn session_and_spool_settings_out_of_range_are_refused() {
             "not a number of sessions",
         ),
         ("GATEWAY_MCP_SESSION_IDLE", "2s", "at least 10s"),
+        (
+            "GATEWAY_MCP_TOOLSETS",
+            "jobs,drains",
+            "'drains' is not a toolset; use some of jobs,allocations,services,variables,",
+        ),
+        ("GATEWAY_MCP_TOOLSETS", ",", "name at least one toolset"),
         ("GATEWAY_MCP_SESSIONS_IN_MEMORY", "0", "out of range"),
         (
             "GATEWAY_MCP_SESSIONS_IN_MEMORY",

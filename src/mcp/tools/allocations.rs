@@ -15,9 +15,8 @@ pub fn tools() -> Vec<ToolDef> {
         define_list(
             "list_allocations",
             "List a job's allocations",
-            "List a job's allocations (its running or finished instances): where each runs, its \
-             desired and actual status and deployment health. By default only the current job \
-             version's; `all_versions` includes older ones. Paginated with `cursor`.",
+            "List a job's allocations (instances): node, desired and actual status, deployment \
+             health. Only the current version's unless `all_versions`.",
             Access::Read,
             |ctx: Ctx, input: ListAllocationsInput| async move {
                 let namespace = input.namespace.as_deref();
@@ -31,9 +30,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "get_allocation",
             "Get an allocation",
-            "Show one allocation: its node, status, and per task the state, restart count and \
-             the last events (why it was killed, failed or restarted). Use it to understand one \
-             failing instance; get_job_logs shows its output.",
+            "Show an allocation: node, status, and per task its state, restarts and last events \
+             (why it was killed, failed or restarted). get_job_logs shows its output.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: AllocationRef| async move {
@@ -45,9 +43,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "restart_allocation",
             "Restart an allocation's tasks",
-            "Restart the tasks of one allocation in place, on the same node (one task with \
-             `task`, or all). The allocation keeps its ID; use stop_allocation to have it \
-             replaced instead.",
+            "Restart one allocation's tasks (one with `task`, or all) in place on its node; it \
+             keeps its ID. stop_allocation has it replaced instead.",
             Kind::Write,
             Access::Write,
             |ctx: Ctx, input: RestartAllocationInput| async move {
@@ -68,9 +65,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "stop_allocation",
             "Stop an allocation",
-            "Stop one allocation; the scheduler places a replacement (possibly on another node) \
-             if the job still wants it. Use it to move an instance off a bad node or to replace \
-             a stuck one. With `wait` it follows the scheduler's evaluation.",
+            "Stop one allocation; the scheduler places a replacement, possibly on another node, if \
+             the job still wants it. Use it to move an instance off a bad node.",
             Kind::Destructive { idempotent: true },
             Access::Write,
             |ctx: Ctx, input: StopAllocationInput| async move {
@@ -83,10 +79,9 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "get_job_logs",
             "Read a job's task logs",
-            "Read the last lines of a task's stdout or stderr. By default the job's most recent \
-             allocation and its only task; name `alloc_id` and `task` otherwise. Output is capped \
-             (`lines`, default 100; `max_bytes`, default 64 KiB) and `truncated` says when older \
-             output exists.",
+            "Read the last lines of a task's stdout or stderr: the job's newest allocation and its \
+             only task unless `alloc_id` and `task` say otherwise. Capped; `truncated` says when \
+             older output exists.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: LogsInput| async move {
@@ -113,23 +108,19 @@ pub fn tools() -> Vec<ToolDef> {
 #[serde(deny_unknown_fields)]
 pub struct ListAllocationsInput {
     /// The job's ID.
-    #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Include allocations of earlier job versions.
     #[serde(default)]
-    #[schemars(example = false)]
     pub all_versions: bool,
-    /// The `next_cursor` of the previous page; leave out for the first page.
+    /// The previous page's `next_cursor`.
     #[serde(default)]
-    #[schemars(example = &"50")]
     pub cursor: Option<String>,
     /// Allocations per page (default 50, at most 200).
     #[serde(default)]
-    #[schemars(example = 20, range(min = 1, max = 200))]
+    #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
 }
 
@@ -137,11 +128,9 @@ pub struct ListAllocationsInput {
 #[serde(deny_unknown_fields)]
 pub struct AllocationRef {
     /// The allocation's full ID (list_allocations shows it).
-    #[schemars(example = &"5b0c3a4e-8d1f-4c6e-9a57-2f3d8e6b1c90")]
     pub alloc_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
 }
 
@@ -149,15 +138,12 @@ pub struct AllocationRef {
 #[serde(deny_unknown_fields)]
 pub struct RestartAllocationInput {
     /// The allocation's full ID.
-    #[schemars(example = &"5b0c3a4e-8d1f-4c6e-9a57-2f3d8e6b1c90")]
     pub alloc_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Restart only this task; every task when left out.
     #[serde(default)]
-    #[schemars(example = &"web")]
     pub task: Option<String>,
 }
 
@@ -165,22 +151,15 @@ pub struct RestartAllocationInput {
 #[serde(deny_unknown_fields)]
 pub struct StopAllocationInput {
     /// The allocation's full ID.
-    #[schemars(example = &"5b0c3a4e-8d1f-4c6e-9a57-2f3d8e6b1c90")]
     pub alloc_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
-    /// Seconds to wait for the operation (the scheduler's evaluation, then the job's
-    /// allocations running again) before answering (at most 300).
-    /// The answer's `operation` then says where it stands.
+    /// Seconds to follow it before answering (at most 300).
     #[serde(default)]
-    #[schemars(example = 30)]
     pub wait: Option<u64>,
-    /// Retrying with the same key returns the first call's answer (and operation) without
-    /// stopping anything again; a different request with a used key is refused.
+    /// Retries with this key change nothing again.
     #[serde(default, skip_serializing)]
-    #[schemars(example = &"move-web-off-node-3")]
     pub idempotency_key: Option<String>,
 }
 
@@ -197,31 +176,26 @@ pub enum StreamInput {
 #[serde(deny_unknown_fields)]
 pub struct LogsInput {
     /// The job's ID.
-    #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Read this allocation; default: the job's most recently created one.
     #[serde(default)]
-    #[schemars(example = &"5b0c3a4e-8d1f-4c6e-9a57-2f3d8e6b1c90")]
     pub alloc_id: Option<String>,
     /// The task; may be left out when the group has one task.
     #[serde(default)]
-    #[schemars(example = &"web")]
     pub task: Option<String>,
     /// `stdout` (default) or `stderr`.
     #[serde(default)]
-    #[schemars(example = &"stderr")]
     pub stream: StreamInput,
     /// How many of the last lines (default 100, at most 5000).
     #[serde(default)]
-    #[schemars(example = 50, range(min = 1, max = 5000))]
+    #[schemars(range(min = 1, max = 5000))]
     pub lines: Option<usize>,
     /// Byte cap on what is read (default 65536, at most 1048576).
     #[serde(default)]
-    #[schemars(example = 16384, range(min = 1, max = 1048576))]
+    #[schemars(range(min = 1, max = 1048576))]
     pub max_bytes: Option<u64>,
 }
 

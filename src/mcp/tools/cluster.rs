@@ -14,9 +14,9 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "get_cluster_status",
             "Get the cluster's status",
-            "Show the Nomad cluster at a glance: the leader and servers, client nodes by status, \
-             CPU and memory capacity against what running allocations reserve, and jobs by \
-             status. Use it to check whether there is room before adding work.",
+            "The cluster at a glance: leader and servers, nodes by status, CPU and memory capacity \
+             against reservations, jobs by status. Use it to check there is room before adding \
+             work.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, _input: NoInput| async move { ctx.service.get_cluster_status(&ctx.who).await },
@@ -24,12 +24,9 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "find_problems",
             "Find problems across the cluster",
-            "Find what is wrong in a namespace (`*`: every namespace you may read) and on the \
-             cluster's nodes, in one call: nodes down, draining or ineligible, failed or stuck \
-             deployments and canaries awaiting promotion, crash loops, failed or lost \
-             allocations, placements blocked for lack of room, allocations queued or not \
-             starting. Most severe first, one finding per cause, each with the call to make \
-             next. Start here when asked \"what is wrong?\".",
+            "Find what is wrong in a namespace (`*`: all) and on the nodes: nodes down or \
+             draining, failing or stuck deployments, crash loops, failed or lost allocations, \
+             blocked placements. Most severe first, each with the next call.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: ProblemsInput| async move {
@@ -41,8 +38,8 @@ pub fn tools() -> Vec<ToolDef> {
         define_list(
             "list_namespaces",
             "List namespaces",
-            "List the Nomad namespaces with their descriptions. Every tool that takes \
-             `namespace` accepts these names.",
+            "List the Nomad namespaces with their descriptions; every `namespace` argument takes \
+             these names.",
             Access::Read,
             |ctx: Ctx, input: PageInput| async move {
                 let page = PageRequest::new(input.cursor, input.limit);
@@ -52,9 +49,9 @@ pub fn tools() -> Vec<ToolDef> {
         define_list(
             "recent_events",
             "Recent cluster events",
-            "Show the most recent events of Nomad's event stream (job registered, allocation \
-             updated, deployment status, node events...), optionally only some topics, one \
-             namespace or one job. Use it to see what just happened.",
+            "Show the latest events of Nomad's event stream (jobs, allocations, deployments, \
+             nodes), optionally for some topics, one namespace or one job. Use it to see what just \
+             happened.",
             Access::Read,
             |ctx: Ctx, input: EventsInput| async move {
                 let request = EventsRequest {
@@ -73,13 +70,12 @@ pub fn tools() -> Vec<ToolDef> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProblemsInput {
-    /// A namespace, or `*` for all you may read; the gateway's default when left out.
+    /// A namespace, or `*` for all you may read (default: the default one).
     #[serde(default)]
-    #[schemars(example = &"*")]
     pub namespace: Option<String>,
     /// Findings to return at most (default 20, at most 100); `total` counts them all.
     #[serde(default)]
-    #[schemars(example = 20, range(min = 1, max = 100))]
+    #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
 }
 
@@ -132,23 +128,19 @@ pub struct EventsInput {
     /// Topics: `Job`, `Allocation`, `Deployment`, `Evaluation`, `Node`; every topic when
     /// empty.
     #[serde(default)]
-    #[schemars(example = vec!["Job", "Deployment"])]
     pub topics: Vec<String>,
-    /// A namespace, or `*` for all; the gateway's default when left out.
+    /// A namespace, or `*` for all you may read (default: the default one).
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Only events about this job.
     #[serde(default)]
-    #[schemars(example = &"web")]
     pub job_id: Option<String>,
     /// How many per page, newest first (default 50, at most 200).
     #[serde(default)]
-    #[schemars(example = 20, range(min = 1, max = 200))]
+    #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page: older events than it.
     #[serde(default)]
-    #[schemars(example = &"1234")]
     pub cursor: Option<String>,
 }
 

@@ -15,8 +15,8 @@ pub fn tools() -> Vec<ToolDef> {
         define_list(
             "list_deployments",
             "List a job's deployments",
-            "List a job's deployments (rollouts of new versions), newest first, with per group \
-             how many allocations are placed, healthy and unhealthy. Paginated with `cursor`.",
+            "List a job's deployments (rollouts of a version), newest first, with per group the \
+             allocations placed, healthy and unhealthy.",
             Access::Read,
             |ctx: Ctx, input: ListDeploymentsInput| async move {
                 let namespace = input.namespace.as_deref();
@@ -29,8 +29,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "get_deployment",
             "Get a deployment",
-            "Show one deployment: its status and description, and per group the desired, \
-             placed, healthy and unhealthy allocations. Use it to watch a rollout.",
+            "Show a deployment: status and description, and per group the desired, placed, healthy \
+             and unhealthy allocations. Use it to watch a rollout.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: DeploymentRef| async move {
@@ -42,9 +42,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "promote_deployment",
             "Promote a deployment's canaries",
-            "Promote the canaries of a deployment (all groups, or the ones named) so the rollout \
-             replaces the remaining old allocations. Do it once the canaries are healthy. With \
-             `wait` it follows the deployment.",
+            "Promote a deployment's canaries (all groups, or those named) so the rollout replaces \
+             the remaining old allocations. Do it once the canaries are healthy.",
             Kind::Idempotent,
             Access::Write,
             |ctx: Ctx, input: PromoteInput| async move {
@@ -61,9 +60,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "fail_deployment",
             "Fail a deployment",
-            "Mark a running deployment as failed: the rollout stops and, when the job has \
-             auto-revert, Nomad rolls back to the last stable version. Use it to abort a bad \
-             rollout. With `wait` it follows what happens next.",
+            "Mark a running deployment failed to abort a bad rollout: it stops and, with \
+             auto-revert, Nomad rolls back to the last stable version.",
             Kind::Destructive { idempotent: true },
             Access::Write,
             |ctx: Ctx, input: FailInput| async move {
@@ -80,19 +78,16 @@ pub fn tools() -> Vec<ToolDef> {
 #[serde(deny_unknown_fields)]
 pub struct ListDeploymentsInput {
     /// The job's ID.
-    #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
-    /// The `next_cursor` of the previous page; leave out for the first page.
+    /// The previous page's `next_cursor`.
     #[serde(default)]
-    #[schemars(example = &"50")]
     pub cursor: Option<String>,
     /// Deployments per page (default 50, at most 200).
     #[serde(default)]
-    #[schemars(example = 10, range(min = 1, max = 200))]
+    #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
 }
 
@@ -100,11 +95,9 @@ pub struct ListDeploymentsInput {
 #[serde(deny_unknown_fields)]
 pub struct DeploymentRef {
     /// The deployment's ID (get_job shows the latest).
-    #[schemars(example = &"d2b4c6e8-1a3c-4e5f-8a9b-0c1d2e3f4a5b")]
     pub deployment_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
 }
 
@@ -112,25 +105,18 @@ pub struct DeploymentRef {
 #[serde(deny_unknown_fields)]
 pub struct PromoteInput {
     /// The deployment's ID.
-    #[schemars(example = &"d2b4c6e8-1a3c-4e5f-8a9b-0c1d2e3f4a5b")]
     pub deployment_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Promote only these groups' canaries; every group when empty.
     #[serde(default)]
-    #[schemars(example = vec!["web"])]
     pub groups: Vec<String>,
-    /// Seconds to follow the deployment before answering (at most 300).
-    /// The answer's `operation` then says where it stands.
+    /// Seconds to follow it before answering (at most 300).
     #[serde(default)]
-    #[schemars(example = 60)]
     pub wait: Option<u64>,
-    /// A retry with this key returns the first answer and changes nothing; another
-    /// request with a used key is refused.
+    /// Retries with this key change nothing again.
     #[serde(default, skip_serializing)]
-    #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,
 }
 
@@ -138,21 +124,15 @@ pub struct PromoteInput {
 #[serde(deny_unknown_fields)]
 pub struct FailInput {
     /// The deployment's ID.
-    #[schemars(example = &"d2b4c6e8-1a3c-4e5f-8a9b-0c1d2e3f4a5b")]
     pub deployment_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
-    /// Seconds to follow what happens next before answering (at most 300).
-    /// The answer's `operation` then says where it stands.
+    /// Seconds to follow it before answering (at most 300).
     #[serde(default)]
-    #[schemars(example = 30)]
     pub wait: Option<u64>,
-    /// A retry with this key returns the first answer and changes nothing; another
-    /// request with a used key is refused.
+    /// Retries with this key change nothing again.
     #[serde(default, skip_serializing)]
-    #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,
 }
 

@@ -13,9 +13,8 @@ pub fn tools() -> Vec<ToolDef> {
         define_list(
             "list_evaluations",
             "List a job's evaluations",
-            "List the scheduler's evaluations of a job, newest first: status, what triggered \
-             each, and in plain sentences why allocations could not be placed. Use it when a job \
-             stays pending. Paginated with `cursor`.",
+            "List a job's evaluations, newest first: status, trigger, and in words why allocations \
+             could not be placed. Use it when a job stays pending.",
             Access::Read,
             |ctx: Ctx, input: ListEvaluationsInput| async move {
                 let namespace = input.namespace.as_deref();
@@ -28,8 +27,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "get_evaluation",
             "Get an evaluation",
-            "Show one evaluation by ID (write tools return one): its status, the deployment it \
-             started, queued allocations and why any could not be placed.",
+            "Show an evaluation (write tools return one): status, the deployment it started, \
+             queued allocations and why any could not be placed.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: EvaluationRef| async move {
@@ -45,19 +44,16 @@ pub fn tools() -> Vec<ToolDef> {
 #[serde(deny_unknown_fields)]
 pub struct ListEvaluationsInput {
     /// The job's ID.
-    #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
-    /// The `next_cursor` of the previous page; leave out for the first page.
+    /// The previous page's `next_cursor`.
     #[serde(default)]
-    #[schemars(example = &"50")]
     pub cursor: Option<String>,
     /// Evaluations per page (default 50, at most 200).
     #[serde(default)]
-    #[schemars(example = 10, range(min = 1, max = 200))]
+    #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
 }
 
@@ -65,11 +61,9 @@ pub struct ListEvaluationsInput {
 #[serde(deny_unknown_fields)]
 pub struct EvaluationRef {
     /// The evaluation's ID.
-    #[schemars(example = &"a1f3c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d")]
     pub eval_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
 }
 

@@ -20,10 +20,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "stop_job",
             "Stop a job",
-            "Stop a job: Nomad stops all of its allocations. With `purge` the job is also removed \
-             at once instead of being garbage-collected later (its history is lost). Use \
-             revert_job or submit the job again to bring it back. With `wait` it follows until no \
-             allocation runs.",
+            "Stop all of a job's allocations. `purge` also removes the job now instead of at \
+             garbage collection (its history is lost). revert_job or a new submit brings it back.",
             Kind::Destructive { idempotent: true },
             Access::Write,
             |ctx: Ctx, input: StopJobInput| async move {
@@ -36,10 +34,9 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "restart_job",
             "Restart a job",
-            "Restart a job's tasks. `in_place` (default) restarts the tasks of every running \
-             allocation where it runs, all at once (brief downtime). `redeploy` creates a new \
-             job version so Nomad replaces allocations batch by batch following the job's update \
-             strategy (health checks, auto-revert); with `wait` it follows that deployment.",
+            "Restart a job's tasks: `in_place` (default) restarts every running allocation where \
+             it runs, all at once; `redeploy` makes a new version that Nomad rolls out by its \
+             update strategy.",
             Kind::Write,
             Access::Write,
             |ctx: Ctx, input: RestartInput| async move {
@@ -53,9 +50,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "scale_job",
             "Scale a job's task group",
-            "Set how many allocations of a task group run. `group` may be left out when the job \
-             has one group. Scaling to 0 stops the group's allocations but keeps the job. Returns \
-             the evaluation; with `wait` it follows until the new count runs.",
+            "Set how many allocations of a task group run (`group` may be left out when there is \
+             one). 0 stops the group but keeps the job.",
             Kind::Idempotent,
             Access::Write,
             |ctx: Ctx, input: ScaleInput| async move {
@@ -73,9 +69,9 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "dispatch_job",
             "Dispatch a parameterized job",
-            "Start one run of a parameterized batch job with an optional payload and metadata. \
-             Each call creates a new child job unless the same `idempotency_token` was used \
-             before. Returns the child job's ID; with `wait` it follows the run.",
+            "Start one run of a parameterized batch job with an optional payload and metadata: a \
+             new child job per call unless `idempotency_token` repeats. Answers the child job's \
+             ID.",
             Kind::Write,
             Access::Write,
             |ctx: Ctx, input: DispatchInput| async move {
@@ -93,9 +89,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "force_evaluate_job",
             "Re-evaluate a job",
-            "Ask the scheduler to look at a job again, e.g. after adding capacity for a job whose \
-             allocations could not be placed. With `force_reschedule` failed allocations are \
-             replaced now instead of after their reschedule delay.",
+            "Ask the scheduler to look at a job again, e.g. after adding capacity for allocations \
+             that could not be placed; `force_reschedule` replaces failed allocations now.",
             Kind::Write,
             Access::Write,
             |ctx: Ctx, input: EvaluateInput| async move {
@@ -113,10 +108,9 @@ pub fn tools() -> Vec<ToolDef> {
         define_list(
             "list_job_versions",
             "List a job's versions",
-            "List the versions Nomad keeps of a job, newest first, with whether each was stable \
-             (deployed healthy); with `changes`, what each changed from the one before \
-             (\"group web: Count 2 → 3\"). Use it to see what changed and to pick the version \
-             for revert_job.",
+            "List the versions Nomad keeps of a job, newest first, with whether each was stable; \
+             `changes` adds what each changed from the one before. Use it to pick a version for \
+             revert_job.",
             Access::Read,
             |ctx: Ctx, input: VersionsInput| async move {
                 let namespace = input.namespace.as_deref();
@@ -129,10 +123,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "job_timeline",
             "What happened to a job",
-            "Tell what happened to a job in a window (`since`, default 1h, at most 7d): versions \
-             submitted, evaluations, allocations placed and ended, task events (started, \
-             exited with code 1, restarting...) and deployments, oldest first. Use it for \
-             \"what happened to web in the last hour?\".",
+            "What happened to a job since `since` (default 1h): versions, evaluations, allocations \
+             placed and ended, task events and deployments, oldest first.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: TimelineInput| async move {
@@ -150,9 +142,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "compare_job_versions",
             "Compare two versions of a job",
-            "Say what a job's version `to` (the current one when left out) changes relative to \
-             version `from`, one line per change (\"group web, task server: image nginx:1.25 → \
-             nginx:1.27\"). Use it before revert_job to see what going back would undo.",
+            "Say in words what version `to` (default: current) changes from version `from`, e.g. \
+             \"group web, task server: image nginx:1.25 → nginx:1.27\". Use it before revert_job.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: CompareInput| async move {
@@ -170,9 +161,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "revert_job",
             "Revert a job to an earlier version",
-            "Roll a job back to one of its earlier versions (see list_job_versions); Nomad \
-             registers it as a new version and rolls it out, replacing what runs now. With `wait` \
-             it follows the rollout.",
+            "Roll a job back to an earlier version (see list_job_versions): Nomad registers it as \
+             a new version and rolls it out, replacing what runs now.",
             Kind::Destructive { idempotent: true },
             Access::Write,
             |ctx: Ctx, input: RevertInput| async move {
@@ -189,25 +179,18 @@ pub fn tools() -> Vec<ToolDef> {
 #[serde(deny_unknown_fields)]
 pub struct StopJobInput {
     /// The job's ID.
-    #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Also remove the job from Nomad at once (its versions and history are lost).
     #[serde(default)]
-    #[schemars(example = false)]
     pub purge: bool,
-    /// Seconds to follow the stop before answering (at most 300; 0 or absent answers at once).
-    /// The answer's `operation` then says where it stands.
+    /// Seconds to follow it before answering (at most 300).
     #[serde(default)]
-    #[schemars(example = 30)]
     pub wait: Option<u64>,
-    /// A retry with this key returns the first answer and changes nothing; another
-    /// request with a used key is refused.
+    /// Retries with this key change nothing again.
     #[serde(default, skip_serializing)]
-    #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,
 }
 
@@ -235,25 +218,18 @@ impl From<RestartModeInput> for RestartMode {
 #[serde(deny_unknown_fields)]
 pub struct RestartInput {
     /// The job's ID.
-    #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// `in_place` (default) or `redeploy`.
     #[serde(default)]
-    #[schemars(example = &"redeploy")]
     pub mode: RestartModeInput,
-    /// Seconds to follow a redeploy before answering (at most 300).
-    /// The answer's `operation` then says where it stands.
+    /// Seconds to follow it before answering (at most 300).
     #[serde(default)]
-    #[schemars(example = 60)]
     pub wait: Option<u64>,
-    /// A retry with this key returns the first answer and changes nothing; another
-    /// request with a used key is refused.
+    /// Retries with this key change nothing again.
     #[serde(default, skip_serializing)]
-    #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,
 }
 
@@ -261,32 +237,24 @@ pub struct RestartInput {
 #[serde(deny_unknown_fields)]
 pub struct ScaleInput {
     /// The job's ID.
-    #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// The task group; may be left out when the job has one group.
     #[serde(default)]
-    #[schemars(example = &"web")]
     pub group: Option<String>,
     /// The new number of allocations (0 to 1000).
-    #[schemars(example = 3, range(min = 0, max = 1000))]
+    #[schemars(range(min = 0, max = 1000))]
     pub count: i64,
     /// A note recorded with the scaling event in Nomad.
     #[serde(default)]
-    #[schemars(example = &"more traffic expected")]
     pub message: Option<String>,
-    /// Seconds to follow the change before answering (at most 300).
-    /// The answer's `operation` then says where it stands.
+    /// Seconds to follow it before answering (at most 300).
     #[serde(default)]
-    #[schemars(example = 60)]
     pub wait: Option<u64>,
-    /// A retry with this key returns the first answer and changes nothing; another
-    /// request with a used key is refused.
+    /// Retries with this key change nothing again.
     #[serde(default, skip_serializing)]
-    #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,
 }
 
@@ -294,34 +262,25 @@ pub struct ScaleInput {
 #[serde(deny_unknown_fields)]
 pub struct DispatchInput {
     /// The parameterized job's ID.
-    #[schemars(example = &"report")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Payload as UTF-8 text (at most 16 KiB), when the job takes one.
     #[serde(default)]
-    #[schemars(example = &"{\"month\": \"2026-10\"}")]
     pub payload: Option<String>,
     /// Metadata the job declares in its `parameterized` block.
     #[serde(default)]
-    #[schemars(example = serde_json::json!({"customer": "acme"}))]
     pub meta: BTreeMap<String, String>,
     /// Repeating a dispatch with the same token returns the first child job instead of
     /// starting another.
     #[serde(default)]
-    #[schemars(example = &"report-2026-10")]
     pub idempotency_token: Option<String>,
-    /// Seconds to follow the run before answering (at most 300).
-    /// The answer's `operation` then says where it stands.
+    /// Seconds to follow it before answering (at most 300).
     #[serde(default)]
-    #[schemars(example = 60)]
     pub wait: Option<u64>,
-    /// A retry with this key returns the first answer and changes nothing; another
-    /// request with a used key is refused.
+    /// Retries with this key change nothing again.
     #[serde(default, skip_serializing)]
-    #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,
 }
 
@@ -329,26 +288,18 @@ pub struct DispatchInput {
 #[serde(deny_unknown_fields)]
 pub struct EvaluateInput {
     /// The job's ID.
-    #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Replace failed allocations now instead of after their reschedule delay.
     #[serde(default)]
-    #[schemars(example = true)]
     pub force_reschedule: bool,
-    /// Seconds to wait for the operation (the evaluation, then the job's allocations
-    /// running again) before answering (at most 300).
-    /// The answer's `operation` then says where it stands.
+    /// Seconds to follow it before answering (at most 300).
     #[serde(default)]
-    #[schemars(example = 30)]
     pub wait: Option<u64>,
-    /// A retry with this key returns the first answer and changes nothing; another
-    /// request with a used key is refused.
+    /// Retries with this key change nothing again.
     #[serde(default, skip_serializing)]
-    #[schemars(example = &"evaluate-web-2026-11-30")]
     pub idempotency_key: Option<String>,
 }
 
@@ -356,23 +307,19 @@ pub struct EvaluateInput {
 #[serde(deny_unknown_fields)]
 pub struct VersionsInput {
     /// The job's ID.
-    #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
-    /// The `next_cursor` of the previous page; leave out for the first page.
+    /// The previous page's `next_cursor`.
     #[serde(default)]
-    #[schemars(example = &"50")]
     pub cursor: Option<String>,
     /// Versions per page (default 50, at most 200).
     #[serde(default)]
-    #[schemars(example = 10, range(min = 1, max = 200))]
+    #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
     /// Also say what each version changed from the one before.
     #[serde(default)]
-    #[schemars(example = true)]
     pub changes: bool,
 }
 
@@ -380,19 +327,16 @@ pub struct VersionsInput {
 #[serde(deny_unknown_fields)]
 pub struct TimelineInput {
     /// The job's ID.
-    #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// How far back: `30m`, `1h` (default), `2d`; at most `7d`.
     #[serde(default)]
-    #[schemars(example = &"1h")]
     pub since: Option<String>,
     /// Entries at most (default 100, at most 500); the latest are kept.
     #[serde(default)]
-    #[schemars(example = 100, range(min = 1, max = 500))]
+    #[schemars(range(min = 1, max = 500))]
     pub limit: Option<u32>,
 }
 
@@ -400,18 +344,14 @@ pub struct TimelineInput {
 #[serde(deny_unknown_fields)]
 pub struct CompareInput {
     /// The job's ID.
-    #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// The version to compare against (list_job_versions shows them).
-    #[schemars(example = 2)]
     pub from: u64,
     /// The version whose changes are told; the current one when left out.
     #[serde(default)]
-    #[schemars(example = 4)]
     pub to: Option<u64>,
 }
 
@@ -419,24 +359,17 @@ pub struct CompareInput {
 #[serde(deny_unknown_fields)]
 pub struct RevertInput {
     /// The job's ID.
-    #[schemars(example = &"web")]
     pub job_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// The version to go back to, from list_job_versions.
-    #[schemars(example = 3)]
     pub version: u64,
-    /// Seconds to follow the rollout before answering (at most 300).
-    /// The answer's `operation` then says where it stands.
+    /// Seconds to follow it before answering (at most 300).
     #[serde(default)]
-    #[schemars(example = 60)]
     pub wait: Option<u64>,
-    /// A retry with this key returns the first answer and changes nothing; another
-    /// request with a used key is refused.
+    /// Retries with this key change nothing again.
     #[serde(default, skip_serializing)]
-    #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,
 }
 

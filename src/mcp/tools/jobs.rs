@@ -13,10 +13,8 @@ pub fn tools() -> Vec<ToolDef> {
         define_list(
             "list_jobs",
             "List jobs",
-            "List the jobs in a Nomad namespace (or every namespace with `*`), optionally filtered \
-             by ID prefix, status and type. Use it to find a job's exact ID before calling other \
-             tools. Returns one page of rows (ID, type, status, allocation counts per state); pass \
-             `next_cursor` back as `cursor` to get the next page.",
+            "List jobs in a namespace (`*`: all), filtered by ID prefix, status or type: ID, type, \
+             status, allocations per state. Use it to find a job's exact ID.",
             Access::Read,
             |ctx: Ctx, input: ListJobsInput| async move {
                 let request = ListJobsRequest {
@@ -33,9 +31,9 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "get_job",
             "Get a job's status",
-            "Show one job: its status, version, task groups with desired and actual allocation \
-             counts, and its latest deployment. Use it to check whether a job is healthy after a \
-             change; use diagnose_job when something is wrong and you need to know why.",
+            "Show a job: status, version, task groups with desired and actual allocation counts, \
+             latest deployment. Use it to check health after a change; diagnose_job says why it is \
+             unhealthy.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: JobRef| async move {
@@ -48,11 +46,9 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "create_job",
             "Create a job from an image or command",
-            "Create (or update) a job from a short specification: a Docker image or an \
-             exec/raw_exec command, with count, CPU, memory, ports, environment and an optional \
-             HTTP health check; the gateway fills in restart and update defaults. Prefer it to \
-             submit_job for simple services and batch jobs. Returns the evaluation Nomad created; \
-             with `wait` it follows the rollout and says where it ended.",
+            "Create or update a job from a Docker image or an exec command, with count, CPU, \
+             memory, ports, env and an HTTP check; the gateway adds restart and update defaults. \
+             Prefer it to submit_job for simple jobs.",
             Kind::Idempotent,
             Access::Write,
             |ctx: Ctx, input: CreateJobInput| async move {
@@ -65,10 +61,9 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "submit_job",
             "Submit a full job definition",
-            "Register (create or update) a job from a complete Nomad job: JSON in `job`, or JSON \
-             or HCL2 text in `definition` (HCL2 is parsed by Nomad, with `variables`). Use it for \
-             jobs the short create_job form cannot express; run plan_job first to see what would \
-             change. Returns the evaluation; with `wait` it follows the rollout.",
+            "Create or update a job from a full Nomad job: JSON in `job`, or JSON or HCL2 text in \
+             `definition`. For what create_job cannot express; plan_job first shows what would \
+             change.",
             Kind::Idempotent,
             Access::Write,
             |ctx: Ctx, input: SubmitInput| async move {
@@ -85,10 +80,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "plan_job",
             "Plan a job change (dry run)",
-            "Show what submitting a job would do without changing anything: the diff against the \
-             running version, the allocations Nomad would create, update or stop per group, and \
-             in plain sentences why any group could not be placed. Takes the same job as \
-             submit_job.",
+            "Dry run of submit_job: the diff against the running version, the allocations Nomad \
+             would create, update or stop per group, and in words why a group could not be placed.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: PlanInput| async move {
@@ -104,10 +97,9 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "diagnose_job",
             "Diagnose a failing job",
-            "Explain why a job is not healthy: placement failures (not enough CPU or memory, \
-             constraints), blocked evaluations, failed tasks with their last events and log \
-             lines, and the state of the latest deployment, followed by concrete next steps. Use \
-             it first when a job is pending, failing or restarting.",
+            "Explain why a job is unhealthy: placement failures, blocked evaluations, failed tasks \
+             with their last events and log lines, the latest deployment, then next steps. Use it \
+             first when a job is pending or failing.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: JobRef| async move {

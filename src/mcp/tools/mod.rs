@@ -27,6 +27,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::progress::Progress;
+use crate::config::Toolset;
 use crate::service::policy::Access;
 use crate::service::{Page, Principal, Service, ServiceError};
 
@@ -84,6 +85,9 @@ pub struct ToolDef {
     /// call without it is refused before the tool runs. The service decides again, with
     /// the namespace, inside the operation.
     pub access: Access,
+    /// The group an operator offers or leaves out (`GATEWAY_MCP_TOOLSETS`); [`all`] sets
+    /// it from the module that declares the tool.
+    pub toolset: Toolset,
     handler: Handler,
 }
 
@@ -132,6 +136,7 @@ where
         name,
         tool,
         access,
+        toolset: Toolset::Jobs,
         handler,
     }
 }
@@ -234,18 +239,22 @@ pub fn error_text(error: &ServiceError) -> String {
 pub fn all() -> &'static [ToolDef] {
     static TOOLS: OnceLock<Vec<ToolDef>> = OnceLock::new();
     TOOLS.get_or_init(|| {
-        let mut tools = Vec::new();
-        tools.extend(jobs::tools());
-        tools.extend(job_actions::tools());
-        tools.extend(allocations::tools());
-        tools.extend(services::tools());
-        tools.extend(variables::tools());
-        tools.extend(evaluations::tools());
-        tools.extend(deployments::tools());
-        tools.extend(nodes::tools());
-        tools.extend(cluster::tools());
-        tools.extend(operations::tools());
-        tools
+        let modules = [
+            (Toolset::Jobs, jobs::tools()),
+            (Toolset::Jobs, job_actions::tools()),
+            (Toolset::Allocations, allocations::tools()),
+            (Toolset::Services, services::tools()),
+            (Toolset::Variables, variables::tools()),
+            (Toolset::Evaluations, evaluations::tools()),
+            (Toolset::Deployments, deployments::tools()),
+            (Toolset::Nodes, nodes::tools()),
+            (Toolset::Cluster, cluster::tools()),
+            (Toolset::Operations, operations::tools()),
+        ];
+        modules
+            .into_iter()
+            .flat_map(|(toolset, defs)| defs.into_iter().map(move |def| ToolDef { toolset, ..def }))
+            .collect()
     })
 }
 
@@ -279,13 +288,12 @@ impl<T: Line> Summary for Page<T> {
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageInput {
-    /// The `next_cursor` of the previous page; leave it out for the first page.
+    /// The previous page's `next_cursor`.
     #[serde(default)]
-    #[schemars(example = &"50")]
     pub cursor: Option<String>,
-    /// How many per page (default 50, at most 200).
+    /// Per page (default 50).
     #[serde(default)]
-    #[schemars(example = 20, range(min = 1, max = 200))]
+    #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
 }
 

@@ -16,9 +16,8 @@ pub fn tools() -> Vec<ToolDef> {
         define_list(
             "list_nodes",
             "List client nodes",
-            "List the cluster's client nodes: datacenter, pool, class, status, scheduling \
-             eligibility, whether each is draining, and its CPU and memory. Paginated with \
-             `cursor`.",
+            "List client nodes: datacenter, pool, class, status, eligibility, draining, CPU and \
+             memory.",
             Access::Read,
             |ctx: Ctx, input: ListNodesInput| async move {
                 let page = PageRequest::new(input.cursor, input.limit);
@@ -28,8 +27,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "get_node",
             "Get a node",
-            "Show one client node: status, eligibility, drain strategy, address, metadata and \
-             the interesting attributes (OS, kernel, CPU, drivers).",
+            "Show a client node: status, eligibility, drain, address, metadata and main attributes \
+             (OS, kernel, CPU, drivers).",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: NodeRef| async move {
@@ -39,9 +38,9 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "drain_node",
             "Drain a node",
-            "Drain a client node: it stops taking new work and its allocations migrate to other \
-             nodes within the deadline (default 1 hour); `cancel` ends a drain. Check first with \
-             list_nodes that the others have room. With `wait` it follows the drain.",
+            "Drain a client node: no new work, and its allocations move elsewhere within the \
+             deadline (default 1h); `cancel` ends a drain. Check with list_nodes that others have \
+             room.",
             Kind::Destructive { idempotent: true },
             Access::NodesWrite,
             |ctx: Ctx, input: DrainInput| async move {
@@ -58,9 +57,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "set_node_eligibility",
             "Set a node's scheduling eligibility",
-            "Mark a client node eligible or ineligible for new allocations. Ineligible keeps what \
-             runs there (unlike drain_node); use it before maintenance or to keep new work off a \
-             suspect node.",
+            "Make a client node eligible or ineligible for new allocations; unlike drain_node, \
+             what runs there stays. Use it before maintenance or for a suspect node.",
             Kind::Idempotent,
             Access::NodesWrite,
             |ctx: Ctx, input: EligibilityInput| async move {
@@ -72,8 +70,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "set_node_meta",
             "Set or remove node metadata",
-            "Set or remove a client node's dynamic metadata labels (used by job constraints). A \
-             null value removes the key. Returns the node's labels after the change.",
+            "Set or remove (null value) a client node's dynamic metadata, which job constraints \
+             read. Answers the node's metadata after the change.",
             Kind::Idempotent,
             Access::NodesWrite,
             |ctx: Ctx, input: MetaInput| async move {
@@ -93,13 +91,12 @@ pub fn tools() -> Vec<ToolDef> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListNodesInput {
-    /// The `next_cursor` of the previous page; leave out for the first page.
+    /// The previous page's `next_cursor`.
     #[serde(default)]
-    #[schemars(example = &"50")]
     pub cursor: Option<String>,
     /// Nodes per page (default 50, at most 200).
     #[serde(default)]
-    #[schemars(example = 20, range(min = 1, max = 200))]
+    #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
 }
 
@@ -107,7 +104,6 @@ pub struct ListNodesInput {
 #[serde(deny_unknown_fields)]
 pub struct NodeRef {
     /// The node's full ID (list_nodes shows it).
-    #[schemars(example = &"f7a1b2c3-d4e5-4f60-8172-93a4b5c6d7e8")]
     pub node_id: String,
 }
 
@@ -115,30 +111,23 @@ pub struct NodeRef {
 #[serde(deny_unknown_fields)]
 pub struct DrainInput {
     /// The node's full ID.
-    #[schemars(example = &"f7a1b2c3-d4e5-4f60-8172-93a4b5c6d7e8")]
     pub node_id: String,
     /// Seconds the allocations have to migrate before they are stopped (default 3600, at
     /// most 604800).
     #[serde(default)]
-    #[schemars(example = 600, range(max = 604800))]
+    #[schemars(range(max = 604800))]
     pub deadline_seconds: Option<u64>,
     /// Leave system jobs' allocations on the node.
     #[serde(default)]
-    #[schemars(example = true)]
     pub ignore_system_jobs: bool,
     /// End a drain instead of starting one.
     #[serde(default)]
-    #[schemars(example = false)]
     pub cancel: bool,
-    /// Seconds to follow the drain before answering (at most 300).
-    /// The answer's `operation` then says where it stands.
+    /// Seconds to follow it before answering (at most 300).
     #[serde(default)]
-    #[schemars(example = 120)]
     pub wait: Option<u64>,
-    /// A retry with this key returns the first answer and changes nothing; another
-    /// request with a used key is refused.
+    /// Retries with this key change nothing again.
     #[serde(default, skip_serializing)]
-    #[schemars(example = &"deploy-web-2026-11-30")]
     pub idempotency_key: Option<String>,
 }
 
@@ -146,10 +135,8 @@ pub struct DrainInput {
 #[serde(deny_unknown_fields)]
 pub struct EligibilityInput {
     /// The node's full ID.
-    #[schemars(example = &"f7a1b2c3-d4e5-4f60-8172-93a4b5c6d7e8")]
     pub node_id: String,
     /// `true` to accept new allocations, `false` to refuse them.
-    #[schemars(example = false)]
     pub eligible: bool,
 }
 
@@ -157,10 +144,8 @@ pub struct EligibilityInput {
 #[serde(deny_unknown_fields)]
 pub struct MetaInput {
     /// The node's full ID.
-    #[schemars(example = &"f7a1b2c3-d4e5-4f60-8172-93a4b5c6d7e8")]
     pub node_id: String,
     /// Labels to set; a null value removes the key.
-    #[schemars(example = serde_json::json!({"rack": "r12", "maintenance": null}))]
     pub meta: BTreeMap<String, Option<String>>,
 }
 

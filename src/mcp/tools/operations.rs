@@ -19,11 +19,9 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "get_operation",
             "Get an operation",
-            "Show a tracked change (an operation: every create, submit, stop, restart, scale, \
-             dispatch, revert, promote, fail, drain, forced evaluation or stopped allocation \
-             records one and names it as \
-             `operation_id`): its state (pending, evaluating, deploying, succeeded, failed, \
-             cancelled, superseded), per-group progress and what happened in plain words.",
+            "Show a tracked change (every write answers its `operation_id`): state (pending, \
+             evaluating, deploying, succeeded, failed, cancelled, superseded), per-group progress \
+             and what happened.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: OperationRef| async move {
@@ -35,9 +33,8 @@ pub fn tools() -> Vec<ToolDef> {
         define_list(
             "list_operations",
             "List operations",
-            "List tracked changes, newest first, optionally only those of one job, one caller, \
-             one state or one kind. Use it to see what happened to a job recently and whether \
-             earlier changes finished.",
+            "List tracked changes, newest first, optionally of one job, caller, state or kind. Use \
+             it to see whether earlier changes finished.",
             Access::Read,
             |ctx: Ctx, input: ListOperationsInput| async move {
                 let request = ListOperationsRequest {
@@ -54,10 +51,9 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "wait_for_operation",
             "Wait for an operation to finish",
-            "Wait until a tracked change finishes (or `timeout` seconds pass, default 60, at most \
-             300) and answer its final state and message. Sends a progress notification at \
-             every step when the call has a progress token. Call it again if it is still \
-             running (`finished: false`).",
+            "Wait until a tracked change finishes or `timeout` seconds pass (default 60, at most \
+             300), with progress notifications; answers its state. Call again while `finished` is \
+             false.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: WaitInput| async move {
@@ -88,10 +84,9 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "cancel_operation",
             "Cancel an operation",
-            "Stop what a tracked change set off: its active deployment is failed (Nomad rolls \
-             back when the job has auto-revert), the job a dispatch created is stopped, a node \
-             drain is cancelled. The operation ends `cancelled`. Finished operations, and ones \
-             still being evaluated, cannot be cancelled.",
+            "Stop what a tracked change set off: its deployment is failed (rolling back with \
+             auto-revert), a dispatched job stopped, a drain cancelled. Not for finished \
+             operations or ones still evaluating.",
             Kind::Destructive { idempotent: false },
             Access::Write,
             |ctx: Ctx, input: CancelInput| async move {
@@ -138,7 +133,6 @@ impl Ctx {
 #[serde(deny_unknown_fields)]
 pub struct OperationRef {
     /// The operation's ID (`operation_id` in a write tool's answer).
-    #[schemars(example = &"01939f2e-5b1c-7cc2-9a4e-2f1c3d4b5a69")]
     pub operation_id: String,
 }
 
@@ -146,11 +140,9 @@ pub struct OperationRef {
 #[serde(deny_unknown_fields)]
 pub struct CancelInput {
     /// The operation's ID.
-    #[schemars(example = &"01939f2e-5b1c-7cc2-9a4e-2f1c3d4b5a69")]
     pub operation_id: String,
     /// Why, for the operation's message and the audit log.
     #[serde(default)]
-    #[schemars(example = &"the new version answers 500s")]
     pub reason: Option<String>,
 }
 
@@ -158,11 +150,9 @@ pub struct CancelInput {
 #[serde(deny_unknown_fields)]
 pub struct WaitInput {
     /// The operation's ID.
-    #[schemars(example = &"01939f2e-5b1c-7cc2-9a4e-2f1c3d4b5a69")]
     pub operation_id: String,
     /// Seconds to wait at most (default 60, at most 300).
     #[serde(default)]
-    #[schemars(example = 120)]
     pub timeout: Option<u64>,
 }
 
@@ -171,30 +161,24 @@ pub struct WaitInput {
 pub struct ListOperationsInput {
     /// Only operations on this job.
     #[serde(default)]
-    #[schemars(example = &"web")]
     pub job: Option<String>,
     /// Only operations of this caller (subject).
     #[serde(default)]
-    #[schemars(example = &"alice@example.com")]
     pub caller: Option<String>,
     /// `pending`, `evaluating`, `deploying`, `succeeded`, `failed`, `cancelled` or
     /// `superseded`.
     #[serde(default)]
-    #[schemars(example = &"failed")]
     pub state: Option<String>,
     /// `create`, `submit`, `stop`, `restart`, `scale`, `dispatch`, `revert`, `promote`,
     /// `fail`, `drain`, `evaluate` (a forced evaluation) or `reschedule` (a stopped
     /// allocation).
     #[serde(default)]
-    #[schemars(example = &"submit")]
     pub kind: Option<String>,
     /// At most this many (default 50, at most 200).
     #[serde(default)]
-    #[schemars(example = 20)]
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page; leave it out for the first page.
+    /// The previous page's `next_cursor`.
     #[serde(default)]
-    #[schemars(example = &"50")]
     pub cursor: Option<String>,
 }
 

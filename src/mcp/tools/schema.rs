@@ -1,5 +1,4 @@
-//! JSON Schemas for tools: inputs from schemars (descriptions and examples on every
-//! field), outputs from the utoipa schemas the REST API documents, rewritten from OpenAPI
+//! JSON Schemas for tools: inputs from schemars (a description on every field), outputs from the utoipa schemas the REST API documents, rewritten from OpenAPI
 //! component references into a self-contained JSON Schema with `$defs`.
 
 use rmcp::model::JsonObject;
@@ -17,6 +16,8 @@ pub fn input<I: schemars::JsonSchema>() -> JsonObject {
     };
     object.remove("$schema");
     object.remove("title");
+    // The input struct's own doc comment: the tool's description already says it.
+    object.remove("description");
     compact(&mut object);
     object
         .entry("type")
@@ -30,9 +31,16 @@ pub fn input<I: schemars::JsonSchema>() -> JsonObject {
 /// Drops what schemars writes that tells a client nothing, since every tool's input
 /// schema is part of what `tools/list` costs an agent: `default: null` and `writeOnly` on
 /// optional fields, `null` among an optional field's types (leaving the field out is
-/// how to not give it; the tools still read an explicit `null` as absent), and Rust's
-/// integer `format`s (`uint64`), which JSON Schema does not define (`minimum` stays).
+/// how to not give it; the tools still read an explicit `null` as absent), Rust's integer
+/// `format`s (`uint64`), which JSON Schema does not define (`minimum` stays), and the line
+/// breaks of wrapped doc comments.
 fn compact(schema: &mut Map<String, Value>) {
+    // Doc comments wrap at 100 columns; the line breaks mean nothing to a reader.
+    if let Some(Value::String(text)) = schema.get_mut("description")
+        && text.contains('\n')
+    {
+        *text = text.replace('\n', " ");
+    }
     if schema.get("default") == Some(&Value::Null) {
         schema.remove("default");
     }

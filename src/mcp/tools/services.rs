@@ -14,9 +14,8 @@ pub fn tools() -> Vec<ToolDef> {
         define_list(
             "list_services",
             "List services",
-            "List the Nomad-native services (`provider = \"nomad\"`) registered in a namespace \
-             by running allocations: each name with its tags. `namespace` `*` lists every \
-             namespace you may read. get_service shows where one runs and whether it is healthy.",
+            "List the Nomad-native services registered in a namespace (`*`: all you may read), \
+             with their tags. get_service shows where one runs.",
             Access::Read,
             |ctx: Ctx, input: ListServicesInput| async move {
                 let page = PageRequest::new(input.cursor, input.limit);
@@ -28,10 +27,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "get_service",
             "Get a service",
-            "Show where a Nomad-native service runs: each instance's address and port, \
-             allocation, node, job and datacenter, and the status of its health checks \
-             (passing, failing, pending). Use it to find an endpoint to call or to see which \
-             instances are unhealthy; the checks of the first 20 allocations are read.",
+            "Show where a Nomad-native service runs: per instance the address and port, \
+             allocation, node, job, and its health checks (the first 20 allocations' checks).",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: ServiceRef| async move {
@@ -43,9 +40,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "get_allocation_checks",
             "Get an allocation's checks",
-            "Show the latest result of each Nomad service check in one allocation: check and \
-             service name, status (success, failure, pending), mode, output (capped at 1024 \
-             bytes) and when it ran. Use it to see why an instance is unhealthy.",
+            "Show the latest result of each Nomad service check of an allocation: status, mode, \
+             output (capped) and when it ran. Use it to see why an instance is unhealthy.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: AllocationChecksInput| async move {
@@ -60,17 +56,15 @@ pub fn tools() -> Vec<ToolDef> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListServicesInput {
-    /// A namespace, or `*` for all you may read; the gateway's default when left out.
+    /// A namespace, or `*` for all you may read (default: the default one).
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
-    /// The `next_cursor` of the previous page; leave out for the first page.
+    /// The previous page's `next_cursor`.
     #[serde(default)]
-    #[schemars(example = &"50")]
     pub cursor: Option<String>,
     /// Services per page (default 50, at most 200).
     #[serde(default)]
-    #[schemars(example = 20, range(min = 1, max = 200))]
+    #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
 }
 
@@ -78,11 +72,9 @@ pub struct ListServicesInput {
 #[serde(deny_unknown_fields)]
 pub struct ServiceRef {
     /// The service's name (list_services shows them).
-    #[schemars(example = &"web-api")]
     pub service_name: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
 }
 
@@ -90,11 +82,9 @@ pub struct ServiceRef {
 #[serde(deny_unknown_fields)]
 pub struct AllocationChecksInput {
     /// The allocation's full ID (get_service and list_allocations show it).
-    #[schemars(example = &"5b0c3a4e-8d1f-4c6e-9a57-2f3d8e6b1c90")]
     pub alloc_id: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
 }
 

@@ -19,9 +19,8 @@ pub fn tools() -> Vec<ToolDef> {
         define_list(
             "list_variables",
             "List variables",
-            "List the Nomad Variables of a namespace whose path starts with `prefix`: path, \
-             modify index and times, no keys or values. `namespace` `*` lists every namespace \
-             you may read. get_variable shows one variable's keys.",
+            "List the Nomad Variables under `prefix` in a namespace (`*`: all you may read): path, \
+             modify index and times, no keys or values.",
             Access::Read,
             |ctx: Ctx, input: ListVariablesInput| async move {
                 let page = PageRequest::new(input.cursor, input.limit);
@@ -38,10 +37,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "get_variable",
             "Get a variable",
-            "Show one Nomad Variable: its item keys, modify index (the `cas` for \
-             put_variable) and times. Values are secrets: they are shown only with \
-             `include_values: true` and the `variables:read` scope; leave them out unless the \
-             task needs them.",
+            "Show a Nomad Variable: its keys, modify index (the `cas` for put_variable) and times. \
+             Values are secrets: shown only with `include_values` and the `variables:read` scope.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: GetVariableInput| async move {
@@ -58,10 +55,9 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "put_variable",
             "Create or update a variable",
-            "Create a Nomad Variable or replace all of its items (every value a string; at most \
-             64 KiB in all). Pass `cas` with the modify index get_variable showed to update only \
-             if nobody changed it since (0: create only if it does not exist). Needs the \
-             `variables:write` scope; values are never logged or audited.",
+            "Create a Nomad Variable or replace all its items (string values, 64 KiB in all); \
+             `cas` updates only if its modify index is still that (0: create only). Needs \
+             `variables:write`.",
             Kind::Idempotent,
             Access::VariablesWrite,
             |ctx: Ctx, input: PutVariableInput| async move {
@@ -78,10 +74,8 @@ pub fn tools() -> Vec<ToolDef> {
         define(
             "delete_variable",
             "Delete a variable",
-            "Delete a Nomad Variable and all of its items; tasks that read it lose them. Pass \
-             `cas` with the modify index get_variable showed to delete only if nobody changed \
-             it since. Deleting a variable that does not exist succeeds. Needs the \
-             `variables:write` scope.",
+            "Delete a Nomad Variable and all its items; `cas` deletes only if its modify index is \
+             still that. Deleting a missing one succeeds. Needs `variables:write`.",
             Kind::Destructive { idempotent: true },
             Access::VariablesWrite,
             |ctx: Ctx, input: DeleteVariableInput| async move {
@@ -101,21 +95,18 @@ pub fn tools() -> Vec<ToolDef> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListVariablesInput {
-    /// A namespace, or `*` for all you may read; the gateway's default when left out.
+    /// A namespace, or `*` for all you may read (default: the default one).
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Only paths that start with this.
     #[serde(default)]
-    #[schemars(example = &"nomad/jobs/web")]
     pub prefix: Option<String>,
-    /// The `next_cursor` of the previous page; leave out for the first page.
+    /// The previous page's `next_cursor`.
     #[serde(default)]
-    #[schemars(example = &"50")]
     pub cursor: Option<String>,
     /// Variables per page (default 50, at most 200).
     #[serde(default)]
-    #[schemars(example = 20, range(min = 1, max = 200))]
+    #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
 }
 
@@ -123,15 +114,12 @@ pub struct ListVariablesInput {
 #[serde(deny_unknown_fields)]
 pub struct GetVariableInput {
     /// The variable's path (list_variables shows them).
-    #[schemars(example = &"nomad/jobs/web")]
     pub path: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Also return the values (needs the `variables:read` scope).
     #[serde(default)]
-    #[schemars(example = false)]
     pub include_values: bool,
 }
 
@@ -139,24 +127,18 @@ pub struct GetVariableInput {
 #[serde(deny_unknown_fields)]
 pub struct PutVariableInput {
     /// The variable's path: letters, digits, `-`, `_`, `~` and `/`, at most 128 characters.
-    #[schemars(example = &"nomad/jobs/web")]
     pub path: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Key → value (strings); replaces every item the variable had.
     #[serde(deserialize_with = "string_items")]
-    #[schemars(example = serde_json::json!({"db_user": "web", "db_password": "s3cret"}))]
     pub items: BTreeMap<String, String>,
     /// Write only if the variable's modify index is this (0: only if it does not exist).
     #[serde(default)]
-    #[schemars(example = 0)]
     pub cas: Option<u64>,
-    /// Retrying with the same key returns the first call's answer without writing again;
-    /// a different request with a used key is refused.
+    /// Retries with this key change nothing again.
     #[serde(default)]
-    #[schemars(example = &"rotate-web-db-2026-12-01")]
     pub idempotency_key: Option<String>,
 }
 
@@ -164,19 +146,15 @@ pub struct PutVariableInput {
 #[serde(deny_unknown_fields)]
 pub struct DeleteVariableInput {
     /// The variable's path.
-    #[schemars(example = &"nomad/jobs/web")]
     pub path: String,
-    /// The Nomad namespace; the gateway's default when left out.
+    /// The namespace; the default one if left out.
     #[serde(default)]
-    #[schemars(example = &"default")]
     pub namespace: Option<String>,
     /// Delete only if the variable's modify index is this.
     #[serde(default)]
-    #[schemars(example = 1457)]
     pub cas: Option<u64>,
-    /// Retrying with the same key returns the first call's answer without deleting again.
+    /// Retries with this key change nothing again.
     #[serde(default)]
-    #[schemars(example = &"cleanup-web-2026-12-01")]
     pub idempotency_key: Option<String>,
 }
 
