@@ -19,6 +19,12 @@ namespace "default" {
     "plan-job",
     # Task logs.
     "read-logs",
+    # CSI volumes, dynamic host volumes and scaling policies.
+    "csi-list-volume",
+    "csi-read-volume",
+    "host-volume-read",
+    "list-scaling-policies",
+    "read-scaling-policy",
   ]
 
   # Nomad Variables: listed, and read (values only for callers with variables:read).

@@ -29,8 +29,16 @@ namespace "default" {
     # Tail task logs (GET /v1/client/fs/logs/:alloc). The gateway reads no other file
     # of an allocation, so no read-fs; it runs no commands, so no alloc-exec.
     "read-logs",
-    # Restart and stop allocations.
+    # Restart, stop and signal allocations; read their resource usage (client stats).
     "alloc-lifecycle",
+    # CSI volumes and dynamic host volumes (GET /v1/volumes, /v1/volume/csi/:id and
+    # /v1/volume/host/:id), and scaling policies (GET /v1/scaling/policies and
+    # /v1/scaling/policy/:id).
+    "csi-list-volume",
+    "csi-read-volume",
+    "host-volume-read",
+    "list-scaling-policies",
+    "read-scaling-policy",
   ]
 
   # Nomad Variables (GET /v1/vars, GET, PUT and DELETE /v1/var/:path): the gateway lists
@@ -45,7 +53,8 @@ namespace "default" {
 }
 
 # List and read nodes and their allocations, the Node topic of the event stream and the
-# server members (node read); drain, eligibility and client metadata (node write).
+# server members, node pools (node read); drain, eligibility, client metadata and purge
+# (node write).
 node {
   policy = "write"
 }

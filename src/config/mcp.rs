@@ -33,12 +33,13 @@ pub enum Toolset {
     Evaluations,
     Deployments,
     Nodes,
+    Volumes,
     Cluster,
     Operations,
 }
 
 impl Toolset {
-    pub const ALL: [Toolset; 9] = [
+    pub const ALL: [Toolset; 10] = [
         Toolset::Jobs,
         Toolset::Allocations,
         Toolset::Services,
@@ -46,6 +47,7 @@ impl Toolset {
         Toolset::Evaluations,
         Toolset::Deployments,
         Toolset::Nodes,
+        Toolset::Volumes,
         Toolset::Cluster,
         Toolset::Operations,
     ];
@@ -59,6 +61,7 @@ impl Toolset {
             Toolset::Evaluations => "evaluations",
             Toolset::Deployments => "deployments",
             Toolset::Nodes => "nodes",
+            Toolset::Volumes => "volumes",
             Toolset::Cluster => "cluster",
             Toolset::Operations => "operations",
         }

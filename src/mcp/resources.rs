@@ -75,7 +75,11 @@ pub async fn read(ctx: &Ctx, uri: &str) -> Result<ReadResourceResult, ErrorData>
         }
         ["nodes"] => json(
             ctx.service
-                .list_nodes(&ctx.who, &crate::service::PageRequest::default())
+                .list_nodes(
+                    &ctx.who,
+                    &crate::service::nodes::NodeFilter::default(),
+                    &crate::service::PageRequest::default(),
+                )
                 .await,
         ),
         ["nodes", node_id] => json(ctx.service.get_node(&ctx.who, &decode(node_id)).await),

@@ -193,11 +193,17 @@ pub fn kind_of(operation: &str) -> Option<&'static str> {
         "stop_allocation" => "reschedule",
         "put_variable" => "write-variable",
         "delete_variable" => "delete-variable",
+        "pause_deployment" => "pause",
+        "resume_deployment" => "resume",
+        "unblock_deployment" => "unblock",
+        "set_allocation_health" => "set-health",
+        "purge_node" => "purge-node",
+        "signal_allocation" => "signal",
         _ => return None,
     })
 }
 
-pub const KINDS: [&str; 14] = [
+pub const KINDS: [&str; 20] = [
     "create",
     "submit",
     "stop",
@@ -212,4 +218,10 @@ pub const KINDS: [&str; 14] = [
     "reschedule",
     "write-variable",
     "delete-variable",
+    "pause",
+    "resume",
+    "unblock",
+    "set-health",
+    "purge-node",
+    "signal",
 ];

@@ -1,4 +1,5 @@
-//! Deployments: list per job, read, promote canaries, fail.
+//! Deployments: list per job, read, promote canaries, fail, pause and resume, unblock, and
+//! set allocation health by hand.
 
 use super::guard::WriteCall;
 use crate::service::policy::Access;
@@ -24,6 +25,10 @@ pub struct DeploymentChange {
     /// was unavailable, so the write has no tracked operation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_followed: Option<String>,
+    /// For a change that is complete once Nomad answered (a pause): what it did, so its
+    /// operation ends at once instead of following the deployment.
+    #[serde(skip)]
+    pub done: Option<String>,
 }
 
 fn change(id: &str, answer: DeploymentWriteResponse) -> DeploymentChange {
@@ -34,6 +39,7 @@ fn change(id: &str, answer: DeploymentWriteResponse) -> DeploymentChange {
         operation_id: None,
         operation: None,
         not_followed: None,
+        done: None,
     }
 }
 
@@ -151,6 +157,108 @@ impl Service {
             let answer = self
                 .nomad
                 .fail_deployment(id, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
+            Ok(change(id, answer))
+        })
+        .await
+    }
+
+    /// Pauses a running deployment (no more placements until it resumes), or resumes a
+    /// paused one (`resume`).
+    pub async fn pause_deployment(
+        &self,
+        who: &Principal,
+        id: &str,
+        namespace: Option<&str>,
+        resume: bool,
+    ) -> Result<DeploymentChange, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let operation = if resume {
+            "resume_deployment"
+        } else {
+            "pause_deployment"
+        };
+        let call = WriteCall::in_namespace(
+            operation,
+            &namespace,
+            serde_json::json!({"deployment_id": id}),
+        );
+        self.audited(who, call, async {
+            self.read_deployment(id, &namespace).await?;
+            let answer = self
+                .nomad
+                .pause_deployment(id, !resume, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
+            let mut change = change(id, answer);
+            if !resume {
+                change.done = Some(format!("deployment {id} paused"));
+            }
+            Ok(change)
+        })
+        .await
+    }
+
+    /// Lets a multiregion deployment that waits on its other regions go on.
+    pub async fn unblock_deployment(
+        &self,
+        who: &Principal,
+        id: &str,
+        namespace: Option<&str>,
+    ) -> Result<DeploymentChange, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let call = WriteCall::in_namespace(
+            "unblock_deployment",
+            &namespace,
+            serde_json::json!({"deployment_id": id}),
+        );
+        self.audited(who, call, async {
+            self.read_deployment(id, &namespace).await?;
+            let answer = self
+                .nomad
+                .unblock_deployment(id, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
+            Ok(change(id, answer))
+        })
+        .await
+    }
+
+    /// Marks allocations of a deployment healthy or unhealthy by hand, e.g. when their
+    /// checks cannot pass yet; an unhealthy one fails the deployment as a failed check
+    /// would (and rolls back with auto-revert).
+    pub async fn set_allocation_health(
+        &self,
+        who: &Principal,
+        id: &str,
+        namespace: Option<&str>,
+        healthy: &[String],
+        unhealthy: &[String],
+    ) -> Result<DeploymentChange, ServiceError> {
+        let namespace = self.namespace(namespace);
+        let call = WriteCall::in_namespace(
+            "set_allocation_health",
+            &namespace,
+            serde_json::json!({"deployment_id": id, "healthy": healthy, "unhealthy": unhealthy}),
+        );
+        self.audited(who, call, async {
+            if healthy.is_empty() && unhealthy.is_empty() {
+                return Err(super::jobs::invalid(
+                    "healthy",
+                    "name at least one allocation in healthy or unhealthy",
+                ));
+            }
+            if let Some(both) = healthy.iter().find(|a| unhealthy.contains(a)) {
+                return Err(super::jobs::invalid(
+                    "unhealthy",
+                    format!("allocation '{both}' is in both healthy and unhealthy"),
+                ));
+            }
+            self.read_deployment(id, &namespace).await?;
+            let answer = self
+                .nomad
+                .set_allocation_health(id, healthy, unhealthy, &self.in_namespace(&namespace))
                 .await
                 .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
             Ok(change(id, answer))

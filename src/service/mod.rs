@@ -16,6 +16,7 @@ mod job_parts;
 pub mod jobs;
 pub mod keys;
 pub mod logs;
+pub mod lookup;
 pub mod nodes;
 pub mod operations;
 pub mod page;

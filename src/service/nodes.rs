@@ -1,10 +1,11 @@
-//! Client nodes: list, read, drain, cordon/uncordon, labels.
+//! Client nodes: list (filtered), read, drain, cordon/uncordon, labels, purge; node pools.
 
 use super::guard::WriteCall;
 use crate::service::policy::Access;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::invalid;
@@ -25,6 +26,65 @@ pub struct NodeRow {
     pub draining: bool,
     pub cpu_mhz: Option<i64>,
     pub memory_mb: Option<i64>,
+}
+
+/// Nodes read at most to filter by metadata.
+const MAX_META_READS: usize = 200;
+
+/// What a node list keeps: every filter given must match (case-sensitive, as Nomad).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NodeFilter {
+    /// `ready`, `down`, `initializing` or `disconnected`.
+    pub status: Option<String>,
+    /// The node pool.
+    pub pool: Option<String>,
+    /// The node class.
+    pub class: Option<String>,
+    pub datacenter: Option<String>,
+    /// A metadata label as `key=value`.
+    pub meta: Option<String>,
+}
+
+impl NodeFilter {
+    fn admits(&self, row: &NodeRow) -> bool {
+        let is = |wanted: &Option<String>, actual: &str| {
+            wanted
+                .as_deref()
+                .is_none_or(|w| w.is_empty() || w == actual)
+        };
+        is(&self.status, &row.status)
+            && is(&self.pool, &row.node_pool)
+            && is(&self.class, &row.node_class)
+            && is(&self.datacenter, &row.datacenter)
+    }
+
+    fn meta_pair(&self) -> Result<Option<(String, String)>, ServiceError> {
+        match self.meta.as_deref().filter(|m| !m.is_empty()) {
+            None => Ok(None),
+            Some(pair) => match pair.split_once('=') {
+                Some((key, value)) if !key.trim().is_empty() => {
+                    Ok(Some((key.trim().to_string(), value.to_string())))
+                }
+                _ => Err(invalid(
+                    "meta",
+                    format!("'{pair}' is not key=value, e.g. rack=r12"),
+                )),
+            },
+        }
+    }
+}
+
+/// A node pool with how many nodes it holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct NodePoolRow {
+    pub name: String,
+    pub description: String,
+    pub meta: std::collections::BTreeMap<String, String>,
+    /// The pool's own scheduler algorithm (`binpack`, `spread`), when it sets one.
+    pub scheduler_algorithm: Option<String>,
+    /// Client nodes in it (`all` holds every node).
+    pub nodes: u64,
+    pub ready_nodes: u64,
 }
 
 impl From<NodeListStub> for NodeRow {
@@ -99,20 +159,120 @@ fn interesting(key: &str) -> bool {
 }
 
 impl Service {
+    /// The client nodes that pass every filter given.
     pub async fn list_nodes(
         &self,
         who: &Principal,
+        filter: &NodeFilter,
         page: &PageRequest,
     ) -> Result<Page<NodeRow>, ServiceError> {
         self.allow(who, Access::ClusterRead, None, "list_nodes")
             .await?;
+        let meta = filter.meta_pair()?;
         let nodes = self
             .nomad
             .list_nodes(true, &QueryOptions::default())
             .await
             .map_err(|e| ServiceError::from_nomad(e, || "no nodes".to_string()))?
             .value;
-        page.of(nodes.into_iter().map(NodeRow::from).collect())
+        let mut rows: Vec<NodeRow> = nodes
+            .into_iter()
+            .map(NodeRow::from)
+            .filter(|row| filter.admits(row))
+            .collect();
+        if let Some((key, value)) = meta {
+            // A node's metadata is not in Nomad's node list: the candidates are read,
+            // a few at a time.
+            if rows.len() > MAX_META_READS {
+                return Err(invalid(
+                    "meta",
+                    format!(
+                        "{} nodes would have to be read to filter by metadata; narrow them first with status, pool, class or datacenter (at most {MAX_META_READS})",
+                        rows.len()
+                    ),
+                ));
+            }
+            let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+            let reads = ids.into_iter().map(|id| {
+                let (key, value) = (key.clone(), value.clone());
+                async move {
+                    let node = self.read_node(&id).await?;
+                    Ok::<bool, ServiceError>(node.meta.get(&key) == Some(&value))
+                }
+            });
+            let keep: Vec<Result<bool, ServiceError>> =
+                futures::stream::iter(reads).buffered(8).collect().await;
+            let keep = keep.into_iter().collect::<Result<Vec<bool>, _>>()?;
+            let mut keep = keep.into_iter();
+            rows.retain(|_| keep.next().unwrap_or(false));
+        }
+        page.of(rows)
+    }
+
+    /// The node pools, with how many of the listed nodes each holds.
+    pub async fn list_node_pools(
+        &self,
+        who: &Principal,
+        page: &PageRequest,
+    ) -> Result<Page<NodePoolRow>, ServiceError> {
+        self.allow(who, Access::ClusterRead, None, "list_node_pools")
+            .await?;
+        page.limit()?;
+        page.offset()?;
+        let unreachable = |e| ServiceError::from_nomad(e, || "no node pools".to_string());
+        let (pools, nodes) = futures::future::join(
+            self.nomad.list_node_pools(),
+            self.nomad.list_nodes(false, &QueryOptions::default()),
+        )
+        .await;
+        let nodes = nodes.map_err(unreachable)?.value;
+        let rows = pools
+            .map_err(unreachable)?
+            .into_iter()
+            .map(|pool| {
+                let members = nodes
+                    .iter()
+                    .filter(|n| pool.name == "all" || n.node_pool == pool.name);
+                let (count, ready) = members.fold((0, 0), |(c, r), n| {
+                    (c + 1, r + u64::from(n.status == "ready"))
+                });
+                NodePoolRow {
+                    scheduler_algorithm: pool
+                        .scheduler_configuration
+                        .map(|c| c.scheduler_algorithm)
+                        .filter(|a| !a.is_empty()),
+                    name: pool.name,
+                    description: pool.description,
+                    meta: pool.meta,
+                    nodes: count,
+                    ready_nodes: ready,
+                }
+            })
+            .collect();
+        page.of(rows)
+    }
+
+    /// Removes a node from Nomad's state at once, as if it had never registered: its
+    /// allocations are lost and replaced elsewhere. A node that is still running
+    /// registers again on its next heartbeat.
+    pub async fn purge_node(&self, who: &Principal, id: &str) -> Result<NodeChange, ServiceError> {
+        let call = WriteCall::node("purge_node", serde_json::json!({"node_id": id}));
+        self.audited(who, call, async {
+            self.read_node(id).await?;
+            let answer = self
+                .nomad
+                .purge_node(id)
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, node_not_found(id)))?;
+            Ok(NodeChange {
+                node_id: id.to_string(),
+                eval_ids: answer.eval_ids,
+                operation_id: None,
+                operation: None,
+                not_followed: None,
+            })
+        })
+        .await
     }
 
     /// A node by id or unique id prefix, as the Nomad CLI accepts.

@@ -247,7 +247,7 @@ impl Service {
                 let options = crate::nomad::QueryOptions::namespace(namespace.clone().unwrap_or_default());
                 let nomad = |e| ServiceError::from_nomad(e, || format!("the target of operation {id} is gone"));
                 let message = if let (Some(deployment), false) =
-                    (&operation.deployment_id, matches!(operation.kind.as_str(), "promote" | "fail"))
+                    (&operation.deployment_id, matches!(operation.kind.as_str(), "promote" | "fail" | "pause" | "resume" | "unblock" | "set-health"))
                 {
                     self.nomad.fail_deployment(deployment, &options).await.map_err(nomad)?;
                     format!("{by}: deployment {deployment} was failed on request")

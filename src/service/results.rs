@@ -95,6 +95,7 @@ impl Tracked for DeploymentChange {
             eval_id: self.eval_id.clone(),
             deployment_id: Some(self.deployment_id.clone()),
             reverted_to_version: self.reverted_to_version,
+            done: self.done.clone(),
             ..Facts::default()
         }
     }

@@ -92,6 +92,24 @@ fn route(method: &str, path: &str) -> Option<(Need, Ns, Value)> {
         ("GET", "/api/v1/audit") => (Need::Admin, Ns::None, Value::Null),
         ("GET", "/api/v1/cluster") => (Need::Cluster, Ns::None, Value::Null),
         ("GET", "/api/v1/problems") => (Need::Read, Ns::Query, Value::Null),
+        ("GET", "/api/v1/search") => (Need::Read, Ns::Query, Value::Null),
+        ("GET", "/api/v1/cluster/identity") => (Need::Cluster, Ns::None, Value::Null),
+        ("GET", "/api/v1/volumes") => (Need::Read, Ns::Query, Value::Null),
+        ("GET", "/api/v1/volumes/{volume_id}") => (Need::Read, Ns::Query, Value::Null),
+        ("GET", "/api/v1/scaling-policies") => (Need::Read, Ns::Query, Value::Null),
+        ("GET", "/api/v1/node-pools") => (Need::Cluster, Ns::None, Value::Null),
+        ("POST", "/api/v1/nodes/{node_id}/purge") => (Need::Nodes, Ns::None, Value::Null),
+        ("POST", "/api/v1/deployments/{deployment_id}/pause") => {
+            (Need::Write, Ns::Query, Value::Null)
+        }
+        ("POST", "/api/v1/deployments/{deployment_id}/unblock") => {
+            (Need::Write, Ns::Query, Value::Null)
+        }
+        ("POST", "/api/v1/deployments/{deployment_id}/allocation-health") => (
+            Need::Write,
+            Ns::Query,
+            json!({"healthy": ["00000000-0000-0000-0000-000000000001"]}),
+        ),
         ("GET", "/api/v1/deployments/{deployment_id}") => (Need::Read, Ns::Query, Value::Null),
         ("POST", "/api/v1/deployments/{deployment_id}/fail") => (Need::Write, Ns::Query, json!({})),
         ("POST", "/api/v1/deployments/{deployment_id}/promote") => {
@@ -158,6 +176,7 @@ fn concrete(path: &str) -> String {
         .replace("{operation_id}", "00000000-0000-0000-0000-000000000006")
         .replace("{service_name}", "web")
         .replace("{path}", "app/config")
+        .replace("{volume_id}", "vol1")
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use fake_nomad::{FakeNomad, Options};
+use fake_nomad::{CsiVolume, FakeNomad, HostVolume, Options};
 use serde_json::{Value, json};
 
 use crate::nomad_samples::samples_dir;
@@ -31,6 +31,51 @@ const OMITTED: &[(&str, &str, &str)] = &[
         "GET_v1_allocation_ALLOC.json",
         "$.Job.TaskGroups[].Tasks[].Spreads",
         "an old sample: Nomad 1.11 tasks have no spread (it is a job and group block)",
+    ),
+    (
+        "POST_v1_search.json",
+        "$.Truncations.*",
+        "the sample's truncations are the strings \"false\"; Nomad's map[Context]bool encodes booleans (structs.SearchResponse)",
+    ),
+    (
+        "POST_v1_search__context-evals.json",
+        "$.Truncations.*",
+        "the sample's truncations are the strings \"false\"; Nomad's map[Context]bool encodes booleans (structs.SearchResponse)",
+    ),
+    (
+        "GET_v1_volumes.json",
+        "$[].ResourceExhausted",
+        "a time.Time in Nomad 1.11's structs.CSIVolListStub, which Go encodes as text; the sample has 0",
+    ),
+    (
+        "GET_v1_volumes.json",
+        "$[].Topologies[].foo",
+        "an old sample: a topology is structs.CSITopology, {Segments: {...}}",
+    ),
+    (
+        "GET_v1_volume_csi_VOLUME.json",
+        "$.ResourceExhausted",
+        "a time.Time in Nomad 1.11's structs.CSIVolume, which Go encodes as text; the sample has 0",
+    ),
+    (
+        "GET_v1_volume_csi_VOLUME.json",
+        "$.Topologies[].foo",
+        "an old sample: a topology is structs.CSITopology, {Segments: {...}}",
+    ),
+    (
+        "GET_v1_volume_csi_VOLUME.json",
+        "$.Allocations",
+        "an old sample: Nomad 1.11's structs.CSIVolume has no Allocations; its claims are ReadAllocs and WriteAllocs",
+    ),
+    (
+        "GET_v1_volume_csi_VOLUME.json",
+        "$.Version",
+        "an old sample: Nomad 1.11's structs.CSIVolume calls it ProviderVersion",
+    ),
+    (
+        "GET_v1_volume_host_VOLUME.json",
+        "$.Allocations",
+        "omitempty in structs.HostVolume: absent while no allocation claims the volume, as the fake's never are",
     ),
 ];
 
@@ -86,6 +131,24 @@ const NOMAD_FIELDS: &[&str] = &[
     // `structs.CheckQueryResult`: an HTTP check's status (`omitempty`, so the sample's TCP
     // check has none).
     "StatusCode",
+    // `structs.ACLToken` (`nomad/structs/acl.go`): the sample predates roles and expiry.
+    "ExpirationTTL",
+    "ExpirationTime",
+    "Roles",
+    // `structs.CSIVolume` and `structs.CSITopology` (`nomad/structs/csi.go`, `node.go`).
+    "Segments",
+    "RequestedTopologies",
+    "Capacity",
+    "CloneID",
+    "ProviderVersion",
+    // `structs.NodePool` (`nomad/structs/node_pool.go`).
+    "NodeIdentityTTL",
+    // `structs.NodeUpdateResponse` (`nomad/structs/node.go`).
+    "Features",
+    "SignedIdentity",
+    // `cstructs.MemoryStats` (`client/structs/structs.go`).
+    "MappedFile",
+    "Usage",
 ];
 
 /// Samples whose top-level object is keyed by an ID (`GET /v1/allocation/:id/checks`:
@@ -117,6 +180,14 @@ const MAPS: &[&str] = &[
     "raft",
     "client",
     "serf",
+    // Search results by context.
+    "Matches",
+    "Truncations",
+    // A CSI volume's claims by allocation ID.
+    "ReadAllocs",
+    "WriteAllocs",
+    // Allocation stats by task name.
+    "Tasks",
 ];
 
 /// Objects that hold user data (task driver config, meta, env...): any keys, any values.
@@ -135,6 +206,10 @@ const DATA: &[&str] = &[
     "HTTPAPIResponseHeaders",
     // A Nomad Variable's key/value pairs.
     "Items",
+    // A scaling policy's target (map[string]string: Namespace, Job, Group, Task) and its
+    // opaque autoscaler configuration.
+    "Target",
+    "Policy",
 ];
 
 fn is_map(key: &str, sample: &Value) -> bool {
@@ -404,6 +479,16 @@ fn service_job(id: &str) -> Value {
     }})
 }
 
+/// A service job whose group has a scaling policy (`scaling` block).
+fn scaled_job(id: &str) -> Value {
+    let mut job = service_job(id);
+    job["Job"]["TaskGroups"][0]["Scaling"] = json!({
+        "Min": 1, "Max": 10, "Enabled": true,
+        "Policy": {"cooldown": "1m", "evaluation_interval": "30s"}
+    });
+    job
+}
+
 /// A job with Nomad-native services: a group service with a TCP check on a dynamic port,
 /// and a task service with an HTTP check on a static one.
 fn services_job(id: &str) -> Value {
@@ -433,8 +518,12 @@ fn services_job(id: &str) -> Value {
 
 #[tokio::test]
 async fn the_fake_answers_in_the_shapes_of_nomads_samples() {
+    let mut scratch = HostVolume::new("scratch", "staging", 0);
+    scratch.parameters.insert("hello".into(), "world".into());
     let fake = FakeNomad::start(Options {
         namespaces: vec!["staging".into()],
+        csi_volumes: vec![CsiVolume::new("ebs-data", "default")],
+        host_volumes: vec![scratch.clone()],
         ..Options::default()
     })
     .await;
@@ -460,7 +549,10 @@ async fn the_fake_answers_in_the_shapes_of_nomads_samples() {
     c.call("POST", "/v1/jobs", Some(param)).await;
     c.call("POST", "/v1/jobs", Some(services_job("cache")))
         .await;
+    c.call("POST", "/v1/jobs", Some(scaled_job("scaled"))).await;
     fake.settle(std::time::Duration::from_secs(10)).await;
+    // A node in a pool of its own, which its registration creates.
+    fake.add_node_in_pool("dc1", "prod-eng", 4000, 8192);
 
     let allocs = c.call("GET", "/v1/job/web/allocations", None).await;
     let cache_allocs = c.call("GET", "/v1/job/cache/allocations", None).await;
@@ -477,6 +569,8 @@ async fn the_fake_answers_in_the_shapes_of_nomads_samples() {
     let deployment = c.call("GET", "/v1/job/web/deployment", None).await;
     let deployment_id = deployment["ID"].as_str().unwrap().to_string();
     let node_id = fake.node_ids()[2].clone();
+    let policies = c.call("GET", "/v1/scaling/policies", None).await;
+    let policy_id = policies[0]["ID"].as_str().unwrap().to_string();
 
     let vocabulary = vocabulary();
     let mut problems = Vec::new();
@@ -591,6 +685,43 @@ async fn the_fake_answers_in_the_shapes_of_nomads_samples() {
             "GET_v1_allocation_ALLOC_checks.json",
             format!("/v1/allocation/{cache_alloc}/checks"),
         ),
+        (
+            "GET_v1_client_allocation_ALLOC_stats.json",
+            format!("/v1/client/allocation/{alloc_id}/stats"),
+        ),
+        // ACLs are off: Nomad's stand-in token for that.
+        ("GET_v1_acl_token_self.json", "/v1/acl/token/self".into()),
+        ("GET_v1_volumes.json", "/v1/volumes?type=csi".into()),
+        (
+            "GET_v1_volumes__host.json",
+            "/v1/volumes?type=host&namespace=*".into(),
+        ),
+        (
+            "GET_v1_volume_csi_VOLUME.json",
+            "/v1/volume/csi/ebs-data".into(),
+        ),
+        (
+            "GET_v1_volume_host_VOLUME.json",
+            format!("/v1/volume/host/{}?namespace=staging", scratch.id),
+        ),
+        (
+            "GET_v1_scaling_policies.json",
+            "/v1/scaling/policies".into(),
+        ),
+        (
+            "GET_v1_scaling_policy_ID.json",
+            format!("/v1/scaling/policy/{policy_id}"),
+        ),
+        ("GET_v1_job_ID.json", "/v1/job/scaled".into()),
+        ("GET_v1_node_pools.json", "/v1/node/pools".into()),
+        (
+            "GET_v1_node_pool_NODE_POOL.json",
+            "/v1/node/pool/prod-eng".into(),
+        ),
+        (
+            "GET_v1_node_pool_NODE_POOL.json",
+            "/v1/node/pool/default".into(),
+        ),
     ];
     for (file, path) in &reads {
         let actual = c.call("GET", path, None).await;
@@ -599,6 +730,12 @@ async fn the_fake_answers_in_the_shapes_of_nomads_samples() {
             assert!(
                 actual.as_array().is_some_and(|a| !a.is_empty())
                     || actual.as_object().is_some_and(|o| o.len() == 2),
+                "{path}: {actual:#}"
+            );
+        }
+        if file.contains("volumes") || file.contains("policies") || file.contains("pools") {
+            assert!(
+                actual.as_array().is_some_and(|a| !a.is_empty()),
                 "{path}: {actual:#}"
             );
         }
@@ -799,6 +936,122 @@ async fn the_fake_answers_in_the_shapes_of_nomads_samples() {
         .await;
     assert_eq!((status, body.as_str()), (204, ""));
     assert!(index.is_some_and(|i| i > modify), "{index:?}");
+
+    // Prefix search over every context, and over one.
+    let found = c
+        .call(
+            "POST",
+            "/v1/search",
+            Some(json!({"Prefix": &alloc_id[..2], "Context": "all"})),
+        )
+        .await;
+    assert!(
+        found["Matches"]["allocs"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|id| id == alloc_id.as_str())),
+        "{found:#}"
+    );
+    check("POST_v1_search.json", &found);
+    let found = c
+        .call(
+            "POST",
+            "/v1/search",
+            Some(json!({"Prefix": &blocked_id[..4], "Context": "evals"})),
+        )
+        .await;
+    assert!(
+        found["Matches"]["evals"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|id| id == blocked_id.as_str())),
+        "{found:#}"
+    );
+    check("POST_v1_search__context-evals.json", &found);
+
+    // A signal to a running task.
+    let signalled = c
+        .call(
+            "POST",
+            &format!("/v1/client/allocation/{cache_alloc}/signal"),
+            Some(json!({"Signal": "SIGUSR1", "Task": "redis"})),
+        )
+        .await;
+    check("POST_v1_client_allocation_ALLOC_signal.json", &signalled);
+
+    // A deployment waiting for its canary's promotion: paused, resumed, unblocked.
+    let mut waiting = service_job("waiting");
+    c.call("POST", "/v1/jobs", Some(waiting.clone())).await;
+    fake.settle(std::time::Duration::from_secs(5)).await;
+    waiting["Job"]["Update"]["Canary"] = json!(1);
+    waiting["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("nginx:2");
+    c.call("POST", "/v1/job/waiting", Some(waiting)).await;
+    let d = c.call("GET", "/v1/job/waiting/deployment", None).await;
+    let waiting_id = d["ID"].as_str().unwrap().to_string();
+    for (file, path, body) in [
+        (
+            "POST_v1_deployment_pause_DEPLOYMENT.json",
+            format!("/v1/deployment/pause/{waiting_id}"),
+            json!({"DeploymentID": waiting_id, "Pause": true}),
+        ),
+        (
+            "POST_v1_deployment_pause_DEPLOYMENT.json",
+            format!("/v1/deployment/pause/{waiting_id}"),
+            json!({"DeploymentID": waiting_id, "Pause": false}),
+        ),
+        (
+            "POST_v1_deployment_unblock_DEPLOYMENT.json",
+            format!("/v1/deployment/unblock/{waiting_id}"),
+            json!({"DeploymentID": waiting_id}),
+        ),
+    ] {
+        let actual = c.call("POST", &path, Some(body)).await;
+        check(file, &actual);
+    }
+
+    // A canary marked unhealthy by hand: the deployment fails and, auto-reverting, the
+    // job goes back to its stable version 0.
+    let mut rollback = service_job("rollback");
+    rollback["Job"]["Update"]["AutoRevert"] = json!(true);
+    c.call("POST", "/v1/jobs", Some(rollback.clone())).await;
+    fake.settle(std::time::Duration::from_secs(5)).await;
+    rollback["Job"]["Update"]["Canary"] = json!(1);
+    rollback["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("nginx:2");
+    c.call("POST", "/v1/job/rollback", Some(rollback)).await;
+    let d = c.call("GET", "/v1/job/rollback/deployment", None).await;
+    let rollback_id = d["ID"].as_str().unwrap().to_string();
+    let canary = d["TaskGroups"]["web"]["PlacedCanaries"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let health = c
+        .call(
+            "POST",
+            &format!("/v1/deployment/allocation-health/{rollback_id}"),
+            Some(json!({"DeploymentID": rollback_id, "UnhealthyAllocationIDs": [canary]})),
+        )
+        .await;
+    assert_eq!(health["RevertedJobVersion"], 0, "{health:#}");
+    check(
+        "POST_v1_deployment_allocation-health_DEPLOYMENT.json",
+        &health,
+    );
+
+    // The pool's node, purged.
+    let pool_node = c
+        .call(
+            "GET",
+            "/v1/nodes?filter=NodePool+%3D%3D+%22prod-eng%22",
+            None,
+        )
+        .await;
+    assert_eq!(pool_node.as_array().unwrap().len(), 1, "{pool_node:#}");
+    let purged = c
+        .call(
+            "POST",
+            &format!("/v1/node/{}/purge", pool_node[0]["ID"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    check("POST_v1_node_ID_purge.json", &purged);
 
     // Streams: the event stream's lines and the framed logs.
     let lines = c.stream("/v1/event/stream?topic=Node&index=1", 1).await;
@@ -1832,4 +2085,1449 @@ async fn the_fake_diffs_jobs_as_nomad_does() {
         .call_expecting(200, "GET", "/v1/job/solo/versions?diffs=true", None, None)
         .await;
     assert_eq!(solo["Diffs"], Value::Null);
+}
+
+/// A request with a token, expected to answer `status`: the body's text.
+async fn expect_text(
+    c: &Client,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+    status: u16,
+) -> String {
+    let (got, text, _) = c.exchange(method, path, token, body).await;
+    assert_eq!(got, status, "{method} {path}: {text}");
+    text
+}
+
+/// A request with a token, expected to answer 200 with JSON.
+async fn expect_json(
+    c: &Client,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Value {
+    c.call_expecting(200, method, path, token, body).await.0
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| x.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Prefix search (`POST /v1/search`) as Nomad 1.11.2's `nomad/search_endpoint.go`
+/// PrefixSearch answers it: at most 20 IDs a context and `Truncations` true past them;
+/// a context without matches is `null`; the prefix is rounded down to an even length
+/// unless the request's context is `jobs`, and the UUID-indexed contexts (allocations,
+/// evaluations, deployments, nodes) are left out of the answer when the prefix is not hex
+/// (silenceError); jobs and evaluations are those of the namespace (every one for `*`,
+/// where scaling policies never match); variables and namespaces are filtered by what the
+/// token may read. Asking for one context the token may not read is `403 Permission
+/// denied`; `all` leaves those contexts out; a secret Nomad does not know fails
+/// authentication (403). An unknown context is 500 `context must be one of [...] or 'all'
+/// for all contexts; got "..."` (`search_endpoint_ce.go`), an empty body 400 `Request
+/// body is empty` (`command/agent/http.go` decodeBody).
+#[tokio::test]
+async fn the_fake_searches_by_prefix_as_nomad_does() {
+    use fake_nomad::{Capability, Token};
+
+    let fake = FakeNomad::start(Options {
+        namespaces: vec!["staging".into()],
+        tokens: vec![
+            Token::management("root"),
+            Token::namespace("reader", &["default"], Capability::Read),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: fake.url(),
+    };
+    let root = Some("root");
+    for id in ["web", "web-2", "api"] {
+        expect_json(&c, "POST", "/v1/jobs", root, Some(service_job(id))).await;
+    }
+    let mut staged = service_job("web-staging");
+    staged["Job"]["Namespace"] = json!("staging");
+    expect_json(&c, "POST", "/v1/jobs", root, Some(staged)).await;
+    for i in 0..25 {
+        let mut job = service_job(&format!("batch-{i:02}"));
+        job["Job"]["TaskGroups"][0]["Count"] = json!(0);
+        expect_json(&c, "POST", "/v1/jobs", root, Some(job)).await;
+    }
+    expect_json(&c, "POST", "/v1/jobs", root, Some(scaled_job("scaled"))).await;
+    fake.set_variable("default", "app/db", &[("user", "me")]);
+    fake.set_variable("staging", "app/db2", &[("user", "them")]);
+    let search = |token: Option<&'static str>, body: Value| {
+        let c = &c;
+        async move { expect_json(c, "POST", "/v1/search", token, Some(body)).await }
+    };
+
+    // Jobs: exact prefixes, 20 at most, a namespace or every one.
+    let found = search(root, json!({"Prefix": "web", "Context": "jobs"})).await;
+    assert_eq!(
+        found,
+        json!({"Matches": {"jobs": ["web", "web-2"]}, "Truncations": {"jobs": false}})
+    );
+    let found = search(root, json!({"Prefix": "batch-", "Context": "jobs"})).await;
+    let batch = strings(&found["Matches"]["jobs"]);
+    assert_eq!(batch.len(), 20);
+    assert_eq!(
+        (batch[0].as_str(), batch[19].as_str()),
+        ("batch-00", "batch-19")
+    );
+    assert_eq!(found["Truncations"]["jobs"], true);
+    let found = search(
+        root,
+        json!({"Prefix": "web", "Context": "jobs", "Namespace": "*"}),
+    )
+    .await;
+    assert_eq!(
+        strings(&found["Matches"]["jobs"]),
+        ["web", "web-2", "web-staging"]
+    );
+    let found = expect_json(
+        &c,
+        "POST",
+        "/v1/search?namespace=staging",
+        root,
+        Some(json!({"Prefix": "web", "Context": "jobs", "Namespace": "default"})),
+    )
+    .await;
+    assert_eq!(strings(&found["Matches"]["jobs"]), ["web-staging"]);
+
+    // Every context: a prefix that is not hex leaves the UUID-indexed ones out.
+    let found = search(root, json!({"Prefix": "web", "Context": "all"})).await;
+    let contexts: Vec<&String> = found["Matches"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        contexts,
+        [
+            "host_volumes",
+            "jobs",
+            "namespaces",
+            "node_pools",
+            "plugins",
+            "scaling_policy",
+            "vars",
+            "volumes"
+        ],
+        "{found:#}"
+    );
+    assert_eq!(strings(&found["Matches"]["jobs"]), ["web", "web-2"]);
+    assert_eq!(found["Matches"]["namespaces"], Value::Null);
+    assert_eq!(found["Truncations"]["jobs"], false);
+
+    // An odd prefix of an evaluation's ID reads from its even part, then matches exactly.
+    let evals = expect_json(&c, "GET", "/v1/job/web/evaluations", root, None).await;
+    let eval = evals[0]["ID"].as_str().unwrap().to_string();
+    let found = search(root, json!({"Prefix": &eval[..3], "Context": "evals"})).await;
+    let ids = strings(&found["Matches"]["evals"]);
+    assert!(ids.contains(&eval), "{found:#}");
+    assert!(ids.iter().all(|id| id.starts_with(&eval[..3])), "{found:#}");
+    let found = search(root, json!({"Prefix": "zz", "Context": "evals"})).await;
+    assert_eq!(found, json!({"Matches": {}, "Truncations": {}}));
+
+    // Scaling policies match their target's namespace, which `*` never is.
+    let found = search(root, json!({"Prefix": "", "Context": "scaling_policy"})).await;
+    assert_eq!(strings(&found["Matches"]["scaling_policy"]).len(), 1);
+    let found = search(
+        root,
+        json!({"Prefix": "", "Context": "scaling_policy", "Namespace": "*"}),
+    )
+    .await;
+    assert_eq!(found["Matches"]["scaling_policy"], Value::Null);
+    let found = search(root, json!({"Prefix": "st", "Context": "namespaces"})).await;
+    assert_eq!(strings(&found["Matches"]["namespaces"]), ["staging"]);
+
+    // What a token may read: variables and namespaces filtered; a context it may not read
+    // refused; `all` without them.
+    let found = search(root, json!({"Prefix": "app", "Context": "vars"})).await;
+    assert_eq!(strings(&found["Matches"]["vars"]), ["app/db", "app/db2"]);
+    let found = search(Some("reader"), json!({"Prefix": "app", "Context": "vars"})).await;
+    assert_eq!(strings(&found["Matches"]["vars"]), ["app/db"]);
+    let found = search(Some("reader"), json!({"Prefix": "", "Context": "all"})).await;
+    assert_eq!(strings(&found["Matches"]["namespaces"]), ["default"]);
+    assert!(!strings(&found["Matches"]["jobs"]).contains(&"web-staging".to_string()));
+    assert_eq!(strings(&found["Matches"]["nodes"]).len(), 3);
+    let found = search(
+        Some("reader"),
+        json!({"Prefix": "", "Context": "all", "Namespace": "staging"}),
+    )
+    .await;
+    let contexts: Vec<&String> = found["Matches"].as_object().unwrap().keys().collect();
+    assert_eq!(contexts, ["node_pools", "nodes", "plugins"], "{found:#}");
+    let found = search(None, json!({"Prefix": "", "Context": "all"})).await;
+    assert_eq!(found, json!({"Matches": {}, "Truncations": {}}));
+    for (token, body) in [
+        (
+            Some("reader"),
+            json!({"Prefix": "web", "Context": "jobs", "Namespace": "staging"}),
+        ),
+        (None, json!({"Prefix": "web", "Context": "jobs"})),
+        (Some("nope"), json!({"Prefix": "web", "Context": "all"})),
+    ] {
+        let text = expect_text(&c, "POST", "/v1/search", token, Some(body), 403).await;
+        assert_eq!(text, "Permission denied");
+    }
+
+    // Requests Nomad refuses.
+    let text = expect_text(
+        &c,
+        "POST",
+        "/v1/search",
+        root,
+        Some(json!({"Prefix": "", "Context": "foo"})),
+        500,
+    )
+    .await;
+    assert_eq!(
+        text,
+        "context must be one of [allocs jobs nodes node_pools evals deployment plugins volumes scaling_policy vars namespaces host_volumes] or 'all' for all contexts; got \"foo\""
+    );
+    let text = expect_text(&c, "POST", "/v1/search", root, None, 400).await;
+    assert_eq!(text, "Request body is empty");
+}
+
+/// The caller's token, volumes, node pools and scaling policies, from Nomad 1.11.2's
+/// source:
+/// - `GET /v1/acl/token/self` is `ACL.WhoAmI` (`command/agent/acl_endpoint.go`
+///   aclTokenSelf): the token, the anonymous token without a secret, Nomad's
+///   `acls-disabled` token with ACLs off; an unknown UUID `403 Permission denied`, an
+///   unknown secret of another form the JWT parse error (500), an expired token
+///   `500 ACL token expired` (and denied elsewhere).
+/// - Volumes (`command/agent/volumes_endpoint.go`, `nomad/csi_endpoint.go`,
+///   `nomad/host_volume_endpoint.go`): no `type` is `[]`, another type `404 resource not
+///   found`; CSI lists need read in the namespace (`*`: in any, then unfiltered), host
+///   lists never refuse and filter by the token's right in the request's namespace; a
+///   volume outside the request's namespace is `404 volume not found`.
+/// - Node pools (`nomad/node_pool_endpoint.go`, `structs/node_pool.go`): the built-in
+///   `all` and `default` at index 1, a pool created by its first node; `404 node pool not
+///   found`; a `filter` that does not parse is `400 failed to create result paginator:
+///   failed to read filter expression: ...`. Jobs go only to their pool's nodes; a pool
+///   Nomad does not have is `500 job "<id>" is in nonexistent node pool "<pool>"`.
+/// - Node lists (`nomad/node_endpoint.go` List): `filter` on the whole node, `prefix` on
+///   the UUID index (even-length hex, else `500 node lookup failed: index error: ...`).
+/// - Scaling policies (`nomad/scaling_endpoint.go`, `state_store.go`
+///   UpsertScalingPoliciesTxn, `nomad/fsm.go` handleJobDeregister): one per group
+///   `Scaling` block, its ID kept across versions, its ModifyIndex moved only by a
+///   change; stopping the job disables it, purging deletes it; the job's scale endpoint
+///   keeps counts within Min and Max (400), and a block without Max fails validation.
+#[tokio::test]
+async fn the_fake_reads_tokens_volumes_node_pools_and_scaling_policies_as_nomad_does() {
+    use fake_nomad::{Capability, Token};
+
+    let reader = Token::namespace("reader", &["default"], Capability::Read);
+    let fake = FakeNomad::start(Options {
+        namespaces: vec!["staging".into()],
+        node_pools: vec!["default".into(), "default".into(), "gpu".into()],
+        node_classes: vec!["".into(), "".into(), "gpu-large".into()],
+        tokens: vec![
+            Token::management("root"),
+            reader.clone(),
+            Token::namespace("old", &["default"], Capability::Read)
+                .expiring_in(std::time::Duration::ZERO),
+        ],
+        csi_volumes: vec![
+            CsiVolume::new("ebs-1", "default"),
+            CsiVolume::new("ebs-2", "staging"),
+        ],
+        host_volumes: vec![
+            HostVolume::new("cache", "default", 0),
+            HostVolume::new("scratch", "staging", 2),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: fake.url(),
+    };
+    let root = Some("root");
+    let nodes = fake.node_ids();
+
+    // The caller's token.
+    let (me, index) = c
+        .call_expecting(200, "GET", "/v1/acl/token/self", Some("reader"), None)
+        .await;
+    assert_eq!(me["AccessorID"], json!(reader.accessor_id));
+    assert_eq!(me["SecretID"], "reader");
+    assert_eq!(me["Type"], "client");
+    assert_eq!(me["Policies"], json!(["default-read"]));
+    assert_eq!(
+        (&me["ExpirationTime"], &me["ExpirationTTL"]),
+        (&Value::Null, &json!(""))
+    );
+    assert_eq!(index, me["ModifyIndex"].as_u64());
+    let vocabulary = vocabulary();
+    let mut check = Check {
+        file: "GET_v1_acl_token_self.json",
+        vocabulary: &vocabulary,
+        problems: Vec::new(),
+        used_omissions: BTreeSet::new(),
+    };
+    check.compare("$", "", &sample_response("GET_v1_acl_token_self.json"), &me);
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    let me = expect_json(&c, "GET", "/v1/acl/token/self", root, None).await;
+    assert_eq!(
+        (&me["Type"], &me["Policies"]),
+        (&json!("management"), &Value::Null)
+    );
+    let me = expect_json(&c, "GET", "/v1/acl/token/self", None, None).await;
+    assert_eq!(
+        (&me["AccessorID"], &me["Name"], &me["Policies"]),
+        (
+            &json!("anonymous"),
+            &json!("Anonymous Token"),
+            &json!(["anonymous"])
+        )
+    );
+    for (token, status, text) in [
+        (
+            "8ba6f2f7-5b4d-4a1e-9d3c-0f6c2d2c1a55",
+            403,
+            "Permission denied",
+        ),
+        (
+            "nope",
+            500,
+            "failed to parse signed token: go-jose/go-jose: compact JWS format must have three parts",
+        ),
+        ("old", 500, "ACL token expired"),
+    ] {
+        let got = expect_text(&c, "GET", "/v1/acl/token/self", Some(token), None, status).await;
+        assert_eq!(got, text, "{token}");
+    }
+    let got = expect_text(&c, "GET", "/v1/jobs", Some("old"), None, 403).await;
+    assert_eq!(got, "Permission denied", "an expired token is refused");
+    let open = FakeNomad::start(Options::default()).await;
+    let disabled: Value = reqwest::get(format!("{}/v1/acl/token/self", open.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &disabled["AccessorID"],
+            &disabled["Name"],
+            &disabled["Type"]
+        ),
+        (
+            &json!("acls-disabled"),
+            &json!("ACLs disabled token"),
+            &json!("client")
+        )
+    );
+
+    // CSI volumes.
+    let ids = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["ID"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        expect_json(&c, "GET", "/v1/volumes", None, None).await,
+        json!([])
+    );
+    for path in ["/v1/volumes?type=", "/v1/volumes?type=foo"] {
+        assert_eq!(
+            expect_text(&c, "GET", path, root, None, 404).await,
+            "resource not found"
+        );
+    }
+    for (path, token, want) in [
+        ("/v1/volumes?type=csi", root, vec!["ebs-1"]),
+        (
+            "/v1/volumes?type=csi&namespace=*",
+            root,
+            vec!["ebs-1", "ebs-2"],
+        ),
+        (
+            "/v1/volumes?type=csi&namespace=*",
+            Some("reader"),
+            vec!["ebs-1", "ebs-2"],
+        ),
+        (
+            "/v1/volumes?type=csi&plugin_id=aws-ebs0",
+            root,
+            vec!["ebs-1"],
+        ),
+        ("/v1/volumes?type=csi&plugin_id=other", root, vec![]),
+        ("/v1/volumes?type=csi&prefix=ebs-2", root, vec![]),
+        ("/v1/volumes?type=csi&node_id=x", root, vec![]),
+        (
+            "/v1/volumes?type=host&namespace=*",
+            root,
+            vec!["cache", "scratch"],
+        ),
+        (
+            "/v1/volumes?type=host&namespace=*",
+            Some("reader"),
+            vec!["cache", "scratch"],
+        ),
+        (
+            "/v1/volumes?type=host&namespace=staging",
+            Some("reader"),
+            vec![],
+        ),
+        (
+            "/v1/volumes?type=host&namespace=*&node_pool=gpu",
+            root,
+            vec!["scratch"],
+        ),
+        (
+            "/v1/volumes?type=host&namespace=*&prefix=cac",
+            root,
+            vec!["cache"],
+        ),
+    ] {
+        let list = expect_json(&c, "GET", path, token, None).await;
+        let names: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                v[if path.contains("host") { "Name" } else { "ID" }]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(names, want, "{path}");
+    }
+    let by_node = expect_json(
+        &c,
+        "GET",
+        &format!("/v1/volumes?type=host&namespace=*&node_id={}", nodes[0]),
+        root,
+        None,
+    )
+    .await;
+    assert_eq!(by_node[0]["Name"], "cache");
+    let text = expect_text(
+        &c,
+        "GET",
+        "/v1/volumes?type=csi&namespace=staging",
+        Some("reader"),
+        None,
+        403,
+    )
+    .await;
+    assert_eq!(text, "Permission denied");
+    let ebs = expect_json(&c, "GET", "/v1/volume/csi/ebs-1", root, None).await;
+    assert_eq!(
+        (&ebs["PluginID"], &ebs["Capacity"], &ebs["Schedulable"]),
+        (&json!("aws-ebs0"), &json!(10_737_418_240i64), &json!(true))
+    );
+    assert_eq!(
+        ebs["RequestedCapabilities"],
+        json!([{"AttachmentMode": "file-system", "AccessMode": "single-node-writer"}])
+    );
+    assert_eq!(ids(&json!([ebs])), ["ebs-1"]);
+    assert_eq!(
+        expect_text(&c, "GET", "/v1/volume/csi/ebs-2", root, None, 404).await,
+        "volume not found"
+    );
+    expect_json(
+        &c,
+        "GET",
+        "/v1/volume/csi/ebs-2?namespace=staging",
+        root,
+        None,
+    )
+    .await;
+    expect_text(
+        &c,
+        "GET",
+        "/v1/volume/csi/ebs-2?namespace=staging",
+        Some("reader"),
+        None,
+        403,
+    )
+    .await;
+    expect_text(&c, "GET", "/v1/volumes?type=csi", None, None, 403).await;
+
+    // Host volumes.
+    let cache = HostVolume::new("cache", "default", 0);
+    let vol = expect_json(
+        &c,
+        "GET",
+        &format!("/v1/volume/host/{}", cache.id),
+        root,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            &vol["NodeID"],
+            &vol["NodePool"],
+            &vol["State"],
+            &vol["HostPath"]
+        ),
+        (
+            &json!(nodes[0]),
+            &json!("default"),
+            &json!("ready"),
+            &json!(cache.host_path())
+        )
+    );
+    assert!(
+        vol.get("Allocations").is_none() && vol.get("Parameters").is_none(),
+        "{vol:#}"
+    );
+    assert_eq!(
+        expect_text(
+            &c,
+            "GET",
+            &format!("/v1/volume/host/{}?namespace=staging", cache.id),
+            root,
+            None,
+            404
+        )
+        .await,
+        "volume not found"
+    );
+
+    // Node pools, and the nodes in them.
+    let pools = expect_json(&c, "GET", "/v1/node/pools", root, None).await;
+    let pools: Vec<(String, String, u64)> = pools
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["Name"].as_str().unwrap().to_string(),
+                p["Description"].as_str().unwrap().to_string(),
+                p["CreateIndex"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pools[0],
+        (
+            "all".into(),
+            "Node pool with all nodes in the cluster.".into(),
+            1
+        )
+    );
+    assert_eq!(pools[1], ("default".into(), "Default node pool.".into(), 1));
+    assert_eq!((pools[2].0.as_str(), pools[2].1.as_str()), ("gpu", ""));
+    assert!(pools[2].2 > 1);
+    let names = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["Name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(expect_json(&c, "GET", "/v1/node/pools?prefix=d", root, None).await),
+        ["default"]
+    );
+    assert_eq!(
+        names(
+            expect_json(
+                &c,
+                "GET",
+                "/v1/node/pools?filter=Name+%3D%3D+%22gpu%22",
+                root,
+                None
+            )
+            .await
+        ),
+        ["gpu"]
+    );
+    let text = expect_text(
+        &c,
+        "GET",
+        "/v1/node/pools?filter=Name+%3D%3D",
+        root,
+        None,
+        400,
+    )
+    .await;
+    assert!(
+        text.starts_with("failed to create result paginator: failed to read filter expression: "),
+        "{text}"
+    );
+    assert_eq!(
+        expect_json(&c, "GET", "/v1/node/pools", None, None).await,
+        json!([])
+    );
+    expect_json(&c, "GET", "/v1/node/pool/gpu", Some("reader"), None).await;
+    assert_eq!(
+        expect_text(&c, "GET", "/v1/node/pool/nope", root, None, 404).await,
+        "node pool not found"
+    );
+    expect_text(&c, "GET", "/v1/node/pool/gpu", None, None, 403).await;
+    let listed = |filter: &'static str| {
+        let c = &c;
+        async move {
+            let v = expect_json(c, "GET", &format!("/v1/nodes?{filter}"), root, None).await;
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["ID"].as_str().unwrap().to_string())
+                .collect::<Vec<String>>()
+        }
+    };
+    assert_eq!(
+        listed("filter=NodePool+%3D%3D+%22gpu%22").await,
+        [nodes[2].clone()]
+    );
+    assert_eq!(
+        listed("filter=NodeClass+%3D%3D+%22gpu-large%22").await,
+        [nodes[2].clone()]
+    );
+    assert_eq!(listed("filter=Status+%3D%3D+%22ready%22").await.len(), 3);
+    assert_eq!(
+        listed("filter=Datacenter+%3D%3D+%22dc1%22+and+NodePool+%3D%3D+%22default%22")
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(
+        listed("filter=Meta.rack+%3D%3D+%22r1%22").await,
+        [nodes[1].clone()]
+    );
+    let prefix = &nodes[0][..4];
+    let found = expect_json(&c, "GET", &format!("/v1/nodes?prefix={prefix}"), root, None).await;
+    assert!(
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["ID"].as_str().unwrap().starts_with(prefix))
+            && !found.as_array().unwrap().is_empty()
+    );
+    for (prefix, reason) in [
+        ("abc", "Input (without hyphens) must be even length"),
+        ("zz", "Invalid UUID: encoding/hex: invalid byte: U+007A 'z'"),
+    ] {
+        let text = expect_text(
+            &c,
+            "GET",
+            &format!("/v1/nodes?prefix={prefix}"),
+            root,
+            None,
+            500,
+        )
+        .await;
+        assert_eq!(text, format!("node lookup failed: index error: {reason}"));
+    }
+    let mut gpu = service_job("trainer");
+    gpu["Job"]["NodePool"] = json!("gpu");
+    gpu["Job"]["TaskGroups"][0]["Count"] = json!(1);
+    expect_json(&c, "POST", "/v1/jobs", root, Some(gpu)).await;
+    let placed = expect_json(&c, "GET", "/v1/job/trainer/allocations", root, None).await;
+    assert_eq!(placed[0]["NodeID"], json!(nodes[2]), "{placed:#}");
+    let mut nowhere = service_job("nowhere");
+    nowhere["Job"]["NodePool"] = json!("nope");
+    assert_eq!(
+        expect_text(&c, "POST", "/v1/jobs", root, Some(nowhere), 500).await,
+        "job \"nowhere\" is in nonexistent node pool \"nope\""
+    );
+    let text = expect_text(
+        &c,
+        "POST",
+        &format!("/v1/node/{}/purge", nodes[0]),
+        Some("reader"),
+        None,
+        403,
+    )
+    .await;
+    assert_eq!(text, "Permission denied");
+
+    // Scaling policies.
+    let mut scaled = scaled_job("scaled");
+    scaled["Job"]["TaskGroups"][0]["Scaling"]["Max"] = json!(5);
+    expect_json(&c, "POST", "/v1/jobs", root, Some(scaled.clone())).await;
+    let mut staged = scaled_job("scaled");
+    staged["Job"]["Namespace"] = json!("staging");
+    staged["Job"]["TaskGroups"][0]["Scaling"] = json!({"Max": 4});
+    expect_json(&c, "POST", "/v1/jobs", root, Some(staged)).await;
+    let list = expect_json(&c, "GET", "/v1/scaling/policies", root, None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list:#}");
+    assert_eq!(
+        (&list[0]["Type"], &list[0]["Enabled"], &list[0]["Target"]),
+        (
+            &json!("horizontal"),
+            &json!(true),
+            &json!({"Namespace": "default", "Job": "scaled", "Group": "web"})
+        )
+    );
+    let id = list[0]["ID"].as_str().unwrap().to_string();
+    let policy = expect_json(&c, "GET", &format!("/v1/scaling/policy/{id}"), root, None).await;
+    assert_eq!(
+        (
+            &policy["Min"],
+            &policy["Max"],
+            &policy["Policy"]["cooldown"]
+        ),
+        (&json!(1), &json!(5), &json!("1m"))
+    );
+    assert_eq!(policy["CreateIndex"], policy["ModifyIndex"]);
+    let job = expect_json(&c, "GET", "/v1/job/scaled", root, None).await;
+    assert_eq!(job["TaskGroups"][0]["Scaling"]["ID"], json!(id));
+    let staging = expect_json(
+        &c,
+        "GET",
+        "/v1/scaling/policies?namespace=staging",
+        root,
+        None,
+    )
+    .await;
+    let staging_policy = expect_json(
+        &c,
+        "GET",
+        &format!(
+            "/v1/scaling/policy/{}?namespace=staging",
+            staging[0]["ID"].as_str().unwrap()
+        ),
+        root,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (&staging_policy["Min"], &staging_policy["Enabled"]),
+        (&json!(2), &json!(true)),
+        "Min defaults to the group's count, Enabled to true"
+    );
+    // The same job again changes nothing; a new maximum is a new ModifyIndex.
+    expect_json(&c, "POST", "/v1/job/scaled", root, Some(scaled.clone())).await;
+    let same = expect_json(&c, "GET", &format!("/v1/scaling/policy/{id}"), root, None).await;
+    assert_eq!(same, policy);
+    assert_eq!(
+        expect_json(&c, "GET", "/v1/job/scaled", root, None).await["Version"],
+        0
+    );
+    scaled["Job"]["TaskGroups"][0]["Scaling"]["Max"] = json!(8);
+    expect_json(&c, "POST", "/v1/job/scaled", root, Some(scaled.clone())).await;
+    let moved = expect_json(&c, "GET", &format!("/v1/scaling/policy/{id}"), root, None).await;
+    assert_eq!((&moved["ID"], &moved["Max"]), (&json!(id), &json!(8)));
+    assert_eq!(moved["CreateIndex"], policy["CreateIndex"]);
+    assert!(moved["ModifyIndex"].as_u64() > policy["ModifyIndex"].as_u64());
+    for (query, token, count) in [
+        ("job=scaled&type=horizontal", root, 1),
+        ("type=vertical", root, 0),
+        ("job=nope", root, 0),
+        ("namespace=*", root, 2),
+        ("namespace=*", Some("reader"), 1),
+        ("namespace=*", None, 0),
+    ] {
+        let list = expect_json(
+            &c,
+            "GET",
+            &format!("/v1/scaling/policies?{query}"),
+            token,
+            None,
+        )
+        .await;
+        assert_eq!(list.as_array().unwrap().len(), count, "{query}: {list:#}");
+    }
+    expect_text(
+        &c,
+        "GET",
+        "/v1/scaling/policies?namespace=staging",
+        Some("reader"),
+        None,
+        403,
+    )
+    .await;
+    // The read checks the request's namespace, not the policy's.
+    expect_json(
+        &c,
+        "GET",
+        &format!("/v1/scaling/policy/{}", staging[0]["ID"].as_str().unwrap()),
+        Some("reader"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        expect_text(&c, "GET", "/v1/scaling/policy/nope", root, None, 404).await,
+        "policy not found"
+    );
+    for (count, text) in [
+        (
+            9,
+            "group count was greater than scaling policy maximum: 9 > 8",
+        ),
+        (0, "group count was less than scaling policy minimum: 0 < 1"),
+    ] {
+        let got = expect_text(
+            &c,
+            "POST",
+            "/v1/job/scaled/scale",
+            root,
+            Some(json!({"Count": count, "Target": {"Group": "web"}})),
+            400,
+        )
+        .await;
+        assert_eq!(got, text);
+    }
+    let mut unbounded = scaled_job("unbounded");
+    unbounded["Job"]["TaskGroups"][0]["Scaling"] = json!({"Min": 1});
+    let text = expect_text(&c, "POST", "/v1/jobs", root, Some(unbounded), 500).await;
+    assert!(
+        text.contains("Scaling policy invalid: maximum count must be specified and non-negative"),
+        "{text}"
+    );
+    expect_json(&c, "DELETE", "/v1/job/scaled", root, None).await;
+    let stopped = expect_json(&c, "GET", &format!("/v1/scaling/policy/{id}"), root, None).await;
+    assert_eq!(
+        stopped["Enabled"], false,
+        "a stopped job's policy is disabled"
+    );
+    expect_json(&c, "DELETE", "/v1/job/scaled?purge=true", root, None).await;
+    expect_text(
+        &c,
+        "GET",
+        &format!("/v1/scaling/policy/{id}"),
+        root,
+        None,
+        404,
+    )
+    .await;
+    assert_eq!(
+        expect_json(&c, "GET", "/v1/scaling/policies", root, None).await,
+        json!([])
+    );
+}
+
+/// What a Nomad client answers for an allocation's resource usage and signals, and what
+/// purging a node does, from Nomad 1.11.2's source:
+/// - Stats (`client/allocrunner/alloc_runner.go` LatestAllocStats): every started task
+///   under `Tasks`, the running ones added up in `ResourceUsage`; `task` keeps one. The
+///   fake's numbers: RSS a quarter of the task's memory, cache a sixteenth, CPU ticks a
+///   quarter of its MHz, percent of one of the node's four cores.
+/// - Signals (`alloc_runner.go` Signal, `taskrunner/lifecycle.go` Signal): a `Signaling`
+///   event on the task ("Task being sent a signal", the signal in `Details`); `Task not
+///   found`, `Task not running` (500), and for every task a multierror of `Failed to
+///   signal task: <task>, err: ...`; the docker driver refuses a signal name
+///   consul-template does not know (`drivers/docker/driver.go` SignalTask), exec accepts
+///   any (SIGINT instead). An empty body is `400 Failed to decode body: Request body is
+///   empty`.
+/// - Both: `404 Unknown allocation "<id>"` for an allocation the servers do not have,
+///   `500 Unknown node <id>` when its node is gone, `404 No path to node` when it is down
+///   (`nomad/util.go` getNodeForRpc, `command/agent/alloc_endpoint.go`).
+/// - Purge (`nomad/node_endpoint.go` Deregister, createNodeEvals): the node is gone
+///   (`404 node not found` on read, `500 node not found` purging again), its allocations
+///   are lost and replaced, a `node-update` evaluation per job.
+#[tokio::test]
+async fn the_fake_reports_signals_and_purges_as_nomad_clients_and_servers_do() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: fake.url(),
+    };
+    c.call("POST", "/v1/jobs", Some(services_job("cache")))
+        .await;
+    let mut exec = service_job("exec");
+    exec["Job"]["TaskGroups"][0]["Count"] = json!(1);
+    exec["Job"]["TaskGroups"][0]["Tasks"][0]["Driver"] = json!("exec");
+    exec["Job"]["TaskGroups"][0]["Tasks"][0]["Config"] = json!({"command": "/bin/sleep"});
+    c.call("POST", "/v1/jobs", Some(exec)).await;
+    c.call("POST", "/v1/jobs", Some(service_job("web"))).await;
+    fake.settle(std::time::Duration::from_secs(5)).await;
+    let alloc = c.call("GET", "/v1/job/cache/allocations", None).await[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let unknown = "8ba6f2f7-5b4d-4a1e-9d3c-0f6c2d2c1a55";
+
+    // Stats, from the task's 100 MHz and 64 MB.
+    let stats = c
+        .call("GET", &format!("/v1/client/allocation/{alloc}/stats"), None)
+        .await;
+    let redis = &stats["Tasks"]["redis"]["ResourceUsage"];
+    assert_eq!(redis["MemoryStats"]["RSS"], 16_777_216);
+    assert_eq!(redis["MemoryStats"]["Cache"], 4_194_304);
+    assert_eq!(redis["MemoryStats"]["Usage"], 20_971_520);
+    assert_eq!(redis["MemoryStats"]["MaxUsage"], 25_165_824);
+    assert_eq!(redis["CpuStats"]["TotalTicks"], 25.0);
+    assert_eq!(redis["CpuStats"]["Percent"], 2.5);
+    assert_eq!(stats["ResourceUsage"]["MemoryStats"], redis["MemoryStats"]);
+    let none = c
+        .call(
+            "GET",
+            &format!("/v1/client/allocation/{alloc}/stats?task=nope"),
+            None,
+        )
+        .await;
+    assert_eq!(none["Tasks"], json!({}));
+    assert_eq!(none["ResourceUsage"]["MemoryStats"]["RSS"], 0);
+    let (status, body, _) = c
+        .answer(&format!("/v1/client/allocation/{unknown}/stats"))
+        .await;
+    assert_eq!(
+        (status, body),
+        (404, format!("Unknown allocation {unknown:?}"))
+    );
+
+    // Signals.
+    let signal = |body: Option<Value>| {
+        let c = &c;
+        let path = format!("/v1/client/allocation/{alloc}/signal");
+        async move { c.exchange("POST", &path, None, body).await }
+    };
+    let (status, body, _) = signal(Some(json!({"Signal": "SIGUSR1", "Task": "redis"}))).await;
+    assert_eq!((status, body.as_str()), (200, "{}"));
+    let read = c
+        .call("GET", &format!("/v1/allocation/{alloc}"), None)
+        .await;
+    let events = read["TaskStates"]["redis"]["Events"].as_array().unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(
+        (&last["Type"], &last["DisplayMessage"], &last["Details"]),
+        (
+            &json!("Signaling"),
+            &json!("Task being sent a signal"),
+            &json!({"signal": "SIGUSR1"})
+        )
+    );
+    let (status, _, _) = signal(Some(json!({"Signal": "sigusr2"}))).await;
+    assert_eq!(status, 200, "signal names are read in any case");
+    let valid = "[\"SIGABRT\" \"SIGALRM\" \"SIGBUS\" \"SIGCONT\" \"SIGFPE\" \"SIGHUP\" \"SIGILL\" \"SIGINT\" \"SIGIO\" \"SIGIOT\" \"SIGKILL\" \"SIGNULL\" \"SIGPIPE\" \"SIGPROF\" \"SIGQUIT\" \"SIGSEGV\" \"SIGSTOP\" \"SIGSYS\" \"SIGTERM\" \"SIGTRAP\" \"SIGTSTP\" \"SIGTTIN\" \"SIGTTOU\" \"SIGUSR1\" \"SIGUSR2\" \"SIGWINCH\" \"SIGXCPU\" \"SIGXFSZ\"]";
+    for (body, status, text) in [
+        (
+            None,
+            400,
+            "Failed to decode body: Request body is empty".to_string(),
+        ),
+        (
+            Some(json!({"Signal": "SIGUSR1", "Task": "nope"})),
+            500,
+            "Task not found".to_string(),
+        ),
+        (
+            Some(json!({"Signal": "", "Task": "redis"})),
+            500,
+            format!(
+                "rpc error: code = Unknown desc = failed to parse signal: invalid signal \"\" - valid signals are {valid}"
+            ),
+        ),
+    ] {
+        let (got, body, _) = signal(body).await;
+        assert_eq!((got, body), (status, text));
+    }
+    let exec_alloc = c.call("GET", "/v1/job/exec/allocations", None).await[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _, _) = c
+        .exchange(
+            "POST",
+            &format!("/v1/client/allocation/{exec_alloc}/signal"),
+            None,
+            Some(json!({"Signal": "SIGFOO"})),
+        )
+        .await;
+    assert_eq!(status, 200, "exec sends SIGINT for a name it does not know");
+    let (status, body, _) = c
+        .exchange(
+            "POST",
+            &format!("/v1/client/allocation/{unknown}/signal"),
+            None,
+            Some(json!({"Signal": "SIGUSR1"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (404, format!("Unknown allocation {unknown:?}"))
+    );
+
+    // A stopped allocation keeps its runner: stats with nothing running, no task to signal.
+    c.call("POST", &format!("/v1/allocation/{alloc}/stop"), None)
+        .await;
+    let stopped = c
+        .call("GET", &format!("/v1/client/allocation/{alloc}/stats"), None)
+        .await;
+    assert_eq!(stopped["ResourceUsage"]["MemoryStats"]["RSS"], 0);
+    assert_eq!(
+        stopped["ResourceUsage"]["MemoryStats"]["Measured"],
+        Value::Null
+    );
+    assert!(stopped["Tasks"]["redis"].is_object(), "{stopped:#}");
+    let (got, body, _) = signal(Some(json!({"Signal": "SIGUSR1", "Task": "redis"}))).await;
+    assert_eq!((got, body.as_str()), (500, "Task not running"));
+    let (got, body, _) = signal(Some(json!({"Signal": "SIGUSR1"}))).await;
+    assert_eq!(
+        (got, body.as_str()),
+        (
+            500,
+            "1 error occurred:\n\t* Failed to signal task: redis, err: Task not running\n\n"
+        )
+    );
+
+    // Purging a node with allocations of `web`.
+    let web = c.call("GET", "/v1/job/web/allocations", None).await;
+    let node = web[0]["NodeID"].as_str().unwrap().to_string();
+    let on_node: Vec<String> = web
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["NodeID"] == node.as_str())
+        .map(|a| a["ID"].as_str().unwrap().to_string())
+        .collect();
+    let (purged, index) = c
+        .call_expecting(200, "POST", &format!("/v1/node/{node}/purge"), None, None)
+        .await;
+    assert_eq!(index, purged["Index"].as_u64());
+    assert_eq!(purged["NodeModifyIndex"], purged["Index"]);
+    let evals = strings(&purged["EvalIDs"]);
+    assert!(!evals.is_empty(), "{purged:#}");
+    let eval = c
+        .call("GET", &format!("/v1/evaluation/{}", evals[0]), None)
+        .await;
+    assert_eq!(
+        (&eval["TriggeredBy"], &eval["NodeID"]),
+        (&json!("node-update"), &json!(node))
+    );
+    assert_eq!(
+        purged["EvalCreateIndex"], eval["CreateIndex"],
+        "the first evaluation's index"
+    );
+    let (status, body, _) = c.answer(&format!("/v1/node/{node}")).await;
+    assert_eq!((status, body.as_str()), (404, "node not found"));
+    let (status, body, _) = c
+        .exchange("POST", &format!("/v1/node/{node}/purge"), None, None)
+        .await;
+    assert_eq!((status, body.as_str()), (500, "node not found"));
+    for id in &on_node {
+        let lost = c.call("GET", &format!("/v1/allocation/{id}"), None).await;
+        assert_eq!(
+            (
+                &lost["ClientStatus"],
+                &lost["DesiredStatus"],
+                &lost["ClientDescription"]
+            ),
+            (
+                &json!("lost"),
+                &json!("stop"),
+                &json!("alloc is lost since its node is down")
+            )
+        );
+        let (status, body, _) = c.answer(&format!("/v1/client/allocation/{id}/stats")).await;
+        assert_eq!((status, body), (500, format!("Unknown node {node}")));
+    }
+    fake.settle(std::time::Duration::from_secs(5)).await;
+    let web = c.call("GET", "/v1/job/web/allocations", None).await;
+    let running = web
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["ClientStatus"] == "running")
+        .count();
+    assert_eq!(running, 2, "the lost allocations are replaced: {web:#}");
+
+    // A node that is down cannot be reached.
+    let replaced = web
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["ClientStatus"] == "running")
+        .unwrap();
+    fake.set_node_status(replaced["NodeID"].as_str().unwrap(), "down");
+    let (status, body, _) = c
+        .answer(&format!(
+            "/v1/client/allocation/{}/stats",
+            replaced["ID"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!((status, body.as_str()), (404, "No path to node"));
+}
+
+/// Pausing, resuming and unblocking deployments and setting their allocations' health,
+/// as Nomad 1.11.2 answers them (`command/agent/deployment_endpoint.go`,
+/// `nomad/deployment_endpoint.go`, `nomad/deploymentwatcher/deployment_watcher.go`,
+/// `state_store.go` UpdateDeploymentAllocHealth), with a lifecycle too slow to move
+/// anything by itself:
+/// - the body: `400 Request body is empty`, `400 DeploymentID must be specified`,
+///   `400 Deployment ID does not match`; then `500 deployment not found` (a plain RPC
+///   error), the submit-job check (403), and `500 can't <pause|resume|unblock>
+///   terminal deployment` / `can't set health of allocations for a terminal deployment`;
+/// - a pause has no evaluation (`EvalID` empty, `EvalCreateIndex` 0) and places nothing
+///   more (a stopped allocation is not replaced) until the resume, which has one;
+/// - unblocking a deployment that is not a blocked multiregion one does nothing and
+///   answers an empty update (CE's UnblockDeployment);
+/// - allocation health: neither list is `500 must specify at least one healthy/unhealthy
+///   allocation ID`, an unknown ID `500 unknown alloc "<id>"`, another deployment's
+///   `500 alloc "<id>" is not part of deployment "<id>"`, with nothing changed; healthy
+///   allocations complete the deployment (the version becomes stable), an unhealthy one
+///   fails it, "Failed due to unhealthy allocations", and with auto-revert " - rolling
+///   back to job version N" with `RevertedJobVersion` N.
+#[tokio::test]
+async fn the_fake_pauses_and_sets_health_of_deployments_as_nomad_does() {
+    use fake_nomad::{Capability, Token};
+
+    let fake = FakeNomad::start(Options {
+        step: std::time::Duration::from_secs(3600),
+        tokens: vec![
+            Token::management("root"),
+            Token::namespace("reader", &["default"], Capability::Read),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: fake.url(),
+    };
+    let root = Some("root");
+    let mut web = service_job("web");
+    web["Job"]["Update"]["AutoRevert"] = json!(true);
+    expect_json(&c, "POST", "/v1/jobs", root, Some(web.clone())).await;
+    expect_json(&c, "POST", "/v1/jobs", root, Some(service_job("other"))).await;
+    let d = expect_json(&c, "GET", "/v1/job/web/deployment", root, None).await;
+    let id = d["ID"].as_str().unwrap().to_string();
+    let other = expect_json(&c, "GET", "/v1/job/other/allocations", root, None).await;
+    let other_alloc = other[0]["ID"].as_str().unwrap().to_string();
+    let live = || {
+        let c = &c;
+        async move {
+            let allocs = expect_json(c, "GET", "/v1/job/web/allocations", Some("root"), None).await;
+            allocs
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["DesiredStatus"] == "run")
+                .map(|a| a["ID"].as_str().unwrap().to_string())
+                .collect::<Vec<String>>()
+        }
+    };
+    let pause_path = format!("/v1/deployment/pause/{id}");
+
+    // The body and the deployment, checked in Nomad's order.
+    for (body, status, text) in [
+        (None, 400, "Request body is empty"),
+        (Some(json!({})), 400, "DeploymentID must be specified"),
+        (
+            Some(json!({"DeploymentID": "x", "Pause": true})),
+            400,
+            "Deployment ID does not match",
+        ),
+    ] {
+        assert_eq!(
+            expect_text(&c, "POST", &pause_path, root, body, status).await,
+            text
+        );
+    }
+    let unknown = "8ba6f2f7-5b4d-4a1e-9d3c-0f6c2d2c1a55";
+    assert_eq!(
+        expect_text(
+            &c,
+            "POST",
+            &format!("/v1/deployment/pause/{unknown}"),
+            root,
+            Some(json!({"DeploymentID": unknown, "Pause": true})),
+            500
+        )
+        .await,
+        "deployment not found"
+    );
+    assert_eq!(
+        expect_text(
+            &c,
+            "POST",
+            &pause_path,
+            Some("reader"),
+            Some(json!({"DeploymentID": id, "Pause": true})),
+            403
+        )
+        .await,
+        "Permission denied"
+    );
+
+    // Paused: no evaluation, and a stopped allocation is not replaced until the resume.
+    let (paused, index) = c
+        .call_expecting(
+            200,
+            "POST",
+            &pause_path,
+            root,
+            Some(json!({"DeploymentID": id, "Pause": true})),
+        )
+        .await;
+    assert_eq!(
+        (&paused["EvalID"], &paused["EvalCreateIndex"]),
+        (&json!(""), &json!(0))
+    );
+    assert_eq!(index, paused["Index"].as_u64());
+    let d = expect_json(&c, "GET", &format!("/v1/deployment/{id}"), root, None).await;
+    assert_eq!(
+        (&d["Status"], &d["StatusDescription"]),
+        (&json!("paused"), &json!("Deployment is paused"))
+    );
+    assert_eq!(d["ModifyIndex"], paused["DeploymentModifyIndex"]);
+    let before = live().await;
+    expect_json(
+        &c,
+        "POST",
+        &format!("/v1/allocation/{}/stop", before[0]),
+        root,
+        None,
+    )
+    .await;
+    assert_eq!(live().await.len(), 1, "nothing is placed while paused");
+    let resumed = expect_json(
+        &c,
+        "POST",
+        &pause_path,
+        root,
+        Some(json!({"DeploymentID": id, "Pause": false})),
+    )
+    .await;
+    assert!(
+        !resumed["EvalID"].as_str().unwrap().is_empty(),
+        "{resumed:#}"
+    );
+    let d = expect_json(&c, "GET", &format!("/v1/deployment/{id}"), root, None).await;
+    assert_eq!(
+        (&d["Status"], &d["StatusDescription"]),
+        (&json!("running"), &json!("Deployment is running"))
+    );
+    let allocs = live().await;
+    assert_eq!(
+        allocs.len(),
+        2,
+        "the resume's evaluation places the replacement"
+    );
+
+    // Unblocking a single-region deployment changes nothing.
+    let (unblocked, index) = c
+        .call_expecting(
+            200,
+            "POST",
+            &format!("/v1/deployment/unblock/{id}"),
+            root,
+            Some(json!({"DeploymentID": id})),
+        )
+        .await;
+    assert_eq!(
+        unblocked,
+        json!({"EvalID": "", "EvalCreateIndex": 0, "DeploymentModifyIndex": 0,
+               "RevertedJobVersion": null, "Index": 0})
+    );
+    assert_eq!(index, Some(0));
+
+    // Allocation health: refusals change nothing.
+    let health_path = format!("/v1/deployment/allocation-health/{id}");
+    for (body, text) in [
+        (
+            json!({"DeploymentID": id}),
+            "must specify at least one healthy/unhealthy allocation ID".to_string(),
+        ),
+        (
+            json!({"DeploymentID": id, "HealthyAllocationIDs": [allocs[0], unknown]}),
+            format!("unknown alloc {unknown:?}"),
+        ),
+        (
+            json!({"DeploymentID": id, "UnhealthyAllocationIDs": [other_alloc]}),
+            format!("alloc {other_alloc:?} is not part of deployment {id:?}"),
+        ),
+    ] {
+        assert_eq!(
+            expect_text(&c, "POST", &health_path, root, Some(body), 500).await,
+            text
+        );
+    }
+    let d = expect_json(&c, "GET", &format!("/v1/deployment/{id}"), root, None).await;
+    assert_eq!(d["TaskGroups"]["web"]["HealthyAllocs"], 0);
+
+    // Healthy allocations complete the deployment; version 0 becomes stable.
+    let healthy = expect_json(
+        &c,
+        "POST",
+        &health_path,
+        root,
+        Some(json!({"DeploymentID": id, "HealthyAllocationIDs": allocs})),
+    )
+    .await;
+    assert_eq!(healthy["RevertedJobVersion"], Value::Null);
+    assert!(!healthy["EvalID"].as_str().unwrap().is_empty());
+    let d = expect_json(&c, "GET", &format!("/v1/deployment/{id}"), root, None).await;
+    assert_eq!(
+        (
+            &d["Status"],
+            &d["StatusDescription"],
+            &d["TaskGroups"]["web"]["HealthyAllocs"]
+        ),
+        (
+            &json!("successful"),
+            &json!("Deployment completed successfully"),
+            &json!(2)
+        )
+    );
+    let alloc = expect_json(
+        &c,
+        "GET",
+        &format!("/v1/allocation/{}", allocs[0]),
+        root,
+        None,
+    )
+    .await;
+    assert_eq!(alloc["DeploymentStatus"]["Healthy"], true);
+    let versions = expect_json(&c, "GET", "/v1/job/web/versions", root, None).await;
+    assert_eq!(versions["Versions"][0]["Stable"], true);
+
+    // Terminal now.
+    for (path, body, text) in [
+        (
+            pause_path.clone(),
+            json!({"DeploymentID": id, "Pause": true}),
+            "can't pause terminal deployment",
+        ),
+        (
+            pause_path.clone(),
+            json!({"DeploymentID": id, "Pause": false}),
+            "can't resume terminal deployment",
+        ),
+        (
+            format!("/v1/deployment/unblock/{id}"),
+            json!({"DeploymentID": id}),
+            "can't unblock terminal deployment",
+        ),
+        (
+            health_path.clone(),
+            json!({"DeploymentID": id, "HealthyAllocationIDs": [allocs[0]]}),
+            "can't set health of allocations for a terminal deployment",
+        ),
+    ] {
+        assert_eq!(
+            expect_text(&c, "POST", &path, root, Some(body), 500).await,
+            text
+        );
+    }
+
+    // Version 1, one allocation unhealthy: failed, and reverted to version 0.
+    web["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("nginx:2");
+    expect_json(&c, "POST", "/v1/job/web", root, Some(web)).await;
+    let d1 = expect_json(&c, "GET", "/v1/job/web/deployment", root, None).await;
+    let id1 = d1["ID"].as_str().unwrap().to_string();
+    let new: Vec<Value> = expect_json(
+        &c,
+        "GET",
+        &format!("/v1/deployment/allocations/{id1}"),
+        root,
+        None,
+    )
+    .await
+    .as_array()
+    .unwrap()
+    .clone();
+    let bad = new[0]["ID"].as_str().unwrap().to_string();
+    let failed = expect_json(
+        &c,
+        "POST",
+        &format!("/v1/deployment/allocation-health/{id1}"),
+        root,
+        Some(json!({"DeploymentID": id1, "UnhealthyAllocationIDs": [bad]})),
+    )
+    .await;
+    assert_eq!(failed["RevertedJobVersion"], 0, "{failed:#}");
+    let d1 = expect_json(&c, "GET", &format!("/v1/deployment/{id1}"), root, None).await;
+    assert_eq!(
+        (
+            &d1["Status"],
+            &d1["StatusDescription"],
+            &d1["TaskGroups"]["web"]["UnhealthyAllocs"]
+        ),
+        (
+            &json!("failed"),
+            &json!("Failed due to unhealthy allocations - rolling back to job version 0"),
+            &json!(1)
+        )
+    );
+    let job = expect_json(&c, "GET", "/v1/job/web", root, None).await;
+    assert_eq!(
+        (
+            &job["Version"],
+            &job["TaskGroups"][0]["Tasks"][0]["Config"]["image"]
+        ),
+        (&json!(2), &json!("nginx:1.27")),
+        "the revert is version 2, with version 0's spec"
+    );
+
+    // Without auto-revert: failed, nothing reverted.
+    let d = expect_json(&c, "GET", "/v1/job/other/deployment", root, None).await;
+    let other_id = d["ID"].as_str().unwrap().to_string();
+    let failed = expect_json(
+        &c,
+        "POST",
+        &format!("/v1/deployment/allocation-health/{other_id}"),
+        root,
+        Some(json!({"DeploymentID": other_id, "UnhealthyAllocationIDs": [other_alloc]})),
+    )
+    .await;
+    assert_eq!(failed["RevertedJobVersion"], Value::Null);
+    let d = expect_json(&c, "GET", &format!("/v1/deployment/{other_id}"), root, None).await;
+    assert_eq!(
+        (&d["Status"], &d["StatusDescription"]),
+        (
+            &json!("failed"),
+            &json!("Failed due to unhealthy allocations")
+        )
+    );
+}
+
+/// Big logs: meta `fake_nomad_log_bytes` (on the task, group or job) makes a task's
+/// stdout that many bytes, computed from their offsets; `origin=end&offset=N` serves the
+/// last N bytes (all of it when N is larger), as Nomad's `client/fs_endpoint.go` logs
+/// does, and the request log records the range served (`RequestRecord::log_range`).
+#[tokio::test]
+async fn the_fake_serves_the_end_of_a_big_log() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: fake.url(),
+    };
+    let size: u64 = 8 * 1024 * 1024;
+    let mut job = service_job("chatty");
+    job["Job"]["TaskGroups"][0]["Count"] = json!(1);
+    job["Job"]["TaskGroups"][0]["Tasks"][0]["Meta"] =
+        json!({"fake_nomad_log_bytes": size.to_string()});
+    c.call("POST", "/v1/jobs", Some(job)).await;
+    fake.settle(std::time::Duration::from_secs(5)).await;
+    let alloc = c.call("GET", "/v1/job/chatty/allocations", None).await[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let logs = |query: &str| {
+        let url = format!(
+            "{}/v1/client/fs/logs/{alloc}?task=server&type=stdout&plain=true&{query}",
+            c.base
+        );
+        let http = c.http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.bytes().await.unwrap().to_vec()
+        }
+    };
+    let whole = logs("origin=start").await;
+    assert_eq!(whole.len() as u64, size);
+    fake.clear_requests();
+    let tail = logs("origin=end&offset=1000").await;
+    assert_eq!(tail, whole[whole.len() - 1000..]);
+    let more = logs(&format!("origin=end&offset={}", size * 2)).await;
+    assert_eq!(
+        more.len() as u64,
+        size,
+        "an offset past the start serves it all"
+    );
+    let ranges: Vec<Option<(u64, u64)>> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/v1/client/fs/logs/"))
+        .map(|r| r.log_range)
+        .collect();
+    assert_eq!(ranges, [Some((size - 1000, size)), Some((0, size))]);
 }

@@ -462,7 +462,7 @@ async fn toolsets_shrink_the_catalogue_and_refuse_other_tools() {
     }
     let expected = "list_jobs get_job create_job submit_job plan_job diagnose_job stop_job \
         restart_job scale_job dispatch_job force_evaluate_job list_job_versions job_timeline \
-        compare_job_versions revert_job get_operation list_operations wait_for_operation \
+        compare_job_versions revert_job list_scaling_policies get_operation list_operations wait_for_operation \
         cancel_operation";
     assert_eq!(
         names.join(" "),

@@ -250,3 +250,59 @@ fn variable_samples_deserialize() {
     // The documented delete answer ({"Index": ...}) and Nomad's own (204, no body) both do.
     let _: serde::de::IgnoredAny = parse("DELETE_v1_var_VAR_PATH.json");
 }
+
+#[test]
+fn lookup_samples_deserialize() {
+    let search: SearchResponse = parse("POST_v1_search.json");
+    assert_eq!(search.matches["jobs"], Some(vec!["abcde".to_string()]));
+    assert_eq!(search.matches["allocs"], None);
+    // The documentation prints `Truncations` as strings; Nomad sends booleans.
+    assert_eq!(search.truncations.get("evals"), Some(&false));
+    let token: AclToken = parse("GET_v1_acl_token_self.json");
+    assert_eq!(token.token_type, "client");
+    assert_eq!(token.policies, ["readwrite"]);
+    assert_eq!(token.accessor_id, "aa534e09-6a07-0a45-2295-a7f77063d429");
+    let csi: Vec<CsiVolumeStub> = parse("GET_v1_volumes.json");
+    assert_eq!(
+        (csi[0].id.as_str(), csi[0].schedulable),
+        ("volume-id1", true)
+    );
+    assert_eq!(csi[0].current_readers, 2);
+    let host: Vec<HostVolumeStub> = parse("GET_v1_volumes__host.json");
+    assert_eq!(
+        (host[0].state.as_str(), host[0].capacity_bytes),
+        ("ready", 1048576000)
+    );
+    let volume: CsiVolume = parse("GET_v1_volume_csi_VOLUME.json");
+    assert_eq!(volume.stub.access_mode, "multi-node-single-writer");
+    assert_eq!(volume.allocations[0].job_id, "example");
+    assert_eq!(volume.requested_capabilities.len(), 2);
+    let volume: HostVolume = parse("GET_v1_volume_host_VOLUME.json");
+    assert!(volume.host_path.starts_with("/run/nomad/dev/alloc_mounts/"));
+    assert_eq!(volume.requested_capacity_min_bytes, 50000000);
+    let policies: Vec<ScalingPolicyStub> = parse("GET_v1_scaling_policies.json");
+    assert_eq!(policies[0].policy_type, "vertical_cpu");
+    assert_eq!(policies[0].target.task, "redis");
+    let policy: ScalingPolicy = parse("GET_v1_scaling_policy_ID.json");
+    assert_eq!((policy.min, policy.max), (Some(0), 10));
+    assert_eq!(policy.policy["foo"], "bar");
+    let pools: Vec<NodePool> = parse("GET_v1_node_pools.json");
+    assert_eq!(pools[0].name, "prod-eng");
+    assert_eq!(
+        pools[0]
+            .scheduler_configuration
+            .as_ref()
+            .unwrap()
+            .scheduler_algorithm,
+        "spread"
+    );
+    let purged: NodeWriteResponse = parse("POST_v1_node_ID_purge.json");
+    assert_eq!(purged.eval_ids.len(), 1);
+    for write in [
+        "POST_v1_deployment_pause_DEPLOYMENT.json",
+        "POST_v1_deployment_unblock_DEPLOYMENT.json",
+        "POST_v1_deployment_allocation-health_DEPLOYMENT.json",
+    ] {
+        let _: DeploymentWriteResponse = parse(write);
+    }
+}

@@ -13,6 +13,7 @@ mod evaluations;
 mod extract;
 mod job_actions;
 mod jobs;
+mod lookup;
 mod nodes;
 mod operations;
 mod services;
@@ -45,6 +46,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(deployments::router())
         .merge(nodes::router())
         .merge(cluster::router())
+        .merge(lookup::router())
         .merge(claude::router())
         .merge(admin::router())
         .merge(operations::router())
@@ -70,7 +72,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         (name = "evaluations", description = "The scheduler's decisions, with placement failures in words"),
         (name = "deployments", description = "Rolling deployments and canaries"),
         (name = "nodes", description = "Client nodes: drain, eligibility, labels"),
-        (name = "cluster", description = "The cluster at a glance, namespaces, recent events"),
+        (name = "cluster", description = "The cluster at a glance, what is wrong, namespaces, recent events, search by ID prefix, the gateway's own Nomad token"),
+        (name = "volumes", description = "CSI and dynamic host volumes and who claims them"),
         (name = "claude", description = "Compatibility routes of the earlier Python Nomad MCP service"),
         (name = "admin", description = "API keys and the audit log (scope admin)"),
         (name = "operations", description = "Tracked writes: follow a change to its end, wait for it, cancel it"),

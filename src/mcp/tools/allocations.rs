@@ -109,16 +109,13 @@ pub fn tools() -> Vec<ToolDef> {
 pub struct ListAllocationsInput {
     /// The job's ID.
     pub job_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// Include allocations of earlier job versions.
     #[serde(default)]
     pub all_versions: bool,
-    /// The previous page's `next_cursor`.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Allocations per page (default 50, at most 200).
     #[serde(default)]
     #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
@@ -129,7 +126,6 @@ pub struct ListAllocationsInput {
 pub struct AllocationRef {
     /// The allocation's full ID (list_allocations shows it).
     pub alloc_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
 }
@@ -139,7 +135,6 @@ pub struct AllocationRef {
 pub struct RestartAllocationInput {
     /// The allocation's full ID.
     pub alloc_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// Restart only this task; every task when left out.
@@ -152,7 +147,6 @@ pub struct RestartAllocationInput {
 pub struct StopAllocationInput {
     /// The allocation's full ID.
     pub alloc_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// Seconds to follow it before answering (at most 300).
@@ -177,7 +171,6 @@ pub enum StreamInput {
 pub struct LogsInput {
     /// The job's ID.
     pub job_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// Read this allocation; default: the job's most recently created one.

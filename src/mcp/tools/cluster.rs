@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::{Ctx, Kind, Line, PageInput, Summary, ToolDef, define, define_list};
 use crate::service::PageRequest;
 use crate::service::cluster::{ClusterStatus, EventRow, EventsRequest, NamespaceRow};
+use crate::service::lookup::{NomadIdentity, SearchResult};
 use crate::service::policy::Access;
 use crate::service::problems::ProblemReport;
 
@@ -64,13 +65,92 @@ pub fn tools() -> Vec<ToolDef> {
                 ctx.service.recent_events(&ctx.who, request).await
             },
         ),
+        define(
+            "search_ids",
+            "Find objects by ID prefix",
+            "Find the jobs, allocations, nodes, evaluations, deployments and more whose ID starts \
+             with `prefix`: the quickest way from a fragment of an ID to the object.",
+            Kind::Read,
+            Access::Read,
+            |ctx: Ctx, input: SearchInput| async move {
+                ctx.service
+                    .search_ids(
+                        &ctx.who,
+                        &input.prefix,
+                        input.context.as_deref(),
+                        input.namespace.as_deref(),
+                    )
+                    .await
+            },
+        ),
+        define(
+            "get_nomad_identity",
+            "The gateway's Nomad token",
+            "Show the gateway's own Nomad token: type, policies, roles, expiry (or that ACLs are \
+             off). Use it when Nomad refuses the gateway something.",
+            Kind::Read,
+            Access::ClusterRead,
+            |ctx: Ctx, _input: NoInput| async move { ctx.service.nomad_identity(&ctx.who).await },
+        ),
     ]
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct SearchInput {
+    /// The first characters of an ID.
+    pub prefix: String,
+    /// `jobs`, `allocs`, `nodes`, `evals`, `deployment`, `variables`... (default: `all`).
+    #[serde(default)]
+    pub context: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+impl Summary for SearchResult {
+    fn summary(&self) -> String {
+        if self.matches.is_empty() {
+            return format!("Nothing's ID starts with '{}'.", self.prefix);
+        }
+        self.matches
+            .iter()
+            .map(|m| {
+                let more = if m.truncated {
+                    " (more: give a longer prefix)"
+                } else {
+                    ""
+                };
+                let open = m
+                    .open_with
+                    .as_ref()
+                    .map(|c| format!("; open with {c}"))
+                    .unwrap_or_default();
+                format!("{}: {}{more}{open}", m.context, m.ids.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Summary for NomadIdentity {
+    fn summary(&self) -> String {
+        let name = self.name.as_deref().unwrap_or("unnamed");
+        let expiry = match &self.expires_at {
+            Some(at) => format!(" It expires at {at}."),
+            None if self.acl_enabled => " It does not expire.".into(),
+            None => String::new(),
+        };
+        if self.acl_enabled {
+            format!("Token '{name}': {}.{expiry}", self.summary)
+        } else {
+            format!("{}.", self.summary)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProblemsInput {
-    /// A namespace, or `*` for all you may read (default: the default one).
     #[serde(default)]
     pub namespace: Option<String>,
     /// Findings to return at most (default 20, at most 100); `total` counts them all.
@@ -129,13 +209,11 @@ pub struct EventsInput {
     /// empty.
     #[serde(default)]
     pub topics: Vec<String>,
-    /// A namespace, or `*` for all you may read (default: the default one).
     #[serde(default)]
     pub namespace: Option<String>,
     /// Only events about this job.
     #[serde(default)]
     pub job_id: Option<String>,
-    /// How many per page, newest first (default 50, at most 200).
     #[serde(default)]
     #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,

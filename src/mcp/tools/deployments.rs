@@ -71,7 +71,97 @@ pub fn tools() -> Vec<ToolDef> {
                 ctx.write(&service, input.wait, fail).await
             },
         ),
+        define(
+            "pause_deployment",
+            "Pause or resume a deployment",
+            "Pause a running deployment (nothing more is placed; what runs stays), or resume a \
+             paused one with `resume`.",
+            Kind::Idempotent,
+            Access::Write,
+            |ctx: Ctx, input: PauseInput| async move {
+                let service = ctx.writing(input.idempotency_key.clone(), None);
+                let namespace = input.namespace.as_deref();
+                let id = &input.deployment_id;
+                let pause = service.pause_deployment(&ctx.who, id, namespace, input.resume);
+                ctx.write(&service, input.wait, pause).await
+            },
+        ),
+        define(
+            "unblock_deployment",
+            "Unblock a deployment",
+            "Let a multiregion deployment that waits on its other regions go on (Nomad refuses it \
+             for other deployments).",
+            Kind::Idempotent,
+            Access::Write,
+            |ctx: Ctx, input: FailInput| async move {
+                let service = ctx.writing(input.idempotency_key.clone(), None);
+                let namespace = input.namespace.as_deref();
+                let id = &input.deployment_id;
+                let unblock = service.unblock_deployment(&ctx.who, id, namespace);
+                ctx.write(&service, input.wait, unblock).await
+            },
+        ),
+        define(
+            "set_allocation_health",
+            "Set allocation health by hand",
+            "Mark allocations of a running deployment healthy, or unhealthy (which fails the \
+             deployment and, with auto-revert, rolls it back).",
+            Kind::Destructive { idempotent: true },
+            Access::Write,
+            |ctx: Ctx, input: HealthInput| async move {
+                let service = ctx.writing(input.idempotency_key.clone(), None);
+                let namespace = input.namespace.as_deref();
+                let id = &input.deployment_id;
+                let set = service.set_allocation_health(
+                    &ctx.who,
+                    id,
+                    namespace,
+                    &input.healthy,
+                    &input.unhealthy,
+                );
+                ctx.write(&service, input.wait, set).await
+            },
+        ),
     ]
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PauseInput {
+    /// The deployment's ID.
+    pub deployment_id: String,
+    /// Resume a paused deployment instead.
+    #[serde(default)]
+    pub resume: bool,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Seconds to follow a resumed deployment before answering (at most 300).
+    #[serde(default)]
+    pub wait: Option<u64>,
+    /// Retries with this key change nothing again.
+    #[serde(default, skip_serializing)]
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthInput {
+    /// The deployment's ID.
+    pub deployment_id: String,
+    /// Allocation IDs to mark healthy.
+    #[serde(default)]
+    pub healthy: Vec<String>,
+    /// Allocation IDs to mark unhealthy.
+    #[serde(default)]
+    pub unhealthy: Vec<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Seconds to follow it before answering (at most 300).
+    #[serde(default)]
+    pub wait: Option<u64>,
+    /// Retries with this key change nothing again.
+    #[serde(default, skip_serializing)]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -79,13 +169,10 @@ pub fn tools() -> Vec<ToolDef> {
 pub struct ListDeploymentsInput {
     /// The job's ID.
     pub job_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
-    /// The previous page's `next_cursor`.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Deployments per page (default 50, at most 200).
     #[serde(default)]
     #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
@@ -96,7 +183,6 @@ pub struct ListDeploymentsInput {
 pub struct DeploymentRef {
     /// The deployment's ID (get_job shows the latest).
     pub deployment_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
 }
@@ -106,7 +192,6 @@ pub struct DeploymentRef {
 pub struct PromoteInput {
     /// The deployment's ID.
     pub deployment_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// Promote only these groups' canaries; every group when empty.
@@ -125,7 +210,6 @@ pub struct PromoteInput {
 pub struct FailInput {
     /// The deployment's ID.
     pub deployment_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// Seconds to follow it before answering (at most 300).

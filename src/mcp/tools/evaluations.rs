@@ -45,13 +45,10 @@ pub fn tools() -> Vec<ToolDef> {
 pub struct ListEvaluationsInput {
     /// The job's ID.
     pub job_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
-    /// The previous page's `next_cursor`.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Evaluations per page (default 50, at most 200).
     #[serde(default)]
     #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
@@ -62,7 +59,6 @@ pub struct ListEvaluationsInput {
 pub struct EvaluationRef {
     /// The evaluation's ID.
     pub eval_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
 }

@@ -11,6 +11,7 @@ use crate::service::PageRequest;
 use crate::service::control::{
     DispatchRequest, DispatchResult, RestartMode, RestartResult, ScaleRequest,
 };
+use crate::service::lookup::ScalingPolicyRow;
 use crate::service::policy::Access;
 use crate::service::timeline::JobTimeline;
 use crate::service::versions::{JobVersion, VersionComparison};
@@ -172,7 +173,61 @@ pub fn tools() -> Vec<ToolDef> {
                 ctx.write(&service, input.wait, revert).await
             },
         ),
+        define_list(
+            "list_scaling_policies",
+            "List scaling policies",
+            "List the autoscaler's scaling policies in a namespace (`*`: all), or of one job: \
+             group (and task), enabled, min, max and the policy document.",
+            Access::Read,
+            |ctx: Ctx, input: ScalingPoliciesInput| async move {
+                let page = PageRequest::new(input.cursor, input.limit);
+                ctx.service
+                    .list_scaling_policies(
+                        &ctx.who,
+                        input.job_id.as_deref(),
+                        input.namespace.as_deref(),
+                        &page,
+                    )
+                    .await
+            },
+        ),
     ]
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScalingPoliciesInput {
+    /// Only this job's policies.
+    #[serde(default)]
+    pub job_id: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 200))]
+    pub limit: Option<u32>,
+}
+
+impl Line for ScalingPolicyRow {
+    fn line(&self) -> String {
+        let target = match &self.task {
+            Some(task) => format!("{}/{}/{task}", self.job_id, self.group),
+            None => format!("{}/{}", self.job_id, self.group),
+        };
+        let bounds = match (self.min, self.max) {
+            (Some(min), Some(max)) => format!(" {min}..{max}"),
+            (None, Some(max)) => format!(" ..{max}"),
+            _ => String::new(),
+        };
+        format!(
+            "{} {target} ({}): {}{bounds}, {}",
+            self.id,
+            self.namespace,
+            self.policy_type,
+            if self.enabled { "enabled" } else { "disabled" }
+        )
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -180,7 +235,6 @@ pub fn tools() -> Vec<ToolDef> {
 pub struct StopJobInput {
     /// The job's ID.
     pub job_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// Also remove the job from Nomad at once (its versions and history are lost).
@@ -219,7 +273,6 @@ impl From<RestartModeInput> for RestartMode {
 pub struct RestartInput {
     /// The job's ID.
     pub job_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// `in_place` (default) or `redeploy`.
@@ -238,7 +291,6 @@ pub struct RestartInput {
 pub struct ScaleInput {
     /// The job's ID.
     pub job_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// The task group; may be left out when the job has one group.
@@ -263,7 +315,6 @@ pub struct ScaleInput {
 pub struct DispatchInput {
     /// The parameterized job's ID.
     pub job_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// Payload as UTF-8 text (at most 16 KiB), when the job takes one.
@@ -289,7 +340,6 @@ pub struct DispatchInput {
 pub struct EvaluateInput {
     /// The job's ID.
     pub job_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// Replace failed allocations now instead of after their reschedule delay.
@@ -308,13 +358,10 @@ pub struct EvaluateInput {
 pub struct VersionsInput {
     /// The job's ID.
     pub job_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
-    /// The previous page's `next_cursor`.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Versions per page (default 50, at most 200).
     #[serde(default)]
     #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
@@ -328,7 +375,6 @@ pub struct VersionsInput {
 pub struct TimelineInput {
     /// The job's ID.
     pub job_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// How far back: `30m`, `1h` (default), `2d`; at most `7d`.
@@ -345,7 +391,6 @@ pub struct TimelineInput {
 pub struct CompareInput {
     /// The job's ID.
     pub job_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// The version to compare against (list_job_versions shows them).
@@ -360,7 +405,6 @@ pub struct CompareInput {
 pub struct RevertInput {
     /// The job's ID.
     pub job_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// The version to go back to, from list_job_versions.

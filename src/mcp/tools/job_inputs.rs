@@ -17,7 +17,6 @@ use crate::service::{FieldError, ServiceError};
 pub struct JobRef {
     /// The job's ID, exactly as list_jobs shows it.
     pub job_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
 }
@@ -25,7 +24,6 @@ pub struct JobRef {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListJobsInput {
-    /// A namespace, or `*` for all you may read (default: the default one).
     #[serde(default)]
     pub namespace: Option<String>,
     /// Only jobs whose ID starts with this.
@@ -37,10 +35,8 @@ pub struct ListJobsInput {
     /// Only jobs of this type: `service`, `batch`, `system` or `sysbatch`.
     #[serde(default, rename = "type")]
     pub job_type: Option<String>,
-    /// The previous page's `next_cursor`.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Per page (default 50).
     #[serde(default)]
     #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
@@ -91,7 +87,6 @@ pub struct CreateJobInput {
     /// Datacenters to run in (default: all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub datacenters: Vec<String>,
-    /// The namespace; the default one if left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// A Docker image (or `command`).

@@ -16,6 +16,7 @@ mod operations;
 pub(crate) mod schema;
 mod services;
 mod variables;
+mod volumes;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -248,6 +249,7 @@ pub fn all() -> &'static [ToolDef] {
             (Toolset::Evaluations, evaluations::tools()),
             (Toolset::Deployments, deployments::tools()),
             (Toolset::Nodes, nodes::tools()),
+            (Toolset::Volumes, volumes::tools()),
             (Toolset::Cluster, cluster::tools()),
             (Toolset::Operations, operations::tools()),
         ];
@@ -288,10 +290,8 @@ impl<T: Line> Summary for Page<T> {
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageInput {
-    /// The previous page's `next_cursor`.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Per page (default 50).
     #[serde(default)]
     #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,

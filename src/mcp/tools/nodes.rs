@@ -1,4 +1,4 @@
-//! Nodes: list, read, drain, scheduling eligibility, metadata.
+//! Nodes: list (filtered), read, drain, scheduling eligibility, metadata, purge; pools.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::operation_text;
 use crate::service::PageRequest;
-use crate::service::nodes::{DrainRequest, NodeChange, NodeDetail, NodeRow};
+use crate::service::nodes::{
+    DrainRequest, NodeChange, NodeDetail, NodeFilter, NodePoolRow, NodeRow,
+};
 use crate::service::policy::Access;
 
 pub fn tools() -> Vec<ToolDef> {
@@ -16,12 +18,30 @@ pub fn tools() -> Vec<ToolDef> {
         define_list(
             "list_nodes",
             "List client nodes",
-            "List client nodes: datacenter, pool, class, status, eligibility, draining, CPU and \
-             memory.",
+            "List client nodes, optionally by status, pool, class, datacenter or a `meta` \
+             label: datacenter, pool, class, status, eligibility, draining, CPU and memory.",
             Access::Read,
             |ctx: Ctx, input: ListNodesInput| async move {
                 let page = PageRequest::new(input.cursor, input.limit);
-                ctx.service.list_nodes(&ctx.who, &page).await
+                let filter = NodeFilter {
+                    status: input.status,
+                    pool: input.pool,
+                    class: input.class,
+                    datacenter: input.datacenter,
+                    meta: input.meta,
+                };
+                ctx.service.list_nodes(&ctx.who, &filter, &page).await
+            },
+        ),
+        define_list(
+            "list_node_pools",
+            "List node pools",
+            "List the node pools with their description, metadata, scheduler algorithm and how \
+             many nodes (ready) each holds.",
+            Access::Read,
+            |ctx: Ctx, input: super::PageInput| async move {
+                let page = PageRequest::new(input.cursor, input.limit);
+                ctx.service.list_node_pools(&ctx.who, &page).await
             },
         ),
         define(
@@ -85,16 +105,69 @@ pub fn tools() -> Vec<ToolDef> {
                 })
             },
         ),
+        define(
+            "purge_node",
+            "Purge a node",
+            "Remove a node that is gone for good from Nomad's state at once: its allocations are \
+             lost and replaced elsewhere. A node still running registers again.",
+            Kind::Destructive { idempotent: true },
+            Access::NodesWrite,
+            |ctx: Ctx, input: PurgeInput| async move {
+                let service = ctx.writing(input.idempotency_key.clone(), None);
+                let purge = service.purge_node(&ctx.who, &input.node_id);
+                ctx.write(&service, input.wait, purge).await
+            },
+        ),
     ]
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct PurgeInput {
+    /// The node's full ID.
+    pub node_id: String,
+    /// Seconds to follow the replacements before answering (at most 300).
+    #[serde(default)]
+    pub wait: Option<u64>,
+    /// Retries with this key change nothing again.
+    #[serde(default, skip_serializing)]
+    pub idempotency_key: Option<String>,
+}
+
+impl Line for NodePoolRow {
+    fn line(&self) -> String {
+        let description = if self.description.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", self.description)
+        };
+        format!(
+            "{} ({} node(s), {} ready){description}",
+            self.name, self.nodes, self.ready_nodes
+        )
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ListNodesInput {
-    /// The previous page's `next_cursor`.
+    /// `ready`, `down`, `initializing` or `disconnected`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Node pool.
+    #[serde(default)]
+    pub pool: Option<String>,
+    /// Node class.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// Datacenter.
+    #[serde(default)]
+    pub datacenter: Option<String>,
+    /// A metadata label as `key=value`.
+    #[serde(default)]
+    pub meta: Option<String>,
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Nodes per page (default 50, at most 200).
     #[serde(default)]
     #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,

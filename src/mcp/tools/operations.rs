@@ -177,7 +177,6 @@ pub struct ListOperationsInput {
     /// At most this many (default 50, at most 200).
     #[serde(default)]
     pub limit: Option<u32>,
-    /// The previous page's `next_cursor`.
     #[serde(default)]
     pub cursor: Option<String>,
 }

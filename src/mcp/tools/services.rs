@@ -56,13 +56,10 @@ pub fn tools() -> Vec<ToolDef> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListServicesInput {
-    /// A namespace, or `*` for all you may read (default: the default one).
     #[serde(default)]
     pub namespace: Option<String>,
-    /// The previous page's `next_cursor`.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Services per page (default 50, at most 200).
     #[serde(default)]
     #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
@@ -73,7 +70,6 @@ pub struct ListServicesInput {
 pub struct ServiceRef {
     /// The service's name (list_services shows them).
     pub service_name: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
 }
@@ -83,7 +79,6 @@ pub struct ServiceRef {
 pub struct AllocationChecksInput {
     /// The allocation's full ID (get_service and list_allocations show it).
     pub alloc_id: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
 }

@@ -95,16 +95,13 @@ pub fn tools() -> Vec<ToolDef> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListVariablesInput {
-    /// A namespace, or `*` for all you may read (default: the default one).
     #[serde(default)]
     pub namespace: Option<String>,
     /// Only paths that start with this.
     #[serde(default)]
     pub prefix: Option<String>,
-    /// The previous page's `next_cursor`.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Variables per page (default 50, at most 200).
     #[serde(default)]
     #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
@@ -115,7 +112,6 @@ pub struct ListVariablesInput {
 pub struct GetVariableInput {
     /// The variable's path (list_variables shows them).
     pub path: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// Also return the values (needs the `variables:read` scope).
@@ -128,7 +124,6 @@ pub struct GetVariableInput {
 pub struct PutVariableInput {
     /// The variable's path: letters, digits, `-`, `_`, `~` and `/`, at most 128 characters.
     pub path: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// Key → value (strings); replaces every item the variable had.
@@ -147,7 +142,6 @@ pub struct PutVariableInput {
 pub struct DeleteVariableInput {
     /// The variable's path.
     pub path: String,
-    /// The namespace; the default one if left out.
     #[serde(default)]
     pub namespace: Option<String>,
     /// Delete only if the variable's modify index is this.

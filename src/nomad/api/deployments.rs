@@ -82,4 +82,66 @@ impl NomadClient {
         self.write(call, Method::POST, options, &[], None::<&()>)
             .await
     }
+
+    /// Pauses (`pause`) or resumes a deployment (`command/agent/deployment_endpoint.go`
+    /// deploymentPause: `{DeploymentID, Pause}`).
+    pub async fn pause_deployment(
+        &self,
+        id: &str,
+        pause: bool,
+        options: &QueryOptions,
+    ) -> Result<DeploymentWriteResponse, NomadError> {
+        let call = Call {
+            operation: if pause {
+                "pause the deployment"
+            } else {
+                "resume the deployment"
+            },
+            template: "/v1/deployment/pause/{deployment_id}",
+            path: format!("/v1/deployment/pause/{}", segment(id)),
+        };
+        let body = json!({ "DeploymentID": id, "Pause": pause });
+        self.write(call, Method::POST, options, &[], Some(&body))
+            .await
+    }
+
+    /// Unblocks a multiregion deployment waiting on its other regions.
+    pub async fn unblock_deployment(
+        &self,
+        id: &str,
+        options: &QueryOptions,
+    ) -> Result<DeploymentWriteResponse, NomadError> {
+        let call = Call {
+            operation: "unblock the deployment",
+            template: "/v1/deployment/unblock/{deployment_id}",
+            path: format!("/v1/deployment/unblock/{}", segment(id)),
+        };
+        let body = json!({ "DeploymentID": id });
+        self.write(call, Method::POST, options, &[], Some(&body))
+            .await
+    }
+
+    /// Marks allocations of a deployment healthy or unhealthy by hand
+    /// (`deploymentAllocHealth`: `{DeploymentID, HealthyAllocationIDs,
+    /// UnhealthyAllocationIDs}`).
+    pub async fn set_allocation_health(
+        &self,
+        id: &str,
+        healthy: &[String],
+        unhealthy: &[String],
+        options: &QueryOptions,
+    ) -> Result<DeploymentWriteResponse, NomadError> {
+        let call = Call {
+            operation: "set the health of the deployment's allocations",
+            template: "/v1/deployment/allocation-health/{deployment_id}",
+            path: format!("/v1/deployment/allocation-health/{}", segment(id)),
+        };
+        let body = json!({
+            "DeploymentID": id,
+            "HealthyAllocationIDs": healthy,
+            "UnhealthyAllocationIDs": unhealthy,
+        });
+        self.write(call, Method::POST, options, &[], Some(&body))
+            .await
+    }
 }

@@ -8,6 +8,7 @@ mod evaluations;
 mod events;
 mod jobs;
 mod logs;
+mod lookup;
 mod nodes;
 mod services;
 mod variables;

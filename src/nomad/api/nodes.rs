@@ -1,4 +1,4 @@
-//! `/v1/nodes`, `/v1/node/:node_id/...` and dynamic node metadata.
+//! `/v1/nodes`, `/v1/node/:node_id/...`, node pools and dynamic node metadata.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::nomad::client::{Call, NomadClient, segment};
 use crate::nomad::error::NomadError;
 use crate::nomad::query::{QueryOptions, Response};
-use crate::nomad::types::{Allocation, Node, NodeListStub, NodeWriteResponse};
+use crate::nomad::types::{Allocation, Node, NodeListStub, NodePool, NodeWriteResponse};
 
 /// How to drain a node (`api.DrainSpec`).
 #[derive(Debug, Clone, Copy)]
@@ -143,6 +143,30 @@ impl NomadClient {
             &QueryOptions::default(),
             &extra,
             Some(&body),
+        )
+        .await
+    }
+
+    /// The node pools (the built-in `all` and `default` included).
+    pub async fn list_node_pools(&self) -> Result<Vec<NodePool>, NomadError> {
+        let call = Call {
+            operation: "list node pools",
+            template: "/v1/node/pools",
+            path: "/v1/node/pools".into(),
+        };
+        Ok(self.get(call, &QueryOptions::default(), &[]).await?.value)
+    }
+
+    /// Removes a node from the servers' state at once (`nodePurge`): its allocations are
+    /// lost and rescheduled.
+    pub async fn purge_node(&self, id: &str) -> Result<NodeWriteResponse, NomadError> {
+        let call = node_call("purge the node", "/v1/node/{node_id}/purge", id, "/purge");
+        self.write(
+            call,
+            Method::POST,
+            &QueryOptions::default(),
+            &[],
+            None::<&()>,
         )
         .await
     }

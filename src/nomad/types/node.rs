@@ -101,3 +101,21 @@ pub struct NodeWriteResponse {
     pub node_modify_index: u64,
     pub index: u64,
 }
+
+/// A node pool (`structs.NodePool`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodePool {
+    pub name: String,
+    pub description: String,
+    #[serde(deserialize_with = "null_default")]
+    pub meta: std::collections::BTreeMap<String, String>,
+    pub scheduler_configuration: Option<NodePoolSchedulerConfiguration>,
+}
+
+/// A pool's own scheduler settings (`structs.NodePoolSchedulerConfiguration`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodePoolSchedulerConfiguration {
+    pub scheduler_algorithm: String,
+}

@@ -24,7 +24,14 @@ impl Follower<'_> {
                 (name.clone(), progress)
             })
             .collect();
-        if self.job_version.is_none() && self.row.kind != "promote" && self.row.kind != "fail" {
+        // Only a deployment of a new version tells the job's version; one acted on later
+        // (promoted, failed, resumed...) may belong to an older one.
+        if self.job_version.is_none()
+            && !matches!(
+                self.row.kind.as_str(),
+                "promote" | "fail" | "resume" | "unblock" | "set-health"
+            )
+        {
             self.job_version = Some(deployment.job_version);
         }
         let desired: u64 = self.groups.values().map(|g| g.desired).sum();

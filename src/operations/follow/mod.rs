@@ -92,10 +92,12 @@ impl<'a> Follower<'a> {
             return self.look(State::Succeeded, done, Next::Nothing);
         }
         match self.row.kind.as_str() {
-            "promote" | "fail" => match self.facts.deployment_id.clone() {
-                Some(id) => self.deployment(&id).await,
-                None => self.look(State::Succeeded, "done", Next::Nothing),
-            },
+            "promote" | "fail" | "resume" | "unblock" | "set-health" => {
+                match self.facts.deployment_id.clone() {
+                    Some(id) => self.deployment(&id).await,
+                    None => self.look(State::Succeeded, "done", Next::Nothing),
+                }
+            }
             "drain" => self.drain().await,
             _ => {
                 if let Some(eval_id) = self.facts.eval_id.clone() {

@@ -4,15 +4,20 @@
 //! with CPU and memory accounting, moves allocations through their lifecycle on a timer,
 //! registers the Nomad-native services of running allocations and reports their checks,
 //! serves task logs, the event stream and blocking queries, keeps Nomad Variables with
-//! their check-and-set rules, enforces ACL tokens, and can inject faults. Responses follow
-//! the shapes of Nomad's documented samples; the gateway's fidelity test compares them key
-//! by key.
+//! their check-and-set rules, enforces ACL tokens, and can inject faults. It also answers
+//! prefix search, the caller's token, node pools and purges, volumes (CSI and dynamic host
+//! volumes given in `Options`), scaling policies (from the groups' `Scaling` blocks),
+//! deployment pause, unblock and allocation health, and allocation stats and signals.
+//! Responses follow the shapes of Nomad's documented samples; the gateway's fidelity test
+//! compares them key by key.
 //!
 //! Task behaviour is chosen through the job: a task whose `image`, `command` or `args`
 //! mention `crash`, or whose meta has `fake_nomad_behavior = "crash"`, exits with code 1
 //! after starting, restarts per its restart policy and then fails. Meta
-//! `fake_nomad_log_bytes` makes the task's stdout that many bytes long; meta
-//! `fake_nomad_check = "failing"` makes the Nomad service checks below it fail.
+//! `fake_nomad_log_bytes` (on the task, its group or the job; a decimal byte count) makes
+//! the task's stdout that many bytes long, computed from the offsets so a large log costs
+//! nothing until read; meta `fake_nomad_check = "failing"` makes the Nomad service checks
+//! below it fail.
 
 // Handlers return early with a ready `Response` as their error; boxing it buys nothing.
 #![allow(clippy::result_large_err)]
@@ -26,6 +31,7 @@ mod logs;
 mod render;
 mod scheduler;
 mod tls;
+mod volumes;
 mod world;
 
 use std::net::SocketAddr;
@@ -36,6 +42,7 @@ use tokio::sync::watch;
 
 pub use acl::{Capability, Token};
 pub use faults::{FaultKind, Faults};
+pub use volumes::{CsiVolume, HostVolume};
 
 /// How the fake starts.
 #[derive(Debug, Clone)]
@@ -44,12 +51,24 @@ pub struct Options {
     pub nodes: usize,
     /// Datacenters the nodes are spread over, round robin.
     pub datacenters: Vec<String>,
+    /// Node pools the nodes are spread over, round robin like `datacenters`; empty puts
+    /// every node in `default`. A pool other than the built-in `all` and `default` comes
+    /// into being when its first node registers, as Nomad creates it (no description, no
+    /// meta). Jobs are placed only on the nodes of their `NodePool` (`all`: any node).
+    pub node_pools: Vec<String>,
+    /// Node classes (`NodeClass`), round robin; empty leaves every node without one.
+    pub node_classes: Vec<String>,
     pub node_cpu: u64,
     pub node_memory: u64,
     /// Namespaces besides `default`.
     pub namespaces: Vec<String>,
     /// ACL tokens; empty means ACLs are off.
     pub tokens: Vec<Token>,
+    /// CSI volumes registered at start (their namespace must be `default` or one of
+    /// `namespaces`).
+    pub csi_volumes: Vec<CsiVolume>,
+    /// Dynamic host volumes created at start on the nodes they name.
+    pub host_volumes: Vec<HostVolume>,
     pub tls: Option<TlsOptions>,
     pub faults: Faults,
     /// Time between lifecycle steps (pending → running, restarts, health).
@@ -61,10 +80,14 @@ impl Default for Options {
         Options {
             nodes: 3,
             datacenters: vec!["dc1".into()],
+            node_pools: Vec::new(),
+            node_classes: Vec::new(),
             node_cpu: 4000,
             node_memory: 8192,
             namespaces: Vec::new(),
             tokens: Vec::new(),
+            csi_volumes: Vec::new(),
+            host_volumes: Vec::new(),
             tls: None,
             faults: Faults::default(),
             step: Duration::from_millis(100),
@@ -241,6 +264,13 @@ impl FakeNomad {
     /// Adds a ready node and lets blocked evaluations retry.
     pub fn add_node(&self, datacenter: &str, cpu: u64, memory: u64) -> String {
         self.shared.change(|w| w.add_node(datacenter, cpu, memory))
+    }
+
+    /// Adds a ready node in a node pool (created if it is new, as Nomad does when a node
+    /// registers in it) and lets blocked evaluations retry.
+    pub fn add_node_in_pool(&self, datacenter: &str, pool: &str, cpu: u64, memory: u64) -> String {
+        self.shared
+            .change(|w| w.add_node_with(datacenter, pool, "", cpu, memory))
     }
 
     /// Marks a node down (its allocations become lost) or ready again.

@@ -129,6 +129,39 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/v1/deployment/fail/{id}",
             post(objects::fail).put(objects::fail),
         )
+        .route(
+            "/v1/deployment/pause/{id}",
+            post(objects::pause).put(objects::pause),
+        )
+        .route(
+            "/v1/deployment/unblock/{id}",
+            post(objects::unblock).put(objects::unblock),
+        )
+        .route(
+            "/v1/deployment/allocation-health/{id}",
+            post(objects::allocation_health).put(objects::allocation_health),
+        )
+        .route("/v1/search", post(objects::search).put(objects::search))
+        .route("/v1/acl/token/self", get(objects::token_self))
+        .route("/v1/volumes", get(objects::volumes))
+        .route("/v1/volume/csi/{id}", get(objects::csi_volume))
+        .route("/v1/volume/host/{id}", get(objects::host_volume))
+        .route("/v1/scaling/policies", get(objects::scaling_policies))
+        .route("/v1/scaling/policy/{id}", get(objects::scaling_policy))
+        .route("/v1/node/pools", get(objects::node_pools))
+        .route("/v1/node/pool/{name}", get(objects::node_pool))
+        .route(
+            "/v1/node/{id}/purge",
+            post(objects::purge).put(objects::purge),
+        )
+        .route(
+            "/v1/client/allocation/{id}/stats",
+            get(objects::allocation_stats),
+        )
+        .route(
+            "/v1/client/allocation/{id}/signal",
+            post(objects::signal_allocation).put(objects::signal_allocation),
+        )
         .route("/v1/nodes", get(objects::nodes))
         .route("/v1/node/{id}", get(objects::node))
         .route("/v1/node/{id}/allocations", get(objects::node_allocations))
@@ -288,6 +321,28 @@ pub fn authorize(
     acl::check(&shared.tokens, secret, &need)
         .map(|t| t.cloned())
         .map_err(|message| text(StatusCode::FORBIDDEN, message))
+}
+
+/// Resolves the caller as Nomad's Authenticate does (`acl::resolve`); the handler decides
+/// what a secret that does not resolve answers.
+pub fn principal<'a>(
+    shared: &'a Shared,
+    headers: &HeaderMap,
+) -> Result<acl::Principal<'a>, acl::Unresolved> {
+    let secret = headers.get("x-nomad-token").and_then(|v| v.to_str().ok());
+    acl::resolve(&shared.tokens, secret)
+}
+
+/// [`principal`] for the RPCs that answer a failed authentication with
+/// `ErrPermissionDenied` (`if authErr != nil { return structs.ErrPermissionDenied }`, as
+/// most of Nomad 1.11's RPCs begin).
+pub fn caller<'a>(shared: &'a Shared, headers: &HeaderMap) -> Result<acl::Principal<'a>, Response> {
+    principal(shared, headers).map_err(|_| denied())
+}
+
+/// `403 Permission denied`.
+pub fn denied() -> Response {
+    text(StatusCode::FORBIDDEN, acl::PERMISSION_DENIED)
 }
 
 /// Whether a token may see objects of a namespace (for `namespace=*` lists).

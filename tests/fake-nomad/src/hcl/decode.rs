@@ -327,6 +327,13 @@ pub(super) fn group(b: &Block, ev: &Eval) -> Res<Value> {
                 );
             }
             "service" => push(&mut g, "Services", blocks::service(inner, ev)?),
+            // The autoscaler's `policy` is opaque to Nomad: its keys stay as written.
+            "scaling" => {
+                g.insert(
+                    "Scaling".into(),
+                    Value::Object(structured(&inner.body, ev, &["policy"])?),
+                );
+            }
             "volume" => {
                 let name = inner.labels.first().cloned().unwrap_or_default();
                 let mut volume = structured(&inner.body, ev, &[])?;

@@ -252,3 +252,17 @@ fn unknown_arguments_and_bad_values_are_refused_where_nomad_refuses_them() {
         "{err}"
     );
 }
+
+#[test]
+fn a_scaling_block_keeps_its_policy_as_written() {
+    let job = parse_job(
+        "job \"x\" {\n  group \"g\" {\n    count = 2\n    scaling {\n      min     = 1\n      max     = 10\n      enabled = true\n      policy {\n        cooldown            = \"1m\"\n        evaluation_interval = \"30s\"\n      }\n    }\n    task \"t\" {\n      driver = \"docker\"\n    }\n  }\n}\n",
+        "",
+    )
+    .unwrap();
+    assert_eq!(
+        job["TaskGroups"][0]["Scaling"],
+        json!({"Min": 1, "Max": 10, "Enabled": true,
+               "Policy": {"cooldown": "1m", "evaluation_interval": "30s"}})
+    );
+}

@@ -109,12 +109,56 @@ pub fn canonicalize(job: &mut Value, namespace: &str) {
     }
     let job_update = job.get("Update").cloned().unwrap_or(Value::Null);
     let job_name = str_of(job, "Name").to_string();
+    let job_ns = str_of(job, "Namespace").to_string();
     if let Some(groups) = job.get_mut("TaskGroups").and_then(Value::as_array_mut) {
         for group in groups {
+            scaling_count(group);
             canonicalize_group(group, &job_type, &job_update);
             canonicalize_services(group, &job_name);
+            canonicalize_scaling(group, &job_ns, &id);
         }
     }
+}
+
+/// `api.TaskGroup.Canonicalize` (`api/tasks.go`): a group without a count starts at its
+/// scaling policy's minimum.
+fn scaling_count(group: &mut Value) {
+    if group.get("Count").is_none_or(Value::is_null)
+        && let Some(min) = group.pointer("/Scaling/Min").and_then(Value::as_i64)
+    {
+        group["Count"] = json!(min);
+    }
+}
+
+/// A group's `Scaling` block as Nomad stores it (`structs.ScalingPolicy`): `Enabled`
+/// defaults to true, `Min` to the group's count and a missing `Max` to -1
+/// (`command/agent/scaling_endpoint.go` ApiScalingPolicyToStructs, `api/scaling.go`),
+/// `Type` to `horizontal`, and the target is the group (`ScalingPolicy.Canonicalize`).
+/// The ID and indexes are the register's to set.
+fn canonicalize_scaling(group: &mut Value, namespace: &str, job_id: &str) {
+    let count = group.get("Count").and_then(Value::as_i64).unwrap_or(1);
+    let name = str_of(group, "Name").to_string();
+    let Some(scaling) = group.get_mut("Scaling").filter(|s| s.is_object()) else {
+        return;
+    };
+    let given = scaling.clone();
+    let number =
+        |key: &str, default: i64| given.get(key).and_then(Value::as_i64).unwrap_or(default);
+    let kind = match str_of(&given, "Type") {
+        "" => "horizontal",
+        t => t,
+    };
+    *scaling = json!({
+        "ID": given.get("ID").cloned().unwrap_or(json!("")),
+        "Type": kind,
+        "Target": {"Namespace": namespace, "Job": job_id, "Group": name},
+        "Policy": given.get("Policy").cloned().unwrap_or(Value::Null),
+        "Min": number("Min", count),
+        "Max": number("Max", -1),
+        "Enabled": given.get("Enabled").and_then(Value::as_bool).unwrap_or(true),
+        "CreateIndex": 0,
+        "ModifyIndex": 0
+    });
 }
 
 /// Every field of `structs.Service` and `structs.ServiceCheck` (at its zero value when left out),

@@ -59,6 +59,7 @@ pub fn validate(job: &Value, path_id: Option<&str>) -> Result<(), (u16, String)>
                 if group.get("Count").and_then(Value::as_i64).unwrap_or(1) < 0 {
                     group_errors.push("Task group count can't be negative".into());
                 }
+                group_errors.extend(scaling_errors(group));
                 match group.get("Tasks").and_then(Value::as_array) {
                     Some(tasks) if !tasks.is_empty() => {
                         for task in tasks {
@@ -116,6 +117,42 @@ pub fn validate(job: &Value, path_id: Option<&str>) -> Result<(), (u16, String)>
     }
     text.push('\n');
     Err((500, text))
+}
+
+/// `TaskGroup.validateScalingPolicy` and `ScalingPolicy.Validate`
+/// (`nomad/structs/structs.go` at 1.11.2), on the block as it will be stored: a missing
+/// `Min` is the group's count, a missing `Max` -1, a missing count the minimum.
+fn scaling_errors(group: &Value) -> Vec<String> {
+    let Some(scaling) = group.get("Scaling").filter(|s| s.is_object()) else {
+        return Vec::new();
+    };
+    let given_min = scaling.get("Min").and_then(Value::as_i64);
+    let count = group
+        .get("Count")
+        .and_then(Value::as_i64)
+        .or(given_min)
+        .unwrap_or(1);
+    let min = given_min.unwrap_or(count);
+    let max = scaling.get("Max").and_then(Value::as_i64).unwrap_or(-1);
+    let mut errors = Vec::new();
+    if max < 0 {
+        errors.push("maximum count must be specified and non-negative");
+    } else if max < min {
+        errors.push("maximum count must not be less than minimum count");
+    }
+    if min < 0 {
+        errors.push("minimum count must be specified and non-negative");
+    }
+    if max < count {
+        errors.push("task group count must not be greater than maximum count in scaling policy");
+    }
+    if count < min {
+        errors.push("task group count must not be less than minimum count in scaling policy");
+    }
+    errors
+        .into_iter()
+        .map(|e| format!("Scaling policy invalid: {e}"))
+        .collect()
 }
 
 /// The task groups of a job, as (name, count, tasks).

@@ -108,8 +108,8 @@ pub fn node(node: &Node) -> Value {
         },
         "Links": {},
         "Meta": node_meta(node),
-        "NodeClass": "",
-        "NodePool": "default",
+        "NodeClass": node.class,
+        "NodePool": node.pool,
         "ComputedClass": "v1:1234567890",
         "Drain": node.drain.is_some(),
         "DrainStrategy": drain_strategy(node),
@@ -142,8 +142,8 @@ pub fn node_stub(node: &Node, resources: bool) -> Value {
         "Attributes": {"os.name": "debian", "kernel.name": "linux", "nomad.version": "1.11.2"},
         "Datacenter": node.datacenter,
         "Name": node.name,
-        "NodeClass": "",
-        "NodePool": "default",
+        "NodeClass": node.class,
+        "NodePool": node.pool,
         "Version": "1.11.2",
         "Drain": node.drain.is_some(),
         "SchedulingEligibility": node.eligibility,
@@ -162,4 +162,21 @@ pub fn node_stub(node: &Node, resources: bool) -> Value {
         stub["ReservedResources"] = full["ReservedResources"].clone();
     }
     stub
+}
+
+/// `structs.NodePool`. The built-in pools and those created by a node's registration have
+/// no hash (only the node pool upsert RPC sets one) and no scheduler configuration;
+/// `NodeIdentityTTL` is the default, 24 hours, in nanoseconds (`structs.Duration` has no
+/// text form here).
+pub fn node_pool(pool: &NodePool) -> Value {
+    json!({
+        "Name": pool.name,
+        "Description": pool.description,
+        "Meta": if pool.meta.is_empty() { Value::Null } else { json!(pool.meta) },
+        "SchedulerConfiguration": null,
+        "NodeIdentityTTL": 86_400_000_000_000i64,
+        "Hash": null,
+        "CreateIndex": pool.create_index,
+        "ModifyIndex": pool.modify_index
+    })
 }

@@ -145,7 +145,7 @@ impl World {
         } else if done {
             d2.status = "successful".into();
             d2.status_description = "Deployment completed successfully".into();
-        } else if awaiting_promotion && canaries_healthy {
+        } else if awaiting_promotion && canaries_healthy && d2.status != "paused" {
             if d2
                 .groups
                 .values()
@@ -237,6 +237,143 @@ impl World {
             alloc.canary = false;
         }
         Ok(self.evaluate(&ns, &job, "deployment-watcher", None))
+    }
+
+    /// Pauses or resumes an active deployment (`nomad/deploymentwatcher/
+    /// deployment_watcher.go` PauseDeployment): paused with "Deployment is paused" and no
+    /// evaluation, or running with "Deployment is running" and an evaluation, whose ID
+    /// comes back.
+    pub fn pause_deployment(&mut self, id: &str, pause: bool) -> Option<String> {
+        let index = self.bump();
+        let d = self.deployments.get_mut(id)?;
+        if pause {
+            d.status = "paused".into();
+            d.status_description = "Deployment is paused".into();
+        } else {
+            d.status = "running".into();
+            d.status_description = "Deployment is running".into();
+        }
+        d.modify_index = index;
+        let d = d.clone();
+        let payload = json!({"Deployment": crate::render::deployment(&d)});
+        self.emit(
+            "Deployment",
+            "DeploymentStatusUpdate",
+            id,
+            &d.namespace,
+            payload,
+        );
+        if pause {
+            return None;
+        }
+        let eval = self.evaluate(&d.namespace, &d.job_id, "deployment-watcher", None);
+        self.update_deployment(id);
+        Some(eval)
+    }
+
+    /// Sets the health of a deployment's allocations by hand (`deployment_watcher.go`
+    /// setAllocHealth, `state_store.go` UpdateDeploymentAllocHealth). Every ID is checked
+    /// before anything changes; an unhealthy one fails the deployment, and when its group
+    /// auto-reverts, the job goes back to the latest stable version unless that version
+    /// has the current specification (handleRollbackValidity). Returns the evaluation
+    /// and the version reverted to.
+    pub fn set_alloc_health(
+        &mut self,
+        id: &str,
+        healthy: &[String],
+        unhealthy: &[String],
+    ) -> Result<(String, Option<u64>), Refusal> {
+        for alloc_id in healthy.iter().chain(unhealthy) {
+            match self.allocs.get(alloc_id) {
+                None => return refuse(500, format!("unknown alloc {alloc_id:?}")),
+                Some(a) if a.deployment_id != id => {
+                    return refuse(
+                        500,
+                        format!("alloc {alloc_id:?} is not part of deployment {id:?}"),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+        let Some(d) = self.deployments.get(id).cloned() else {
+            return refuse(500, "deployment not found");
+        };
+        // The rollback, decided before the write as the watcher does.
+        let mut revert_to = None;
+        let mut description = "Failed due to unhealthy allocations".to_string();
+        let reverts = unhealthy.iter().any(|a| {
+            self.allocs
+                .get(a)
+                .and_then(|a| d.groups.get(&a.task_group))
+                .is_some_and(|g| g.auto_revert)
+        });
+        if reverts && let Some(record) = self.job(&d.namespace, &d.job_id) {
+            let stable = record
+                .versions
+                .iter()
+                .rev()
+                .find(|v| v["Stable"].as_bool() == Some(true));
+            if let Some(stable) = stable {
+                let version = stable["Version"].as_u64().unwrap_or(0);
+                if jobspec::spec_identity(stable) != jobspec::spec_identity(record.current()) {
+                    description = format!("{description} - rolling back to job version {version}");
+                    revert_to = Some(version);
+                } else {
+                    description = format!(
+                        "{description} - not rolling back to stable job version {version} as current job has same specification"
+                    );
+                }
+            }
+        }
+        let index = self.bump();
+        let now = now_ns();
+        for (ids, health) in [(healthy, true), (unhealthy, false)] {
+            for alloc_id in ids {
+                if let Some(a) = self.allocs.get_mut(alloc_id) {
+                    a.healthy = Some(health);
+                    a.modify_index = index;
+                    a.modify_time = now;
+                    let payload = json!({"Allocation": crate::render::alloc_stub(a)});
+                    let ns = a.namespace.clone();
+                    self.emit("Allocation", "AllocationUpdated", alloc_id, &ns, payload);
+                }
+            }
+        }
+        if unhealthy.is_empty() {
+            self.update_deployment(id);
+        } else {
+            let allocs: Vec<(String, Option<bool>)> = self
+                .allocs
+                .values()
+                .filter(|a| a.deployment_id == id)
+                .map(|a| (a.task_group.clone(), a.healthy))
+                .collect();
+            if let Some(dm) = self.deployments.get_mut(id) {
+                for (name, group) in dm.groups.iter_mut() {
+                    let of_group = allocs.iter().filter(|(g, _)| g == name);
+                    group.healthy =
+                        of_group.clone().filter(|(_, h)| *h == Some(true)).count() as u64;
+                    group.unhealthy = of_group.filter(|(_, h)| *h == Some(false)).count() as u64;
+                }
+                dm.status = "failed".into();
+                dm.status_description = description;
+                dm.modify_index = index;
+                let dm = dm.clone();
+                let payload = json!({"Deployment": crate::render::deployment(&dm)});
+                self.emit(
+                    "Deployment",
+                    "DeploymentStatusUpdate",
+                    id,
+                    &dm.namespace,
+                    payload,
+                );
+            }
+            if let Some(version) = revert_to {
+                let _ = self.revert(&d.namespace, &d.job_id, version, None);
+            }
+        }
+        let eval = self.evaluate(&d.namespace, &d.job_id, "deployment-watcher", None);
+        Ok((eval, revert_to))
     }
 
     pub fn fail_deployment(&mut self, id: &str) -> Result<String, Refusal> {

@@ -54,7 +54,16 @@ impl World {
         }
         jobspec::canonicalize(&mut job, &namespace);
         jobspec::canonicalize_identities(&mut job);
+        let pool = jobspec::str_of(&job, "NodePool").to_string();
+        if !self.node_pools.contains_key(&pool) {
+            // `nomad/job_endpoint_hook_node_pool.go` validate.
+            return refuse(
+                500,
+                format!("job {id:?} is in nonexistent node pool {pool:?}"),
+            );
+        }
         let index = self.bump();
+        self.assign_scaling(&mut job, &namespace, &id, index);
         let now = now_ns();
         let record = self.jobs.entry(key.clone()).or_insert_with(|| JobRecord {
             namespace: namespace.clone(),
@@ -97,6 +106,7 @@ impl World {
         }
         record.modify_index = index;
         let job_modify_index = record.job_modify_index;
+        self.sync_scaling(&namespace, &id);
         let payload = json!({"Job": crate::render::job(self, &namespace, &id)});
         self.emit("Job", "JobRegistered", &id, &namespace, payload);
         let eval_id = self.evaluate(&namespace, &id, "job-register", None);
@@ -125,9 +135,19 @@ impl World {
         if purge {
             self.bump();
             self.jobs.remove(&key);
+            // `state_store.go` DeleteJobTxn deletes the job's scaling policies.
+            self.scaling_policies
+                .retain(|_, p| !(p.namespace == namespace && p.job_id == id));
             self.emit("Job", "JobDeregistered", id, namespace, payload);
         } else if !record.stopped() {
             job["Stop"] = json!(true);
+            // `nomad/fsm.go` handleJobDeregister: "Disable scaling policies to avoid
+            // monitoring stopped jobs".
+            for group in job["TaskGroups"].as_array_mut().into_iter().flatten() {
+                if group["Scaling"].is_object() {
+                    group["Scaling"]["Enabled"] = json!(false);
+                }
+            }
             self.register(job, namespace, None)?;
             self.emit("Job", "JobDeregistered", id, namespace, payload);
         }
@@ -169,6 +189,23 @@ impl World {
         };
         if count < 0 {
             return refuse(400, "scaling action count can't be negative");
+        }
+        // `nomad/job_endpoint.go` Scale: the group's scaling policy bounds the count.
+        if tg["Scaling"].is_object() {
+            let min = tg["Scaling"]["Min"].as_i64().unwrap_or(0);
+            let max = tg["Scaling"]["Max"].as_i64().unwrap_or(i64::MAX);
+            if count < min {
+                return refuse(
+                    400,
+                    format!("group count was less than scaling policy minimum: {count} < {min}"),
+                );
+            }
+            if max < count {
+                return refuse(
+                    400,
+                    format!("group count was greater than scaling policy maximum: {count} > {max}"),
+                );
+            }
         }
         tg["Count"] = json!(count);
         let outcome = self.register(job, namespace, None)?;
@@ -311,6 +348,86 @@ impl World {
         let mut job = target.clone();
         job["Stop"] = record.current()["Stop"].clone();
         self.register(job, namespace, None)
+    }
+
+    /// Gives each group's `Scaling` block its ID and indexes: the ID of the current
+    /// version's policy of the same type and group (`nomad/job_endpoint.go`
+    /// propagateScalingPolicyIDs) or a new one; the indexes of the stored policy when
+    /// nothing changed, else a ModifyIndex of this write (`state_store.go`
+    /// UpsertScalingPoliciesTxn, which compares all but the ID and indexes).
+    fn assign_scaling(&self, job: &mut Value, namespace: &str, id: &str, index: u64) {
+        let current = self.job(namespace, id).map(|r| r.current().clone());
+        for group in job["TaskGroups"].as_array_mut().into_iter().flatten() {
+            let name = jobspec::str_of(group, "Name").to_string();
+            let Some(scaling) = group.get_mut("Scaling").filter(|s| s.is_object()) else {
+                continue;
+            };
+            let kind = jobspec::str_of(scaling, "Type").to_string();
+            let previous_id = current
+                .as_ref()
+                .and_then(|j| {
+                    jobspec::groups(j)
+                        .into_iter()
+                        .find(|g| g["Name"] == name.as_str())
+                })
+                .map(|g| &g["Scaling"])
+                .filter(|s| s["Type"] == kind.as_str())
+                .and_then(|s| s["ID"].as_str())
+                .filter(|i| !i.is_empty())
+                .map(String::from);
+            scaling["ID"] = json!(previous_id.unwrap_or_else(new_id));
+            let stored = self.scaling_policies.values().find(|p| {
+                p.namespace == namespace && p.job_id == id && p.group == name && p.kind == kind
+            });
+            let (create, modify) = match stored {
+                Some(p) => {
+                    scaling["ID"] = json!(p.id);
+                    let same = p.min == scaling["Min"].as_i64().unwrap_or(0)
+                        && p.max == scaling["Max"].as_i64().unwrap_or(0)
+                        && p.enabled == scaling["Enabled"].as_bool().unwrap_or(true)
+                        && p.policy == scaling["Policy"];
+                    (p.create_index, if same { p.modify_index } else { index })
+                }
+                None => (index, index),
+            };
+            scaling["CreateIndex"] = json!(create);
+            scaling["ModifyIndex"] = json!(modify);
+        }
+    }
+
+    /// Makes the scaling policies table follow the job's current version
+    /// (`state_store.go` updateJobScalingPolicies: policies no longer in the job are
+    /// deleted, the others upserted).
+    fn sync_scaling(&mut self, namespace: &str, id: &str) {
+        let Some(record) = self.job(namespace, id) else {
+            return;
+        };
+        let policies: Vec<ScalingPolicy> = jobspec::groups(record.current())
+            .into_iter()
+            .filter(|g| g["Scaling"].is_object())
+            .map(|g| {
+                let s = &g["Scaling"];
+                ScalingPolicy {
+                    id: jobspec::str_of(s, "ID").to_string(),
+                    namespace: namespace.to_string(),
+                    job_id: id.to_string(),
+                    group: jobspec::str_of(g, "Name").to_string(),
+                    kind: jobspec::str_of(s, "Type").to_string(),
+                    min: s["Min"].as_i64().unwrap_or(0),
+                    max: s["Max"].as_i64().unwrap_or(0),
+                    enabled: s["Enabled"].as_bool().unwrap_or(true),
+                    policy: s["Policy"].clone(),
+                    create_index: s["CreateIndex"].as_u64().unwrap_or(0),
+                    modify_index: s["ModifyIndex"].as_u64().unwrap_or(0),
+                }
+            })
+            .collect();
+        self.scaling_policies.retain(|pid, p| {
+            !(p.namespace == namespace && p.job_id == id) || policies.iter().any(|n| n.id == *pid)
+        });
+        for p in policies {
+            self.scaling_policies.insert(p.id.clone(), p);
+        }
     }
 
     pub fn force_evaluate(&mut self, namespace: &str, id: &str) -> Result<WriteOutcome, Refusal> {

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeSet;
 
+use serde_json::json;
+
 use super::{Refusal, refuse};
+use crate::jobspec;
 use crate::world::*;
 
 impl World {
@@ -62,6 +65,60 @@ impl World {
         }
         self.node_event(node_id, "NodeDrain", "Node drain complete");
         Ok(evals)
+    }
+
+    /// Purges a node (`nomad/node_endpoint.go` Deregister and createNodeEvals): the
+    /// node is gone from the state store, the scheduler finds its allocations lost (on a
+    /// node that no longer exists), and there is a `node-update` evaluation for every job
+    /// with an allocation on it (sysbatch jobs excepted) and every system job of its
+    /// pool and datacenter. Returns the evaluations and the index of the removal.
+    pub fn purge_node(&mut self, node_id: &str) -> Result<(Vec<String>, u64), Refusal> {
+        let Some(position) = self.nodes.iter().position(|n| n.id == node_id) else {
+            return refuse(500, "node not found");
+        };
+        let index = self.bump();
+        let node = self.nodes.remove(position);
+        let payload = json!({"Node": crate::render::node(&node)});
+        self.emit("Node", "NodeDeregistration", node_id, "", payload);
+        let mut jobs: Vec<(String, String)> = Vec::new();
+        for a in self.allocs.values().filter(|a| a.node_id == node_id) {
+            let key = (a.namespace.clone(), a.job_id.clone());
+            if a.job_type != "sysbatch" && !jobs.contains(&key) {
+                jobs.push(key);
+            }
+        }
+        for r in self.jobs.values() {
+            let job = r.current();
+            let pool = jobspec::str_of(job, "NodePool");
+            let in_dc = job["Datacenters"].as_array().is_none_or(|dcs| {
+                dcs.iter().any(|d| {
+                    let d = d.as_str().unwrap_or("");
+                    d == "*" || d == node.datacenter
+                })
+            });
+            let key = (r.namespace.clone(), r.id.clone());
+            if r.job_type() == "system"
+                && (pool == "all" || pool == node.pool)
+                && in_dc
+                && !jobs.contains(&key)
+            {
+                jobs.push(key);
+            }
+        }
+        let lost: Vec<String> = self
+            .allocs
+            .values()
+            .filter(|a| a.node_id == node_id && a.holds_resources())
+            .map(|a| a.id.clone())
+            .collect();
+        for id in lost {
+            self.finish_alloc(&id, "lost", "alloc is lost since its node is down");
+        }
+        let evals = jobs
+            .into_iter()
+            .map(|(ns, job)| self.evaluate(&ns, &job, "node-update", Some(node_id)))
+            .collect();
+        Ok((evals, index))
     }
 
     pub fn set_eligibility(&mut self, node_id: &str, eligible: bool) -> Result<(), Refusal> {

@@ -38,7 +38,7 @@ impl World {
         let mut filtered = 0;
         let mut eligible = Vec::new();
         for (i, node) in self.nodes.iter().enumerate() {
-            if pool != "all" && pool != "default" {
+            if pool != "all" && pool != node.pool {
                 continue;
             }
             let ready =

@@ -64,6 +64,12 @@ impl World {
         let mut stops: Vec<(String, &'static str)> = Vec::new();
         let mut inplace: Vec<String> = Vec::new();
         let mut canary_groups: BTreeMap<String, u64> = BTreeMap::new();
+        // A paused deployment of this version places nothing more (the reconciler's
+        // DeploymentPaused, `scheduler/reconciler/reconcile_cluster.go`): no canaries, no
+        // destructive updates, no new allocations, until it is resumed.
+        let paused = active_deployment
+            .as_ref()
+            .is_some_and(|d| d.job_version == version && d.status == "paused");
 
         for group in jobspec::groups(&job) {
             let name = jobspec::str_of(group, "Name").to_string();
@@ -78,6 +84,9 @@ impl World {
                 } else {
                     self.eligible_nodes(&job).0.len() as u64
                 };
+            }
+            if paused && !stopped {
+                continue;
             }
             let identity = jobspec::group_identity(group);
             let allocs: Vec<Alloc> = self

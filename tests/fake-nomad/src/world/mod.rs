@@ -13,6 +13,7 @@ mod nodes;
 mod records;
 mod services;
 mod variables;
+mod volumes;
 
 use std::collections::BTreeMap;
 use std::sync::Weak;
@@ -36,6 +37,14 @@ pub struct World {
     pub allocs: BTreeMap<String, Alloc>,
     pub deployments: BTreeMap<String, Deployment>,
     pub namespaces: BTreeMap<String, Namespace>,
+    /// Node pools by name.
+    pub node_pools: BTreeMap<String, NodePool>,
+    /// Scaling policies by ID.
+    pub scaling_policies: BTreeMap<String, ScalingPolicy>,
+    /// CSI volumes by (namespace, ID), the order of Nomad's `csi_volumes` table.
+    pub csi_volumes: BTreeMap<(String, String), CsiVolumeRecord>,
+    /// Dynamic host volumes by (namespace, ID).
+    pub host_volumes: BTreeMap<(String, String), HostVolumeRecord>,
     /// Nomad Variables by (namespace, path), the order Nomad's state store keeps them in.
     pub variables: BTreeMap<(String, String), Variable>,
     /// The index of the last write to the variables (Nomad's `variables` table index).
@@ -54,11 +63,32 @@ impl World {
             allocs: BTreeMap::new(),
             deployments: BTreeMap::new(),
             namespaces: BTreeMap::new(),
+            node_pools: BTreeMap::new(),
+            scaling_policies: BTreeMap::new(),
+            csi_volumes: BTreeMap::new(),
+            host_volumes: BTreeMap::new(),
             variables: BTreeMap::new(),
             variables_index: 0,
             events: Vec::new(),
             step: options.step,
         };
+        // The built-in node pools, which Nomad's state store writes at index 1
+        // (`state_store_node_pools.go` nodePoolInit).
+        for (name, description) in [
+            ("all", "Node pool with all nodes in the cluster."),
+            ("default", "Default node pool."),
+        ] {
+            world.node_pools.insert(
+                name.to_string(),
+                NodePool {
+                    name: name.into(),
+                    description: description.into(),
+                    meta: BTreeMap::new(),
+                    create_index: 1,
+                    modify_index: 1,
+                },
+            );
+        }
         world.add_namespace("default", "Default shared namespace");
         for ns in &options.namespaces {
             world.add_namespace(ns, "");
@@ -69,7 +99,26 @@ impl World {
             options.datacenters.clone()
         };
         for i in 0..options.nodes {
-            world.add_node(&dcs[i % dcs.len()], options.node_cpu, options.node_memory);
+            let pick = |list: &[String], default: &str| {
+                if list.is_empty() {
+                    default.to_string()
+                } else {
+                    list[i % list.len()].clone()
+                }
+            };
+            world.add_node_with(
+                &dcs[i % dcs.len()],
+                &pick(&options.node_pools, "default"),
+                &pick(&options.node_classes, ""),
+                options.node_cpu,
+                options.node_memory,
+            );
+        }
+        for volume in &options.csi_volumes {
+            world.add_csi_volume(volume.clone());
+        }
+        for volume in &options.host_volumes {
+            world.add_host_volume(volume.clone());
         }
         world
     }

@@ -4,11 +4,37 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{Node, NodeEvent, World, new_id, now_ns};
+use super::{Node, NodeEvent, NodePool, World, new_id, now_ns};
 
 impl World {
     pub fn add_node(&mut self, datacenter: &str, cpu: u64, memory: u64) -> String {
+        self.add_node_with(datacenter, "default", "", cpu, memory)
+    }
+
+    /// Registers a node in a pool and class. A pool Nomad does not have yet is created
+    /// with the node (`state_store_node_pools.go` fetchOrCreateNodePoolTxn: the name
+    /// only, at the node's index).
+    pub fn add_node_with(
+        &mut self,
+        datacenter: &str,
+        pool: &str,
+        class: &str,
+        cpu: u64,
+        memory: u64,
+    ) -> String {
         let index = self.bump();
+        if !self.node_pools.contains_key(pool) {
+            self.node_pools.insert(
+                pool.to_string(),
+                NodePool {
+                    name: pool.into(),
+                    description: String::new(),
+                    meta: BTreeMap::new(),
+                    create_index: index,
+                    modify_index: index,
+                },
+            );
+        }
         let n = self.nodes.len() + 1;
         let now = now_ns();
         let node = Node {
@@ -25,6 +51,8 @@ impl World {
             last_drain: None,
             meta: BTreeMap::new(),
             static_meta: BTreeMap::from([("rack".to_string(), format!("r{}", 1 + n % 2))]),
+            pool: pool.into(),
+            class: class.into(),
             events: vec![NodeEvent {
                 message: "Node registered".into(),
                 subsystem: "Cluster".into(),

@@ -1,5 +1,5 @@
-//! The records the world keeps: nodes, jobs, evaluations, allocations and their
-//! tasks, deployments, namespaces and events.
+//! The records the world keeps: nodes and node pools, jobs, evaluations, allocations and
+//! their tasks, deployments, scaling policies, volumes, namespaces and events.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -40,6 +40,10 @@ pub struct Node {
     pub last_drain: Option<(i64, i64, String)>,
     pub meta: BTreeMap<String, String>,
     pub static_meta: BTreeMap<String, String>,
+    /// `NodePool` (`default` unless the node registered in another).
+    pub pool: String,
+    /// `NodeClass` (empty unless set).
+    pub class: String,
     pub events: Vec<NodeEvent>,
     pub status_updated_at: i64,
     pub create_index: u64,
@@ -258,4 +262,52 @@ pub struct Event {
     pub namespace: String,
     pub index: u64,
     pub payload: Value,
+}
+
+/// A node pool (`structs.NodePool`): the built-in `all` and `default`, and those nodes
+/// registered in.
+#[derive(Debug, Clone)]
+pub struct NodePool {
+    pub name: String,
+    pub description: String,
+    pub meta: BTreeMap<String, String>,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+/// A task group's scaling policy (`structs.ScalingPolicy` of type `horizontal`), kept
+/// from the job's `TaskGroups[].Scaling` block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalingPolicy {
+    pub id: String,
+    pub namespace: String,
+    pub job_id: String,
+    pub group: String,
+    pub kind: String,
+    pub min: i64,
+    pub max: i64,
+    pub enabled: bool,
+    pub policy: Value,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+/// A registered CSI volume, with the indexes and times of its registration.
+#[derive(Debug, Clone)]
+pub struct CsiVolumeRecord {
+    pub spec: crate::volumes::CsiVolume,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub create_time: i64,
+}
+
+/// A dynamic host volume on a node, with its node's pool and its indexes and times.
+#[derive(Debug, Clone)]
+pub struct HostVolumeRecord {
+    pub spec: crate::volumes::HostVolume,
+    pub node_id: String,
+    pub node_pool: String,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub create_time: i64,
 }

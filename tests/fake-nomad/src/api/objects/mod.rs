@@ -1,5 +1,6 @@
-//! Allocations, evaluations, deployments, nodes and node metadata, native services and
-//! check results, Nomad Variables.
+//! Allocations, evaluations, deployments, nodes and node metadata, node pools, native
+//! services and check results, Nomad Variables, volumes, scaling policies, prefix search
+//! and the caller's token.
 //!
 //! This file holds the shapes the handlers share: namespaced lists, reads of one
 //! namespaced object and writes on one.
@@ -9,8 +10,13 @@ mod deployments;
 mod evaluations;
 mod metadata;
 mod nodes;
+mod pools;
+mod scaling;
+mod search;
 mod services;
+mod tokens;
 mod variables;
+mod volumes;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -21,15 +27,26 @@ use crate::acl::Need;
 use crate::api::{authorize, block, json, namespace_of, paginate, text, visible};
 use crate::world::World;
 
-pub use allocations::{allocation, allocations, restart_allocation, stop_allocation};
-pub use deployments::{deployment, deployment_allocations, deployments, fail, promote};
+pub use allocations::{
+    allocation, allocation_stats, allocations, restart_allocation, signal_allocation,
+    stop_allocation,
+};
+pub use deployments::{
+    allocation_health, deployment, deployment_allocations, deployments, fail, pause, promote,
+    unblock,
+};
 pub use evaluations::{evaluation, evaluation_allocations, evaluations};
 pub use metadata::{metadata, set_metadata};
-pub use nodes::{drain, eligibility, node, node_allocations, nodes};
+pub use nodes::{drain, eligibility, node, node_allocations, nodes, purge};
+pub use pools::{node_pool, node_pools};
+pub use scaling::{scaling_policies, scaling_policy};
+pub use search::search;
 pub use services::{allocation_checks, service, services};
+pub use tokens::token_self;
 pub use variables::{
     var_delete, var_invalid_method, var_missing_path, var_put, var_read, vars, vars_invalid_method,
 };
+pub use volumes::{csi_volume, host_volume, volumes};
 
 type Query = std::collections::HashMap<String, String>;
 
