@@ -198,12 +198,11 @@ pub fn kind_of(operation: &str) -> Option<&'static str> {
         "unblock_deployment" => "unblock",
         "set_allocation_health" => "set-health",
         "purge_node" => "purge-node",
-        "signal_allocation" => "signal",
         _ => return None,
     })
 }
 
-pub const KINDS: [&str; 20] = [
+pub const KINDS: [&str; 19] = [
     "create",
     "submit",
     "stop",
@@ -223,5 +222,4 @@ pub const KINDS: [&str; 20] = [
     "unblock",
     "set-health",
     "purge-node",
-    "signal",
 ];

@@ -227,6 +227,138 @@ impl Service {
         .await
     }
 
+    /// Sends a signal (`SIGHUP`, `SIGUSR1`...) to one task of the allocation, or to all.
+    /// Audited; Nomad records it as a `Signaling` task event.
+    pub async fn signal_allocation(
+        &self,
+        who: &Principal,
+        alloc_id: &str,
+        namespace: Option<&str>,
+        signal: &str,
+        task: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let namespace = self.namespace(namespace);
+        let call = WriteCall::in_namespace(
+            "signal_allocation",
+            &namespace,
+            serde_json::json!({"alloc_id": alloc_id, "signal": signal, "task": task}),
+        );
+        self.audited(who, call, async {
+            let valid = signal.len() <= 16
+                && signal.starts_with("SIG")
+                && signal[3..].chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                && signal.len() > 3;
+            if !valid {
+                return Err(super::jobs::invalid(
+                    "signal",
+                    format!("'{signal}' is not a signal name; use one such as SIGHUP, SIGUSR1 or SIGTERM"),
+                ));
+            }
+            let alloc = self.read_allocation(who, alloc_id, &namespace).await?;
+            if let Some(task) = task
+                && !alloc.task_states.is_empty()
+                && !alloc.task_states.contains_key(task)
+            {
+                let tasks: Vec<&str> = alloc.task_states.keys().map(String::as_str).collect();
+                return Err(super::jobs::invalid(
+                    "task",
+                    format!("allocation '{alloc_id}' has no task '{task}'; its tasks: {}", tasks.join(", ")),
+                ));
+            }
+            self.nomad
+                .signal_allocation(alloc_id, signal, task, &self.in_namespace(&namespace))
+                .await
+                .map_err(|e| {
+                    ServiceError::from_nomad(e, || {
+                        format!("allocation '{alloc_id}' not found in namespace '{namespace}'")
+                    })
+                })
+        })
+        .await
+    }
+
+    /// What each task of an allocation uses now (CPU in MHz, memory in bytes) against what
+    /// it reserved, from the allocation's client.
+    pub async fn get_allocation_usage(
+        &self,
+        who: &Principal,
+        alloc_id: &str,
+        namespace: Option<&str>,
+    ) -> Result<AllocationUsage, ServiceError> {
+        let namespace = self.namespace(namespace);
+        self.allow(who, Access::Read, Some(&namespace), "get_allocation_usage")
+            .await?;
+        let alloc = self.read_allocation(who, alloc_id, &namespace).await?;
+        let stats = self
+            .nomad
+            .allocation_stats(&alloc.id, &self.in_namespace(&alloc.namespace))
+            .await
+            .map_err(|e| {
+                ServiceError::from_nomad(e, || {
+                    format!("the usage of allocation '{alloc_id}' is not available: its client may be down or it was garbage-collected")
+                })
+            })?;
+        let tasks = stats
+            .tasks
+            .iter()
+            .map(|(name, usage)| {
+                let reserved = alloc.task_resources.get(name);
+                let cpu_reserved = reserved.and_then(|r| r.cpu).filter(|c| *c > 0);
+                let memory_reserved = reserved.and_then(|r| r.memory_mb).filter(|m| *m > 0);
+                let memory = &usage.resource_usage.memory_stats;
+                let cpu = &usage.resource_usage.cpu_stats;
+                // RSS when the driver measures it, else the cgroup's usage.
+                let memory_bytes = if memory.measured.iter().any(|m| m == "RSS") || memory.rss > 0 {
+                    memory.rss
+                } else {
+                    memory.usage
+                };
+                TaskUsage {
+                    task: name.clone(),
+                    cpu_mhz: (cpu.total_ticks * 10.0).round() / 10.0,
+                    cpu_mhz_reserved: cpu_reserved,
+                    cpu_percent_of_reserved: cpu_reserved
+                        .map(|r| (cpu.total_ticks / r as f64 * 1000.0).round() / 10.0),
+                    cpu_throttled_periods: cpu.throttled_periods,
+                    memory_bytes,
+                    memory_max_bytes: memory.max_usage,
+                    memory_mb_reserved: memory_reserved,
+                    memory_percent_of_reserved: memory_reserved.map(|r| {
+                        (memory_bytes as f64 / (r as f64 * 1024.0 * 1024.0) * 1000.0).round() / 10.0
+                    }),
+                }
+            })
+            .collect::<Vec<_>>();
+        let note = if alloc.client_status != "running" {
+            Some(format!(
+                "the allocation is {}: its tasks use nothing now",
+                alloc.client_status
+            ))
+        } else {
+            tasks
+                .iter()
+                .filter(|t| t.memory_percent_of_reserved.is_some_and(|p| p >= 90.0))
+                .map(|t| {
+                    format!(
+                        "task {} uses {}% of its memory: near its limit, it may be killed (OOM); raise memory",
+                        t.task,
+                        t.memory_percent_of_reserved.unwrap_or_default()
+                    )
+                })
+                .next()
+        };
+        Ok(AllocationUsage {
+            alloc_id: alloc.id,
+            namespace: alloc.namespace,
+            job_id: alloc.job_id,
+            node_id: alloc.node_id,
+            client_status: alloc.client_status,
+            measured_at: timestamp(stats.timestamp),
+            tasks,
+            note,
+        })
+    }
+
     /// Stops the allocation; the scheduler places a replacement if the job still wants one.
     /// A tracked write (`reschedule`): its operation ends when the job's allocations run
     /// again.
@@ -265,6 +397,38 @@ impl Service {
         })
         .await
     }
+}
+
+/// What one task uses now against what it reserved.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct TaskUsage {
+    pub task: String,
+    /// CPU used, in MHz.
+    pub cpu_mhz: f64,
+    pub cpu_mhz_reserved: Option<i64>,
+    pub cpu_percent_of_reserved: Option<f64>,
+    /// Periods the kernel held the task back for using more CPU than it may.
+    pub cpu_throttled_periods: u64,
+    /// Memory used (resident set), in bytes.
+    pub memory_bytes: u64,
+    /// The most it has used, in bytes.
+    pub memory_max_bytes: u64,
+    pub memory_mb_reserved: Option<i64>,
+    pub memory_percent_of_reserved: Option<f64>,
+}
+
+/// An allocation's resource usage, per task.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct AllocationUsage {
+    pub alloc_id: String,
+    pub namespace: String,
+    pub job_id: String,
+    pub node_id: String,
+    pub client_status: String,
+    pub measured_at: Option<String>,
+    pub tasks: Vec<TaskUsage>,
+    /// What stands out: a task near its memory limit, or an allocation not running.
+    pub note: Option<String>,
 }
 
 /// A stopped allocation.

@@ -1,6 +1,7 @@
 //! Cluster lookups (search by ID prefix, the gateway's own Nomad token, volumes, scaling
 //! policies), node filters, pools and purge, and deployment controls (pause and resume,
-//! unblock, allocation health), over REST and MCP against the fake Nomad. Scope and
+//! unblock, allocation health), allocation usage and signals, over REST and MCP against
+//! the fake Nomad. Scope and
 //! namespace refusals of every route are in `auth.rs`'s matrix.
 
 use std::time::Duration;
@@ -447,4 +448,98 @@ async fn deployments_pause_resume_and_take_allocation_health_by_hand() {
     assert!(refused.contains("terminal deployment"), "{refused}");
     let unblock = tool_error(&client, "unblock_deployment", json!({"deployment_id": id})).await;
     assert!(unblock.contains("terminal deployment"), "{unblock}");
+}
+
+#[tokio::test]
+async fn allocation_usage_is_measured_against_the_reservation_and_signals_reach_the_task() {
+    let fake = FakeNomad::start(Options::default()).await;
+    register(&fake, service_job("web", 1)).await;
+    fake.settle(Duration::from_secs(5)).await;
+    let allocs: Value = reqwest::get(format!("{}/v1/job/web/allocations", fake.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let alloc = allocs[0]["ID"].as_str().unwrap().to_string();
+    let setup = Setup::start(&fake, &[]).await;
+    let client = setup.client().await;
+    let tools = client.list_all_tools().await.unwrap();
+
+    // The fake's client reports a quarter of the reservation: 25 of 100 MHz, 16 of 64 MiB.
+    let usage = ok(
+        &client,
+        &tools,
+        "get_allocation_usage",
+        json!({"alloc_id": alloc}),
+    )
+    .await;
+    let task = &usage["tasks"][0];
+    assert_eq!(task["task"], "server");
+    assert_eq!(
+        (
+            task["cpu_mhz_reserved"].clone(),
+            task["cpu_percent_of_reserved"].clone()
+        ),
+        (json!(100), json!(25.0)),
+        "{usage:#}"
+    );
+    assert_eq!(task["memory_bytes"], json!(16 * 1024 * 1024));
+    assert_eq!(task["memory_percent_of_reserved"], json!(25.0));
+    let (status, rest) = setup
+        .get(&format!("/api/v1/allocations/{alloc}/usage"))
+        .await;
+    assert_eq!(
+        (status, rest["tasks"].clone()),
+        (200, usage["tasks"].clone())
+    );
+
+    let signalled = ok(
+        &client,
+        &tools,
+        "signal_allocation",
+        json!({"alloc_id": alloc, "signal": "SIGHUP", "task": "server"}),
+    )
+    .await;
+    assert_eq!(signalled["signal"], "SIGHUP");
+    let read: Value = reqwest::get(format!("{}/v1/allocation/{alloc}", fake.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events = read["TaskStates"]["server"]["Events"].as_array().unwrap();
+    assert!(
+        events.iter().any(|e| e["Type"] == "Signaling"),
+        "Nomad recorded the signal: {events:?}"
+    );
+    let (status, problem) = setup
+        .post(
+            &format!("/api/v1/allocations/{alloc}/signal"),
+            json!({"signal": "reload"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem
+            .to_string()
+            .contains("'reload' is not a signal name")
+    );
+    let wrong = tool_error(
+        &client,
+        "signal_allocation",
+        json!({"alloc_id": alloc, "signal": "SIGHUP", "task": "nginx"}),
+    )
+    .await;
+    assert!(
+        wrong.contains("has no task 'nginx'; its tasks: server"),
+        "{wrong}"
+    );
+    assert_eq!(
+        fake_requests(&fake, &format!("/v1/client/allocation/{alloc}/signal"))
+            .await
+            .len(),
+        1,
+        "refused signals reach no Nomad"
+    );
 }

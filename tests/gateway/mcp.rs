@@ -179,8 +179,9 @@ fn conforms(value: &Value, schema: &Value, root: &Value, at: &str, partial: bool
     }
 }
 
-const READ_ONLY: [&str; 34] = [
+const READ_ONLY: [&str; 35] = [
     "list_jobs",
+    "get_allocation_usage",
     "search_ids",
     "get_nomad_identity",
     "list_volumes",
@@ -215,8 +216,9 @@ const READ_ONLY: [&str; 34] = [
     "list_operations",
     "wait_for_operation",
 ];
-const DESTRUCTIVE: [&str; 9] = [
+const DESTRUCTIVE: [&str; 10] = [
     "stop_job",
+    "signal_allocation",
     "purge_node",
     "set_allocation_health",
     "delete_variable",
@@ -238,7 +240,7 @@ async fn every_tool_is_described_for_an_agent() {
     assert!(info.capabilities.prompts.is_some());
 
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 56, "one tool per service operation");
+    assert_eq!(tools.len(), 58, "one tool per service operation");
     for tool in &tools {
         let name = tool.name.as_ref();
         assert!(

@@ -8,6 +8,8 @@ use crate::support::{Gateway, TestDb, base_env};
 /// Every REST route, as the README lists them.
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/search"),
+    ("get", "/api/v1/allocations/{alloc_id}/usage"),
+    ("post", "/api/v1/allocations/{alloc_id}/signal"),
     ("get", "/api/v1/cluster/identity"),
     ("get", "/api/v1/volumes"),
     ("get", "/api/v1/volumes/{volume_id}"),

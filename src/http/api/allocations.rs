@@ -13,7 +13,9 @@ use super::operations::Write;
 use super::{ApiResult, InNamespace, Problems};
 use crate::http::ApiError;
 use crate::http::Caller;
-use crate::service::allocations::{AllocationDetail, AllocationRow, AllocationStop};
+use crate::service::allocations::{
+    AllocationDetail, AllocationRow, AllocationStop, AllocationUsage,
+};
 use crate::service::logs::{LogsRequest, LogsResult};
 use crate::service::{Page, PageRequest};
 use crate::state::AppState;
@@ -25,6 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_allocation))
         .routes(routes!(restart_allocation))
         .routes(routes!(stop_allocation))
+        .routes(routes!(signal_allocation))
+        .routes(routes!(get_allocation_usage))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -142,6 +146,72 @@ async fn restart_allocation(
         .restart_allocation(&who, &alloc_id, namespace, body.task.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SignalBody {
+    /// The signal's name: `SIGHUP`, `SIGUSR1`, `SIGTERM`...
+    signal: String,
+    /// Signal only this task; every task when left out.
+    #[serde(default)]
+    task: Option<String>,
+}
+
+/// Send a signal to an allocation's tasks
+///
+/// To one task, or to all of them; Nomad records a `Signaling` task event. Audited.
+#[utoipa::path(
+    post,
+    path = "/api/v1/allocations/{alloc_id}/signal",
+    tag = "allocations",
+    params(("alloc_id" = String, Path, description = "The allocation's ID"), InNamespace),
+    request_body = SignalBody,
+    responses((status = 204, description = "Sent"), Problems)
+)]
+async fn signal_allocation(
+    Caller(who): Caller,
+    State(state): State<AppState>,
+    PathParams(alloc_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+    JsonBody(body): JsonBody<SignalBody>,
+) -> Result<StatusCode, ApiError> {
+    let namespace = query.namespace.as_deref();
+    state
+        .service
+        .signal_allocation(
+            &who,
+            &alloc_id,
+            namespace,
+            &body.signal,
+            body.task.as_deref(),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Read an allocation's resource usage
+///
+/// Per task, the CPU (MHz) and memory (bytes) it uses now against what it reserved, from
+/// the allocation's client, with a note when a task is near its memory limit.
+#[utoipa::path(
+    get,
+    path = "/api/v1/allocations/{alloc_id}/usage",
+    tag = "allocations",
+    params(("alloc_id" = String, Path, description = "The allocation's ID"), InNamespace),
+    responses((status = 200, description = "Usage per task", body = AllocationUsage), Problems)
+)]
+async fn get_allocation_usage(
+    Caller(who): Caller,
+    State(state): State<AppState>,
+    PathParams(alloc_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+) -> ApiResult<AllocationUsage> {
+    let usage = state
+        .service
+        .get_allocation_usage(&who, &alloc_id, query.namespace.as_deref())
+        .await?;
+    Ok(Json(usage))
 }
 
 /// Stop an allocation

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::operation_text;
 use crate::service::PageRequest;
-use crate::service::allocations::{AllocationDetail, AllocationRow, AllocationStop};
+use crate::service::allocations::{
+    AllocationDetail, AllocationRow, AllocationStop, AllocationUsage,
+};
 use crate::service::logs::{LogStream, LogsRequest, LogsResult};
 use crate::service::policy::Access;
 
@@ -77,6 +79,43 @@ pub fn tools() -> Vec<ToolDef> {
             },
         ),
         define(
+            "get_allocation_usage",
+            "Get an allocation's resource usage",
+            "Show what each task of an allocation uses now, CPU (MHz) and memory, against what it \
+             reserved; says when a task is near its memory limit.",
+            Kind::Read,
+            Access::Read,
+            |ctx: Ctx, input: AllocationRef| async move {
+                ctx.service
+                    .get_allocation_usage(&ctx.who, &input.alloc_id, input.namespace.as_deref())
+                    .await
+            },
+        ),
+        define(
+            "signal_allocation",
+            "Send a signal to a task",
+            "Send a signal (SIGHUP, SIGUSR1, SIGTERM...) to one task of an allocation, or to all; \
+             e.g. to make a task reload its configuration.",
+            Kind::Destructive { idempotent: false },
+            Access::Write,
+            |ctx: Ctx, input: SignalInput| async move {
+                ctx.service
+                    .signal_allocation(
+                        &ctx.who,
+                        &input.alloc_id,
+                        input.namespace.as_deref(),
+                        &input.signal,
+                        input.task.as_deref(),
+                    )
+                    .await?;
+                Ok(AllocationSignalled {
+                    alloc_id: input.alloc_id,
+                    signal: input.signal,
+                    task: input.task,
+                })
+            },
+        ),
+        define(
             "get_job_logs",
             "Read a job's task logs",
             "Read the last lines of a task's stdout or stderr: the job's newest allocation and its \
@@ -144,6 +183,79 @@ pub struct RestartAllocationInput {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct SignalInput {
+    /// The allocation's full ID.
+    pub alloc_id: String,
+    /// The signal's name, e.g. `SIGHUP`.
+    pub signal: String,
+    /// Only this task (default: every task).
+    #[serde(default)]
+    pub task: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// A signal sent to an allocation's tasks.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AllocationSignalled {
+    pub alloc_id: String,
+    pub signal: String,
+    /// The task signalled; every task when absent.
+    pub task: Option<String>,
+}
+
+impl Summary for AllocationSignalled {
+    fn summary(&self) -> String {
+        match &self.task {
+            Some(task) => format!(
+                "Sent {} to task '{task}' of allocation {}.",
+                self.signal, self.alloc_id
+            ),
+            None => format!(
+                "Sent {} to every task of allocation {}.",
+                self.signal, self.alloc_id
+            ),
+        }
+    }
+}
+
+impl Summary for AllocationUsage {
+    fn summary(&self) -> String {
+        let tasks: Vec<String> = self
+            .tasks
+            .iter()
+            .map(|t| {
+                let cpu = match (t.cpu_mhz_reserved, t.cpu_percent_of_reserved) {
+                    (Some(r), Some(p)) => format!("CPU {} of {r} MHz ({p}%)", t.cpu_mhz),
+                    _ => format!("CPU {} MHz", t.cpu_mhz),
+                };
+                let mib = t.memory_bytes as f64 / 1_048_576.0;
+                let memory = match (t.memory_mb_reserved, t.memory_percent_of_reserved) {
+                    (Some(r), Some(p)) => format!("memory {mib:.1} of {r} MiB ({p}%)"),
+                    _ => format!("memory {mib:.1} MiB"),
+                };
+                format!("{}: {cpu}, {memory}", t.task)
+            })
+            .collect();
+        let mut text = format!(
+            "Allocation {} ({}): {}.",
+            self.alloc_id,
+            self.client_status,
+            if tasks.is_empty() {
+                "no task measured".into()
+            } else {
+                tasks.join("; ")
+            }
+        );
+        if let Some(note) = &self.note {
+            text.push_str(&format!(" Note: {note}."));
+        }
+        text
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StopAllocationInput {
     /// The allocation's full ID.
     pub alloc_id: String,
@@ -192,7 +304,7 @@ pub struct LogsInput {
     pub max_bytes: Option<u64>,
 }
 
-/// One page of a job's allocations.
+/// An allocation whose tasks were restarted.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AllocationRestarted {
     pub alloc_id: String,

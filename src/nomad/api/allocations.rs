@@ -1,4 +1,5 @@
-//! `/v1/allocations`, `/v1/allocation/:alloc_id` and the client allocation restart.
+//! `/v1/allocations`, `/v1/allocation/:alloc_id`, and the client allocation restart, signal
+//! and resource usage.
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -7,7 +8,7 @@ use serde_json::json;
 use crate::nomad::client::{Call, NomadClient, segment};
 use crate::nomad::error::NomadError;
 use crate::nomad::query::{QueryOptions, Response};
-use crate::nomad::types::Allocation;
+use crate::nomad::types::{AllocResourceUsage, Allocation};
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
@@ -75,6 +76,40 @@ impl NomadClient {
             path: format!("/v1/client/allocation/{}/restart", segment(id)),
         };
         let _: serde_json::Value = self
+            .write(call, Method::POST, options, &[], Some(&body))
+            .await?;
+        Ok(())
+    }
+
+    /// What the allocation's tasks use now, asked of its client through the servers.
+    pub async fn allocation_stats(
+        &self,
+        alloc_id: &str,
+        options: &QueryOptions,
+    ) -> Result<AllocResourceUsage, NomadError> {
+        let call = Call {
+            operation: "read the allocation's resource usage",
+            template: "/v1/client/allocation/{alloc_id}/stats",
+            path: format!("/v1/client/allocation/{}/stats", segment(alloc_id)),
+        };
+        Ok(self.get(call, options, &[]).await?.value)
+    }
+
+    /// Sends a signal to one task of the allocation, or to all of them (`task` empty).
+    pub async fn signal_allocation(
+        &self,
+        alloc_id: &str,
+        signal: &str,
+        task: Option<&str>,
+        options: &QueryOptions,
+    ) -> Result<(), NomadError> {
+        let call = Call {
+            operation: "signal the allocation",
+            template: "/v1/client/allocation/{alloc_id}/signal",
+            path: format!("/v1/client/allocation/{}/signal", segment(alloc_id)),
+        };
+        let body = serde_json::json!({ "Signal": signal, "Task": task.unwrap_or_default() });
+        let _: serde::de::IgnoredAny = self
             .write(call, Method::POST, options, &[], Some(&body))
             .await?;
         Ok(())

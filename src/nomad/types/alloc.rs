@@ -40,6 +40,61 @@ pub struct Allocation {
     pub modify_index: u64,
     pub create_time: i64,
     pub modify_time: i64,
+    /// Per task, what it reserved (Nomad marks it deprecated but still sends it with the
+    /// allocation; its job's task resources say the same).
+    #[serde(deserialize_with = "null_default")]
+    pub task_resources: BTreeMap<String, super::Resources>,
+}
+
+/// `GET /v1/client/allocation/:id/stats` (`cstructs.AllocResourceUsage`): what the
+/// allocation and each of its tasks use now, as its client measures it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AllocResourceUsage {
+    pub resource_usage: ResourceUsage,
+    #[serde(deserialize_with = "null_default")]
+    pub tasks: BTreeMap<String, TaskResourceUsage>,
+    pub timestamp: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TaskResourceUsage {
+    pub resource_usage: ResourceUsage,
+    pub timestamp: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ResourceUsage {
+    pub memory_stats: MemoryStats,
+    pub cpu_stats: CpuStats,
+}
+
+/// Bytes; `Measured` names the fields the task driver fills in.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MemoryStats {
+    #[serde(rename = "RSS")]
+    pub rss: u64,
+    pub cache: u64,
+    pub swap: u64,
+    pub usage: u64,
+    pub max_usage: u64,
+    #[serde(deserialize_with = "null_default")]
+    pub measured: Vec<String>,
+}
+
+/// `TotalTicks` is MHz used; `Percent` is of one core.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CpuStats {
+    pub total_ticks: f64,
+    pub percent: f64,
+    pub throttled_periods: u64,
+    pub throttled_time: u64,
+    #[serde(deserialize_with = "null_default")]
+    pub measured: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
