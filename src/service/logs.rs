@@ -16,6 +16,16 @@ pub enum LogStream {
     Stderr,
 }
 
+impl LogStream {
+    /// The log's name in Nomad's `type` parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogStream::Stdout => "stdout",
+            LogStream::Stderr => "stderr",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LogsRequest {
@@ -167,10 +177,7 @@ impl Service {
                     ));
                 }
             };
-            let stream = match request.stream {
-                LogStream::Stdout => "stdout",
-                LogStream::Stderr => "stderr",
-            };
+            let stream = request.stream.as_str();
             let log = LogRequest {
                 alloc_id: alloc.id.clone(),
                 task: task.clone(),

@@ -93,6 +93,7 @@ fn route(method: &str, path: &str) -> Option<(Need, Ns, Value)> {
         ("GET", "/api/v1/cluster") => (Need::Cluster, Ns::None, Value::Null),
         ("GET", "/api/v1/problems") => (Need::Read, Ns::Query, Value::Null),
         ("GET", "/api/v1/search") => (Need::Read, Ns::Query, Value::Null),
+        ("GET", "/api/v1/jobs/{job_id}/logs/search") => (Need::Read, Ns::Query, Value::Null),
         ("GET", "/api/v1/allocations/{alloc_id}/usage") => (Need::Read, Ns::Query, Value::Null),
         ("POST", "/api/v1/allocations/{alloc_id}/signal") => {
             (Need::Write, Ns::Query, json!({"signal": "SIGHUP"}))

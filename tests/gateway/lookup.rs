@@ -543,3 +543,90 @@ async fn allocation_usage_is_measured_against_the_reservation_and_signals_reach_
         "refused signals reach no Nomad"
     );
 }
+
+#[tokio::test]
+async fn a_log_search_reads_only_the_tail_of_each_log_and_stays_within_its_budget() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let mut job = service_job("web", 3);
+    // 50 MiB of stdout per task: 64-byte lines "000000000123 server handled request 861".
+    job["Meta"] = json!({"fake_nomad_log_bytes": (50u64 << 20).to_string()});
+    register(&fake, job).await;
+    fake.settle(Duration::from_secs(5)).await;
+    let setup = Setup::start(&fake, &[]).await;
+    let client = setup.client().await;
+    let tools = client.list_all_tools().await.unwrap();
+
+    let found = ok(
+        &client,
+        &tools,
+        "search_job_logs",
+        json!({"job_id": "web", "pattern": "HANDLED request 999", "context": 1}),
+    )
+    .await;
+    // The last 256 KiB hold lines 815104..819199; the first may be cut and is dropped.
+    // Line i reads "request {i*7 % 1000}": 999 for i = 815857, 816857, 817857, 818857.
+    assert_eq!(found["allocations"].as_array().unwrap().len(), 3);
+    assert_eq!(found["logs_read"], 6, "stdout and stderr of 3 tasks");
+    assert_eq!(found["total_matches"], 12, "{found:#}");
+    let first = &found["matches"][0];
+    assert!(
+        first["line"]
+            .as_str()
+            .unwrap()
+            .contains(" server handled request 999."),
+        "{first}"
+    );
+    assert_eq!(first["before"].as_array().unwrap().len(), 1);
+    assert_eq!(first["after"].as_array().unwrap().len(), 1);
+    assert!(
+        found["note"]
+            .as_str()
+            .unwrap()
+            .contains("6 log(s) have output older than the last 256 KiB")
+            || found["note"]
+                .as_str()
+                .unwrap()
+                .contains("3 log(s) have output older than the last 256 KiB"),
+        "{found:#}"
+    );
+    assert!(
+        serde_json::to_vec(&found).unwrap().len() < 16 * 1024,
+        "the answer stays small"
+    );
+    let reads = fake_requests(&fake, "/v1/client/fs/logs/").await;
+    assert_eq!(reads.len(), 6);
+    for read in &reads {
+        let range = read["log_range"].as_array().unwrap();
+        let (start, end) = (range[0].as_u64().unwrap(), range[1].as_u64().unwrap());
+        assert!(end - start <= 256 * 1024, "read {start}..{end}");
+        assert!(
+            read["query"].as_str().unwrap().contains("origin=end"),
+            "{read}"
+        );
+    }
+
+    let (status, limited) = setup
+        .get("/api/v1/jobs/web/logs/search?pattern=handled&max_matches=5&stream=stdout&tail_kib=4")
+        .await;
+    assert_eq!(status, 200, "{limited}");
+    assert_eq!(limited["matches"].as_array().unwrap().len(), 5);
+    assert!(limited["total_matches"].as_u64().unwrap() > 5);
+    assert!(
+        limited["note"]
+            .as_str()
+            .unwrap()
+            .contains("more matching line(s): raise max_matches"),
+        "{limited}"
+    );
+    let (status, problem) = setup
+        .get("/api/v1/jobs/web/logs/search?pattern=x&tail_kib=5000")
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    let missing = tool_error(
+        &client,
+        "search_job_logs",
+        json!({"job_id": "nope", "pattern": "x"}),
+    )
+    .await;
+    assert!(missing.contains("job 'nope' not found"), "{missing}");
+}

@@ -131,7 +131,7 @@ async fn the_legacy_sse_transport_serves_the_same_tools() {
     let (client, endpoint) = client(&mcp, "/sse").await;
     assert!(client.peer_info().unwrap().protocol_version.as_str() >= "2024-11-05");
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 58);
+    assert_eq!(tools.len(), 59);
 
     let mut spec = json!({"job_id": "web", "image": "nginx:1.27", "count": 2});
     spec["wait"] = json!(60);

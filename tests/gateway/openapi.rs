@@ -8,6 +8,7 @@ use crate::support::{Gateway, TestDb, base_env};
 /// Every REST route, as the README lists them.
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/search"),
+    ("get", "/api/v1/jobs/{job_id}/logs/search"),
     ("get", "/api/v1/allocations/{alloc_id}/usage"),
     ("post", "/api/v1/allocations/{alloc_id}/signal"),
     ("get", "/api/v1/cluster/identity"),

@@ -28,7 +28,7 @@ def inspector(gateway, path: str, transport: str, *args: str) -> dict:
 def test_inspector_lists_tools_over_streamable_http(gateway):
     listed = inspector(gateway, "/mcp", "http", "--method", "tools/list")
     names = {t["name"] for t in listed["tools"]}
-    assert len(names) == 58 and "get_job_logs" in names, names
+    assert len(names) == 59 and "get_job_logs" in names, names
 
 
 def test_inspector_calls_a_tool_over_sse(gateway):

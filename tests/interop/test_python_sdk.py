@@ -11,7 +11,7 @@ from mcp.client.session import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-TOOLS = 58
+TOOLS = 59
 
 
 def check_structured(tools: dict, name: str, result) -> dict:

@@ -16,6 +16,7 @@ use crate::http::Caller;
 use crate::service::allocations::{
     AllocationDetail, AllocationRow, AllocationStop, AllocationUsage,
 };
+use crate::service::log_search::{LogSearchRequest, LogSearchResult};
 use crate::service::logs::{LogsRequest, LogsResult};
 use crate::service::{Page, PageRequest};
 use crate::state::AppState;
@@ -24,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_allocations))
         .routes(routes!(get_job_logs))
+        .routes(routes!(search_job_logs))
         .routes(routes!(get_allocation))
         .routes(routes!(restart_allocation))
         .routes(routes!(stop_allocation))
@@ -67,6 +69,33 @@ async fn list_allocations(
         .list_allocations(&who, &job_id, namespace, query.all_versions, &page)
         .await?;
     Ok(Json(allocations))
+}
+
+/// Search a job's task logs
+///
+/// A text (case-insensitive, not a regular expression) over the last `tail_kib` KiB of
+/// stdout and stderr of every task of the job's newest allocations, read at once; each
+/// match with its allocation, task, line number and `context` lines around it. Bounded by
+/// `max_matches`; `note` says what was left out.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{job_id}/logs/search",
+    tag = "allocations",
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace, LogSearchRequest),
+    responses((status = 200, description = "The matching lines", body = LogSearchResult), Problems)
+)]
+async fn search_job_logs(
+    Caller(who): Caller,
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+    QueryParams(request): QueryParams<LogSearchRequest>,
+) -> ApiResult<LogSearchResult> {
+    let result = state
+        .service
+        .search_job_logs(&who, &job_id, query.namespace.as_deref(), request)
+        .await?;
+    Ok(Json(result))
 }
 
 /// Read a job's task logs

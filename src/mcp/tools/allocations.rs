@@ -9,6 +9,7 @@ use crate::service::PageRequest;
 use crate::service::allocations::{
     AllocationDetail, AllocationRow, AllocationStop, AllocationUsage,
 };
+use crate::service::log_search::{LogSearchRequest, LogSearchResult};
 use crate::service::logs::{LogStream, LogsRequest, LogsResult};
 use crate::service::policy::Access;
 
@@ -137,6 +138,30 @@ pub fn tools() -> Vec<ToolDef> {
                 };
                 ctx.service
                     .get_job_logs(&ctx.who, &input.job_id, namespace, request)
+                    .await
+            },
+        ),
+        define(
+            "search_job_logs",
+            "Search a job's logs",
+            "Find a text (case-insensitive) in the last KiB of stdout and stderr of every task of \
+             a job's newest allocations, with line context and allocation IDs.",
+            Kind::Read,
+            Access::Read,
+            |ctx: Ctx, input: LogSearchInput| async move {
+                let request = LogSearchRequest {
+                    pattern: input.pattern,
+                    stream: input.stream.map(|s| match s {
+                        StreamInput::Stdout => LogStream::Stdout,
+                        StreamInput::Stderr => LogStream::Stderr,
+                    }),
+                    tail_kib: input.tail_kib,
+                    context: input.context,
+                    max_matches: input.max_matches,
+                };
+                let namespace = input.namespace.as_deref();
+                ctx.service
+                    .search_job_logs(&ctx.who, &input.job_id, namespace, request)
                     .await
             },
         ),
@@ -302,6 +327,69 @@ pub struct LogsInput {
     #[serde(default)]
     #[schemars(range(min = 1, max = 1048576))]
     pub max_bytes: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogSearchInput {
+    /// The job's ID.
+    pub job_id: String,
+    /// The text to find (not a regular expression).
+    pub pattern: String,
+    /// `stdout` or `stderr` (default: both).
+    #[serde(default)]
+    pub stream: Option<StreamInput>,
+    /// KiB read from the end of each log (default 256).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1024))]
+    pub tail_kib: Option<u64>,
+    /// Lines shown around each match (default 0).
+    #[serde(default)]
+    #[schemars(range(max = 5))]
+    pub context: Option<usize>,
+    /// Matches returned at most (default 50).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 200))]
+    pub max_matches: Option<usize>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+impl Summary for LogSearchResult {
+    fn summary(&self) -> String {
+        let mut text = if self.matches.is_empty() {
+            format!(
+                "No line of the {} log(s) read matches '{}'.",
+                self.logs_read, self.pattern
+            )
+        } else {
+            let lines: Vec<String> = self
+                .matches
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{} {} {}:{}: {}",
+                        &m.alloc_id[..m.alloc_id.len().min(8)],
+                        m.task,
+                        m.stream.as_str(),
+                        m.line_number,
+                        m.line
+                    )
+                })
+                .collect();
+            format!(
+                "{} matching line(s) of '{}' in {} log(s):\n{}",
+                self.total_matches,
+                self.pattern,
+                self.logs_read,
+                lines.join("\n")
+            )
+        };
+        if let Some(note) = &self.note {
+            text.push_str(&format!("\n({note})"));
+        }
+        text
+    }
 }
 
 /// An allocation whose tasks were restarted.
