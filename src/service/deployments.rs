@@ -6,8 +6,12 @@ use crate::service::policy::Access;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::DeploymentBrief;
+use std::future::Future;
+
+use super::jobs::invalid;
 use super::{Page, PageRequest, Principal, Service, ServiceError};
 use crate::nomad::types::DeploymentWriteResponse;
+use crate::nomad::{NomadError, QueryOptions};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DeploymentChange {
@@ -114,6 +118,41 @@ impl Service {
         Ok(deployment)
     }
 
+    /// One write to a deployment, audited: `checked` (the request's own validation) first,
+    /// then the deployment is read (so one of another namespace is "not found"), then
+    /// `send` asks Nomad. `done` says what the change did when it is complete once Nomad
+    /// answered, so its operation ends at once.
+    #[allow(clippy::too_many_arguments)]
+    async fn deployment_write<F, Fut>(
+        &self,
+        who: &Principal,
+        operation: &'static str,
+        id: &str,
+        namespace: &str,
+        arguments: serde_json::Value,
+        checked: Result<(), ServiceError>,
+        done: Option<String>,
+        send: F,
+    ) -> Result<DeploymentChange, ServiceError>
+    where
+        F: FnOnce(QueryOptions) -> Fut,
+        Fut: Future<Output = Result<DeploymentWriteResponse, NomadError>>,
+    {
+        let call = WriteCall::in_namespace(operation, namespace, arguments);
+        self.audited(who, call, async {
+            checked?;
+            self.read_deployment(id, namespace).await?;
+            let answer = send(self.in_namespace(namespace))
+                .await
+                .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
+            Ok(DeploymentChange {
+                done,
+                ..change(id, answer)
+            })
+        })
+        .await
+    }
+
     /// Promotes the canaries of every group, or of the named groups.
     pub async fn promote_deployment(
         &self,
@@ -123,20 +162,17 @@ impl Service {
         groups: &[String],
     ) -> Result<DeploymentChange, ServiceError> {
         let namespace = self.namespace(namespace);
-        let call = WriteCall::in_namespace(
+        let arguments = serde_json::json!({"deployment_id": id, "groups": groups});
+        self.deployment_write(
+            who,
             "promote_deployment",
+            id,
             &namespace,
-            serde_json::json!({"deployment_id": id, "groups": groups}),
-        );
-        self.audited(who, call, async {
-            self.read_deployment(id, &namespace).await?;
-            let answer = self
-                .nomad
-                .promote_deployment(id, groups, &self.in_namespace(&namespace))
-                .await
-                .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
-            Ok(change(id, answer))
-        })
+            arguments,
+            Ok(()),
+            None,
+            |o| async move { self.nomad.promote_deployment(id, groups, &o).await },
+        )
         .await
     }
 
@@ -147,20 +183,17 @@ impl Service {
         namespace: Option<&str>,
     ) -> Result<DeploymentChange, ServiceError> {
         let namespace = self.namespace(namespace);
-        let call = WriteCall::in_namespace(
+        let arguments = serde_json::json!({"deployment_id": id});
+        self.deployment_write(
+            who,
             "fail_deployment",
+            id,
             &namespace,
-            serde_json::json!({"deployment_id": id}),
-        );
-        self.audited(who, call, async {
-            self.read_deployment(id, &namespace).await?;
-            let answer = self
-                .nomad
-                .fail_deployment(id, &self.in_namespace(&namespace))
-                .await
-                .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
-            Ok(change(id, answer))
-        })
+            arguments,
+            Ok(()),
+            None,
+            |o| async move { self.nomad.fail_deployment(id, &o).await },
+        )
         .await
     }
 
@@ -174,29 +207,22 @@ impl Service {
         resume: bool,
     ) -> Result<DeploymentChange, ServiceError> {
         let namespace = self.namespace(namespace);
-        let operation = if resume {
-            "resume_deployment"
+        let (operation, done) = if resume {
+            ("resume_deployment", None)
         } else {
-            "pause_deployment"
+            ("pause_deployment", Some(format!("deployment {id} paused")))
         };
-        let call = WriteCall::in_namespace(
+        let arguments = serde_json::json!({"deployment_id": id});
+        self.deployment_write(
+            who,
             operation,
+            id,
             &namespace,
-            serde_json::json!({"deployment_id": id}),
-        );
-        self.audited(who, call, async {
-            self.read_deployment(id, &namespace).await?;
-            let answer = self
-                .nomad
-                .pause_deployment(id, !resume, &self.in_namespace(&namespace))
-                .await
-                .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
-            let mut change = change(id, answer);
-            if !resume {
-                change.done = Some(format!("deployment {id} paused"));
-            }
-            Ok(change)
-        })
+            arguments,
+            Ok(()),
+            done,
+            |o| async move { self.nomad.pause_deployment(id, !resume, &o).await },
+        )
         .await
     }
 
@@ -208,20 +234,17 @@ impl Service {
         namespace: Option<&str>,
     ) -> Result<DeploymentChange, ServiceError> {
         let namespace = self.namespace(namespace);
-        let call = WriteCall::in_namespace(
+        let arguments = serde_json::json!({"deployment_id": id});
+        self.deployment_write(
+            who,
             "unblock_deployment",
+            id,
             &namespace,
-            serde_json::json!({"deployment_id": id}),
-        );
-        self.audited(who, call, async {
-            self.read_deployment(id, &namespace).await?;
-            let answer = self
-                .nomad
-                .unblock_deployment(id, &self.in_namespace(&namespace))
-                .await
-                .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
-            Ok(change(id, answer))
-        })
+            arguments,
+            Ok(()),
+            None,
+            |o| async move { self.nomad.unblock_deployment(id, &o).await },
+        )
         .await
     }
 
@@ -237,32 +260,35 @@ impl Service {
         unhealthy: &[String],
     ) -> Result<DeploymentChange, ServiceError> {
         let namespace = self.namespace(namespace);
-        let call = WriteCall::in_namespace(
+        let arguments =
+            serde_json::json!({"deployment_id": id, "healthy": healthy, "unhealthy": unhealthy});
+        let checked = if healthy.is_empty() && unhealthy.is_empty() {
+            Err(invalid(
+                "healthy",
+                "name at least one allocation in healthy or unhealthy",
+            ))
+        } else if let Some(both) = healthy.iter().find(|a| unhealthy.contains(a)) {
+            Err(invalid(
+                "unhealthy",
+                format!("allocation '{both}' is in both healthy and unhealthy"),
+            ))
+        } else {
+            Ok(())
+        };
+        self.deployment_write(
+            who,
             "set_allocation_health",
+            id,
             &namespace,
-            serde_json::json!({"deployment_id": id, "healthy": healthy, "unhealthy": unhealthy}),
-        );
-        self.audited(who, call, async {
-            if healthy.is_empty() && unhealthy.is_empty() {
-                return Err(super::jobs::invalid(
-                    "healthy",
-                    "name at least one allocation in healthy or unhealthy",
-                ));
-            }
-            if let Some(both) = healthy.iter().find(|a| unhealthy.contains(a)) {
-                return Err(super::jobs::invalid(
-                    "unhealthy",
-                    format!("allocation '{both}' is in both healthy and unhealthy"),
-                ));
-            }
-            self.read_deployment(id, &namespace).await?;
-            let answer = self
-                .nomad
-                .set_allocation_health(id, healthy, unhealthy, &self.in_namespace(&namespace))
-                .await
-                .map_err(|e| ServiceError::from_nomad(e, deployment_not_found(id)))?;
-            Ok(change(id, answer))
-        })
+            arguments,
+            checked,
+            None,
+            |o| async move {
+                self.nomad
+                    .set_allocation_health(id, healthy, unhealthy, &o)
+                    .await
+            },
+        )
         .await
     }
 }

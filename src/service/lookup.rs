@@ -365,18 +365,11 @@ impl Service {
             .into_iter()
             .filter(|p| who.namespaces.allows(&p.target.namespace))
             .collect();
-        stubs.sort_by(|a, b| {
-            let key = |p: &ScalingPolicyStub| {
-                (
-                    p.target.namespace.clone(),
-                    p.target.job.clone(),
-                    p.target.group.clone(),
-                    p.target.task.clone(),
-                    p.id.clone(),
-                )
-            };
-            key(a).cmp(&key(b))
-        });
+        fn key(p: &ScalingPolicyStub) -> (&str, &str, &str, &str, &str) {
+            let t = &p.target;
+            (&t.namespace, &t.job, &t.group, &t.task, &p.id)
+        }
+        stubs.sort_by(|a, b| key(a).cmp(&key(b)));
         let stubs = page.of(stubs)?;
         let reads = stubs.items.iter().take(POLICY_READS).map(|stub| {
             let options = self.in_namespace(&stub.target.namespace);
@@ -419,24 +412,24 @@ fn acls_off() -> NomadIdentity {
 
 fn identity(token: AclToken) -> NomadIdentity {
     let expires_at = token.expiration_time.clone().filter(|t| !t.is_empty());
-    let summary = match token.token_type.as_str() {
-        _ if token.accessor_id == "anonymous" => {
-            "no token: Nomad treats the gateway as anonymous, allowed only what the anonymous policy grants (set NOMAD_TOKEN or NOMAD_TOKEN_FILE)".to_string()
-        }
-        "management" => "a management token: Nomad allows the gateway everything".to_string(),
-        _ if token.policies.is_empty() && token.roles.is_empty() => {
-            "a client token without policies or roles: Nomad allows the gateway almost nothing".to_string()
-        }
-        _ => format!(
+    let grants: Vec<&str> = token
+        .policies
+        .iter()
+        .map(String::as_str)
+        .chain(token.roles.iter().map(|r| r.name.as_str()))
+        .collect();
+    let summary = if token.accessor_id == "anonymous" {
+        "no token: Nomad treats the gateway as anonymous, allowed only what the anonymous policy grants (set NOMAD_TOKEN or NOMAD_TOKEN_FILE)".to_string()
+    } else if token.token_type == "management" {
+        "a management token: Nomad allows the gateway everything".to_string()
+    } else if grants.is_empty() {
+        "a client token without policies or roles: Nomad allows the gateway almost nothing"
+            .to_string()
+    } else {
+        format!(
             "a client token: Nomad allows the gateway what its policies ({}) grant; a call they do not cover is refused with 403",
-            token
-                .policies
-                .iter()
-                .chain(token.roles.iter().map(|r| &r.name))
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+            grants.join(", ")
+        )
     };
     NomadIdentity {
         acl_enabled: true,
