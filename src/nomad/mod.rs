@@ -10,8 +10,8 @@ mod token;
 pub mod types;
 
 pub use api::{
-    AllocStopResponse, DrainSpec, EventStream, JobRegistration, LogRequest, ParseRequest,
-    VariableWrite,
+    AllocStopResponse, DrainSpec, EventStream, JobRegistration, LogFrame, LogFrames, LogOrigin,
+    LogRequest, ParseRequest, VariableWrite, file_index,
 };
 pub use client::{NomadClient, RetryPolicy};
 pub use error::{NomadError, TokenSource};

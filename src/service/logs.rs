@@ -4,6 +4,7 @@ use crate::service::policy::Access;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::invalid;
+use super::log_follow::FollowSummary;
 use super::{Principal, Service, ServiceError};
 use crate::nomad::LogRequest;
 use crate::nomad::types::Allocation;
@@ -57,6 +58,10 @@ pub struct LogsResult {
     pub lines: Vec<String>,
     /// True when older output exists beyond what was returned.
     pub truncated: bool,
+    /// With `follow_seconds`: how the follow went (the lines then include what the task
+    /// wrote meanwhile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followed: Option<FollowSummary>,
 }
 
 pub const DEFAULT_LINES: usize = 100;
@@ -86,6 +91,35 @@ fn newest(allocations: &[Allocation]) -> Option<&Allocation> {
         .max_by_key(|a| (a.create_index, a.create_time))
 }
 
+/// The validated `lines` and `max_bytes` of a request.
+pub(super) fn bounds(request: &LogsRequest) -> Result<(usize, u64), ServiceError> {
+    let lines = request.lines.unwrap_or(DEFAULT_LINES);
+    if lines == 0 || lines > MAX_LINES {
+        return Err(invalid(
+            "lines",
+            format!("{lines} is out of range; use 1 to {MAX_LINES}"),
+        ));
+    }
+    let max_bytes = request.max_bytes.unwrap_or(DEFAULT_LOG_BYTES);
+    if max_bytes == 0 || max_bytes > MAX_LOG_BYTES {
+        return Err(invalid(
+            "max_bytes",
+            format!("{max_bytes} is out of range; use 1 to {MAX_LOG_BYTES}"),
+        ));
+    }
+    Ok((lines, max_bytes))
+}
+
+/// What a log read failing with "not found" means to the caller.
+pub(super) fn missing_log(log: &LogRequest) -> impl FnOnce() -> String + '_ {
+    move || {
+        format!(
+            "no {} log for task '{}' of allocation '{}'",
+            log.stream, log.task, log.alloc_id
+        )
+    }
+}
+
 impl Service {
     pub async fn get_job_logs(
         &self,
@@ -95,118 +129,105 @@ impl Service {
         request: LogsRequest,
     ) -> Result<LogsResult, ServiceError> {
         self.with_job_hint(job_id, namespace, async move {
-            self.allow(
-                who,
-                Access::Read,
-                Some(&self.namespace(namespace)),
-                "get_job_logs",
-            )
-            .await?;
-            let lines = request.lines.unwrap_or(DEFAULT_LINES);
-            if lines == 0 || lines > MAX_LINES {
-                return Err(invalid(
-                    "lines",
-                    format!("{lines} is out of range; use 1 to {MAX_LINES}"),
-                ));
-            }
-            let max_bytes = request.max_bytes.unwrap_or(DEFAULT_LOG_BYTES);
-            if max_bytes == 0 || max_bytes > MAX_LOG_BYTES {
-                return Err(invalid(
-                    "max_bytes",
-                    format!("{max_bytes} is out of range; use 1 to {MAX_LOG_BYTES}"),
-                ));
-            }
             let namespace = self.namespace(namespace);
-            let alloc = match &request.alloc_id {
-                Some(id) => self.read_allocation(who, id, &namespace).await?,
-                None => {
-                    let answer = self
-                        .nomad
-                        .job_allocations(job_id, false, &self.in_namespace(&namespace))
-                        .await
-                        .map(|r| r.value);
-                    let allocations = self
-                        .job_list(job_id, &namespace, "allocations", answer)
-                        .await?;
-                    let newest = newest(&allocations).ok_or_else(|| {
-                        ServiceError::NotFound(format!(
-                            "job '{job_id}' in namespace '{namespace}' has no allocations yet"
-                        ))
-                    })?;
-                    // The list stub has no task states; read the full allocation.
-                    self.read_allocation(who, &newest.id, &namespace).await?
-                }
-            };
-            if alloc.job_id != job_id {
-                return Err(invalid(
-                    "alloc_id",
-                    format!(
-                        "allocation '{}' belongs to job '{}', not '{job_id}'",
-                        alloc.id, alloc.job_id
-                    ),
-                ));
-            }
-            let tasks: Vec<&String> = alloc.task_states.keys().collect();
-            let task = match (&request.task, tasks.as_slice()) {
-                (Some(t), _) if tasks.contains(&t) => t.clone(),
-                (Some(t), _) => {
-                    return Err(invalid(
-                        "task",
-                        format!(
-                            "allocation '{}' has no task '{t}'; its tasks: {}",
-                            alloc.id,
-                            join(&tasks)
-                        ),
-                    ));
-                }
-                (None, [only]) => (*only).clone(),
-                (None, []) => {
-                    return Err(ServiceError::Conflict(format!(
-                        "allocation '{}' has not started any task yet",
-                        alloc.id
-                    )));
-                }
-                (None, _) => {
-                    return Err(invalid(
-                        "task",
-                        format!(
-                            "allocation '{}' runs several tasks; name one of: {}",
-                            alloc.id,
-                            join(&tasks)
-                        ),
-                    ));
-                }
-            };
-            let stream = request.stream.as_str();
-            let log = LogRequest {
-                alloc_id: alloc.id.clone(),
-                task: task.clone(),
-                stream: stream.to_string(),
-            };
+            self.allow(who, Access::Read, Some(&namespace), "get_job_logs")
+                .await?;
+            let (lines, max_bytes) = bounds(&request)?;
+            let log = self.log_target(who, job_id, &namespace, &request).await?;
             let bytes = self
                 .nomad
                 .log_tail(&log, max_bytes, &self.in_namespace(&namespace))
                 .await
-                .map_err(|e| {
-                    ServiceError::from_nomad(e, || {
-                        format!(
-                            "no {stream} log for task '{task}' of allocation '{}'",
-                            alloc.id
-                        )
-                    })
-                })?;
+                .map_err(|e| ServiceError::from_nomad(e, missing_log(&log)))?;
             let cut = bytes.len() as u64 >= max_bytes;
             let (lines, truncated) = last_lines(&bytes, lines, cut);
             Ok(LogsResult {
                 job_id: job_id.to_string(),
-                alloc_id: alloc.id,
-                task,
+                alloc_id: log.alloc_id,
+                task: log.task,
                 stream: request.stream,
                 lines,
                 truncated,
+                followed: None,
             })
         })
         .await
+    }
+
+    /// The log a request names: its allocation (the job's newest unless named) and task
+    /// (the only one unless named), checked against the job.
+    pub(super) async fn log_target(
+        &self,
+        who: &Principal,
+        job_id: &str,
+        namespace: &str,
+        request: &LogsRequest,
+    ) -> Result<LogRequest, ServiceError> {
+        let alloc = match &request.alloc_id {
+            Some(id) => self.read_allocation(who, id, namespace).await?,
+            None => {
+                let answer = self
+                    .nomad
+                    .job_allocations(job_id, false, &self.in_namespace(namespace))
+                    .await
+                    .map(|r| r.value);
+                let allocations = self
+                    .job_list(job_id, namespace, "allocations", answer)
+                    .await?;
+                let newest = newest(&allocations).ok_or_else(|| {
+                    ServiceError::NotFound(format!(
+                        "job '{job_id}' in namespace '{namespace}' has no allocations yet"
+                    ))
+                })?;
+                // The list stub has no task states; read the full allocation.
+                self.read_allocation(who, &newest.id, namespace).await?
+            }
+        };
+        if alloc.job_id != job_id {
+            return Err(invalid(
+                "alloc_id",
+                format!(
+                    "allocation '{}' belongs to job '{}', not '{job_id}'",
+                    alloc.id, alloc.job_id
+                ),
+            ));
+        }
+        let tasks: Vec<&String> = alloc.task_states.keys().collect();
+        let task = match (&request.task, tasks.as_slice()) {
+            (Some(t), _) if tasks.contains(&t) => t.clone(),
+            (Some(t), _) => {
+                return Err(invalid(
+                    "task",
+                    format!(
+                        "allocation '{}' has no task '{t}'; its tasks: {}",
+                        alloc.id,
+                        join(&tasks)
+                    ),
+                ));
+            }
+            (None, [only]) => (*only).clone(),
+            (None, []) => {
+                return Err(ServiceError::Conflict(format!(
+                    "allocation '{}' has not started any task yet",
+                    alloc.id
+                )));
+            }
+            (None, _) => {
+                return Err(invalid(
+                    "task",
+                    format!(
+                        "allocation '{}' runs several tasks; name one of: {}",
+                        alloc.id,
+                        join(&tasks)
+                    ),
+                ));
+            }
+        };
+        Ok(LogRequest {
+            alloc_id: alloc.id,
+            task,
+            stream: request.stream.as_str().to_string(),
+        })
     }
 }
 

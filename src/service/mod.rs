@@ -15,6 +15,7 @@ mod job_diff;
 mod job_parts;
 pub mod jobs;
 pub mod keys;
+pub mod log_follow;
 pub mod log_search;
 pub mod logs;
 pub mod lookup;

@@ -94,6 +94,7 @@ fn route(method: &str, path: &str) -> Option<(Need, Ns, Value)> {
         ("GET", "/api/v1/problems") => (Need::Read, Ns::Query, Value::Null),
         ("GET", "/api/v1/search") => (Need::Read, Ns::Query, Value::Null),
         ("GET", "/api/v1/jobs/{job_id}/logs/search") => (Need::Read, Ns::Query, Value::Null),
+        ("GET", "/api/v1/jobs/{job_id}/logs/follow") => (Need::Read, Ns::Query, Value::Null),
         ("GET", "/api/v1/allocations/{alloc_id}/usage") => (Need::Read, Ns::Query, Value::Null),
         ("POST", "/api/v1/allocations/{alloc_id}/signal") => {
             (Need::Write, Ns::Query, json!({"signal": "SIGHUP"}))

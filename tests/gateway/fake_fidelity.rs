@@ -3531,3 +3531,111 @@ async fn the_fake_serves_the_end_of_a_big_log() {
         .collect();
     assert_eq!(ranges, [Some((size - 1000, size)), Some((0, size))]);
 }
+
+/// Framed logs: JSON frames back to back, base64 `Data`, and `Offset` where the frame's
+/// data *ends* in `File` (Nomad's reader adds what it read before it sends, `streamFile` in
+/// `client/fs_endpoint.go`); with `follow`, `{}` heartbeats after a second of silence and
+/// the new lines of a task that writes (meta `fake_nomad_log_lines_per_second`).
+#[tokio::test]
+async fn the_fake_frames_and_follows_logs_as_nomad_does() {
+    use base64::Engine;
+    let fake = FakeNomad::start(Options::default()).await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: fake.url(),
+    };
+    let size: u64 = 200 * 1024;
+    let mut job = service_job("framed");
+    job["Job"]["TaskGroups"][0]["Count"] = json!(1);
+    job["Job"]["TaskGroups"][0]["Tasks"][0]["Meta"] =
+        json!({"fake_nomad_log_bytes": size.to_string()});
+    c.call("POST", "/v1/jobs", Some(job)).await;
+    let mut chatty = service_job("chatty");
+    chatty["Job"]["TaskGroups"][0]["Count"] = json!(1);
+    chatty["Job"]["TaskGroups"][0]["Tasks"][0]["Meta"] =
+        json!({"fake_nomad_log_lines_per_second": "10"});
+    c.call("POST", "/v1/jobs", Some(chatty)).await;
+    fake.settle(std::time::Duration::from_secs(5)).await;
+    let alloc = |job: &'static str| {
+        let c = &c;
+        async move {
+            c.call("GET", &format!("/v1/job/{job}/allocations"), None)
+                .await[0]["ID"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let framed = alloc("framed").await;
+    let url = format!(
+        "{}/v1/client/fs/logs/{framed}?task=server&type=stdout&origin=start&offset=0",
+        c.base
+    );
+    let body = c.http.get(url).send().await.unwrap().bytes().await.unwrap();
+    let mut at = 0u64;
+    let mut frames = 0;
+    for value in serde_json::Deserializer::from_slice(&body).into_iter::<Value>() {
+        let value = value.unwrap();
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(value["Data"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(value["File"], "alloc/logs/server.stdout.0");
+        at += data.len() as u64;
+        assert_eq!(value["Offset"], at, "Offset is where the data ends");
+        frames += 1;
+    }
+    assert_eq!((at, frames), (size, 4), "64 KiB frames");
+
+    // Following a quiet log: a heartbeat a second.
+    let url = format!(
+        "{}/v1/client/fs/logs/{framed}?task=server&type=stdout&origin=end&offset=0&follow=true",
+        c.base
+    );
+    let mut response = c.http.get(url).send().await.unwrap();
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(3), response.chunk())
+        .await
+        .expect("a heartbeat within 3 s")
+        .unwrap()
+        .unwrap();
+    assert_eq!(&chunk[..], b"{}");
+    drop(response);
+
+    // Following a writing task: new data, its offsets going on from the start.
+    let chatty = alloc("chatty").await;
+    let url = format!(
+        "{}/v1/client/fs/logs/{chatty}?task=server&type=stdout&origin=start&offset=0&follow=true",
+        c.base
+    );
+    let mut response = c.http.get(url).send().await.unwrap();
+    let (mut seen, mut last_end, mut buffer) = (Vec::new(), 0, Vec::new());
+    while !String::from_utf8_lossy(&seen).contains("(request 12)") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), response.chunk())
+            .await
+            .expect("new lines keep coming")
+            .unwrap()
+            .unwrap();
+        buffer.extend_from_slice(&chunk);
+        // Frames may arrive split or several to a chunk: take the complete ones.
+        let mut values = serde_json::Deserializer::from_slice(&buffer).into_iter::<Value>();
+        let mut used = 0;
+        while let Some(Ok(value)) = values.next() {
+            used = values.byte_offset();
+            if value == json!({}) {
+                continue;
+            }
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(value["Data"].as_str().unwrap())
+                .unwrap();
+            seen.extend_from_slice(&data);
+            last_end = value["Offset"].as_u64().unwrap();
+            assert_eq!(last_end, seen.len() as u64);
+        }
+        buffer.drain(..used);
+    }
+    assert!(
+        String::from_utf8_lossy(&seen).contains("server: GET /api/items 200 (request 1)\n"),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+    assert!(last_end > 0);
+}

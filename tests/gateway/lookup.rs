@@ -14,14 +14,14 @@ use serde_json::{Value, json};
 use crate::mcp::{Client, Recorder, ok, tool_error};
 use crate::support::{Gateway, TestDb, base_env, set};
 
-struct Setup {
-    gateway: Gateway,
+pub(crate) struct Setup {
+    pub(crate) gateway: Gateway,
     _db: TestDb,
     http: reqwest::Client,
 }
 
 impl Setup {
-    async fn start(fake: &FakeNomad, extra: &[(&str, &str)]) -> Setup {
+    pub(crate) async fn start(fake: &FakeNomad, extra: &[(&str, &str)]) -> Setup {
         let db = TestDb::new().await;
         let mut env = base_env(&db);
         set(&mut env, "NOMAD_ADDR", &fake.url());
@@ -35,12 +35,12 @@ impl Setup {
         }
     }
 
-    async fn client(&self) -> Client {
+    pub(crate) async fn client(&self) -> Client {
         let transport = StreamableHttpClientTransport::from_uri(self.gateway.url("/mcp"));
         Recorder::default().serve(transport).await.unwrap()
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, Value) {
         let response = self.http.get(self.gateway.url(path)).send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
@@ -59,7 +59,7 @@ impl Setup {
     }
 }
 
-async fn register(fake: &FakeNomad, job: Value) {
+pub(crate) async fn register(fake: &FakeNomad, job: Value) {
     let response = reqwest::Client::new()
         .post(format!("{}/v1/jobs", fake.url()))
         .json(&json!({ "Job": job }))
@@ -73,7 +73,7 @@ async fn register(fake: &FakeNomad, job: Value) {
     );
 }
 
-fn service_job(id: &str, count: u64) -> Value {
+pub(crate) fn service_job(id: &str, count: u64) -> Value {
     json!({
         "ID": id, "Datacenters": ["dc1"], "Type": "service",
         "Update": {"MaxParallel": 1, "Canary": 0, "MinHealthyTime": 1_000_000_000i64,
@@ -88,7 +88,7 @@ fn service_job(id: &str, count: u64) -> Value {
     })
 }
 
-async fn fake_requests(fake: &FakeNomad, path_prefix: &str) -> Vec<Value> {
+pub(crate) async fn fake_requests(fake: &FakeNomad, path_prefix: &str) -> Vec<Value> {
     let all: Value = reqwest::get(format!("{}/_fake/requests", fake.url()))
         .await
         .unwrap()

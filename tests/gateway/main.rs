@@ -12,6 +12,7 @@ mod in_process;
 mod job_spec;
 mod jwt;
 mod layers;
+mod log_follow;
 mod lookup;
 mod mcp;
 mod mcp_auth;

@@ -9,6 +9,7 @@ use crate::support::{Gateway, TestDb, base_env};
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/search"),
     ("get", "/api/v1/jobs/{job_id}/logs/search"),
+    ("get", "/api/v1/jobs/{job_id}/logs/follow"),
     ("get", "/api/v1/allocations/{alloc_id}/usage"),
     ("post", "/api/v1/allocations/{alloc_id}/signal"),
     ("get", "/api/v1/cluster/identity"),

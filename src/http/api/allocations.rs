@@ -1,8 +1,13 @@
 //! Allocations: a job's allocations and task logs, one allocation, restart and stop.
 
+use std::convert::Infallible;
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -16,6 +21,7 @@ use crate::http::Caller;
 use crate::service::allocations::{
     AllocationDetail, AllocationRow, AllocationStop, AllocationUsage,
 };
+use crate::service::log_follow::{FollowQuery, FollowStart};
 use crate::service::log_search::{LogSearchRequest, LogSearchResult};
 use crate::service::logs::{LogsRequest, LogsResult};
 use crate::service::{Page, PageRequest};
@@ -26,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_allocations))
         .routes(routes!(get_job_logs))
         .routes(routes!(search_job_logs))
+        .routes(routes!(follow_job_logs))
         .routes(routes!(get_allocation))
         .routes(routes!(restart_allocation))
         .routes(routes!(stop_allocation))
@@ -96,6 +103,79 @@ async fn search_job_logs(
         .search_job_logs(&who, &job_id, query.namespace.as_deref(), request)
         .await?;
     Ok(Json(result))
+}
+
+/// Follow a job's task log
+///
+/// Like `tail -f` for a bounded time: a `start` event with the log's allocation and task
+/// and its last `lines`, then a `lines` event (`{"lines": [...]}`) each time the task
+/// writes, then an `end` event saying why it ended (`time_up` after `seconds`,
+/// `log_ended` when the task stopped, `byte_budget` after 16 MiB, `interrupted`). Errors
+/// (no such job, allocation or task; out-of-range bounds) are problem documents before the
+/// stream starts. The stream also ends when the gateway shuts down.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{job_id}/logs/follow",
+    tag = "allocations",
+    params(("job_id" = String, Path, description = "The job's ID"), InNamespace, LogsRequest, FollowQuery),
+    responses(
+        (status = 200, description = "`start` (a FollowStart), `lines` and `end` (a FollowSummary) events", content_type = "text/event-stream", body = FollowStart),
+        Problems
+    )
+)]
+async fn follow_job_logs(
+    Caller(who): Caller,
+    State(state): State<AppState>,
+    PathParams(job_id): PathParams<String>,
+    QueryParams(query): QueryParams<InNamespace>,
+    QueryParams(request): QueryParams<LogsRequest>,
+    QueryParams(follow): QueryParams<FollowQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let follow = state
+        .service
+        .follow_job_logs(
+            &who,
+            &job_id,
+            query.namespace.as_deref(),
+            request,
+            follow.seconds,
+        )
+        .await?;
+    let shutdown = state.shutdown.clone();
+    let start = json_event("start", &follow.start);
+    let rest = futures::stream::unfold(Some(follow), move |follow| {
+        let shutdown = shutdown.clone();
+        async move {
+            let mut follow = follow?;
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                next = follow.next_lines() => next,
+            };
+            match next {
+                Some(lines) => Some((json_event("lines", &LogLines { lines }), Some(follow))),
+                None => {
+                    let end = json_event("end", &follow.summary());
+                    Some((end, None))
+                }
+            }
+        }
+    });
+    let stream = futures::stream::once(async move { start })
+        .chain(rest)
+        .map(Ok::<_, Infallible>);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+#[derive(serde::Serialize)]
+struct LogLines {
+    lines: Vec<String>,
+}
+
+fn json_event(name: &str, value: &impl serde::Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .json_data(value)
+        .unwrap_or_default()
 }
 
 /// Read a job's task logs

@@ -9,6 +9,7 @@ use crate::service::PageRequest;
 use crate::service::allocations::{
     AllocationDetail, AllocationRow, AllocationStop, AllocationUsage,
 };
+use crate::service::log_follow::FollowEnd;
 use crate::service::log_search::{LogSearchRequest, LogSearchResult};
 use crate::service::logs::{LogStream, LogsRequest, LogsResult};
 use crate::service::policy::Access;
@@ -121,7 +122,8 @@ pub fn tools() -> Vec<ToolDef> {
             "Read a job's task logs",
             "Read the last lines of a task's stdout or stderr: the job's newest allocation and its \
              only task unless `alloc_id` and `task` say otherwise. Capped; `truncated` says when \
-             older output exists.",
+             older output exists. `follow_seconds` also waits for new lines, sent as progress \
+             as they come.",
             Kind::Read,
             Access::Read,
             |ctx: Ctx, input: LogsInput| async move {
@@ -136,9 +138,20 @@ pub fn tools() -> Vec<ToolDef> {
                     lines: input.lines,
                     max_bytes: input.max_bytes,
                 };
-                ctx.service
-                    .get_job_logs(&ctx.who, &input.job_id, namespace, request)
-                    .await
+                let Some(seconds) = input.follow_seconds else {
+                    return ctx
+                        .service
+                        .get_job_logs(&ctx.who, &input.job_id, namespace, request)
+                        .await;
+                };
+                let mut follow = ctx
+                    .service
+                    .follow_job_logs(&ctx.who, &input.job_id, namespace, request, Some(seconds))
+                    .await?;
+                while let Some(lines) = follow.next_lines().await {
+                    ctx.progress.report(&new_lines_note(&lines)).await;
+                }
+                Ok(follow.into_result())
             },
         ),
         define(
@@ -327,6 +340,29 @@ pub struct LogsInput {
     #[serde(default)]
     #[schemars(range(min = 1, max = 1048576))]
     pub max_bytes: Option<u64>,
+    /// Then follow the log this long; the answer holds the last `lines` overall.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 300))]
+    pub follow_seconds: Option<u64>,
+}
+
+/// A progress message with a batch of new log lines, capped in size.
+fn new_lines_note(lines: &[String]) -> String {
+    const MAX_NOTE_BYTES: usize = 8 * 1024;
+    let mut note = String::new();
+    for (shown, line) in lines.iter().enumerate() {
+        if note.len() + line.len() > MAX_NOTE_BYTES {
+            note.push_str(&format!(
+                "[{} more line(s) not shown here]",
+                lines.len() - shown
+            ));
+            break;
+        }
+        note.push_str(line);
+        note.push('\n');
+    }
+    note.truncate(note.trim_end_matches('\n').len());
+    note
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -475,6 +511,28 @@ impl Summary for LogsResult {
                 ""
             }
         );
-        format!("{head}\n{}", self.lines.join("\n"))
+        let followed = match &self.followed {
+            None => String::new(),
+            Some(f) => format!(
+                "\n[followed {:.1} s: {} new line(s); {}{}]",
+                f.seconds,
+                f.new_lines,
+                follow_end_text(f.ended),
+                f.note
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            ),
+        };
+        format!("{head}\n{}{followed}", self.lines.join("\n"))
+    }
+}
+
+fn follow_end_text(end: FollowEnd) -> &'static str {
+    match end {
+        FollowEnd::TimeUp => "the time was up",
+        FollowEnd::LogEnded => "Nomad ended the log (the allocation or task stopped)",
+        FollowEnd::ByteBudget => "it read the most one follow reads (16 MiB)",
+        FollowEnd::Interrupted => "Nomad's stream broke off",
     }
 }

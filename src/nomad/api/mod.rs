@@ -16,6 +16,6 @@ mod variables;
 pub use allocations::AllocStopResponse;
 pub use events::EventStream;
 pub use jobs::{JobRegistration, ParseRequest};
-pub use logs::LogRequest;
+pub use logs::{LogFrame, LogFrames, LogOrigin, LogRequest, file_index};
 pub use nodes::DrainSpec;
 pub use variables::VariableWrite;

@@ -16,7 +16,8 @@
 //! after starting, restarts per its restart policy and then fails. Meta
 //! `fake_nomad_log_bytes` (on the task, its group or the job; a decimal byte count) makes
 //! the task's stdout that many bytes long, computed from the offsets so a large log costs
-//! nothing until read; meta `fake_nomad_check = "failing"` makes the Nomad service checks
+//! nothing until read; meta `fake_nomad_log_lines_per_second` makes a running task add that
+//! many lines a second to its stdout; meta `fake_nomad_check = "failing"` makes the Nomad service checks
 //! below it fail.
 
 // Handlers return early with a ready `Response` as their error; boxing it buys nothing.

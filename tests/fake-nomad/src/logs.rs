@@ -55,6 +55,17 @@ fn big_line(task: &str, i: u64) -> String {
     line
 }
 
+/// Lines a task with a log rate wrote since it started: the count grows with the time
+/// it has run (until it finished), so a follower sees new lines arrive.
+fn written_since_start(state: &TaskState) -> u64 {
+    let (Some(rate), Some(started)) = (state.log_rate, state.started_at) else {
+        return 0;
+    };
+    let until = state.finished_at.unwrap_or_else(crate::world::now_ns);
+    let ran_ms = u64::try_from(until.saturating_sub(started) / 1_000_000).unwrap_or(0);
+    ran_ms * rate / 1000
+}
+
 fn starts(state: &TaskState) -> u64 {
     if state.started_at.is_none() {
         return 0;
@@ -82,6 +93,15 @@ pub fn source(alloc: &Alloc, task: &str, stream: &str) -> Option<LogSource> {
                 text.push_str(&format!("{task}: listening on 0.0.0.0:8080\n"));
                 for i in 1..=8 {
                     text.push_str(&format!("{task}: GET /health 200 ({i} ms)\n"));
+                }
+                // Only the current run writes more (a restart starts the count again).
+                let more = if run == starts(state) {
+                    written_since_start(state)
+                } else {
+                    0
+                };
+                for i in 1..=more {
+                    text.push_str(&format!("{task}: GET /api/items 200 (request {i})\n"));
                 }
             }
             ("stdout", Behavior::Crash) => {

@@ -29,10 +29,12 @@ fn body_from(rx: mpsc::Receiver<Bytes>) -> Body {
     }))
 }
 
-fn frame(file: &str, offset: u64, data: &[u8]) -> Bytes {
+/// A frame as Nomad's framer sends it: `Offset` is where the data *ends* in the file (the
+/// reader adds what it read before it sends, `streamFile` in `client/fs_endpoint.go`).
+fn frame(file: &str, end: u64, data: &[u8]) -> Bytes {
     let value = json!({
         "File": file,
-        "Offset": offset,
+        "Offset": end,
         "Data": base64::engine::general_purpose::STANDARD.encode(data)
     });
     Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
@@ -54,7 +56,7 @@ async fn send_range(
         let chunk = if plain {
             Bytes::from(data)
         } else {
-            frame(file, at, &data)
+            frame(file, to, &data)
         };
         if tx.send(chunk).await.is_err() {
             return false;

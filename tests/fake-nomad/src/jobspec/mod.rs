@@ -233,6 +233,14 @@ pub fn log_bytes(job: &Value, group: &Value, task: &Value) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+pub fn log_rate(job: &Value, group: &Value, task: &Value) -> Option<u64> {
+    [task, group, job]
+        .into_iter()
+        .find_map(|l| meta_value(l, "fake_nomad_log_lines_per_second"))
+        .and_then(|v| v.parse().ok())
+        .filter(|r| *r > 0)
+}
+
 /// The group with the spec fields that force a replacement (everything but Count).
 pub fn group_identity(group: &Value) -> Value {
     let mut g = group.clone();

@@ -156,6 +156,7 @@ impl World {
                         .and_then(Value::as_u64)
                         .unwrap_or(300),
                     log_bytes: jobspec::log_bytes(job, group, task),
+                    log_rate: jobspec::log_rate(job, group, task),
                 },
             );
         }

@@ -155,6 +155,9 @@ pub struct TaskState {
     pub cpu: u64,
     pub memory: u64,
     pub log_bytes: Option<u64>,
+    /// Lines a second a running task adds to its stdout (meta
+    /// `fake_nomad_log_lines_per_second`).
+    pub log_rate: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
