@@ -1,6 +1,9 @@
 //! `find_problems` against the fake Nomad: a cluster seeded with one of each problem the
 //! fake can make reports each exactly once, most severe first, each with its next call; a
-//! healthy cluster says so in one line.
+//! healthy cluster says so in one line. Not seeded here, since Nomad (and so the fake) does
+//! not hold them still: a deployment past its progress deadline (the deployment watcher
+//! fails it), a drain in progress (the fake drains at once) and lost allocations not
+//! replaced off a down node; `analyze`'s unit tests cover those.
 
 use std::time::Duration;
 
@@ -94,7 +97,21 @@ async fn one_of_each_problem_is_reported_once_most_severe_first() {
         Some(nomad_job("canary", "nginx:1", json!({}))),
     )
     .await;
+    // A batch task that fails on its first run, with no restart and no reschedule left:
+    // its failed allocation stays unreplaced, as in Nomad.
+    let mut broken = nomad_job("broken", "registry.example/crash:1", json!({}));
+    broken["job"]["Type"] = json!("batch");
+    broken["job"]["TaskGroups"][0]["RestartPolicy"] = json!({"Attempts": 0, "Interval": 86_400_000_000_000i64, "Delay": 1_000_000_000, "Mode": "fail"});
+    broken["job"]["TaskGroups"][0]["ReschedulePolicy"] =
+        json!({"Attempts": 0, "Interval": 0, "Unlimited": false});
+    api.ok("PUT", "/api/v1/jobs", Some(broken)).await;
+    // A batch task that never starts (its image never arrives), placed 10 minutes ago.
+    let mut stuck = nomad_job("stuck", "nginx:1", json!({}));
+    stuck["job"]["Type"] = json!("batch");
+    stuck["job"]["TaskGroups"][0]["Tasks"][0]["Meta"] = json!({"fake_nomad_behavior": "stuck"});
+    api.ok("PUT", "/api/v1/jobs", Some(stuck)).await;
     fake.settle(Duration::from_secs(10)).await;
+    fake.backdate_allocations("stuck", Duration::from_secs(600));
     api.ok(
         "PUT",
         "/api/v1/jobs",
@@ -110,8 +127,10 @@ async fn one_of_each_problem_is_reported_once_most_severe_first() {
         ("node_down", "node"),
         ("deployment_failed", "job rollout"),
         ("crash_loop", "job crashy"),
+        ("allocations_failed", "job broken"),
         ("placement_blocked", "job huge"),
         ("deployment_awaiting_promotion", "job canary"),
+        ("allocations_pending", "job stuck"),
         // A drain of a node without work ends at once and leaves it ineligible, as in
         // Nomad: both nodes are cordoned now.
         ("node_ineligible", "node"),
@@ -139,7 +158,7 @@ async fn one_of_each_problem_is_reported_once_most_severe_first() {
         assert_eq!(kind, want_kind, "{report:#}");
         assert!(subject.starts_with(want_subject), "{subject}: {report:#}");
     }
-    assert_eq!(report["total"], 7);
+    assert_eq!(report["total"], 9);
     let problems = report["problems"].as_array().unwrap();
     let severities: Vec<&str> = problems
         .iter()
@@ -148,7 +167,7 @@ async fn one_of_each_problem_is_reported_once_most_severe_first() {
     assert_eq!(
         severities,
         [
-            "critical", "critical", "critical", "high", "medium", "low", "low"
+            "critical", "critical", "critical", "high", "high", "medium", "medium", "low", "low"
         ]
     );
     // The crash loop and the deployment it failed are one finding.
@@ -177,16 +196,39 @@ async fn one_of_each_problem_is_reported_once_most_severe_first() {
             .contains(&deployment)
     );
     assert!(
-        problems[3]["message"].as_str().unwrap().contains("memory"),
+        problems[3]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 failed allocation(s) that were not replaced"),
         "{}",
         problems[3]
+    );
+    assert!(
+        problems[4]["message"].as_str().unwrap().contains("memory"),
+        "{}",
+        problems[4]
+    );
+    let pending = &problems[6];
+    assert!(
+        pending["message"]
+            .as_str()
+            .unwrap()
+            .contains("placed but not started for over 5 minutes"),
+        "{pending}"
+    );
+    assert!(
+        pending["next_step"]
+            .as_str()
+            .unwrap()
+            .starts_with("get_allocation "),
+        "{pending}"
     );
     assert!(report["scanned"]["nodes"].as_u64().unwrap() >= 6);
 
     // `limit` keeps the most severe; a bad one is refused.
     let top = api.get("/api/v1/problems?limit=2").await;
     assert_eq!(kinds(&top).len(), 2);
-    assert_eq!(top["total"], 7);
+    assert_eq!(top["total"], 9);
     let (status, problem) = api.call("GET", "/api/v1/problems?limit=0", None).await;
     assert_eq!(status, 422, "{problem:#}");
 }

@@ -13,7 +13,8 @@
 //!
 //! Task behaviour is chosen through the job: a task whose `image`, `command` or `args`
 //! mention `crash`, or whose meta has `fake_nomad_behavior = "crash"`, exits with code 1
-//! after starting, restarts per its restart policy and then fails. Meta
+//! after starting, restarts per its restart policy and then fails; one with
+//! `fake_nomad_behavior = "stuck"` never starts (its allocation stays pending). Meta
 //! `fake_nomad_log_bytes` (on the task, its group or the job; a decimal byte count) makes
 //! the task's stdout that many bytes long, computed from the offsets so a large log costs
 //! nothing until read; meta `fake_nomad_log_lines_per_second` makes a running task add that
@@ -272,6 +273,18 @@ impl FakeNomad {
     pub fn add_node_in_pool(&self, datacenter: &str, pool: &str, cpu: u64, memory: u64) -> String {
         self.shared
             .change(|w| w.add_node_with(datacenter, pool, "", cpu, memory))
+    }
+
+    /// Moves the creation and modification times of a job's allocations `by` into the
+    /// past, as if they had been placed that long ago (an allocation pending for minutes).
+    pub fn backdate_allocations(&self, job_id: &str, by: Duration) {
+        let by = i64::try_from(by.as_nanos()).unwrap_or(i64::MAX);
+        self.shared.change(|w| {
+            for alloc in w.allocs.values_mut().filter(|a| a.job_id == job_id) {
+                alloc.create_time -= by;
+                alloc.modify_time -= by;
+            }
+        });
     }
 
     /// Marks a node down (its allocations become lost) or ready again.

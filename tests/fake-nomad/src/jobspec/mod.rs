@@ -194,6 +194,8 @@ pub fn group_ask(group: &Value) -> (u64, u64) {
 pub enum Behavior {
     Healthy,
     Crash,
+    /// Never starts: the task stays pending, downloading its image.
+    Stuck,
 }
 
 pub(super) fn meta_value<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -205,10 +207,10 @@ pub(super) fn meta_value<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 pub fn behavior(job: &Value, group: &Value, task: &Value) -> Behavior {
     for level in [task, group, job] {
         if let Some(b) = meta_value(level, "fake_nomad_behavior") {
-            return if b == "crash" {
-                Behavior::Crash
-            } else {
-                Behavior::Healthy
+            return match b {
+                "crash" => Behavior::Crash,
+                "stuck" => Behavior::Stuck,
+                _ => Behavior::Healthy,
             };
         }
     }

@@ -80,8 +80,21 @@ fn advance(alloc: &mut Alloc, now: Instant, step: std::time::Duration) -> Advanc
     let mut all_dead = true;
     let mut any_failed = false;
     let mut any_crash = false;
+    let mut stuck = false;
     for state in alloc.tasks.values_mut() {
         match state.state.as_str() {
+            "pending" if state.behavior == Behavior::Stuck => {
+                if !state.events.iter().any(|e| e.kind == "Driver") {
+                    state
+                        .events
+                        .push(TaskEvent::new("Task Setup", "Building Task Directory"));
+                    state
+                        .events
+                        .push(TaskEvent::new("Driver", "Downloading image"));
+                }
+                stuck = true;
+                all_dead = false;
+            }
             "pending" => {
                 if state.restarts == 0 {
                     state
@@ -167,6 +180,15 @@ fn advance(alloc: &mut Alloc, now: Instant, step: std::time::Duration) -> Advanc
         alloc.client_description = "All tasks have completed".into();
         alloc.next_step = None;
         return Advance::Ended;
+    }
+    if stuck {
+        // A task that has not started keeps its allocation pending (`getClientStatus` in
+        // `client/allocrunner`: a pending task wins over running ones, "No tasks have
+        // started"), with nothing more to do until it is stopped.
+        alloc.client_status = "pending".into();
+        alloc.client_description = "No tasks have started".into();
+        alloc.next_step = None;
+        return Advance::Moved;
     }
     alloc.client_status = "running".into();
     alloc.client_description = "Tasks are running".into();
