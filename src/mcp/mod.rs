@@ -6,6 +6,7 @@
 //! comments every 15 s, `Cache-Control: no-cache` and `X-Accel-Buffering: no`, sessions
 //! bounded per caller and closed when idle, and streams ended when shutdown starts.
 
+mod completions;
 pub mod guard;
 mod jsonrpc;
 mod progress;

@@ -1,18 +1,18 @@
-//! The MCP server handler: initialize, tools, resources and prompts. One handler per
+//! The MCP server handler: initialize, tools, resources, prompts and completions. One handler per
 //! session; every tool call runs as the caller the HTTP layer identified.
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ErrorData, Extensions, GetPromptRequestParams,
-    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorData,
+    Extensions, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use tracing::Instrument;
 
 use super::progress::Progress;
 use super::tools::{self, Ctx};
-use super::{prompts, resources};
+use super::{completions, prompts, resources};
 use crate::config::Toolset;
 use crate::service::Principal;
 use crate::state::AppState;
@@ -71,6 +71,7 @@ impl rmcp::ServerHandler for NomadMcp {
                 .enable_tools()
                 .enable_resources()
                 .enable_prompts()
+                .enable_completions()
                 .build(),
         )
         .with_server_info(
@@ -201,6 +202,15 @@ impl rmcp::ServerHandler for NomadMcp {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
         Ok(ListPromptsResult::with_all_items(prompts::list()))
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let who = caller(&context.extensions);
+        completions::complete(&self.state.service, &who, request).await
     }
 
     async fn get_prompt(

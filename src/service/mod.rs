@@ -5,6 +5,7 @@ pub mod admin;
 pub mod allocations;
 pub mod audit;
 pub mod cluster;
+pub mod complete;
 pub mod control;
 pub mod deployments;
 pub mod diagnose;

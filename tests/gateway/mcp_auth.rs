@@ -206,3 +206,124 @@ async fn both_transports_refuse_bad_credentials_and_show_only_allowed_tools() {
     );
     client.cancel().await.unwrap();
 }
+
+async fn register_in(fake: &FakeNomad, namespace: &str, id: &str) {
+    let job = json!({"Job": {"ID": id, "Namespace": namespace, "Type": "service",
+        "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{"Name": "server",
+            "Driver": "docker", "Config": {"image": "nginx:1"},
+            "Resources": {"CPU": 100, "MemoryMB": 64}}]}]}});
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/jobs?namespace={namespace}", fake.url()))
+        .json(&job)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+}
+
+fn complete_params(
+    reference: rmcp::model::Reference,
+    name: &str,
+    value: &str,
+    namespace: Option<&str>,
+) -> rmcp::model::CompleteRequestParams {
+    let mut params = rmcp::model::CompleteRequestParams::new(
+        reference,
+        rmcp::model::ArgumentInfo::new(name, value),
+    );
+    if let Some(ns) = namespace {
+        let arguments = [("namespace".to_string(), ns.to_string())].into();
+        params = params.with_context(rmcp::model::CompletionContext::with_arguments(arguments));
+    }
+    params
+}
+
+/// Completions of prompt arguments and template variables list what the caller may read:
+/// jobs by prefix in the resolved namespace, namespaces, nodes; nothing in a namespace
+/// they may not read; an unknown prompt is an error.
+#[tokio::test]
+async fn completions_offer_only_what_the_caller_may_read() {
+    use rmcp::model::Reference;
+    let fake = FakeNomad::start(Options {
+        namespaces: vec!["dev".into()],
+        ..Options::default()
+    })
+    .await;
+    for id in ["web", "webshop", "api"] {
+        register_in(&fake, "default", id).await;
+    }
+    register_in(&fake, "dev", "web-dev").await;
+    let db = TestDb::new().await;
+    let env = auth_env(&db, &fake);
+    let (_, narrow) = create_key(&env, &["nomad:read"], &["default"], None);
+    let (_, wide) = create_key(&env, &["nomad:read"], &["*"], None);
+    let gateway = Gateway::start(&env);
+    let narrow = streamable(&gateway, &narrow).await;
+    let wide = streamable(&gateway, &wide).await;
+    let diagnose = || Reference::for_prompt("diagnose_failing_job");
+    let job_template = || Reference::for_resource("nomad://jobs/{namespace}/{job_id}");
+
+    let jobs = narrow
+        .complete(complete_params(diagnose(), "job_id", "web", None))
+        .await
+        .unwrap()
+        .completion;
+    assert_eq!(jobs.values, ["web", "webshop"]);
+    assert_eq!((jobs.total, jobs.has_more), (Some(2), Some(false)));
+    let dev = wide
+        .complete(complete_params(job_template(), "job_id", "w", Some("dev")))
+        .await
+        .unwrap()
+        .completion;
+    assert_eq!(dev.values, ["web-dev"]);
+    let refused = narrow
+        .complete(complete_params(job_template(), "job_id", "w", Some("dev")))
+        .await
+        .unwrap()
+        .completion;
+    assert!(refused.values.is_empty(), "{refused:?}");
+
+    for (client, want) in [(&narrow, vec!["default"]), (&wide, vec!["default", "dev"])] {
+        let params = complete_params(job_template(), "namespace", "", None);
+        let values = client.complete(params).await.unwrap().completion.values;
+        assert_eq!(values, want);
+    }
+
+    let node = fake.node_ids()[0].clone();
+    let nodes = wide
+        .complete(complete_params(
+            Reference::for_prompt("drain_node_safely"),
+            "node_id",
+            &node[..4],
+            None,
+        ))
+        .await
+        .unwrap()
+        .completion;
+    assert!(nodes.values.contains(&node), "{nodes:?}");
+    assert!(nodes.values.iter().all(|n| n.starts_with(&node[..4])));
+
+    // An argument that names no ID completes to nothing; an unknown prompt is refused.
+    let image = wide
+        .complete(complete_params(
+            Reference::for_prompt("deploy_container"),
+            "image",
+            "ngi",
+            None,
+        ))
+        .await
+        .unwrap()
+        .completion;
+    assert!(image.values.is_empty());
+    let unknown = wide
+        .complete(complete_params(
+            Reference::for_prompt("nope"),
+            "job_id",
+            "w",
+            None,
+        ))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(unknown.contains("no prompt 'nope'"), "{unknown}");
+}
