@@ -69,8 +69,7 @@ pub async fn complete(
     let names = argument_names(&request.r#ref)?;
     let argument = &request.argument;
     let kind = names
-        .iter()
-        .any(|n| *n == argument.name)
+        .contains(&argument.name)
         .then(|| IdKind::of_argument(&argument.name))
         .flatten();
     let Some(kind) = kind else {
