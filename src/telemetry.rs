@@ -217,6 +217,20 @@ fn log_filter(text: &str) -> String {
     }
 }
 
+/// Makes `span` continue the W3C trace context in `fields` (`traceparent` and
+/// `tracestate`, as an HTTP request's headers or an MCP request's `_meta` carry them), when
+/// they hold a valid one.
+pub fn continue_trace(span: &tracing::Span, fields: &dyn opentelemetry::propagation::Extractor) {
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(fields);
+    if parent.span().span_context().is_valid() {
+        // Fails only when the span is disabled, and then there is nothing to continue.
+        let _ = span.set_parent(parent);
+    }
+}
+
 #[cfg(test)]
 mod filter_tests {
     #[test]

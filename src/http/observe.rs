@@ -7,9 +7,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
-use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing::{Instrument, field};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -61,12 +59,10 @@ fn server_span(request: &Request, route: &str, id: &HeaderValue) -> tracing::Spa
         http.response.status_code = field::Empty,
         otel.status_code = field::Empty,
     );
-    let parent = TraceContextPropagator::new()
-        .extract(&opentelemetry_http::HeaderExtractor(request.headers()));
-    if parent.span().span_context().is_valid() {
-        // Fails only when the span is disabled, and then there is nothing to continue.
-        let _ = span.set_parent(parent);
-    }
+    crate::telemetry::continue_trace(
+        &span,
+        &opentelemetry_http::HeaderExtractor(request.headers()),
+    );
     let trace_id = span.context().span().span_context().trace_id();
     span.record("trace_id", field::display(trace_id));
     span

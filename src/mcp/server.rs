@@ -150,6 +150,18 @@ impl rmcp::ServerHandler for NomadMcp {
             mcp.tool = %request.name,
             caller = %ctx.who.subject,
         );
+        // A trace context in the request's `_meta` (SEP-414: `traceparent`, `tracestate`)
+        // continues the caller's trace, as the HTTP header does for the request.
+        let carried: std::collections::HashMap<String, String> = ["traceparent", "tracestate"]
+            .into_iter()
+            .filter_map(|key| {
+                let value = context.meta.get(key)?.as_str()?;
+                Some((key.to_string(), value.to_string()))
+            })
+            .collect();
+        if !carried.is_empty() {
+            crate::telemetry::continue_trace(&span, &carried);
+        }
         let call = tool.call(ctx, arguments).instrument(span);
         let started = std::time::Instant::now();
         let result = tokio::select! {

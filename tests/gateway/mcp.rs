@@ -1041,3 +1041,59 @@ async fn requests_of_the_stateless_2026_07_28_revision_are_answered() {
         "{answer:#}"
     );
 }
+
+/// A W3C trace context in a request's `_meta` (SEP-414) continues the caller's trace: the
+/// tool span and the Nomad call under it carry the caller's trace id, with the caller's
+/// span as the tool span's parent.
+#[tokio::test]
+async fn a_trace_context_in_meta_continues_the_callers_trace() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let (endpoint, spans) = span_receiver().await;
+    let db = TestDb::new().await;
+    let mut env = base_env(&db);
+    set(&mut env, "NOMAD_ADDR", &fake.url());
+    set(&mut env, "OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint);
+    set(&mut env, "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+    let mut gateway = Gateway::start(&env);
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let parent_id = "b7ad6b7169203331";
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "traceparent": format!("00-{trace_id}-{parent_id}-01"),
+        "tracestate": "vendor=value"
+    });
+    let response = reqwest::Client::new()
+        .post(gateway.url("/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "list_nodes")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "list_nodes", "arguments": {}, "_meta": meta}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("structuredContent"));
+    gateway.signal("TERM");
+    assert!(gateway.wait_exit(Duration::from_secs(15)).await.success());
+
+    let spans = spans.lock().unwrap();
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    let tool = spans
+        .iter()
+        .find(|s| s.name == "tools/call list_nodes")
+        .unwrap_or_else(|| panic!("no tool span; got {names:?}"));
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    assert_eq!(hex(&tool.trace_id), trace_id, "{names:?}");
+    assert_eq!(hex(&tool.parent_span_id), parent_id);
+    assert_eq!(tool.trace_state, "vendor=value");
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.parent_span_id == tool.span_id && hex(&s.trace_id) == trace_id),
+        "the Nomad call continues the same trace; got {names:?}"
+    );
+}
