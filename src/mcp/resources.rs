@@ -2,7 +2,9 @@
 //! (`nomad://jobs/{namespace}/{job_id}`), the nodes, one node and the cluster's status,
 //! each read through the same service function as the matching tool.
 
-use rmcp::model::{ErrorData, ReadResourceResult, Resource, ResourceContents, ResourceTemplate};
+use rmcp::model::{
+    CacheScope, ErrorData, ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
+};
 use serde::Serialize;
 
 use super::tools::{Ctx, error_text};
@@ -87,9 +89,13 @@ pub async fn read(ctx: &Ctx, uri: &str) -> Result<ReadResourceResult, ErrorData>
         _ => return Err(unknown(uri)),
     };
     match value {
+        // Live Nomad state, seen through the caller's namespaces: stale at once, and for
+        // this caller only (SEP-2549).
         Ok(text) => Ok(ReadResourceResult::new(vec![
             ResourceContents::text(text, uri).with_mime_type(JSON),
-        ])),
+        ])
+        .with_ttl_ms(0)
+        .with_cache_scope(CacheScope::Private)),
         Err(ServiceError::NotFound(message)) => Err(ErrorData::resource_not_found(
             message,
             Some(serde_json::json!({ "uri": uri })),

@@ -1,11 +1,12 @@
-//! The MCP server handler: initialize, tools, resources, prompts and completions. One handler per
-//! session; every tool call runs as the caller the HTTP layer identified.
+//! The MCP server handler: initialize, tools, resources, prompts and completions. One handler
+//! per session; every tool call runs as the caller the HTTP layer identified.
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorData,
-    Extensions, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    CacheScope, CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+    ErrorData, Extensions, GetPromptRequestParams, GetPromptResponse, Implementation,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use tracing::Instrument;
@@ -26,6 +27,11 @@ page: pass `next_cursor` back as `cursor` for the next. Write tools answer an `o
 (get_operation, wait_for_operation); with `wait` (seconds) they follow the change and the \
 answer's `operation` says where it ended. Tools marked destructive stop or replace running \
 work: confirm with the user first.";
+
+/// How long a client may keep the tool, resource, template and prompt lists (SEP-2549
+/// `ttlMs`): they change only when the gateway's configuration or the caller's key does.
+/// They are `private`, since the tools a caller sees follow their scopes.
+const CATALOGUE_TTL_MS: u64 = 5 * 60 * 1000;
 
 #[derive(Clone)]
 pub struct NomadMcp {
@@ -97,7 +103,9 @@ impl rmcp::ServerHandler for NomadMcp {
                 .filter(|t| self.offers(t) && service.may(&who, t.access))
                 .map(|t| t.tool.clone())
                 .collect(),
-        ))
+        )
+        .with_ttl_ms(CATALOGUE_TTL_MS)
+        .with_cache_scope(CacheScope::Private))
     }
 
     async fn call_tool(
@@ -184,7 +192,9 @@ impl rmcp::ServerHandler for NomadMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        Ok(ListResourcesResult::with_all_items(resources::list()))
+        Ok(ListResourcesResult::with_all_items(resources::list())
+            .with_ttl_ms(CATALOGUE_TTL_MS)
+            .with_cache_scope(CacheScope::Private))
     }
 
     async fn list_resource_templates(
@@ -192,9 +202,11 @@ impl rmcp::ServerHandler for NomadMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        Ok(ListResourceTemplatesResult::with_all_items(
-            resources::templates(),
-        ))
+        Ok(
+            ListResourceTemplatesResult::with_all_items(resources::templates())
+                .with_ttl_ms(CATALOGUE_TTL_MS)
+                .with_cache_scope(CacheScope::Private),
+        )
     }
 
     async fn read_resource(
@@ -213,7 +225,9 @@ impl rmcp::ServerHandler for NomadMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        Ok(ListPromptsResult::with_all_items(prompts::list()))
+        Ok(ListPromptsResult::with_all_items(prompts::list())
+            .with_ttl_ms(CATALOGUE_TTL_MS)
+            .with_cache_scope(CacheScope::Private))
     }
 
     async fn complete(

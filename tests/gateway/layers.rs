@@ -42,9 +42,27 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The transports: siblings, never naming each other.
     (
         "http",
-        &["state", "auth", "service", "operations", "db", "config"],
+        &[
+            "state",
+            "auth",
+            "service",
+            "operations",
+            "db",
+            "telemetry",
+            "config",
+        ],
     ),
-    ("mcp", &["state", "service", "operations", "db", "config"]),
+    (
+        "mcp",
+        &[
+            "state",
+            "service",
+            "operations",
+            "db",
+            "telemetry",
+            "config",
+        ],
+    ),
     ("state", &["auth", "service", "nomad", "db", "config"]),
     // Who is calling.
     ("auth", &["service", "db", "config"]),

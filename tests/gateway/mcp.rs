@@ -1097,3 +1097,87 @@ async fn a_trace_context_in_meta_continues_the_callers_trace() {
         "the Nomad call continues the same trace; got {names:?}"
     );
 }
+
+/// One 2026-07-28 stateless request: (HTTP status, the JSON-RPC answer).
+async fn stateless(
+    gateway: &Gateway,
+    method: &str,
+    name: Option<&str>,
+    params: Value,
+) -> (u16, Value) {
+    let mut params = params;
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"}
+    });
+    let mut request = reqwest::Client::new()
+        .post(gateway.url("/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method);
+    if let Some(name) = name {
+        request = request.header("mcp-name", name);
+    }
+    let response = request
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    let data = body
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap_or(&body);
+    (status, serde_json::from_str(data).unwrap_or(Value::Null))
+}
+
+/// SEP-2549 caching hints on list and read results (private: what a caller sees follows
+/// their scopes), and SEP-2243 routing headers checked against the body.
+#[tokio::test]
+async fn lists_and_reads_carry_caching_hints_and_headers_must_match_the_body() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let mcp = Mcp::start(&fake.url()).await;
+    for method in [
+        "tools/list",
+        "resources/list",
+        "resources/templates/list",
+        "prompts/list",
+    ] {
+        let (status, answer) = stateless(&mcp.gateway, method, None, json!({})).await;
+        assert_eq!(status, 200, "{method}: {answer}");
+        assert_eq!(answer["result"]["ttlMs"], 300_000, "{method}: {answer}");
+        assert_eq!(answer["result"]["cacheScope"], "private", "{method}");
+    }
+    let uri = "nomad://cluster/status";
+    let (status, read) = stateless(
+        &mcp.gateway,
+        "resources/read",
+        Some(uri),
+        json!({"uri": uri}),
+    )
+    .await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["result"]["ttlMs"], 0, "{read}");
+    assert_eq!(read["result"]["cacheScope"], "private");
+
+    fake.clear_requests();
+    let (status, refused) = stateless(
+        &mcp.gateway,
+        "tools/call",
+        Some("get_job"),
+        json!({"name": "list_nodes", "arguments": {}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["code"], -32020, "{refused}");
+    assert_eq!(
+        fake.requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/v1/nodes"))
+            .count(),
+        0,
+        "a refused call reaches no Nomad"
+    );
+}
