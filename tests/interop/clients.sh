@@ -1,7 +1,7 @@
 # Sourced by tests/interop/run.sh and tests/replicas/run.sh: the official MCP clients the
-# tests drive, installed under target/ (the Python SDK in a venv, the Inspector CLI and
-# mcp-remote in a node prefix) and rebuilt when their pins change. Installs Python's venv and
-# Node.js from Debian when missing. Needs `root` (the checkout) and `apt_install`; sets
+# tests drive, installed under target/ (the Python SDK in a venv, the TypeScript SDK, the
+# Inspector CLI and mcp-remote in a node prefix) and rebuilt when their pins change.
+# Installs Python's venv and Node.js from Debian when missing. Needs `root` (the checkout) and `apt_install`; sets
 # `venv` and `node_prefix`.
 target="${CARGO_TARGET_DIR:-$root/target}"
 venv="$target/interop-venv"
@@ -20,7 +20,8 @@ if ! cmp -s "$root/tests/interop/requirements.txt" "$venv/requirements.txt" 2>/d
 fi
 if ! cmp -s "$root/tests/interop/package.json" "$node_prefix/package.json" 2>/dev/null \
   || [ ! -x "$node_prefix/node_modules/.bin/mcp-inspector" ] \
-  || [ ! -x "$node_prefix/node_modules/.bin/mcp-remote" ]; then
+  || [ ! -x "$node_prefix/node_modules/.bin/mcp-remote" ] \
+  || [ ! -d "$node_prefix/node_modules/@modelcontextprotocol/sdk" ]; then
   rm -rf "$node_prefix"
   mkdir -p "$node_prefix"
   cp "$root/tests/interop/package.json" "$node_prefix/package.json"
