@@ -3,7 +3,8 @@
 //! each read through the same service function as the matching tool.
 
 use rmcp::model::{
-    CacheScope, ErrorData, ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
+    CacheScope, ErrorCode, ErrorData, ProtocolVersion, ReadResourceResult, Resource,
+    ResourceContents, ResourceTemplate,
 };
 use serde::Serialize;
 
@@ -114,6 +115,16 @@ fn decode(segment: &str) -> String {
         .into_owned()
 }
 
+/// "Resource not found" in the code of the caller's revision: `-32602` (invalid params) from
+/// 2026-07-28 on (SEP-2164), `-32002` before, as those revisions say.
+pub fn not_found_code(mut error: ErrorData, version: Option<ProtocolVersion>) -> ErrorData {
+    let modern = version.is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+    if modern && error.code == ErrorCode::RESOURCE_NOT_FOUND {
+        error.code = ErrorCode::INVALID_PARAMS;
+    }
+    error
+}
+
 fn unknown(uri: &str) -> ErrorData {
     ErrorData::resource_not_found(
         format!(
@@ -121,4 +132,28 @@ fn unknown(uri: &str) -> ErrorData {
         ),
         Some(serde_json::json!({ "uri": uri })),
     )
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::*;
+
+    #[test]
+    fn not_found_keeps_the_code_of_the_callers_revision() {
+        let code = |v: Option<ProtocolVersion>| not_found_code(unknown("nomad://x"), v).code;
+        assert_eq!(
+            code(Some(ProtocolVersion::V_2026_07_28)),
+            ErrorCode::INVALID_PARAMS
+        );
+        assert_eq!(
+            code(Some(ProtocolVersion::V_2025_06_18)),
+            ErrorCode::RESOURCE_NOT_FOUND
+        );
+        assert_eq!(code(None), ErrorCode::RESOURCE_NOT_FOUND);
+        let other = ErrorData::internal_error("boom", None);
+        assert_eq!(
+            not_found_code(other, Some(ProtocolVersion::V_2026_07_28)).code,
+            ErrorCode::INTERNAL_ERROR
+        );
+    }
 }

@@ -215,9 +215,10 @@ impl rmcp::ServerHandler for NomadMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let ctx = self.ctx(&context);
-        resources::read(&ctx, &request.uri)
-            .await
+        let answer = resources::read(&ctx, &request.uri).await;
+        answer
             .map(ReadResourceResponse::from)
+            .map_err(|error| resources::not_found_code(error, context.protocol_version()))
     }
 
     async fn list_prompts(

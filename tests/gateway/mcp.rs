@@ -1162,6 +1162,17 @@ async fn lists_and_reads_carry_caching_hints_and_headers_must_match_the_body() {
     assert_eq!(read["result"]["ttlMs"], 0, "{read}");
     assert_eq!(read["result"]["cacheScope"], "private");
 
+    // A resource that does not exist: -32602 on 2026-07-28 (SEP-2164).
+    let missing_uri = "nomad://jobs/default/no-such-job";
+    let (_, missing) = stateless(
+        &mcp.gateway,
+        "resources/read",
+        Some(missing_uri),
+        json!({"uri": missing_uri}),
+    )
+    .await;
+    assert_eq!(missing["error"]["code"], -32602, "{missing}");
+
     fake.clear_requests();
     let (status, refused) = stateless(
         &mcp.gateway,
