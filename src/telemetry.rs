@@ -224,7 +224,10 @@ pub fn continue_trace(span: &tracing::Span, fields: &dyn opentelemetry::propagat
     use opentelemetry::propagation::TextMapPropagator;
     use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(fields);
+    // From an empty context: `extract` would fall back to the current one (the span the
+    // caller runs in) and make it the parent when the carrier has no trace.
+    let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new()
+        .extract_with_context(&opentelemetry::Context::new(), fields);
     if parent.span().span_context().is_valid() {
         // Fails only when the span is disabled, and then there is nothing to continue.
         let _ = span.set_parent(parent);

@@ -3,7 +3,7 @@
 
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
-    ErrorData, Extensions, GetPromptRequestParams, GetPromptResponse, Implementation,
+    ErrorData, Extensions, GetPromptRequestParams, GetPromptResponse, Implementation, JsonObject,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
     PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
     ServerConfig,
@@ -32,6 +32,19 @@ work: confirm with the user first.";
 /// `ttlMs`): they change only when the gateway's configuration or the caller's key does.
 /// They are `private`, since the tools a caller sees follow their scopes.
 const CATALOGUE_TTL_MS: u64 = 5 * 60 * 1000;
+
+/// A request's `_meta` read as a W3C trace-context carrier (SEP-414).
+struct MetaCarrier<'a>(&'a JsonObject);
+
+impl opentelemetry::propagation::Extractor for MetaCarrier<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key)?.as_str()
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
 
 #[derive(Clone)]
 pub struct NomadMcp {
@@ -160,16 +173,8 @@ impl rmcp::ServerHandler for NomadMcp {
         );
         // A trace context in the request's `_meta` (SEP-414: `traceparent`, `tracestate`)
         // continues the caller's trace, as the HTTP header does for the request.
-        let carried: std::collections::HashMap<String, String> = ["traceparent", "tracestate"]
-            .into_iter()
-            .filter_map(|key| {
-                let value = context.meta.get(key)?.as_str()?;
-                Some((key.to_string(), value.to_string()))
-            })
-            .collect();
-        if !carried.is_empty() {
-            crate::telemetry::continue_trace(&span, &carried);
-        }
+        let meta: &JsonObject = &context.meta;
+        crate::telemetry::continue_trace(&span, &MetaCarrier(meta));
         let call = tool.call(ctx, arguments).instrument(span);
         let started = std::time::Instant::now();
         let result = tokio::select! {
