@@ -11,7 +11,7 @@ pub mod types;
 
 pub use api::{
     AllocStopResponse, DrainSpec, EventStream, JobRegistration, LogFrame, LogFrames, LogOrigin,
-    LogRequest, ParseRequest, VariableWrite, file_index,
+    LogRequest, ParseRequest, VariableWrite,
 };
 pub use client::{NomadClient, RetryPolicy};
 pub use error::{NomadError, TokenSource};

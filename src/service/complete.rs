@@ -7,7 +7,7 @@
 
 use super::jobs::ListJobsRequest;
 use super::nodes::NodeFilter;
-use super::{PageRequest, Principal, Service, ServiceError};
+use super::{Page, PageRequest, Principal, Service, ServiceError};
 
 /// The most values one answer holds (the MCP specification's limit).
 pub const MAX_COMPLETIONS: usize = 100;
@@ -60,6 +60,12 @@ impl Completion {
     }
 }
 
+/// A page's values, and whether it was the last.
+fn values<T>(page: Page<T>, value: impl Fn(T) -> String) -> (Vec<String>, bool) {
+    let complete = page.next_cursor.is_none();
+    (page.items.into_iter().map(value).collect(), complete)
+}
+
 impl Service {
     /// The values of `kind` starting with `typed`; jobs and allocations in `namespace`
     /// (the gateway's default when absent). An allocation needs at least one typed
@@ -74,11 +80,7 @@ impl Service {
         let typed = typed.trim();
         let most = PageRequest::new(None, Some(200));
         let (values, complete) = match kind {
-            IdKind::Namespace => {
-                let page = self.list_namespaces(who, &most).await?;
-                let complete = page.next_cursor.is_none();
-                (page.items.into_iter().map(|n| n.name).collect(), complete)
-            }
+            IdKind::Namespace => values(self.list_namespaces(who, &most).await?, |n| n.name),
             IdKind::Job => {
                 let request = ListJobsRequest {
                     namespace: namespace.map(str::to_string),
@@ -86,15 +88,12 @@ impl Service {
                     limit: Some(MAX_COMPLETIONS as u32 + 1),
                     ..ListJobsRequest::default()
                 };
-                let page = self.list_jobs(who, request).await?;
-                let complete = page.next_cursor.is_none();
-                (page.items.into_iter().map(|j| j.id).collect(), complete)
+                values(self.list_jobs(who, request).await?, |j| j.id)
             }
-            IdKind::Node => {
-                let page = self.list_nodes(who, &NodeFilter::default(), &most).await?;
-                let complete = page.next_cursor.is_none();
-                (page.items.into_iter().map(|n| n.id).collect(), complete)
-            }
+            IdKind::Node => values(
+                self.list_nodes(who, &NodeFilter::default(), &most).await?,
+                |n| n.id,
+            ),
             IdKind::Allocation if typed.is_empty() => (Vec::new(), false),
             IdKind::Allocation => {
                 let found = self

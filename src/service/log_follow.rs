@@ -91,7 +91,6 @@ pub struct LogFollow {
     seen: Option<(u64, u64)>,
     partial: Vec<u8>,
     began: Instant,
-    until: Instant,
     window: Window,
     new_lines: u64,
     new_bytes: u64,
@@ -130,7 +129,8 @@ impl LogFollow {
             if self.ended.is_some() {
                 return None;
             }
-            let frame = match tokio::time::timeout_at(self.until, self.frames.next_frame()).await {
+            let until = self.began + Duration::from_secs(self.start.seconds);
+            let frame = match tokio::time::timeout_at(until, self.frames.next_frame()).await {
                 Err(_) => return self.end(FollowEnd::TimeUp, None),
                 Ok(None) => return self.end(FollowEnd::LogEnded, None),
                 Ok(Some(Err(error))) => {
@@ -204,16 +204,10 @@ impl LogFollow {
         fresh
     }
 
+    /// The complete lines at the front of `partial`, taken out of it.
     fn complete_lines(&mut self) -> Vec<String> {
-        let mut lines = Vec::new();
-        while let Some(at) = self.partial.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=at).collect();
-            lines.push(line_text(&line[..at]));
-        }
-        while self.partial.len() > MAX_LINE_BYTES {
-            let piece: Vec<u8> = self.partial.drain(..MAX_LINE_BYTES).collect();
-            lines.push(line_text(&piece));
-        }
+        let (lines, used) = split_lines(&self.partial);
+        self.partial.drain(..used);
         for line in &lines {
             self.record(line);
         }
@@ -251,6 +245,23 @@ fn fresh_part(seen: Option<(u64, u64)>, frame: &LogFrame) -> (&[u8], Option<(u64
         seen
     };
     (&frame.data[from as usize..], seen, skipped)
+}
+
+/// The complete lines of `bytes` (a line longer than `MAX_LINE_BYTES` in pieces) and how
+/// many bytes they took; what follows is an unfinished line.
+fn split_lines(bytes: &[u8]) -> (Vec<String>, usize) {
+    let mut lines = Vec::new();
+    let mut from = 0;
+    for (at, byte) in bytes.iter().enumerate() {
+        if *byte == b'\n' {
+            lines.push(line_text(&bytes[from..at]));
+            from = at + 1;
+        } else if at + 1 - from >= MAX_LINE_BYTES {
+            lines.push(line_text(&bytes[from..=at]));
+            from = at + 1;
+        }
+    }
+    (lines, from)
 }
 
 fn line_text(bytes: &[u8]) -> String {
@@ -311,7 +322,6 @@ impl Service {
             for line in &lines {
                 window.push(line);
             }
-            let began = Instant::now();
             Ok(LogFollow {
                 start: FollowStart {
                     tail: LogsResult {
@@ -328,8 +338,7 @@ impl Service {
                 frames,
                 seen,
                 partial: Vec::new(),
-                began,
-                until: began + Duration::from_secs(seconds),
+                began: Instant::now(),
                 window,
                 new_lines: 0,
                 new_bytes: 0,
@@ -384,6 +393,19 @@ mod tests {
             max_bytes: 1024,
             dropped: false,
         }
+    }
+
+    #[test]
+    fn lines_are_split_once_with_the_unfinished_one_left() {
+        let (lines, used) = split_lines(b"a\r\nb\n\npart");
+        assert_eq!(lines, ["a", "b", ""]);
+        assert_eq!(used, 6);
+        let long = vec![b'x'; MAX_LINE_BYTES + 10];
+        let (lines, used) = split_lines(&long);
+        assert_eq!(
+            (lines.len(), lines[0].len(), used),
+            (1, MAX_LINE_BYTES, MAX_LINE_BYTES)
+        );
     }
 
     #[test]

@@ -968,16 +968,27 @@ async fn span_receiver() -> (
     (format!("http://{addr}"), spans)
 }
 
-#[tokio::test]
-async fn a_trace_goes_from_the_request_through_the_tool_to_nomad() {
-    let fake = FakeNomad::start(Options::default()).await;
+/// A gateway on `fake` that exports its spans to a receiver: (gateway, spans, its database).
+async fn traced_gateway(
+    fake: &FakeNomad,
+) -> (
+    Gateway,
+    Arc<Mutex<Vec<opentelemetry_proto::tonic::trace::v1::Span>>>,
+    TestDb,
+) {
     let (endpoint, spans) = span_receiver().await;
     let db = TestDb::new().await;
     let mut env = base_env(&db);
     set(&mut env, "NOMAD_ADDR", &fake.url());
     set(&mut env, "OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint);
     set(&mut env, "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
-    let mut gateway = Gateway::start(&env);
+    (Gateway::start(&env), spans, db)
+}
+
+#[tokio::test]
+async fn a_trace_goes_from_the_request_through_the_tool_to_nomad() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let (mut gateway, spans, _db) = traced_gateway(&fake).await;
     let transport = StreamableHttpClientTransport::from_uri(gateway.url("/mcp"));
     let client = Recorder::default().serve(transport).await.unwrap();
     let result = call(&client, "list_jobs", json!({})).await;
@@ -1009,33 +1020,16 @@ async fn a_trace_goes_from_the_request_through_the_tool_to_nomad() {
 async fn requests_of_the_stateless_2026_07_28_revision_are_answered() {
     let fake = FakeNomad::start(Options::default()).await;
     let mcp = Mcp::start(&fake.url()).await;
-    let meta = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"}
-    });
-    let response = reqwest::Client::new()
-        .post(mcp.gateway.url("/mcp"))
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "list_nodes")
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "list_nodes", "arguments": {}, "_meta": meta}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(
-        response.headers().get("mcp-session-id").is_none(),
-        "no session"
-    );
-    let body = response.text().await.unwrap();
-    let data = body
-        .lines()
-        .find_map(|l| l.strip_prefix("data: "))
-        .unwrap_or(&body);
-    let answer: Value = serde_json::from_str(data).unwrap();
+    let params = json!({"name": "list_nodes", "arguments": {}});
+    let (status, answer) = stateless(
+        &mcp.gateway,
+        "tools/call",
+        Some("list_nodes"),
+        params,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
     assert_eq!(
         answer["result"]["structuredContent"]["total"], 3,
         "{answer:#}"
@@ -1048,35 +1042,21 @@ async fn requests_of_the_stateless_2026_07_28_revision_are_answered() {
 #[tokio::test]
 async fn a_trace_context_in_meta_continues_the_callers_trace() {
     let fake = FakeNomad::start(Options::default()).await;
-    let (endpoint, spans) = span_receiver().await;
-    let db = TestDb::new().await;
-    let mut env = base_env(&db);
-    set(&mut env, "NOMAD_ADDR", &fake.url());
-    set(&mut env, "OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint);
-    set(&mut env, "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
-    let mut gateway = Gateway::start(&env);
+    let (mut gateway, spans, _db) = traced_gateway(&fake).await;
     let trace_id = "0af7651916cd43dd8448eb211c80319c";
     let parent_id = "b7ad6b7169203331";
-    let meta = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+    let trace = json!({
         "traceparent": format!("00-{trace_id}-{parent_id}-01"),
         "tracestate": "vendor=value"
     });
-    let response = reqwest::Client::new()
-        .post(gateway.url("/mcp"))
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "list_nodes")
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "list_nodes", "arguments": {}, "_meta": meta}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(response.text().await.unwrap().contains("structuredContent"));
+    let params = json!({"name": "list_nodes", "arguments": {}});
+    let (status, answer) =
+        stateless(&gateway, "tools/call", Some("list_nodes"), params, trace).await;
+    assert_eq!(status, 200);
+    assert!(
+        answer["result"]["structuredContent"].is_object(),
+        "{answer}"
+    );
     gateway.signal("TERM");
     assert!(gateway.wait_exit(Duration::from_secs(15)).await.success());
 
@@ -1098,19 +1078,25 @@ async fn a_trace_context_in_meta_continues_the_callers_trace() {
     );
 }
 
-/// One 2026-07-28 stateless request: (HTTP status, the JSON-RPC answer).
+/// One 2026-07-28 stateless request, with `extra` merged into its `_meta`: (HTTP status,
+/// the JSON-RPC answer).
 async fn stateless(
     gateway: &Gateway,
     method: &str,
     name: Option<&str>,
     params: Value,
+    extra: Value,
 ) -> (u16, Value) {
     let mut params = params;
-    params["_meta"] = json!({
+    let mut meta = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientCapabilities": {},
         "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"}
     });
+    if let (Some(meta), Value::Object(extra)) = (meta.as_object_mut(), extra) {
+        meta.extend(extra);
+    }
+    params["_meta"] = meta;
     let mut request = reqwest::Client::new()
         .post(gateway.url("/mcp"))
         .header("accept", "application/json, text/event-stream")
@@ -1125,6 +1111,10 @@ async fn stateless(
         .await
         .unwrap();
     let status = response.status().as_u16();
+    assert!(
+        response.headers().get("mcp-session-id").is_none(),
+        "no session"
+    );
     let body = response.text().await.unwrap();
     let data = body
         .lines()
@@ -1145,7 +1135,7 @@ async fn lists_and_reads_carry_caching_hints_and_headers_must_match_the_body() {
         "resources/templates/list",
         "prompts/list",
     ] {
-        let (status, answer) = stateless(&mcp.gateway, method, None, json!({})).await;
+        let (status, answer) = stateless(&mcp.gateway, method, None, json!({}), json!({})).await;
         assert_eq!(status, 200, "{method}: {answer}");
         assert_eq!(answer["result"]["ttlMs"], 300_000, "{method}: {answer}");
         assert_eq!(answer["result"]["cacheScope"], "private", "{method}");
@@ -1156,6 +1146,7 @@ async fn lists_and_reads_carry_caching_hints_and_headers_must_match_the_body() {
         "resources/read",
         Some(uri),
         json!({"uri": uri}),
+        json!({}),
     )
     .await;
     assert_eq!(status, 200, "{read}");
@@ -1169,6 +1160,7 @@ async fn lists_and_reads_carry_caching_hints_and_headers_must_match_the_body() {
         "resources/read",
         Some(missing_uri),
         json!({"uri": missing_uri}),
+        json!({}),
     )
     .await;
     assert_eq!(missing["error"]["code"], -32602, "{missing}");
@@ -1179,6 +1171,7 @@ async fn lists_and_reads_carry_caching_hints_and_headers_must_match_the_body() {
         "tools/call",
         Some("get_job"),
         json!({"name": "list_nodes", "arguments": {}}),
+        json!({}),
     )
     .await;
     assert_eq!(status, 400, "{refused}");

@@ -9,7 +9,7 @@ use crate::service::PageRequest;
 use crate::service::allocations::{
     AllocationDetail, AllocationRow, AllocationStop, AllocationUsage,
 };
-use crate::service::log_follow::FollowEnd;
+use crate::service::log_follow::{FollowEnd, MAX_FOLLOW_BYTES};
 use crate::service::log_search::{LogSearchRequest, LogSearchResult};
 use crate::service::logs::{LogStream, LogsRequest, LogsResult};
 use crate::service::policy::Access;
@@ -528,11 +528,14 @@ impl Summary for LogsResult {
     }
 }
 
-fn follow_end_text(end: FollowEnd) -> &'static str {
+fn follow_end_text(end: FollowEnd) -> String {
     match end {
-        FollowEnd::TimeUp => "the time was up",
-        FollowEnd::LogEnded => "Nomad ended the log (the allocation or task stopped)",
-        FollowEnd::ByteBudget => "it read the most one follow reads (16 MiB)",
-        FollowEnd::Interrupted => "Nomad's stream broke off",
+        FollowEnd::TimeUp => "the time was up".into(),
+        FollowEnd::LogEnded => "Nomad ended the log (the allocation or task stopped)".into(),
+        FollowEnd::ByteBudget => format!(
+            "it read the most one follow reads ({} MiB)",
+            MAX_FOLLOW_BYTES >> 20
+        ),
+        FollowEnd::Interrupted => "Nomad's stream broke off".into(),
     }
 }

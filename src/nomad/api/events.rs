@@ -1,17 +1,14 @@
 //! `/v1/event/stream`: newline-delimited JSON batches of events; `{}` lines are
 //! heartbeats (`command/agent/event_endpoint.go`).
 
-use std::pin::Pin;
-
-use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 
 use crate::nomad::client::{Call, NomadClient};
 use crate::nomad::error::NomadError;
 use crate::nomad::query::QueryOptions;
 use crate::nomad::types::EventBatch;
 
-type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+use super::ByteStream;
 
 /// An open event stream.
 pub struct EventStream {

@@ -7,16 +7,16 @@
 //! read before it sends (`streamFile` in `client/fs_endpoint.go`), and the framer keeps the
 //! latest offset when it merges reads into one frame.
 
-use std::pin::Pin;
-
 use base64::Engine;
 use bytes::{Bytes, BytesMut};
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use serde::Deserialize;
 
 use crate::nomad::client::{Call, NomadClient, segment};
 use crate::nomad::error::NomadError;
 use crate::nomad::query::QueryOptions;
+
+use super::ByteStream;
 
 /// Which log to read.
 #[derive(Debug, Clone)]
@@ -35,10 +35,24 @@ fn logs_call(request: &LogRequest) -> Call {
     }
 }
 
-fn base_query(request: &LogRequest) -> Vec<(&'static str, String)> {
+/// The query of a read from `origin`, plain or framed, followed or not.
+fn read_query(
+    request: &LogRequest,
+    origin: LogOrigin,
+    plain: bool,
+    follow: bool,
+) -> Vec<(&'static str, String)> {
+    let (origin, offset) = match origin {
+        LogOrigin::Start(offset) => ("start", offset),
+        LogOrigin::End(offset) => ("end", offset),
+    };
     vec![
         ("task", request.task.clone()),
         ("type", request.stream.clone()),
+        ("origin", origin.to_string()),
+        ("offset", offset.to_string()),
+        ("plain", plain.to_string()),
+        ("follow", follow.to_string()),
     ]
 }
 
@@ -66,16 +80,12 @@ pub struct LogFrame {
 impl LogFrame {
     /// The rotation index of the file (`web.stdout.3` → 3); 0 when it has none.
     pub fn file_index(&self) -> u64 {
-        file_index(&self.file)
+        self.file
+            .rsplit('.')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
     }
-}
-
-/// The rotation index at the end of a log file's name.
-pub fn file_index(file: &str) -> u64 {
-    file.rsplit('.')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 /// `StreamFrame` as Nomad encodes it; a heartbeat has none of the fields.
@@ -95,8 +105,6 @@ struct RawFrame {
 /// A frame bigger than this without an end is not one: Nomad's frames carry at most
 /// 64 KiB of data (`streamFrameSize`), under 90 KiB once base64-encoded.
 const MAX_FRAME_BYTES: usize = 1024 * 1024;
-
-type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
 /// An open framed log read.
 pub struct LogFrames {
@@ -181,17 +189,7 @@ impl NomadClient {
         follow: bool,
         options: &QueryOptions,
     ) -> Result<LogFrames, NomadError> {
-        let mut extra = base_query(request);
-        let (origin, offset) = match origin {
-            LogOrigin::Start(offset) => ("start", offset),
-            LogOrigin::End(offset) => ("end", offset),
-        };
-        extra.extend([
-            ("origin", origin.to_string()),
-            ("offset", offset.to_string()),
-            ("plain", "false".to_string()),
-            ("follow", follow.to_string()),
-        ]);
+        let extra = read_query(request, origin, false, follow);
         let response = self.stream(logs_call(request), options, &extra).await?;
         Ok(LogFrames {
             body: Box::pin(response.bytes_stream()),
@@ -208,13 +206,7 @@ impl NomadClient {
         max_bytes: u64,
         options: &QueryOptions,
     ) -> Result<Bytes, NomadError> {
-        let mut extra = base_query(request);
-        extra.extend([
-            ("origin", "end".to_string()),
-            ("offset", max_bytes.to_string()),
-            ("plain", "true".to_string()),
-            ("follow", "false".to_string()),
-        ]);
+        let extra = read_query(request, LogOrigin::End(max_bytes), true, false);
         let response = self.stream(logs_call(request), options, &extra).await?;
         let mut body = response.bytes_stream();
         let mut out = BytesMut::new();

@@ -83,20 +83,10 @@ fn advance(alloc: &mut Alloc, now: Instant, step: std::time::Duration) -> Advanc
     let mut stuck = false;
     for state in alloc.tasks.values_mut() {
         match state.state.as_str() {
-            "pending" if state.behavior == Behavior::Stuck => {
-                if !state.events.iter().any(|e| e.kind == "Driver") {
-                    state
-                        .events
-                        .push(TaskEvent::new("Task Setup", "Building Task Directory"));
-                    state
-                        .events
-                        .push(TaskEvent::new("Driver", "Downloading image"));
-                }
-                stuck = true;
-                all_dead = false;
-            }
             "pending" => {
-                if state.restarts == 0 {
+                // The first start sets up the task directory and pulls the image once; a
+                // stuck task never gets past that.
+                if state.restarts == 0 && !state.events.iter().any(|e| e.kind == "Driver") {
                     state
                         .events
                         .push(TaskEvent::new("Task Setup", "Building Task Directory"));
@@ -104,12 +94,16 @@ fn advance(alloc: &mut Alloc, now: Instant, step: std::time::Duration) -> Advanc
                         .events
                         .push(TaskEvent::new("Driver", "Downloading image"));
                 }
-                state
-                    .events
-                    .push(TaskEvent::new("Started", "Task started by client"));
-                state.state = "running".into();
-                state.started_at = Some(ts);
                 all_dead = false;
+                if state.behavior == Behavior::Stuck {
+                    stuck = true;
+                } else {
+                    state
+                        .events
+                        .push(TaskEvent::new("Started", "Task started by client"));
+                    state.state = "running".into();
+                    state.started_at = Some(ts);
+                }
             }
             "running" if state.behavior == Behavior::Crash => {
                 any_crash = true;
