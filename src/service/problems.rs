@@ -6,7 +6,7 @@
 //! sent together, then one finding per thing that is wrong, never two for one cause:
 //! a job's allocations make at most one finding (a crash loop, else failed allocations,
 //! else lost ones); allocations lost with a node that is down belong to that node's
-//! finding; a job whose placement is blocked is not also "pending"; only a job's latest
+//! finding; a job whose placement is blocked is not also "pending" or "lost"; only a job's latest
 //! deployment counts; a node makes at most one finding (down, else draining, else
 //! ineligible).
 
@@ -217,11 +217,34 @@ fn nodes(view: &ClusterView, found: &mut Vec<Problem>) {
                 format!("node {} ({}) is down{lost}", node.name, node.datacenter),
             )
         } else if node.drain {
+            // What keeps the drain going: Nomad's drainer leaves batch allocations to
+            // finish and moves a service group's only as fast as its `migrate` block lets.
+            let mut staying: BTreeMap<&str, usize> = BTreeMap::new();
+            for a in view.allocations.iter().filter(|a| {
+                a.node_id == node.id
+                    && a.desired_status == "run"
+                    && matches!(a.client_status.as_str(), "pending" | "running")
+            }) {
+                *staying.entry(a.job_id.as_str()).or_default() += 1;
+            }
+            let still = if staying.is_empty() {
+                "its allocations are moving away".to_string()
+            } else {
+                format!(
+                    "{} allocation(s) still run on it ({})",
+                    staying.values().sum::<usize>(),
+                    staying
+                        .keys()
+                        .map(|j| format!("job {j}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
             (
                 Severity::Medium,
                 "node_draining",
                 format!(
-                    "node {} ({}) is draining: its allocations are moving away",
+                    "node {} ({}) is draining: {still}",
                     node.name, node.datacenter
                 ),
             )
@@ -273,11 +296,21 @@ fn blocked_jobs(view: &ClusterView, found: &mut Vec<Problem>) -> BTreeSet<(Strin
                 format!("group {group}: {}", reasons.join("; "))
             })
             .collect();
-        let why = if groups.is_empty() {
+        let mut why = if groups.is_empty() {
             "waiting for resources".to_string()
         } else {
             groups.join("; ")
         };
+        // Lost allocations waiting for this placement are the same cause.
+        let lost = view
+            .allocations
+            .iter()
+            .filter(|a| &a.namespace == namespace && &a.job_id == job_id)
+            .filter(|a| a.client_status == "lost" && a.next_allocation.is_empty())
+            .count();
+        if lost > 0 {
+            why.push_str(&format!("; {lost} lost allocation(s) wait for it"));
+        }
         found.push(Problem {
             severity: Severity::High,
             kind: "placement_blocked".into(),
@@ -315,8 +348,16 @@ fn deployments(view: &ClusterView, now: i64, found: &mut Vec<Problem>) {
                 )
             })
             .collect();
+        // Short of what the group needs, as Nomad's deployment watcher counts it
+        // (`shouldFail` in `nomad/deploymentwatcher/deployment_watcher.go`): enough
+        // healthy canaries while awaiting promotion, else every allocation.
         let late = d.task_groups.values().any(|s| {
-            s.healthy_allocs < s.desired_total
+            let short = if s.desired_canaries > 0 && !s.promoted {
+                s.healthy_allocs < s.desired_canaries
+            } else {
+                s.healthy_allocs < s.desired_total
+            };
+            short
                 && s.require_progress_by
                     .as_deref()
                     .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
@@ -339,7 +380,12 @@ fn deployments(view: &ClusterView, now: i64, found: &mut Vec<Problem>) {
                 Severity::High,
                 "deployment_stuck",
                 format!(
-                    "deployment {short} of job {job_id} is past its progress deadline ({})",
+                    "deployment {short} of job {job_id} is {}past its progress deadline ({})",
+                    if d.status == "paused" {
+                        "paused and "
+                    } else {
+                        ""
+                    },
                     progress.join(", ")
                 ),
             ),
@@ -370,7 +416,8 @@ fn deployments(view: &ClusterView, now: i64, found: &mut Vec<Problem>) {
 }
 
 /// At most one finding per job from its allocations: a crash loop, else failed
-/// allocations not replaced, else allocations lost elsewhere than on a down node.
+/// allocations not replaced, else allocations lost elsewhere than on a down node (unless
+/// a blocked placement waits for them: that finding says so), else allocations pending.
 fn allocations(
     view: &ClusterView,
     down: &BTreeSet<&str>,
@@ -418,6 +465,7 @@ fn allocations(
                     && !down.contains(a.node_id.as_str())
             })
             .collect();
+        let is_blocked = blocked.contains(&(namespace.to_string(), job_id.to_string()));
         let stuck: Vec<&&Allocation> = allocs
             .iter()
             .filter(|a| {
@@ -453,7 +501,9 @@ fn allocations(
                 ),
                 job_call("diagnose_job", namespace, job_id),
             )
-        } else if let Some(first) = lost.first() {
+        } else if let Some(first) = lost.first()
+            && !is_blocked
+        {
             (
                 Severity::Medium,
                 "allocations_lost",
@@ -465,7 +515,7 @@ fn allocations(
                 job_call("diagnose_job", namespace, job_id),
             )
         } else if let Some(first) = stuck.first()
-            && !blocked.contains(&(namespace.to_string(), job_id.to_string()))
+            && !is_blocked
         {
             (
                 Severity::Medium,
@@ -658,7 +708,7 @@ mod tests {
     }
 
     #[test]
-    fn the_findings_the_fake_cannot_make_are_found_once_each() {
+    fn each_finding_of_a_view_is_made_once() {
         let view = ClusterView {
             nodes: vec![
                 from(
@@ -726,6 +776,91 @@ mod tests {
             "{}",
             found[5].next_step
         );
+    }
+
+    #[test]
+    fn lost_allocations_waiting_for_a_blocked_placement_are_one_finding() {
+        let mut lost = alloc("a1", "stranded", "gone-node", "lost", 0, NOW);
+        lost.next_allocation = String::new();
+        let view = ClusterView {
+            allocations: vec![lost],
+            blocked: vec![from(
+                json!({"ID": "e1", "Namespace": "default", "JobID": "stranded", "Status": "blocked",
+                "CreateIndex": 5, "FailedTGAllocs": {"g": {"NodesEvaluated": 0}}}),
+            )],
+            ..ClusterView::default()
+        };
+        let found = analyze(&view, NOW);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].kind, "placement_blocked");
+        assert!(
+            found[0]
+                .message
+                .ends_with("; 1 lost allocation(s) wait for it"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
+    fn a_deployment_is_stuck_when_the_watcher_would_fail_it_or_is_paused() {
+        let deployment =
+            |id: &str, job: &str, status: &str, group: serde_json::Value| -> Deployment {
+                from(
+                    json!({"ID": id, "Namespace": "default", "JobID": job, "Status": status,
+                "CreateIndex": 1, "TaskGroups": {"g": group}}),
+                )
+            };
+        let past = "2020-01-01T00:00:00Z";
+        let view = ClusterView {
+            deployments: vec![
+                // Paused past its deadline: Nomad's watcher leaves it so.
+                deployment(
+                    "d1",
+                    "held",
+                    "paused",
+                    json!({"DesiredTotal": 2, "HealthyAllocs": 0, "RequireProgressBy": past}),
+                ),
+                // Healthy canaries awaiting promotion are not late, whatever the deadline.
+                deployment(
+                    "d2",
+                    "canary",
+                    "running",
+                    json!({"DesiredTotal": 3, "DesiredCanaries": 1,
+                    "HealthyAllocs": 1, "RequireProgressBy": past}),
+                ),
+                // An unhealthy canary past the deadline is.
+                deployment(
+                    "d3",
+                    "bad",
+                    "running",
+                    json!({"DesiredTotal": 3, "DesiredCanaries": 1,
+                    "HealthyAllocs": 0, "RequireProgressBy": past}),
+                ),
+            ],
+            ..ClusterView::default()
+        };
+        let found = analyze(&view, NOW);
+        let kinds: Vec<(&str, &str)> = found
+            .iter()
+            .map(|p| (p.kind.as_str(), p.subject.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("deployment_stuck", "job bad"),
+                ("deployment_stuck", "job held"),
+                ("deployment_awaiting_promotion", "job canary"),
+            ]
+        );
+        assert!(
+            found[1]
+                .message
+                .contains("is paused and past its progress deadline"),
+            "{}",
+            found[1].message
+        );
+        assert!(!found[0].message.contains("paused"), "{}", found[0].message);
     }
 
     #[test]

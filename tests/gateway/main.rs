@@ -6,6 +6,7 @@ mod audit_chaos;
 mod auth;
 mod config_errors;
 mod database;
+mod drains;
 mod fake_fidelity;
 mod hostile;
 mod in_process;

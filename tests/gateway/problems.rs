@@ -1,9 +1,10 @@
-//! `find_problems` against the fake Nomad: a cluster seeded with one of each problem the
-//! fake can make reports each exactly once, most severe first, each with its next call; a
-//! healthy cluster says so in one line. Not seeded here, since Nomad (and so the fake) does
-//! not hold them still: a deployment past its progress deadline (the deployment watcher
-//! fails it), a drain in progress (the fake drains at once) and lost allocations not
-//! replaced off a down node; `analyze`'s unit tests cover those.
+//! `find_problems` against the fake Nomad: a cluster seeded with one of each problem
+//! reports each exactly once, most severe first, each with its next call; a healthy
+//! cluster says so in one line. Lost allocations are seeded as Nomad makes them, with a
+//! node that goes down: the scheduler replaces them elsewhere and the node's finding
+//! names them. Lost allocations with nothing to explain them (no down node, no blocked
+//! placement) only last until the scheduler acts, in Nomad as in the fake; `analyze`'s
+//! unit tests cover that finding.
 
 use std::time::Duration;
 
@@ -39,21 +40,62 @@ async fn one_of_each_problem_is_reported_once_most_severe_first() {
     let fake = FakeNomad::start(Options::default()).await;
     let api = Api::start(&fake, &[]).await;
 
-    // Nodes first, so no work lands on them: one down, one draining, one cordoned.
-    let down = fake.add_node("dc1", 4000, 8192);
+    // A node that goes down under a job: its allocation is lost and replaced elsewhere.
+    // The job lands there because the node is the smallest (bin packing fills the
+    // fullest node the ask fits on).
+    let down = fake.add_node("dc1", 4000, 1024);
+    api.ok(
+        "PUT",
+        "/api/v1/jobs",
+        Some(nomad_job("gone", "nginx:1", json!({}))),
+    )
+    .await;
+    fake.settle(Duration::from_secs(10)).await;
+    let on_down = api.get("/api/v1/jobs/gone/allocations").await;
+    assert_eq!(on_down["items"][0]["node_id"], down.as_str(), "{on_down:#}");
     fake.set_node_status(&down, "down");
-    let draining = fake.add_node("dc1", 4000, 8192);
+    // A node draining while a batch allocation runs on it: Nomad's drainer leaves batch
+    // work to finish (until the drain's deadline, an hour by default).
+    let draining = fake.add_node("dc2", 4000, 8192);
+    let mut longrun = nomad_job("longrun", "nginx:1", json!({}));
+    longrun["job"]["Type"] = json!("batch");
+    longrun["job"]["Datacenters"] = json!(["dc2"]);
+    longrun["job"]["TaskGroups"][0]["Tasks"][0]["Meta"] = json!({"fake_nomad_behavior": "busy"});
+    api.ok("PUT", "/api/v1/jobs", Some(longrun)).await;
+    fake.settle(Duration::from_secs(10)).await;
     api.ok(
         "POST",
         &format!("/api/v1/nodes/{draining}/drain"),
         Some(json!({})),
     )
     .await;
+    // And a cordoned node.
     let cordoned = fake.add_node("dc1", 4000, 8192);
     api.ok(
         "PUT",
         &format!("/api/v1/nodes/{cordoned}/eligibility"),
         Some(json!({"eligible": false})),
+    )
+    .await;
+    // A rollout paused and left past its progress deadline (its health is set by hand,
+    // and nobody did): Nomad's deployment watcher does not fail a paused deployment.
+    api.ok(
+        "PUT",
+        "/api/v1/jobs",
+        Some(nomad_job(
+            "held",
+            "nginx:1",
+            json!({"HealthCheck": "manual", "MinHealthyTime": 1_000_000_000i64,
+                   "ProgressDeadline": 3_000_000_000i64}),
+        )),
+    )
+    .await;
+    let held = api.get("/api/v1/jobs/held/deployments").await;
+    let held = held["items"][0]["id"].as_str().unwrap().to_string();
+    api.ok(
+        "POST",
+        &format!("/api/v1/deployments/{held}/pause"),
+        Some(json!({})),
     )
     .await;
 
@@ -129,11 +171,10 @@ async fn one_of_each_problem_is_reported_once_most_severe_first() {
         ("crash_loop", "job crashy"),
         ("allocations_failed", "job broken"),
         ("placement_blocked", "job huge"),
+        ("deployment_stuck", "job held"),
         ("deployment_awaiting_promotion", "job canary"),
         ("allocations_pending", "job stuck"),
-        // A drain of a node without work ends at once and leaves it ineligible, as in
-        // Nomad: both nodes are cordoned now.
-        ("node_ineligible", "node"),
+        ("node_draining", "node"),
         ("node_ineligible", "node"),
     ];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -158,7 +199,7 @@ async fn one_of_each_problem_is_reported_once_most_severe_first() {
         assert_eq!(kind, want_kind, "{report:#}");
         assert!(subject.starts_with(want_subject), "{subject}: {report:#}");
     }
-    assert_eq!(report["total"], 9);
+    assert_eq!(report["total"], 10);
     let problems = report["problems"].as_array().unwrap();
     let severities: Vec<&str> = problems
         .iter()
@@ -167,7 +208,8 @@ async fn one_of_each_problem_is_reported_once_most_severe_first() {
     assert_eq!(
         severities,
         [
-            "critical", "critical", "critical", "high", "high", "medium", "medium", "low", "low"
+            "critical", "critical", "critical", "high", "high", "high", "medium", "medium",
+            "medium", "low"
         ]
     );
     // The crash loop and the deployment it failed are one finding.
@@ -190,6 +232,35 @@ async fn one_of_each_problem_is_reported_once_most_severe_first() {
         problems[0]
     );
     assert!(
+        problems[0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("is down; allocations of job gone were lost with it"),
+        "{}",
+        problems[0]
+    );
+    let stuck_rollout = &problems[5];
+    assert!(
+        stuck_rollout["message"]
+            .as_str()
+            .unwrap()
+            .contains("is paused and past its progress deadline (group g: 0 of 1 healthy)"),
+        "{stuck_rollout}"
+    );
+    assert!(
+        stuck_rollout["next_step"].as_str().unwrap().contains(&held),
+        "{stuck_rollout}"
+    );
+    let drain = &problems[8];
+    assert!(
+        drain["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("is draining: 1 allocation(s) still run on it (job longrun)"),
+        "{drain}"
+    );
+    assert_eq!(drain["node_id"], draining.as_str(), "{drain}");
+    assert!(
         problems[1]["next_step"]
             .as_str()
             .unwrap()
@@ -208,7 +279,7 @@ async fn one_of_each_problem_is_reported_once_most_severe_first() {
         "{}",
         problems[4]
     );
-    let pending = &problems[6];
+    let pending = &problems[7];
     assert!(
         pending["message"]
             .as_str()
@@ -228,7 +299,7 @@ async fn one_of_each_problem_is_reported_once_most_severe_first() {
     // `limit` keeps the most severe; a bad one is refused.
     let top = api.get("/api/v1/problems?limit=2").await;
     assert_eq!(kinds(&top).len(), 2);
-    assert_eq!(top["total"], 9);
+    assert_eq!(top["total"], 10);
     let (status, problem) = api.call("GET", "/api/v1/problems?limit=0", None).await;
     assert_eq!(status, 422, "{problem:#}");
 }

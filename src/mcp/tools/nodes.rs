@@ -186,7 +186,7 @@ pub struct DrainInput {
     /// The node's full ID.
     pub node_id: String,
     /// Seconds the allocations have to migrate before they are stopped (default 3600, at
-    /// most 604800).
+    /// most 604800; 0 stops them at once).
     #[serde(default)]
     #[schemars(range(max = 604800))]
     pub deadline_seconds: Option<u64>,

@@ -14,7 +14,8 @@ use crate::nomad::types::{Allocation, Node, NodeListStub, NodePool, NodeWriteRes
 /// How to drain a node (`api.DrainSpec`).
 #[derive(Debug, Clone, Copy)]
 pub struct DrainSpec {
-    /// Allocations still running after this are stopped; `None` waits forever.
+    /// Allocations still running after this are stopped (zero: at once); `None` waits
+    /// forever.
     pub deadline: Option<Duration>,
     pub ignore_system_jobs: bool,
 }
@@ -79,8 +80,14 @@ impl NomadClient {
         message: &str,
     ) -> Result<NodeWriteResponse, NomadError> {
         let drain = spec.map(|s| {
-            // Nomad encodes durations as nanoseconds; -1 means no deadline ("force" is 0).
-            let deadline = s.deadline.map(|d| d.as_nanos() as i64).unwrap_or(-1);
+            // Nanoseconds; zero means no deadline and a negative one a force drain
+            // (`DrainStrategy.DeadlineTime` in `nomad/structs/structs.go`; `nomad node
+            // drain -force` sends -1s).
+            let deadline = match s.deadline {
+                None => 0,
+                Some(d) if d.is_zero() => -1_000_000_000,
+                Some(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+            };
             json!({ "Deadline": deadline, "IgnoreSystemJobs": s.ignore_system_jobs })
         });
         let body = json!({

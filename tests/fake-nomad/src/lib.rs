@@ -14,7 +14,8 @@
 //! Task behaviour is chosen through the job: a task whose `image`, `command` or `args`
 //! mention `crash`, or whose meta has `fake_nomad_behavior = "crash"`, exits with code 1
 //! after starting, restarts per its restart policy and then fails; one with
-//! `fake_nomad_behavior = "stuck"` never starts (its allocation stays pending). Meta
+//! `fake_nomad_behavior = "stuck"` never starts (its allocation stays pending); one with
+//! `fake_nomad_behavior = "busy"` runs until it is stopped, even in a batch job. Meta
 //! `fake_nomad_log_bytes` (on the task, its group or the job; a decimal byte count) makes
 //! the task's stdout that many bytes long, computed from the offsets so a large log costs
 //! nothing until read; meta `fake_nomad_log_lines_per_second` makes a running task add that
@@ -264,8 +265,14 @@ impl FakeNomad {
     }
 
     /// Adds a ready node and lets blocked evaluations retry.
+    /// Registers a node; evaluations blocked for room are tried again, as a node
+    /// registration unblocks them in Nomad (`Node.Register`, `blockedEvals.Unblock`).
     pub fn add_node(&self, datacenter: &str, cpu: u64, memory: u64) -> String {
-        self.shared.change(|w| w.add_node(datacenter, cpu, memory))
+        self.shared.change(|w| {
+            let id = w.add_node(datacenter, cpu, memory);
+            w.retry_blocked();
+            id
+        })
     }
 
     /// Adds a ready node in a node pool (created if it is new, as Nomad does when a node

@@ -88,7 +88,7 @@ pub fn source(alloc: &Alloc, task: &str, stream: &str) -> Option<LogSource> {
     let mut text = String::new();
     for run in 1..=starts(state) {
         match (stream, state.behavior) {
-            ("stdout", Behavior::Healthy) => {
+            ("stdout", Behavior::Healthy | Behavior::Busy) => {
                 text.push_str(&format!("{task}: starting (alloc {short}, run {run})\n"));
                 text.push_str(&format!("{task}: listening on 0.0.0.0:8080\n"));
                 for i in 1..=8 {

@@ -196,6 +196,8 @@ pub enum Behavior {
     Crash,
     /// Never starts: the task stays pending, downloading its image.
     Stuck,
+    /// Runs until it is stopped, even in a batch job.
+    Busy,
 }
 
 pub(super) fn meta_value<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -210,6 +212,7 @@ pub fn behavior(job: &Value, group: &Value, task: &Value) -> Behavior {
             return match b {
                 "crash" => Behavior::Crash,
                 "stuck" => Behavior::Stuck,
+                "busy" => Behavior::Busy,
                 _ => Behavior::Healthy,
             };
         }

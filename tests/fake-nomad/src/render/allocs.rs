@@ -43,7 +43,7 @@ fn task_states(alloc: &Alloc) -> Value {
 }
 
 fn deployment_status(alloc: &Alloc) -> Value {
-    if alloc.deployment_id.is_empty() {
+    if alloc.deployment_id.is_empty() && alloc.healthy.is_none() {
         return Value::Null;
     }
     json!({
@@ -72,7 +72,7 @@ pub fn alloc_stub(alloc: &Alloc) -> Value {
         "DesiredDescription": alloc.desired_description,
         "ClientStatus": alloc.client_status,
         "ClientDescription": alloc.client_description,
-        "DesiredTransition": {"Migrate": null, "Reschedule": null, "ForceReschedule": null},
+        "DesiredTransition": {"Migrate": alloc.migrate.then_some(true), "Reschedule": null, "ForceReschedule": null},
         "TaskStates": task_states(alloc),
         "DeploymentStatus": deployment_status(alloc),
         "FollowupEvalID": alloc.followup_eval,

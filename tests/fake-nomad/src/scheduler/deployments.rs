@@ -68,6 +68,7 @@ impl World {
             status_description: "Deployment is running".into(),
             create_index: index,
             modify_index: index,
+            skipped_deadline: 0,
         };
         let id = deployment.id.clone();
         let payload = json!({"Deployment": crate::render::deployment(&deployment)});
@@ -108,11 +109,29 @@ impl World {
         }
         let unhealthy = d2.groups.values().any(|g| g.unhealthy > 0);
         let now = now_ns();
-        let late = d2.groups.values().any(|g| {
-            g.progress_deadline > 0
-                && g.require_progress_by < now
-                && g.healthy < g.desired_total.max(g.desired_canaries)
-        });
+        // The watcher's deadline is the earliest of the groups not done yet
+        // (`getDeploymentProgressCutoff`); when it passes, `shouldFail` fails the deployment
+        // unless it is paused or its groups have what they need (healthy canaries awaiting
+        // promotion count). A deadline passed while paused is not acted on again: the
+        // timer is only set anew when the cutoff moves (`deployment_watcher.go` watch).
+        let short = |g: &DeploymentGroup| {
+            if g.desired_canaries > 0 && !g.promoted {
+                g.healthy < g.desired_canaries
+            } else {
+                g.healthy < g.desired_total
+            }
+        };
+        let cutoff = d2
+            .groups
+            .values()
+            .filter(|g| g.progress_deadline > 0 && short(g))
+            .map(|g| g.require_progress_by)
+            .min();
+        let mut late = cutoff.is_some_and(|c| c < now);
+        if late && (d2.status == "paused" || cutoff == Some(d2.skipped_deadline)) {
+            d2.skipped_deadline = cutoff.unwrap_or(0);
+            late = false;
+        }
         let awaiting_promotion = d2
             .groups
             .values()
@@ -162,6 +181,13 @@ impl World {
             || d2.groups.values().zip(d.groups.values()).any(|(a, b)| {
                 a.healthy != b.healthy || a.unhealthy != b.unhealthy || a.placed != b.placed
             });
+        if !changed
+            && d2.skipped_deadline != d.skipped_deadline
+            && let Some(stored) = self.deployments.get_mut(id)
+        {
+            // The watcher's own memory: no write, no event.
+            stored.skipped_deadline = d2.skipped_deadline;
+        }
         if changed {
             let index = self.bump();
             d2.modify_index = index;

@@ -63,6 +63,7 @@ impl World {
         if freed {
             self.retry_blocked();
         }
+        self.drain_pass();
     }
 }
 
@@ -142,7 +143,7 @@ fn advance(alloc: &mut Alloc, now: Instant, step: std::time::Duration) -> Advanc
                     any_failed = true;
                 }
             }
-            "running" if batch => {
+            "running" if batch && state.behavior != Behavior::Busy => {
                 state
                     .events
                     .push(TaskEvent::new("Terminated", "Exit Code: 0"));
@@ -163,7 +164,7 @@ fn advance(alloc: &mut Alloc, now: Instant, step: std::time::Duration) -> Advanc
     if any_failed {
         alloc.client_status = "failed".into();
         alloc.client_description = "Failed tasks".into();
-        if !alloc.deployment_id.is_empty() && alloc.healthy.is_none() {
+        if alloc.watches_health() && alloc.healthy.is_none() {
             alloc.healthy = Some(false);
         }
         alloc.next_step = None;
@@ -193,8 +194,13 @@ fn advance(alloc: &mut Alloc, now: Instant, step: std::time::Duration) -> Advanc
         alloc.health_at = 0;
         alloc.next_step = Some(now + step);
     } else if batch {
-        alloc.next_step = Some(now + step * 3);
-    } else if !alloc.deployment_id.is_empty() && alloc.healthy.is_none() {
+        // A batch task finishes three steps after it started, unless it is busy.
+        let finishing = alloc
+            .tasks
+            .values()
+            .any(|t| t.state == "running" && t.behavior != Behavior::Busy);
+        alloc.next_step = finishing.then(|| now + step * 3);
+    } else if alloc.watches_health() && alloc.healthy.is_none() {
         if alloc.health_at == 0 {
             alloc.health_at = 1;
             alloc.next_step = Some(now + step * 2);

@@ -8,6 +8,7 @@
 
 mod allocs;
 mod deployments;
+mod drainer;
 mod evals;
 mod jobs;
 mod lifecycle;

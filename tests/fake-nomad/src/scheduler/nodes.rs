@@ -1,7 +1,5 @@
 //! Node drains and scheduling eligibility.
 
-use std::collections::BTreeSet;
-
 use serde_json::json;
 
 use super::{Refusal, refuse};
@@ -33,38 +31,22 @@ impl World {
             self.retry_blocked();
             return Ok(Vec::new());
         };
+        let started_at = node.drain.as_ref().map_or(now, |d| d.started_at);
         node.drain = Some(Drain {
             deadline_ns: deadline,
             ignore_system,
-            started_at: now,
+            // A new strategy keeps the drain's start (`Node.UpdateDrain`).
+            started_at,
             force_deadline: if deadline > 0 { now + deadline } else { 0 },
         });
         node.eligibility = "ineligible".into();
-        node.last_drain = Some((now, now, "draining".into()));
+        node.last_drain = Some((started_at, now, "draining".into()));
         self.node_event(node_id, "NodeDrain", "Node drain strategy set");
-        // Migrate everything off the node (the drainer's job, here done at once).
-        let moving: Vec<(String, String, String)> = self
-            .allocs
-            .values()
-            .filter(|a| a.node_id == node_id && a.holds_resources())
-            .filter(|a| !(ignore_system && a.job_type == "system"))
-            .map(|a| (a.id.clone(), a.namespace.clone(), a.job_id.clone()))
-            .collect();
-        let mut evals = Vec::new();
-        for (id, _, _) in &moving {
-            self.stop_alloc(id, "alloc is being migrated");
-        }
-        let jobs: BTreeSet<(String, String)> =
-            moving.into_iter().map(|(_, ns, j)| (ns, j)).collect();
-        for (ns, job) in jobs {
-            evals.push(self.evaluate(&ns, &job, "node-drain", Some(node_id)));
-        }
-        if let Some(node) = self.node_mut(node_id) {
-            node.drain = None;
-            node.last_drain = Some((now, now_ns(), "complete".into()));
-        }
-        self.node_event(node_id, "NodeDrain", "Node drain complete");
-        Ok(evals)
+        // The drainer moves the allocations from here on (a node without work is done at
+        // once); its evaluations are its own, so the answer names none
+        // (`Node.UpdateDrain` makes evaluations only for a node turning eligible).
+        self.drain_pass();
+        Ok(Vec::new())
     }
 
     /// Purges a node (`nomad/node_endpoint.go` Deregister and createNodeEvals): the

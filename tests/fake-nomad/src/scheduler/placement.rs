@@ -14,6 +14,8 @@ pub(super) struct Placement {
     pub(super) index: u64,
     pub(super) canary: bool,
     pub(super) previous: Option<String>,
+    /// Replaces `previous`, which the drainer marked to migrate: it stops once this is placed.
+    pub(super) migrating: bool,
 }
 
 impl World {
@@ -181,6 +183,9 @@ impl World {
             canary: placement.canary,
             healthy: None,
             health_at: 0,
+            manual_health: group.pointer("/Update/HealthCheck").and_then(Value::as_str)
+                == Some("manual"),
+            migrate: false,
             metrics,
             previous_allocation: placement.previous.clone().unwrap_or_default(),
             next_allocation: String::new(),

@@ -64,6 +64,7 @@ impl World {
         let mut stops: Vec<(String, &'static str)> = Vec::new();
         let mut inplace: Vec<String> = Vec::new();
         let mut canary_groups: BTreeMap<String, u64> = BTreeMap::new();
+        let mut destructive = false;
         // A paused deployment of this version places nothing more (the reconciler's
         // DeploymentPaused, `scheduler/reconciler/reconcile_cluster.go`): no canaries, no
         // destructive updates, no new allocations, until it is resumed.
@@ -71,6 +72,12 @@ impl World {
             .as_ref()
             .is_some_and(|d| d.job_version == version && d.status == "paused");
 
+        let system_nodes: BTreeSet<String> = self
+            .eligible_nodes(&job)
+            .0
+            .into_iter()
+            .map(|i| self.nodes[i].id.clone())
+            .collect();
         for group in jobspec::groups(&job) {
             let name = jobspec::str_of(group, "Name").to_string();
             let mut wanted = if stopped || parameterized {
@@ -102,16 +109,47 @@ impl World {
                         && matches!(a.client_status.as_str(), "pending" | "running")
                 })
                 .collect();
-            // A finished batch allocation is done, not missing.
+            // A finished batch allocation is done, not missing, and so is one the drainer
+            // stopped at its deadline (`MigrateDisablePlacement`).
             let done = if job_type == "batch" || job_type == "sysbatch" {
                 allocs
                     .iter()
                     .filter(|a| {
-                        a.desired_status == "run"
-                            && a.client_status == "complete"
-                            && a.job_version == version
+                        a.job_version == version
+                            && ((a.desired_status == "run" && a.client_status == "complete")
+                                || (a.migrate && a.desired_status == "stop"))
                     })
                     .count() as u64
+            } else {
+                0
+            };
+            // Allocations the drainer marked to move off their node: a service allocation
+            // is replaced first and stopped once its replacement is placed (`computePlacements`
+            // in `scheduler/generic_sched.go` backs the stop out when the placement fails);
+            // a batch one is stopped without a replacement, a system one as its node is
+            // tainted.
+            let (migrating, mut live): (Vec<&Alloc>, Vec<&Alloc>) =
+                live.into_iter().partition(|a| a.migrate && !stopped);
+            if (job_type == "system" || job_type == "sysbatch") && !stopped {
+                // A system allocation on a node that takes no new work (ineligible, or
+                // draining until the drainer gets to it) keeps running and is not counted.
+                live.retain(|a| system_nodes.contains(&a.node_id));
+            }
+            for alloc in &migrating {
+                match job_type.as_str() {
+                    "service" => placements.push(Placement {
+                        group: name.clone(),
+                        index: alloc_index(&alloc.name),
+                        canary: false,
+                        previous: Some(alloc.id.clone()),
+                        migrating: true,
+                    }),
+                    "batch" => stops.push((alloc.id.clone(), "alloc is being migrated")),
+                    _ => stops.push((alloc.id.clone(), "alloc not needed as node is tainted")),
+                }
+            }
+            let moving = if job_type == "service" {
+                migrating.len() as u64
             } else {
                 0
             };
@@ -139,6 +177,7 @@ impl World {
                     outdated.push(alloc);
                 }
             }
+            destructive |= !outdated.is_empty();
             let canaries = group
                 .pointer("/Update/Canary")
                 .and_then(Value::as_u64)
@@ -171,6 +210,7 @@ impl World {
                         index: next,
                         canary: true,
                         previous: None,
+                        migrating: false,
                     });
                     next += 1;
                 }
@@ -182,7 +222,7 @@ impl World {
             }
             let mut keep: Vec<&Alloc> = current;
             keep.sort_by_key(|a| alloc_index(&a.name));
-            let have = keep.len() as u64 + done;
+            let have = keep.len() as u64 + done + moving;
             if have > wanted {
                 let excess = (have - wanted) as usize;
                 for alloc in keep.iter().rev().take(excess) {
@@ -194,7 +234,11 @@ impl World {
                     stops.push((alloc.id.clone(), why));
                 }
             } else {
-                let used: BTreeSet<u64> = keep.iter().map(|a| alloc_index(&a.name)).collect();
+                let used: BTreeSet<u64> = keep
+                    .iter()
+                    .chain(&migrating)
+                    .map(|a| alloc_index(&a.name))
+                    .collect();
                 let mut replaced = outdated.iter().map(|a| a.id.clone());
                 let mut next = 0;
                 for _ in have..wanted {
@@ -206,6 +250,7 @@ impl World {
                         index: next,
                         canary: false,
                         previous: replaced.next(),
+                        migrating: false,
                     });
                     next += 1;
                 }
@@ -229,8 +274,25 @@ impl World {
             .as_ref()
             .filter(|d| d.job_version == version)
             .map(|d| d.id.clone());
-        let needs_deployment =
-            job_type == "service" && !stopped && !placements.is_empty() && deployment_id.is_none();
+        // Nomad's reconciler (`createDeployment`) starts one only for a version that has
+        // not run yet or that changes allocations, and keeps a failed one of this version:
+        // replacing a lost, rescheduled or migrated allocation starts none.
+        let had_running = self
+            .job_allocs(&ns, &job_id)
+            .iter()
+            .any(|a| a.job_version == version);
+        let failed_here = self.deployments.values().any(|d| {
+            d.namespace == ns
+                && d.job_id == job_id
+                && d.job_version == version
+                && d.status == "failed"
+        });
+        let needs_deployment = job_type == "service"
+            && !stopped
+            && !placements.is_empty()
+            && deployment_id.is_none()
+            && !failed_here
+            && (!had_running || destructive || !inplace.is_empty());
         if needs_deployment {
             deployment_id = Some(self.start_deployment(&record, &canary_groups));
             // Allocations updated in place (a count change) belong to the new deployment
@@ -282,6 +344,11 @@ impl World {
                         && let Some(old) = self.allocs.get_mut(previous)
                     {
                         old.next_allocation = alloc_id.clone();
+                    }
+                    if placement.migrating
+                        && let Some(previous) = &placement.previous
+                    {
+                        self.stop_alloc(previous, "alloc is being migrated");
                     }
                     if let Some(d) = deployment_id
                         .as_ref()

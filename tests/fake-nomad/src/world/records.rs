@@ -181,6 +181,10 @@ pub struct Alloc {
     pub canary: bool,
     pub healthy: Option<bool>,
     pub health_at: i64,
+    /// The group's `update` block asks for health set by hand (`health_check = "manual"`).
+    pub manual_health: bool,
+    /// Marked by the drainer to move off its node (`DesiredTransition.Migrate`).
+    pub migrate: bool,
     pub metrics: Value,
     pub previous_allocation: String,
     pub next_allocation: String,
@@ -200,10 +204,21 @@ impl Alloc {
         matches!(self.client_status.as_str(), "complete" | "failed" | "lost")
             || (self.desired_status != "run" && self.client_status != "running")
     }
+    /// Ended on the client (`ClientTerminalStatus`).
+    pub fn client_terminal(&self) -> bool {
+        matches!(self.client_status.as_str(), "complete" | "failed" | "lost")
+    }
     /// Holding resources on its node.
     pub fn holds_resources(&self) -> bool {
         !matches!(self.client_status.as_str(), "complete" | "failed" | "lost")
             && self.desired_status == "run"
+    }
+    /// Whether the client reports this allocation's health (`client/allocrunner/
+    /// health_hook.go`): every service allocation is watched, by the group's `update`
+    /// block in a deployment and by its `migrate` block otherwise, except in a deployment
+    /// whose health is set by hand.
+    pub fn watches_health(&self) -> bool {
+        self.job_type == "service" && (!self.manual_health || self.deployment_id.is_empty())
     }
     pub fn ask(&self) -> (u64, u64) {
         self.tasks
@@ -241,6 +256,9 @@ pub struct Deployment {
     pub status_description: String,
     pub create_index: u64,
     pub modify_index: u64,
+    /// A progress deadline the watcher let pass (the deployment was paused then), which
+    /// it does not act on again (Unix nanoseconds; 0 for none).
+    pub skipped_deadline: i64,
 }
 
 impl Deployment {
