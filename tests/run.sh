@@ -87,6 +87,9 @@ TEST_DATABASE_URL="$pg_url" cargo test --package nomad-gateway -- --include-igno
 say "interop: the official MCP Python SDK and the Inspector CLI against the gateway"
 bash tests/interop/run.sh 2>&1 | tee -a "$log"
 
+say "conformance: the official MCP conformance suite's server scenarios at 2025-11-25 and 2026-07-28"
+bash tests/conformance/run.sh 2>&1 | tee -a "$log"
+
 say "replicas: three gateways on one Postgres behind a round-robin HAProxy (Python SDK, mcp-remote)"
 TEST_DATABASE_URL="$pg_url" bash tests/replicas/run.sh 2>&1 | tee -a "$log"
 
@@ -107,6 +110,6 @@ bash tests/deploy/container.sh 2>&1 | tee -a "$log"
 
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { passed += $4; failed += $6 }
-     /^interop: [0-9]+ passed, [0-9]+ failed/ { passed += $2; failed += $4 }
+     /^(interop|conformance): [0-9]+ passed, [0-9]+ failed/ { passed += $2; failed += $4 }
      END { printf "\nsummary: %d passed, %d failed\n", passed, failed }' "$log"
 rm -f "$log"
