@@ -17,6 +17,7 @@ mod sessions;
 mod sse_relay;
 mod sse_worker;
 mod standalone;
+mod tasks;
 mod tools;
 mod transport_sse;
 

@@ -2,20 +2,22 @@
 //! per session; every tool call runs as the caller the HTTP layer identified.
 
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
-    ErrorData, Extensions, GetPromptRequestParams, GetPromptResponse, Implementation, JsonObject,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-    ServerConfig,
+    CacheScope, CallToolRequestParams, CallToolResponse, CancelTaskParams, CompleteRequestParams,
+    CompleteResult, ErrorData, Extensions, GetPromptRequestParams, GetPromptResponse,
+    GetTaskParams, GetTaskResult, Implementation, JsonObject, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    UpdateTaskParams,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use tracing::Instrument;
 
 use super::progress::Progress;
 use super::tools::{self, Ctx};
-use super::{completions, prompts, resources};
+use super::{completions, prompts, resources, tasks};
 use crate::config::Toolset;
 use crate::service::Principal;
+use crate::service::policy::Access;
 use crate::state::AppState;
 
 const INSTRUCTIONS: &str = "Operate HashiCorp Nomad: list and inspect jobs, allocations, \
@@ -91,6 +93,7 @@ impl rmcp::ServerHandler for NomadMcp {
                 .enable_resources()
                 .enable_prompts()
                 .enable_completions()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(
@@ -149,7 +152,15 @@ impl rmcp::ServerHandler for NomadMcp {
             ));
         }
         let ctx = self.ctx(&context);
-        let arguments = request.arguments.unwrap_or_default();
+        let mut arguments = request.arguments.unwrap_or_default();
+        // A write called by a client that follows tasks answers at once, with its
+        // operation as the task; `wait` is for clients that do not.
+        let as_task =
+            tasks::declared(&context) && !matches!(tool.access, Access::Read | Access::ClusterRead);
+        if as_task {
+            arguments.remove("wait");
+        }
+        let who = ctx.who.clone();
         if let Err(refusal) = ctx
             .service
             .admit(&ctx.who, tool.access, tool.name, &arguments)
@@ -189,7 +200,49 @@ impl rmcp::ServerHandler for NomadMcp {
             Err(_) => "invalid",
         };
         count_call(tool.name, outcome, Some(started.elapsed()));
-        result.map(CallToolResponse::from)
+        match result {
+            Ok(result) if as_task => Ok(tasks::start(
+                &self.state.service,
+                &who,
+                result,
+                self.state.config.operations.retention,
+            )
+            .await),
+            result => result.map(CallToolResponse::from),
+        }
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let who = caller(&context.extensions);
+        tasks::get(
+            &self.state.service,
+            &who,
+            &request.task_id,
+            self.state.config.operations.retention,
+        )
+        .await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let who = caller(&context.extensions);
+        tasks::cancel(&self.state.service, &who, &request.task_id).await
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let who = caller(&context.extensions);
+        tasks::update(&self.state.service, &who, &request.task_id).await
     }
 
     async fn list_resources(

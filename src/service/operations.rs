@@ -114,6 +114,18 @@ impl Service {
         Ok(Operation::from(&row))
     }
 
+    /// An operation and the answer of the write that started it (what the write's tool
+    /// answered, without the operation's state), for the MCP tasks that follow operations.
+    pub async fn operation_and_answer(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<(Operation, Option<serde_json::Value>), ServiceError> {
+        self.allow(who, Access::Read, None, "get_operation").await?;
+        let row = self.visible_operation(who, id, "get_operation").await?;
+        Ok((Operation::from(&row), row.result.clone()))
+    }
+
     pub async fn list_operations(
         &self,
         who: &Principal,

@@ -2,9 +2,10 @@
 # The official MCP conformance suite (@modelcontextprotocol/conformance, pinned in
 # package.json, run on Node.js 22 from npm's `node` package) against the gateway on
 # loopback (authentication off) in front of the fake Nomad: every server scenario of the
-# 2025-11-25 and 2026-07-28 revisions. Scenarios that cannot apply are listed with the
-# reason in expected-failures.yaml; any other failure or warning, or a listed scenario that
-# passes, fails the run. Installs what is missing; never skips.
+# 2025-11-25 and 2026-07-28 revisions, and the scenarios of the tasks extension. Scenarios
+# (or single checks) that cannot apply are listed with the reason in expected-failures.yaml;
+# any other failure or warning, or a listed one that passes, fails the run. Installs what
+# is missing; never skips.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -86,6 +87,30 @@ for version in 2025-11-25 2026-07-28; do
     echo "conformance $version: FAILED (exit $code; see above)"
   else
     echo "conformance $version: $passed scenarios passed, $expected not applicable (expected-failures.yaml)"
+  fi
+done
+# The tasks extension's scenarios are not tied to a revision; each runs on its own.
+tasks_log="$work/tasks.log"
+: >"$tasks_log"
+for scenario in tasks-capability-negotiation tasks-dispatch-and-envelope tasks-request-headers \
+  tasks-status-notifications tasks-lifecycle tasks-wire-fields tasks-request-state-removal \
+  tasks-required-task-error tasks-mrtr-input tasks-mrtr-composition; do
+  set +e
+  "$node" "$suite" server --url "http://127.0.0.1:$port/mcp" --scenario "$scenario" \
+    --expected-failures tests/conformance/expected-failures.yaml \
+    -o "$work/results-$scenario" >"$work/$scenario.log" 2>&1
+  code=$?
+  set -e
+  if [ "$code" -ne 0 ]; then
+    status=1
+    total_failed=$((total_failed + 1))
+    sed -n '/=== SUMMARY ===/,$p' "$work/$scenario.log"
+    echo "conformance $scenario: FAILED (exit $code; see above)"
+  elif grep -q '^✓' "$work/$scenario.log"; then
+    total_passed=$((total_passed + 1))
+    echo "conformance $scenario: passed"
+  else
+    echo "conformance $scenario: what applies passed (the rest in expected-failures.yaml)"
   fi
 done
 echo "conformance: $total_passed passed, $total_failed failed"

@@ -1185,3 +1185,170 @@ async fn lists_and_reads_carry_caching_hints_and_headers_must_match_the_body() {
         "a refused call reaches no Nomad"
     );
 }
+
+/// The tasks extension (SEP-2663) on tracked operations: a write called by a client that
+/// declared it answers at once with a task whose ID is the operation's, `tasks/get` follows
+/// it to the write's answer with the operation's final state, `tasks/cancel` cancels a
+/// rollout and is a no-op on a task already over; undeclared callers get the usual
+/// answer, and an unknown task is -32602.
+#[tokio::test]
+async fn writes_become_tasks_backed_by_their_operations() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let mcp = Mcp::start(&fake.url()).await;
+    let tasks = json!({"io.modelcontextprotocol/clientCapabilities": {
+        "extensions": {"io.modelcontextprotocol/tasks": {}}}});
+    let job = |id: &str, update: Value| {
+        json!({"name": "submit_job", "arguments": {"job": {"ID": id, "Update": update,
+            "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{"Name": "t", "Driver": "docker",
+            "Config": {"image": "nginx:1"}, "Resources": {"CPU": 100, "MemoryMB": 64}}]}]},
+            "wait": 30}})
+    };
+    let task_call = |method: &'static str, id: String| {
+        let gateway = &mcp.gateway;
+        let tasks = tasks.clone();
+        async move { stateless(gateway, method, Some(&id), json!({"taskId": id}), tasks).await }
+    };
+
+    // Declared: a task at once, even with `wait`.
+    let (status, created) = stateless(
+        &mcp.gateway,
+        "tools/call",
+        Some("submit_job"),
+        job("web", json!({})),
+        tasks.clone(),
+    )
+    .await;
+    assert_eq!(status, 200, "{created:#}");
+    let created = &created["result"];
+    assert_eq!(created["resultType"], "task", "{created:#}");
+    assert_eq!(created["status"], "working", "{created:#}");
+    assert_eq!(created["pollIntervalMs"], 1000);
+    assert!(created["ttlMs"].as_u64().unwrap() > 0, "{created:#}");
+    assert!(created.get("task").is_none() && created.get("content").is_none());
+    let id = created["taskId"].as_str().unwrap().to_string();
+    let operation = rest_get(&mcp.gateway, &format!("/api/v1/operations/{id}")).await;
+    assert_eq!(
+        operation["kind"], "submit",
+        "the task is the operation: {operation:#}"
+    );
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let (status, got) = task_call("tasks/get", id.clone()).await;
+        assert_eq!(status, 200, "{got:#}");
+        let got = got["result"].clone();
+        assert_eq!(got["resultType"], "complete", "{got:#}");
+        assert_eq!(got["taskId"], id.as_str());
+        if got["status"] != "working" {
+            break got;
+        }
+        assert!(got.get("result").is_none(), "{got:#}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still working: {got:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(done["status"], "completed", "{done:#}");
+    let answer = &done["result"]["structuredContent"];
+    // The write's own answer (submit_job's output schema), with the operation as it ended.
+    assert_eq!(answer["job_id"], "web", "{done:#}");
+    assert_eq!(answer["operation_id"], id.as_str());
+    assert_eq!(answer["operation"]["state"], "succeeded", "{done:#}");
+    let text = done["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("is succeeded"), "{text}");
+    // Cancelling a task that is over changes nothing.
+    let (status, ack) = task_call("tasks/cancel", id.clone()).await;
+    assert_eq!(
+        (status, &ack["result"]),
+        (200, &json!({"resultType": "complete"})),
+        "{ack:#}"
+    );
+
+    // A rollout whose health is set by hand stays under way until cancelled, which fails
+    // its deployment.
+    let (_, created) = stateless(
+        &mcp.gateway,
+        "tools/call",
+        Some("submit_job"),
+        job("held", json!({"HealthCheck": "manual"})),
+        tasks.clone(),
+    )
+    .await;
+    let held = created["result"]["taskId"].as_str().unwrap().to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, got) = task_call("tasks/get", held.clone()).await;
+        assert_eq!(got["result"]["status"], "working", "{got:#}");
+        let message = got["result"]["statusMessage"].as_str().unwrap_or("");
+        if rest_get(&mcp.gateway, &format!("/api/v1/operations/{held}")).await["state"]
+            == "deploying"
+        {
+            assert!(!message.is_empty(), "{got:#}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{got:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, ack) = task_call("tasks/cancel", held.clone()).await;
+    assert_eq!(status, 200, "{ack:#}");
+    assert_eq!(ack["result"], json!({"resultType": "complete"}), "{ack:#}");
+    let (_, got) = task_call("tasks/get", held.clone()).await;
+    assert_eq!(got["result"]["status"], "cancelled", "{got:#}");
+    assert!(got["result"].get("result").is_none(), "{got:#}");
+    let deployments = rest_get(&mcp.gateway, "/api/v1/jobs/held/deployments").await;
+    assert_eq!(
+        deployments["items"][0]["status"], "failed",
+        "{deployments:#}"
+    );
+
+    // Not declared: the usual answer, and no tasks methods.
+    let (_, plain) = stateless(
+        &mcp.gateway,
+        "tools/call",
+        Some("submit_job"),
+        job("plain", json!({})),
+        json!({}),
+    )
+    .await;
+    assert_eq!(plain["result"]["resultType"], "complete", "{plain:#}");
+    assert!(plain["result"]["structuredContent"]["operation_id"].is_string());
+    let (_, refused) = stateless(
+        &mcp.gateway,
+        "tasks/get",
+        Some(&id),
+        json!({"taskId": id}),
+        json!({}),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], -32021, "{refused:#}");
+    // An unknown task, and a read (never a task).
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let (_, missing) = task_call("tasks/get", unknown.clone()).await;
+    assert_eq!(missing["error"]["code"], -32602, "{missing:#}");
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&unknown),
+        "{missing:#}"
+    );
+    let (_, read) = stateless(
+        &mcp.gateway,
+        "tools/call",
+        Some("list_nodes"),
+        json!({"name": "list_nodes", "arguments": {}}),
+        tasks.clone(),
+    )
+    .await;
+    assert_eq!(read["result"]["resultType"], "complete", "{read:#}");
+}
+
+async fn rest_get(gateway: &Gateway, path: &str) -> Value {
+    reqwest::get(gateway.url(path))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
