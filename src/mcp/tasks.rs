@@ -169,8 +169,8 @@ fn final_answer(
     }
 }
 
-/// A task the caller may not see, or that does not exist, is an unknown task (-32602,
-/// as the extension asks); other refusals say why.
+/// A task that does not exist is an unknown task (-32602, as the extension asks); a caller
+/// outside its namespace is refused as `get_operation` refuses them, saying why.
 fn refused(task_id: &str, error: &ServiceError) -> ErrorData {
     match error {
         ServiceError::NotFound(_) => ErrorData::invalid_params(

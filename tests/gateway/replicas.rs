@@ -18,10 +18,14 @@ use crate::support::TestDb;
 const SECRET: &str = "replicas-test-secret-replicas-test-secret";
 
 fn token(subject: &str) -> String {
+    token_in(subject, "*")
+}
+
+fn token_in(subject: &str, namespace: &str) -> String {
     let claims = json!({
         "sub": subject,
         "scope": "nomad:read nomad:write",
-        "nomad_namespaces": ["*"],
+        "nomad_namespaces": [namespace],
         "aud": "http://127.0.0.1:0/mcp",
         "exp": chrono::Utc::now().timestamp() + 3600,
     });
@@ -293,4 +297,106 @@ async fn a_callers_write_budget_holds_across_replicas() {
         (6..=7).contains(&granted),
         "granted {granted}, limited {limited}"
     );
+}
+
+/// A task (the tasks extension, declared at `initialize`) started on one replica is
+/// followed to its end on the other: the task is the operation, in the database. A
+/// teammate who may read the namespace sees it, as they see the operation; a caller
+/// outside the namespace is refused, as `get_operation` refuses them.
+#[tokio::test]
+async fn a_task_started_on_one_replica_is_followed_on_the_other() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let (a, b) = two_replicas(&fake, &[]).await;
+    let (ann, bob) = (token("ann"), token("bob"));
+    let open = |who: String| {
+        let a = &a;
+        async move {
+            let opened = mcp(
+                a,
+                &who,
+                None,
+                json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
+                    "clientInfo": {"name": "replicas", "version": "1"}}}),
+            )
+            .await;
+            assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
+            let extensions = &opened.body["result"]["capabilities"]["extensions"];
+            assert!(
+                extensions.get("io.modelcontextprotocol/tasks").is_some(),
+                "{}",
+                opened.body
+            );
+            let session = opened.headers["mcp-session-id"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let done = mcp(
+                a,
+                &who,
+                Some(&session),
+                json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            )
+            .await;
+            assert_eq!(done.status, StatusCode::ACCEPTED);
+            session
+        }
+    };
+    let session = open(ann.clone()).await;
+    let submit = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "submit_job", "arguments": {"job": {"ID": "web", "TaskGroups": [{"Name": "g",
+        "Count": 1, "Tasks": [{"Name": "t", "Driver": "docker", "Config": {"image": "nginx:1"},
+        "Resources": {"CPU": 100, "MemoryMB": 64}}]}]}}}});
+    let created = mcp(&a, &ann, Some(&session), submit).await;
+    assert_eq!(
+        created.body["result"]["resultType"], "task",
+        "{}",
+        created.body
+    );
+    let task = created.body["result"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let get = |id: u64| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tasks/get",
+                               "params": {"taskId": task}})
+    };
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut n = 2;
+    let done = loop {
+        let got = mcp(&b, &ann, Some(&session), get(n)).await;
+        assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+        if got.body["result"]["status"] != "working" {
+            break got.body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{}", got.body);
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    assert_eq!(
+        done["result"]["result"]["structuredContent"]["operation"]["state"], "succeeded",
+        "{done}"
+    );
+
+    let theirs = open(bob.clone()).await;
+    let seen = mcp(&b, &bob, Some(&theirs), get(98)).await;
+    assert_eq!(
+        seen.body["result"]["taskId"],
+        task.as_str(),
+        "{}",
+        seen.body
+    );
+    let outsider = token_in("eve", "prod");
+    let hers = open(outsider.clone()).await;
+    let cancel = json!({"jsonrpc": "2.0", "id": 100, "method": "tasks/cancel",
+                        "params": {"taskId": task}});
+    for (gateway, request) in [(&b, get(99)), (&a, cancel)] {
+        let refused = mcp(gateway, &outsider, Some(&hers), request).await;
+        assert_eq!(refused.body["error"]["code"], -32600, "{}", refused.body);
+        let message = refused.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("not among the namespaces"), "{message}");
+    }
 }
