@@ -432,7 +432,17 @@ fn allocations(
             .or_default()
             .push(a);
     }
+    // A stopped job's allocations are over on purpose.
+    let stopped: BTreeSet<(&str, &str)> = view
+        .jobs
+        .iter()
+        .filter(|j| j.stop)
+        .map(|j| (j.namespace.as_str(), j.id.as_str()))
+        .collect();
     for ((namespace, job_id), allocs) in by_job {
+        if stopped.contains(&(namespace, job_id)) {
+            continue;
+        }
         // Restarts of the current version's tasks, in allocations still wanted or failed.
         let version = allocs.iter().map(|a| a.job_version).max().unwrap_or(0);
         let current = || {
@@ -861,6 +871,21 @@ mod tests {
             found[1].message
         );
         assert!(!found[0].message.contains("paused"), "{}", found[0].message);
+    }
+
+    #[test]
+    fn a_stopped_jobs_lost_or_failed_allocations_are_no_problem() {
+        let view = ClusterView {
+            allocations: vec![
+                alloc("a1", "old", "ok1", "lost", 0, NOW),
+                alloc("a2", "old", "ok1", "failed", 0, NOW),
+            ],
+            jobs: vec![from(
+                json!({"ID": "old", "Namespace": "default", "Status": "dead", "Stop": true}),
+            )],
+            ..ClusterView::default()
+        };
+        assert!(analyze(&view, NOW).is_empty());
     }
 
     #[test]

@@ -174,9 +174,22 @@ async fn batch_work_holds_a_drain_until_its_deadline_and_zero_forces_it() {
     assert_eq!(n["Drain"], false, "{n:#}");
     assert_eq!(n["LastDrain"]["Status"], "complete");
     let events = n["Events"].as_array().unwrap();
-    assert_eq!(
-        events.last().unwrap()["Message"],
-        "Node drain complete (deadline reached)"
+    let last = events.last().unwrap();
+    assert_eq!(last["Message"], "Node drain complete", "{last:#}");
+    assert_eq!(last["Subsystem"], "Drain");
+    assert_eq!(last["Details"], json!({"deadline_reached": "true"}));
+    // The second drain request changed the strategy of a drain under way.
+    let messages: Vec<&str> = events
+        .iter()
+        .map(|e| e["Message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.ends_with(&[
+            "Node drain strategy set",
+            "Node drain strategy updated",
+            "Node drain complete"
+        ]),
+        "{messages:?}"
     );
     fake.settle(Duration::from_secs(10)).await;
     let allocs = nomad(&fake, "/v1/job/report/allocations").await;

@@ -118,7 +118,8 @@ pub fn node(node: &Node) -> Value {
         "StatusDescription": "",
         "StatusUpdatedAt": node.status_updated_at,
         "Events": node.events.iter().map(|e| json!({
-            "Message": e.message, "Subsystem": e.subsystem, "Details": null,
+            "Message": e.message, "Subsystem": e.subsystem,
+            "Details": if e.details.is_empty() { Value::Null } else { json!(e.details) },
             "Timestamp": rfc3339(e.at), "CreateIndex": e.index
         })).collect::<Vec<_>>(),
         "Drivers": drivers(),

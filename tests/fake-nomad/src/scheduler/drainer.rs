@@ -11,7 +11,8 @@
 //! - At the deadline every remaining allocation is marked at once
 //!   (`handleDeadlinedNodes` in `drainer.go`); a negative deadline is a force drain, zero
 //!   none (`DrainStrategy.DeadlineTime`).
-//! - A drain ends with "Node drain complete"; the node stays ineligible.
+//! - A drain ends with the event "Node drain complete" (subsystem `Drain`, detail
+//!   `deadline_reached` when the deadline ended it); the node stays ineligible.
 //!
 //! Marking sets the allocation's `DesiredTransition.Migrate` and makes a `node-drain`
 //! evaluation of its job; the reconciler does the moving.
@@ -101,12 +102,19 @@ impl World {
                 node.drain = None;
                 node.last_drain = Some((started, now_ns(), "complete".into()));
             }
-            let message = if deadlined {
-                "Node drain complete (deadline reached)"
+            // `NodeDrainEventComplete`, with `deadline_reached` when the deadline ended it.
+            let details = if deadlined {
+                [("deadline_reached".to_string(), "true".to_string())].into()
             } else {
-                "Node drain complete"
+                Default::default()
             };
-            self.node_event(&node_id, "NodeDrain", message);
+            self.node_event_in(
+                &node_id,
+                "NodeDrain",
+                "Drain",
+                "Node drain complete",
+                details,
+            );
         }
         evals
     }

@@ -17,6 +17,7 @@ impl World {
             return refuse(404, "node not found");
         };
         let now = now_ns();
+        let was_draining = node.drain.is_some();
         let Some((deadline, ignore_system)) = spec else {
             // Cancel a drain.
             node.drain = None;
@@ -27,7 +28,15 @@ impl World {
                 last.2 = "canceled".into();
                 last.1 = now;
             }
-            self.node_event(node_id, "NodeDrain", "Node drain strategy cleared");
+            if was_draining {
+                self.node_event_in(
+                    node_id,
+                    "NodeDrain",
+                    "Drain",
+                    "Node drain disabled",
+                    Default::default(),
+                );
+            }
             self.retry_blocked();
             return Ok(Vec::new());
         };
@@ -41,7 +50,13 @@ impl World {
         });
         node.eligibility = "ineligible".into();
         node.last_drain = Some((started_at, now, "draining".into()));
-        self.node_event(node_id, "NodeDrain", "Node drain strategy set");
+        // `Node.UpdateDrain`'s event: set for a new drain, updated for a changed one.
+        let message = if was_draining {
+            "Node drain strategy updated"
+        } else {
+            "Node drain strategy set"
+        };
+        self.node_event_in(node_id, "NodeDrain", "Drain", message, Default::default());
         // The drainer moves the allocations from here on (a node without work is done at
         // once); its evaluations are its own, so the answer names none
         // (`Node.UpdateDrain` makes evaluations only for a node turning eligible).

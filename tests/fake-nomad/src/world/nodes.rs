@@ -56,6 +56,7 @@ impl World {
             events: vec![NodeEvent {
                 message: "Node registered".into(),
                 subsystem: "Cluster".into(),
+                details: BTreeMap::new(),
                 at: now,
                 index,
             }],
@@ -80,12 +81,26 @@ impl World {
     }
 
     pub fn node_event(&mut self, node_id: &str, topic_kind: &str, message: &str) {
+        self.node_event_in(node_id, topic_kind, "Cluster", message, BTreeMap::new());
+    }
+
+    /// A node event of a subsystem (`structs.NodeEventSubsystem*`: `Cluster`, `Drain`,
+    /// ...), with details.
+    pub fn node_event_in(
+        &mut self,
+        node_id: &str,
+        topic_kind: &str,
+        subsystem: &str,
+        message: &str,
+        details: BTreeMap<String, String>,
+    ) {
         let index = self.bump();
         if let Some(node) = self.node_mut(node_id) {
             node.modify_index = index;
             node.events.push(NodeEvent {
                 message: message.into(),
-                subsystem: "Cluster".into(),
+                subsystem: subsystem.into(),
+                details,
                 at: now_ns(),
                 index,
             });

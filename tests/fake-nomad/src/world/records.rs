@@ -21,6 +21,8 @@ pub struct Drain {
 pub struct NodeEvent {
     pub message: String,
     pub subsystem: String,
+    /// `Details` (`deadline_reached` on a drain that hit its deadline).
+    pub details: BTreeMap<String, String>,
     pub at: i64,
     pub index: u64,
 }
