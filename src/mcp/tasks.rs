@@ -28,12 +28,18 @@ use crate::service::{Principal, Service, ServiceError};
 /// How often a client should look again.
 const POLL_INTERVAL_MS: u64 = 1000;
 
-/// Whether this request's client declared the extension (at `initialize`, or in the
-/// request's `_meta` on 2026-07-28).
+/// Whether this request may get a task: a 2026-07-28 request whose `_meta` declares the
+/// extension. Sessions of earlier revisions never do, even when their `initialize`
+/// declared it: clients stamp the extension there too but expect a plain tool result on
+/// those revisions (the Inspector 2.12 CLI does), and SEP-2663 is a 2026-07-28 extension.
 pub fn declared(context: &RequestContext<RoleServer>) -> bool {
-    context
-        .client_capabilities()
-        .is_some_and(|caps| caps.supports_tasks())
+    let modern = context
+        .protocol_version()
+        .is_some_and(|v| !v.has_initialize());
+    modern
+        && context
+            .client_capabilities()
+            .is_some_and(|caps| caps.supports_tasks())
 }
 
 fn status(operation: &Operation) -> TaskStatus {

@@ -299,56 +299,49 @@ async fn a_callers_write_budget_holds_across_replicas() {
     );
 }
 
-/// A task (the tasks extension, declared at `initialize`) started on one replica is
-/// followed to its end on the other: the task is the operation, in the database. A
-/// teammate who may read the namespace sees it, as they see the operation; a caller
-/// outside the namespace is refused, as `get_operation` refuses them.
+/// A 2026-07-28 request as `who`, declaring the tasks extension.
+async fn modern(gateway: &InProcess, who: &str, method: &str, name: &str, params: Value) -> Answer {
+    let mut params = params;
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {
+            "extensions": {"io.modelcontextprotocol/tasks": {}}},
+        "io.modelcontextprotocol/clientInfo": {"name": "replicas", "version": "1"}
+    });
+    let request = Request::post("/mcp")
+        .header("host", "127.0.0.1")
+        .header("authorization", who)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method)
+        .header("mcp-name", name)
+        .body(Body::from(
+            json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string(),
+        ))
+        .unwrap();
+    gateway.send(request).await
+}
+
+fn submit(id: &str) -> Value {
+    json!({"name": "submit_job", "arguments": {"job": {"ID": id, "TaskGroups": [{"Name": "g",
+        "Count": 1, "Tasks": [{"Name": "t", "Driver": "docker", "Config": {"image": "nginx:1"},
+        "Resources": {"CPU": 100, "MemoryMB": 64}}]}]}}})
+}
+
+/// A task started on one replica is followed to its end on the other: the task is the
+/// operation, in the database. A teammate who may read the namespace sees it, as they see
+/// the operation; a caller outside the namespace is refused, as `get_operation` refuses
+/// them. A session of an earlier revision gets the plain answer even when its
+/// `initialize` declared the extension.
 #[tokio::test]
 async fn a_task_started_on_one_replica_is_followed_on_the_other() {
     let fake = FakeNomad::start(Options::default()).await;
     let (a, b) = two_replicas(&fake, &[]).await;
-    let (ann, bob) = (token("ann"), token("bob"));
-    let open = |who: String| {
-        let a = &a;
-        async move {
-            let opened = mcp(
-                a,
-                &who,
-                None,
-                json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
-                    "clientInfo": {"name": "replicas", "version": "1"}}}),
-            )
-            .await;
-            assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
-            let extensions = &opened.body["result"]["capabilities"]["extensions"];
-            assert!(
-                extensions.get("io.modelcontextprotocol/tasks").is_some(),
-                "{}",
-                opened.body
-            );
-            let session = opened.headers["mcp-session-id"]
-                .to_str()
-                .unwrap()
-                .to_string();
-            let done = mcp(
-                a,
-                &who,
-                Some(&session),
-                json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-            )
-            .await;
-            assert_eq!(done.status, StatusCode::ACCEPTED);
-            session
-        }
-    };
-    let session = open(ann.clone()).await;
-    let submit = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": "submit_job", "arguments": {"job": {"ID": "web", "TaskGroups": [{"Name": "g",
-        "Count": 1, "Tasks": [{"Name": "t", "Driver": "docker", "Config": {"image": "nginx:1"},
-        "Resources": {"CPU": 100, "MemoryMB": 64}}]}]}}}});
-    let created = mcp(&a, &ann, Some(&session), submit).await;
+    let (ann, bob, eve) = (token("ann"), token("bob"), token_in("eve", "prod"));
+
+    let created = modern(&a, &ann, "tools/call", "submit_job", submit("web")).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
     assert_eq!(
         created.body["result"]["resultType"], "task",
         "{}",
@@ -358,21 +351,16 @@ async fn a_task_started_on_one_replica_is_followed_on_the_other() {
         .as_str()
         .unwrap()
         .to_string();
-    let get = |id: u64| {
-        json!({"jsonrpc": "2.0", "id": id, "method": "tasks/get",
-                               "params": {"taskId": task}})
-    };
+    let get = || json!({"taskId": task});
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let mut n = 2;
     let done = loop {
-        let got = mcp(&b, &ann, Some(&session), get(n)).await;
+        let got = modern(&b, &ann, "tasks/get", &task, get()).await;
         assert_eq!(got.status, StatusCode::OK, "{}", got.body);
         if got.body["result"]["status"] != "working" {
             break got.body;
         }
         assert!(tokio::time::Instant::now() < deadline, "{}", got.body);
-        n += 1;
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(done["result"]["status"], "completed", "{done}");
@@ -381,22 +369,56 @@ async fn a_task_started_on_one_replica_is_followed_on_the_other() {
         "{done}"
     );
 
-    let theirs = open(bob.clone()).await;
-    let seen = mcp(&b, &bob, Some(&theirs), get(98)).await;
+    let seen = modern(&b, &bob, "tasks/get", &task, get()).await;
     assert_eq!(
         seen.body["result"]["taskId"],
         task.as_str(),
         "{}",
         seen.body
     );
-    let outsider = token_in("eve", "prod");
-    let hers = open(outsider.clone()).await;
-    let cancel = json!({"jsonrpc": "2.0", "id": 100, "method": "tasks/cancel",
-                        "params": {"taskId": task}});
-    for (gateway, request) in [(&b, get(99)), (&a, cancel)] {
-        let refused = mcp(gateway, &outsider, Some(&hers), request).await;
+    for (gateway, method) in [(&b, "tasks/get"), (&a, "tasks/cancel")] {
+        let refused = modern(gateway, &eve, method, &task, get()).await;
         assert_eq!(refused.body["error"]["code"], -32600, "{}", refused.body);
         let message = refused.body["error"]["message"].as_str().unwrap();
         assert!(message.contains("not among the namespaces"), "{message}");
     }
+
+    // A 2025-11-25 session that declared the extension at `initialize`.
+    let opened = mcp(
+        &a,
+        &ann,
+        None,
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
+            "clientInfo": {"name": "replicas", "version": "1"}}}),
+    )
+    .await;
+    assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
+    let session = opened.headers["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let initialized = mcp(
+        &a,
+        &ann,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    assert_eq!(initialized.status, StatusCode::ACCEPTED);
+    let mut call = submit("legacy");
+    call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call});
+    let plain = mcp(&b, &ann, Some(&session), call).await;
+    assert_eq!(plain.status, StatusCode::OK, "{}", plain.body);
+    assert!(
+        plain.body["result"].get("taskId").is_none(),
+        "{}",
+        plain.body
+    );
+    assert!(
+        plain.body["result"]["structuredContent"]["operation_id"].is_string(),
+        "{}",
+        plain.body
+    );
 }
