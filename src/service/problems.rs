@@ -439,6 +439,14 @@ fn allocations(
         .filter(|j| j.stop)
         .map(|j| (j.namespace.as_str(), j.id.as_str()))
         .collect();
+    // A system job runs one allocation per node: one lost with its node is never replaced
+    // elsewhere (the node's own finding names it while the node is down).
+    let per_node: BTreeSet<(&str, &str)> = view
+        .jobs
+        .iter()
+        .filter(|j| matches!(j.job_type.as_str(), "system" | "sysbatch"))
+        .map(|j| (j.namespace.as_str(), j.id.as_str()))
+        .collect();
     for ((namespace, job_id), allocs) in by_job {
         if stopped.contains(&(namespace, job_id)) {
             continue;
@@ -473,6 +481,7 @@ fn allocations(
                 a.client_status == "lost"
                     && a.next_allocation.is_empty()
                     && !down.contains(a.node_id.as_str())
+                    && !per_node.contains(&(namespace, job_id))
             })
             .collect();
         let is_blocked = blocked.contains(&(namespace.to_string(), job_id.to_string()));
@@ -882,6 +891,18 @@ mod tests {
             ],
             jobs: vec![from(
                 json!({"ID": "old", "Namespace": "default", "Status": "dead", "Stop": true}),
+            )],
+            ..ClusterView::default()
+        };
+        assert!(analyze(&view, NOW).is_empty());
+    }
+
+    #[test]
+    fn a_system_jobs_allocation_lost_with_a_purged_node_is_no_problem() {
+        let view = ClusterView {
+            allocations: vec![alloc("a1", "agent", "purged", "lost", 0, NOW)],
+            jobs: vec![from(
+                json!({"ID": "agent", "Namespace": "default", "Type": "system", "Status": "running"}),
             )],
             ..ClusterView::default()
         };
