@@ -109,9 +109,7 @@ impl Service {
         who: &Principal,
         id: &str,
     ) -> Result<Operation, ServiceError> {
-        self.allow(who, Access::Read, None, "get_operation").await?;
-        let row = self.visible_operation(who, id, "get_operation").await?;
-        Ok(Operation::from(&row))
+        Ok(self.operation_and_answer(who, id).await?.0)
     }
 
     /// An operation and the answer of the write that started it (what the write's tool

@@ -64,6 +64,38 @@ async fn mcp(gateway: &InProcess, who: &str, session: Option<&str>, message: Val
         .await
 }
 
+/// Opens an initialized Streamable HTTP session on `gateway` as `who`; its id.
+async fn open_session(
+    gateway: &InProcess,
+    who: &str,
+    version: &str,
+    capabilities: Value,
+) -> String {
+    let opened = mcp(
+        gateway,
+        who,
+        None,
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": version, "capabilities": capabilities,
+            "clientInfo": {"name": "replicas", "version": "1"}}}),
+    )
+    .await;
+    assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
+    let session = opened.headers["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let initialized = mcp(
+        gateway,
+        who,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    assert_eq!(initialized.status, StatusCode::ACCEPTED);
+    session
+}
+
 async fn delete(gateway: &InProcess, who: &str, session: &str) -> StatusCode {
     let request = Request::delete("/mcp")
         .header("host", "127.0.0.1")
@@ -86,28 +118,7 @@ async fn a_streamable_http_session_is_served_by_any_replica_and_only_for_its_own
     let (a, b) = two_replicas(&fake, &[]).await;
     let (ann, bob) = (token("ann"), token("bob"));
 
-    let opened = mcp(
-        &a,
-        &ann,
-        None,
-        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "replicas", "version": "1"}}}),
-    )
-    .await;
-    assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
-    let session = opened.headers["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let initialized = mcp(
-        &a,
-        &ann,
-        Some(&session),
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-    )
-    .await;
-    assert_eq!(initialized.status, StatusCode::ACCEPTED);
+    let session = open_session(&a, &ann, "2025-06-18", json!({})).await;
 
     // Replica B never saw the session: it restores it from its row, and keeps serving it.
     for (n, gateway) in [&b, &a, &b, &b].into_iter().enumerate() {
@@ -384,29 +395,13 @@ async fn a_task_started_on_one_replica_is_followed_on_the_other() {
     }
 
     // A 2025-11-25 session that declared the extension at `initialize`.
-    let opened = mcp(
+    let session = open_session(
         &a,
         &ann,
-        None,
-        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
-            "clientInfo": {"name": "replicas", "version": "1"}}}),
+        "2025-11-25",
+        json!({"extensions": {"io.modelcontextprotocol/tasks": {}}}),
     )
     .await;
-    assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
-    let session = opened.headers["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let initialized = mcp(
-        &a,
-        &ann,
-        Some(&session),
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-    )
-    .await;
-    assert_eq!(initialized.status, StatusCode::ACCEPTED);
     let mut call = submit("legacy");
     call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call});
     let plain = mcp(&b, &ann, Some(&session), call).await;
