@@ -34,8 +34,16 @@ work="$root/target/container-test"
 storage="$work/storage"
 mkdir -p "$work"
 # Podman refuses a runroot path longer than 50 characters, which a checkout's target/ can
-# easily be; the run state (not the images) goes to a short folder of its own.
-runroot=$(mktemp -d /tmp/ngw-podman.XXXXXX)
+# easily be; the run state (not the images) goes to a short folder of its own. Its path
+# follows from the storage folder, because podman records it there and refuses a storage
+# reused with another runroot (a second run in the same checkout).
+runroot="/tmp/ngw-podman.$(printf %s "$storage" | sha256sum | cut -c1-12)"
+mkdir -p "$runroot"
+# A storage made with another runroot (by an older version of this script) starts afresh.
+if [ "$(cat "$work/runroot" 2>/dev/null)" != "$runroot" ]; then
+  as_root rm -rf "$storage"
+  echo "$runroot" >"$work/runroot"
+fi
 podman_bin=$(command -v podman)
 podman() {
   as_root "$podman_bin" --runtime runc --storage-driver vfs --cgroup-manager cgroupfs \
