@@ -117,6 +117,7 @@ impl Config {
             "GATEWAY_MCP_TOOLSETS",
             super::mcp::Toolset::list(&self.mcp.toolsets),
         );
+        put("GATEWAY_MCP_CONFIRM", self.mcp.confirm.name().to_string());
         put(
             "GATEWAY_WWW_AUTHENTICATE_METADATA",
             auth.www_authenticate_metadata.to_string(),

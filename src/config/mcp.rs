@@ -20,6 +20,31 @@ pub struct McpSettings {
     /// (default: all). A tool outside them is neither listed nor callable over MCP; the
     /// REST API is not affected.
     pub toolsets: Vec<Toolset>,
+    /// `GATEWAY_MCP_CONFIRM`: whether a destructive tool asks the person first.
+    pub confirm: Confirm,
+}
+
+/// When a destructive tool (`destructiveHint`) asks the person before it runs: by
+/// elicitation on a session, by an `input_required` answer (SEP-2322) on the 2026-07-28
+/// revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// Ask a client that can ask; run for one that cannot (the tool's hint is all it has).
+    Ask,
+    /// Ask a client that can ask; refuse the call for one that cannot.
+    Require,
+    /// Never ask.
+    Off,
+}
+
+impl Confirm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Confirm::Ask => "ask",
+            Confirm::Require => "require",
+            Confirm::Off => "off",
+        }
+    }
 }
 
 /// A group of MCP tools an operator offers or leaves out as a whole, since every listed
@@ -80,6 +105,7 @@ impl Default for McpSettings {
             session_idle: Duration::from_secs(30 * 60),
             sessions_in_memory: 256,
             toolsets: Toolset::ALL.to_vec(),
+            confirm: Confirm::Ask,
         }
     }
 }
@@ -121,11 +147,30 @@ pub(super) fn mcp_settings(s: &Sources) -> Result<McpSettings, ConfigError> {
         None => defaults.toolsets,
         Some(text) => toolsets(text).map_err(|e| ConfigError::new("GATEWAY_MCP_TOOLSETS", e))?,
     };
+    let confirm = match s
+        .get("GATEWAY_MCP_CONFIRM")
+        .map(|v| v.trim().to_ascii_lowercase())
+    {
+        None => defaults.confirm,
+        Some(v) if v == "ask" => Confirm::Ask,
+        Some(v) if v == "require" => Confirm::Require,
+        Some(v) if v == "off" => Confirm::Off,
+        Some(v) => {
+            return Err(ConfigError::new(
+                "GATEWAY_MCP_CONFIRM",
+                format!(
+                    "'{v}' is not a choice; use ask (ask clients that can, run for the others), \
+                     require (refuse clients that cannot ask) or off"
+                ),
+            ));
+        }
+    };
     Ok(McpSettings {
         sessions_per_caller,
         session_idle,
         sessions_in_memory,
         toolsets,
+        confirm,
     })
 }
 

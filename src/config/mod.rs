@@ -21,7 +21,7 @@ use std::time::Duration;
 pub use auth::AuthSettings;
 pub use database::{AuditSpool, DatabaseSettings, OperationsSettings};
 pub use duration::{format_duration, parse_duration};
-pub use mcp::{McpSettings, Toolset};
+pub use mcp::{Confirm, McpSettings, Toolset};
 pub use nomad::NomadSettings;
 pub use scope::Scope;
 pub use secret::{Secret, redact_url_password};

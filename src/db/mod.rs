@@ -5,6 +5,7 @@ pub mod audit;
 pub mod budgets;
 pub mod bus;
 pub mod cluster;
+pub mod confirmations;
 pub mod entities;
 pub mod keys;
 pub mod operations;

@@ -119,8 +119,16 @@ pub async fn check(request: Request, next: Next) -> Response {
             "the body could not be read",
         );
     };
-    if let Err(refused) = message(&bytes) {
-        return refused.response();
+    let mut parts = parts;
+    match message(&bytes) {
+        Err(refused) => return refused.response(),
+        Ok(message) => {
+            // A client's answer to the gateway's question, which `sessions::track` may have
+            // to carry to the replica that asked.
+            if let Some(answer) = super::confirm::ClientAnswer::of(&message) {
+                parts.extensions.insert(answer);
+            }
+        }
     }
     let request = Request::from_parts(parts, axum::body::Body::from(bytes));
     json_refusals(next.run(request).await).await

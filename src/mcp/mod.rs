@@ -7,6 +7,7 @@
 //! bounded per caller and closed when idle, and streams ended when shutdown starts.
 
 mod completions;
+pub mod confirm;
 pub mod guard;
 mod jsonrpc;
 mod progress;
@@ -145,8 +146,15 @@ pub fn router_with(state: &AppState, limits: Limits) -> Router<AppState> {
     // Sessions any replica can serve: rmcp replays the stored handshake (see `sessions`).
     config.session_store = Some(store.clone());
     let handler_state = state.clone();
+    let answers = Arc::new(confirm::Answers::default());
+    let handler_answers = answers.clone();
     let streamable = StreamableHttpService::new(
-        move || Ok(server::NomadMcp::new(handler_state.clone())),
+        move || {
+            Ok(server::NomadMcp::answering(
+                handler_state.clone(),
+                handler_answers.clone(),
+            ))
+        },
         manager.clone(),
         config,
     );
@@ -158,6 +166,7 @@ pub fn router_with(state: &AppState, limits: Limits) -> Router<AppState> {
         state.cluster.clone(),
         limits,
         state.shutdown.clone(),
+        answers,
     );
     sessions.spawn_listener(state.shutdown.clone());
     let sse = transport_sse::SseSessions::new(state.clone(), limits);

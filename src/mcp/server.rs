@@ -12,6 +12,9 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use tracing::Instrument;
 
+use std::sync::Arc;
+
+use super::confirm::{self, Answers, Verdict};
 use super::progress::Progress;
 use super::tools::{self, Ctx};
 use super::{completions, prompts, resources, tasks};
@@ -51,11 +54,21 @@ impl opentelemetry::propagation::Extractor for MetaCarrier<'_> {
 #[derive(Clone)]
 pub struct NomadMcp {
     state: AppState,
+    /// The confirmations a call waits for, which another replica may relay here.
+    answers: Arc<Answers>,
 }
 
 impl NomadMcp {
     pub fn new(state: AppState) -> NomadMcp {
-        NomadMcp { state }
+        NomadMcp {
+            state,
+            answers: Arc::default(),
+        }
+    }
+
+    /// A handler whose calls hear relayed confirmation answers in `answers`.
+    pub fn answering(state: AppState, answers: Arc<Answers>) -> NomadMcp {
+        NomadMcp { state, answers }
     }
 
     /// Whether the operator offers this tool's toolset.
@@ -168,6 +181,26 @@ impl rmcp::ServerHandler for NomadMcp {
         {
             count_call(tool.name, "refused", None);
             return Ok(CallToolResponse::from(tools::failure(&refusal)));
+        }
+        let asking = confirm::Call {
+            state: &self.state,
+            tool,
+            who: &who,
+            arguments: &arguments,
+            input_responses: request.input_responses.as_ref(),
+            request_state: request.request_state.as_deref(),
+            answers: &self.answers,
+        };
+        match confirm::confirm(asking, &context).await {
+            Verdict::Run => {}
+            Verdict::Answer(answer) => {
+                count_call(tool.name, "unconfirmed", None);
+                return Ok(answer);
+            }
+            Verdict::Invalid(invalid) => {
+                count_call(tool.name, "invalid", None);
+                return Err(invalid);
+            }
         }
         let parent = context
             .extensions
@@ -309,7 +342,8 @@ impl rmcp::ServerHandler for NomadMcp {
 }
 
 /// `gateway_tool_calls_total{tool, outcome}` (`ok`, `error`: a tool error, `invalid`: a
-/// JSON-RPC error such as arguments that do not fit, `refused`: the caller lacks the scope)
+/// JSON-RPC error such as arguments that do not fit, `refused`: the caller lacks the scope,
+/// `unconfirmed`: a question for the person, or their no)
 /// and the call's duration.
 fn count_call(tool: &'static str, outcome: &'static str, took: Option<std::time::Duration>) {
     metrics::counter!("gateway_tool_calls_total", "tool" => tool, "outcome" => outcome)

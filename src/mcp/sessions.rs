@@ -33,6 +33,7 @@ use rmcp::transport::streamable_http_server::session::{
 use sea_orm::DatabaseConnection;
 use tokio::time::Instant;
 
+use super::confirm::{Answers, ClientAnswer};
 use super::standalone::{self, Streams};
 use super::{Limits, guard, principal_of};
 use crate::db::cluster::{self, Cluster};
@@ -146,6 +147,8 @@ pub struct Sessions {
     shutdown: tokio_util::sync::CancellationToken,
     /// The standalone streams open here (served by the gateway, not by the workers).
     streams: Arc<Streams>,
+    /// The confirmations calls here wait for (`confirm`).
+    answers: Arc<Answers>,
 }
 
 impl Sessions {
@@ -156,6 +159,7 @@ impl Sessions {
         cluster: Arc<Cluster>,
         limits: Limits,
         shutdown: tokio_util::sync::CancellationToken,
+        answers: Arc<Answers>,
     ) -> Arc<Sessions> {
         Arc::new(Sessions {
             manager,
@@ -168,6 +172,7 @@ impl Sessions {
             limits,
             shutdown,
             streams: Arc::default(),
+            answers,
         })
     }
 
@@ -195,6 +200,7 @@ impl Sessions {
                 }
             }
             (Some("dropped"), Some(id), Some(replica)) => self.heard(id, replica),
+            (Some("answer"), _, _) => self.answers.hear(message),
             _ => {}
         }
     }
@@ -600,6 +606,25 @@ pub async fn track(
             ),
         };
     }
+    // The answer to a question a call asked on another replica goes there over the bus,
+    // not to a worker restored here that never asked it.
+    if let Some(id) = &session
+        && let Some(answer) = request.extensions().get::<ClientAnswer>()
+        && !sessions.answers.waits_here(id, &answer.id)
+        && let Some(note) = Answers::note(id, answer)
+    {
+        return match sessions.belongs(id, &owner).await {
+            Err(response) => response,
+            Ok(false) => not_found(),
+            Ok(true) => {
+                if let Err(error) = sessions.cluster.bus.publish(cluster::ALL, &note).await {
+                    tracing::warn!(session = %id, %error, "relaying a confirmation answer failed");
+                    return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                }
+                StatusCode::ACCEPTED.into_response()
+            }
+        };
+    }
     let mut in_flight = None;
     if let Some(id) = &session {
         match sessions.check(id, &owner).await {
@@ -738,6 +763,7 @@ mod tests {
             cluster,
             limits,
             shutdown.clone(),
+            Arc::default(),
         );
         sessions.spawn_listener(shutdown);
         sessions

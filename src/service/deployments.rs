@@ -101,7 +101,7 @@ impl Service {
     }
 
     /// A deployment, only when it belongs to `namespace` (Nomad finds ids in any).
-    async fn read_deployment(
+    pub(super) async fn read_deployment(
         &self,
         id: &str,
         namespace: &str,

@@ -146,6 +146,14 @@ impl WriteCall {
     }
 }
 
+impl Principal {
+    /// The caller as one string (credential kind, issuer and subject, or key id): what a
+    /// budget is counted under and what a pending confirmation belongs to.
+    pub fn key(&self) -> String {
+        caller_key(self)
+    }
+}
+
 fn caller_key(who: &Principal) -> String {
     match &who.credential {
         Credential::ApiKey { id, .. } => format!("key:{id}"),

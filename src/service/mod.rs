@@ -6,6 +6,7 @@ pub mod allocations;
 pub mod audit;
 pub mod cluster;
 pub mod complete;
+pub mod consequences;
 pub mod control;
 pub mod deployments;
 pub mod diagnose;

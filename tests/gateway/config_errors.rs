@@ -277,6 +277,11 @@ async fn session_and_spool_settings_out_of_range_are_refused() {
             "'drains' is not a toolset; use some of jobs,allocations,services,variables,",
         ),
         ("GATEWAY_MCP_TOOLSETS", ",", "name at least one toolset"),
+        (
+            "GATEWAY_MCP_CONFIRM",
+            "always",
+            "'always' is not a choice; use ask (ask clients that can, run for the others), require",
+        ),
         ("GATEWAY_MCP_SESSIONS_IN_MEMORY", "0", "out of range"),
         (
             "GATEWAY_MCP_SESSIONS_IN_MEMORY",

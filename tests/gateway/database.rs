@@ -4,12 +4,13 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::support::{TestDb, base_env, run};
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "api_keys",
     "audit_events",
     "operations",
     "mcp_sessions",
     "mcp_relay",
+    "mcp_confirmations",
     "replicas",
     "rate_buckets",
 ];
@@ -20,15 +21,16 @@ async fn migrate_creates_every_table_from_empty_and_is_repeatable() {
     let env = base_env(&db);
     let (code, stdout, stderr) = run(&["migrate"], &env);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("5 migrations applied"), "{stdout}");
+    assert!(stdout.contains("6 migrations applied"), "{stdout}");
     assert!(stdout.contains("m20261122_000003_operations"), "{stdout}");
     assert!(
-        stdout.contains("m20261201_000005_shared_sessions"),
+        stdout.contains("m20261201_000005_shared_sessions")
+            && stdout.contains("m20261202_000006_confirmations"),
         "{stdout}"
     );
     let (code, stdout, _) = run(&["migrate"], &env);
     assert_eq!(code, 0);
-    assert!(stdout.contains("5 migrations applied"), "{stdout}");
+    assert!(stdout.contains("6 migrations applied"), "{stdout}");
 
     let settings = nomad_gateway::config::Config::load(None, &|k| {
         env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
@@ -100,5 +102,5 @@ async fn replicas_starting_together_migrate_one_after_another() {
     }
     let (code, stdout, stderr) = run(&["migrate"], &env);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("5 migrations applied"), "{stdout}");
+    assert!(stdout.contains("6 migrations applied"), "{stdout}");
 }

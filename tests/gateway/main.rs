@@ -5,6 +5,7 @@ mod audit;
 mod audit_chaos;
 mod auth;
 mod config_errors;
+mod confirm;
 mod database;
 mod drains;
 mod fake_fidelity;

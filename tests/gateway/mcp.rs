@@ -50,9 +50,17 @@ pub struct Mcp {
 
 impl Mcp {
     pub async fn start(nomad_url: &str) -> Mcp {
+        Mcp::start_with(nomad_url, &[]).await
+    }
+
+    /// A gateway with these settings too.
+    pub async fn start_with(nomad_url: &str, settings: &[(&str, &str)]) -> Mcp {
         let db = TestDb::new().await;
         let mut env = base_env(&db);
         set(&mut env, "NOMAD_ADDR", nomad_url);
+        for (key, value) in settings {
+            set(&mut env, key, value);
+        }
         Mcp {
             gateway: Gateway::start(&env),
             _db: db,
@@ -1080,7 +1088,7 @@ async fn a_trace_context_in_meta_continues_the_callers_trace() {
 
 /// One 2026-07-28 stateless request, with `extra` merged into its `_meta`: (HTTP status,
 /// the JSON-RPC answer).
-async fn stateless(
+pub async fn stateless(
     gateway: &Gateway,
     method: &str,
     name: Option<&str>,
@@ -1344,7 +1352,7 @@ async fn writes_become_tasks_backed_by_their_operations() {
     assert_eq!(read["result"]["resultType"], "complete", "{read:#}");
 }
 
-async fn rest_get(gateway: &Gateway, path: &str) -> Value {
+pub async fn rest_get(gateway: &Gateway, path: &str) -> Value {
     reqwest::get(gateway.url(path))
         .await
         .unwrap()

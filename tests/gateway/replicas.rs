@@ -417,3 +417,71 @@ async fn a_task_started_on_one_replica_is_followed_on_the_other() {
         plain.body
     );
 }
+
+/// A confirmation asked on replica A is answered by a POST that lands on B: B tells A over
+/// the bus, and the call on A's stream goes on.
+#[tokio::test]
+async fn a_confirmation_answered_on_another_replica_reaches_the_call() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let (a, b) = two_replicas(&fake, &[]).await;
+    let ann = token("ann");
+    let create = Request::post("/api/v1/jobs?wait=30")
+        .header("authorization", &ann)
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"job_id": "web", "image": "nginx:1", "count": 1}).to_string(),
+        ))
+        .unwrap();
+    let created = a.send(create).await;
+    assert!(created.status.is_success(), "{}", created.body);
+    let caps = json!({"elicitation": {"form": {}}});
+    let session = open_session(&a, &ann, "2025-11-25", caps).await;
+
+    let stop = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "stop_job", "arguments": {"job_id": "web"}}});
+    let call = a
+        .open(
+            Request::post("/mcp")
+                .header("host", "127.0.0.1")
+                .header("authorization", &ann)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-session-id", &session)
+                .header("mcp-protocol-version", "2025-11-25")
+                .body(Body::from(stop.to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(call.status(), StatusCode::OK);
+    let mut body = call.into_body();
+    let mut buffer = String::new();
+    let (_, asked) = next_event(&mut body, &mut buffer).await;
+    let asked: Value = serde_json::from_str(&asked).unwrap();
+    assert_eq!(asked["method"], "elicitation/create", "{asked:#}");
+    assert_eq!(
+        asked["params"]["message"],
+        "Stop job web in default: its 1 running allocation stops. Go ahead?"
+    );
+
+    // Another caller cannot answer it; the owner can, on B.
+    let answer = json!({"jsonrpc": "2.0", "id": asked["id"],
+        "result": {"action": "accept", "content": {}}});
+    let bob = token("bob");
+    let stolen = mcp(&b, &bob, Some(&session), answer.clone()).await;
+    assert_eq!(stolen.status, StatusCode::NOT_FOUND);
+    let relayed = mcp(&b, &ann, Some(&session), answer).await;
+    assert_eq!(relayed.status, StatusCode::ACCEPTED, "{}", relayed.body);
+    let (_, done) = next_event(&mut body, &mut buffer).await;
+    let done: Value = serde_json::from_str(&done).unwrap();
+    assert_eq!(done["id"], 7, "{done:#}");
+    assert_eq!(done["result"]["isError"], false, "{done:#}");
+    let job = b
+        .send(
+            Request::get("/api/v1/jobs/web")
+                .header("authorization", &ann)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(job.body["stop"], true, "{}", job.body);
+}

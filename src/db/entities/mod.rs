@@ -2,6 +2,7 @@
 
 pub mod api_key;
 pub mod audit_event;
+pub mod mcp_confirmation;
 pub mod mcp_relay;
 pub mod mcp_session;
 pub mod operation;

@@ -9,6 +9,7 @@ use crate::service::PageRequest;
 use crate::service::allocations::{
     AllocationDetail, AllocationRow, AllocationStop, AllocationUsage,
 };
+use crate::service::consequences::Change;
 use crate::service::log_follow::{FollowEnd, MAX_FOLLOW_BYTES};
 use crate::service::log_search::{LogSearchRequest, LogSearchResult};
 use crate::service::logs::{LogStream, LogsRequest, LogsResult};
@@ -79,7 +80,11 @@ pub fn tools() -> Vec<ToolDef> {
                 let stop = service.stop_allocation(&ctx.who, &input.alloc_id, namespace);
                 ctx.write(&service, input.wait, stop).await
             },
-        ),
+        )
+        .asks(|i: StopAllocationInput| Change::StopAllocation {
+            alloc_id: i.alloc_id,
+            namespace: i.namespace,
+        }),
         define(
             "get_allocation_usage",
             "Get an allocation's resource usage",
@@ -116,7 +121,13 @@ pub fn tools() -> Vec<ToolDef> {
                     task: input.task,
                 })
             },
-        ),
+        )
+        .asks(|i: SignalInput| Change::SignalAllocation {
+            alloc_id: i.alloc_id,
+            namespace: i.namespace,
+            signal: i.signal,
+            task: i.task,
+        }),
         define(
             "get_job_logs",
             "Read a job's task logs",

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::operation_text;
 use crate::service::PageRequest;
+use crate::service::consequences::Change;
 use crate::service::deployments::DeploymentChange;
 use crate::service::jobs::DeploymentBrief;
 use crate::service::policy::Access;
@@ -70,7 +71,11 @@ pub fn tools() -> Vec<ToolDef> {
                 let fail = service.fail_deployment(&ctx.who, &input.deployment_id, namespace);
                 ctx.write(&service, input.wait, fail).await
             },
-        ),
+        )
+        .asks(|i: FailInput| Change::FailDeployment {
+            deployment_id: i.deployment_id,
+            namespace: i.namespace,
+        }),
         define(
             "pause_deployment",
             "Pause or resume a deployment",
@@ -121,7 +126,13 @@ pub fn tools() -> Vec<ToolDef> {
                 );
                 ctx.write(&service, input.wait, set).await
             },
-        ),
+        )
+        .asks(|i: HealthInput| Change::SetAllocationHealth {
+            deployment_id: i.deployment_id,
+            namespace: i.namespace,
+            healthy: i.healthy.len(),
+            unhealthy: i.unhealthy.len(),
+        }),
     ]
 }
 

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::operation_text;
 use crate::service::PageRequest;
+use crate::service::consequences::Change;
 use crate::service::control::{
     DispatchRequest, DispatchResult, RestartMode, RestartResult, ScaleRequest,
 };
@@ -31,7 +32,12 @@ pub fn tools() -> Vec<ToolDef> {
                 let stop = service.stop_job(&ctx.who, &input.job_id, namespace, input.purge);
                 ctx.write(&service, input.wait, stop).await
             },
-        ),
+        )
+        .asks(|i: StopJobInput| Change::StopJob {
+            job_id: i.job_id,
+            namespace: i.namespace,
+            purge: i.purge,
+        }),
         define(
             "restart_job",
             "Restart a job",
@@ -172,7 +178,12 @@ pub fn tools() -> Vec<ToolDef> {
                 let revert = service.revert_job(&ctx.who, &input.job_id, namespace, input.version);
                 ctx.write(&service, input.wait, revert).await
             },
-        ),
+        )
+        .asks(|i: RevertInput| Change::RevertJob {
+            job_id: i.job_id,
+            namespace: i.namespace,
+            version: i.version,
+        }),
         define_list(
             "list_scaling_policies",
             "List scaling policies",

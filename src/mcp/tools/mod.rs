@@ -29,6 +29,7 @@ use serde::de::DeserializeOwned;
 
 use super::progress::Progress;
 use crate::config::Toolset;
+use crate::service::consequences::Change;
 use crate::service::policy::Access;
 use crate::service::{Page, Principal, Service, ServiceError};
 
@@ -74,6 +75,9 @@ impl Kind {
     }
 }
 
+/// What a destructive tool's arguments would change, for the person to confirm first.
+type Asks = Arc<dyn Fn(&JsonObject) -> Result<Change, ErrorData> + Send + Sync>;
+
 type Handler = Arc<
     dyn Fn(Ctx, JsonObject) -> BoxFuture<'static, Result<CallToolResult, ErrorData>> + Send + Sync,
 >;
@@ -90,11 +94,28 @@ pub struct ToolDef {
     /// it from the module that declares the tool.
     pub toolset: Toolset,
     handler: Handler,
+    asks: Option<Asks>,
 }
 
 impl ToolDef {
     pub async fn call(&self, ctx: Ctx, arguments: JsonObject) -> Result<CallToolResult, ErrorData> {
         (self.handler)(ctx, arguments).await
+    }
+
+    /// A destructive tool asks the person first (see `mcp::confirm`): `change` turns its
+    /// input into the change to describe.
+    fn asks<I: DeserializeOwned + 'static>(mut self, change: fn(I) -> Change) -> ToolDef {
+        let name = self.name;
+        self.asks = Some(Arc::new(move |arguments: &JsonObject| {
+            parse_arguments::<I>(name, arguments.clone()).map(change)
+        }));
+        self
+    }
+
+    /// The change this call would make, when the tool asks before it runs; arguments that
+    /// do not fit are the same JSON-RPC error the call itself would answer.
+    pub fn change(&self, arguments: &JsonObject) -> Option<Result<Change, ErrorData>> {
+        self.asks.as_ref().map(|asks| asks(arguments))
     }
 }
 
@@ -139,6 +160,7 @@ where
         access,
         toolset: Toolset::Jobs,
         handler,
+        asks: None,
     }
 }
 
@@ -314,6 +336,13 @@ mod tests {
             assert!(tool.output_schema.is_some(), "{}", tool.name);
             let hints = tool.annotations.as_ref().unwrap();
             assert!(hints.read_only_hint.is_some() && hints.destructive_hint.is_some());
+            // What is marked destructive asks the person first, and nothing else does.
+            assert_eq!(
+                hints.destructive_hint == Some(true),
+                def.asks.is_some(),
+                "{}: a destructive tool says what it would change",
+                tool.name
+            );
         }
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::operation_text;
 use crate::service::PageRequest;
+use crate::service::consequences::Change;
 use crate::service::nodes::{
     DrainRequest, NodeChange, NodeDetail, NodeFilter, NodePoolRow, NodeRow,
 };
@@ -73,7 +74,13 @@ pub fn tools() -> Vec<ToolDef> {
                 let drain = service.drain_node(&ctx.who, &input.node_id, request);
                 ctx.write(&service, input.wait, drain).await
             },
-        ),
+        )
+        .asks(|i: DrainInput| Change::DrainNode {
+            node_id: i.node_id,
+            deadline_seconds: i.deadline_seconds,
+            ignore_system_jobs: i.ignore_system_jobs,
+            cancel: i.cancel,
+        }),
         define(
             "set_node_eligibility",
             "Set a node's scheduling eligibility",
@@ -117,7 +124,8 @@ pub fn tools() -> Vec<ToolDef> {
                 let purge = service.purge_node(&ctx.who, &input.node_id);
                 ctx.write(&service, input.wait, purge).await
             },
-        ),
+        )
+        .asks(|i: PurgeInput| Change::PurgeNode { node_id: i.node_id }),
     ]
 }
 

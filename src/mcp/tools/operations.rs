@@ -10,6 +10,7 @@ use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::step_text;
 use crate::operations::Operation;
 use crate::service::Service;
+use crate::service::consequences::Change;
 use crate::service::operations::{ListOperationsRequest, MAX_WAIT};
 use crate::service::policy::Access;
 use crate::service::tracking::WriteOptions;
@@ -94,7 +95,10 @@ pub fn tools() -> Vec<ToolDef> {
                     .cancel_operation(&ctx.who, &input.operation_id, input.reason.as_deref())
                     .await
             },
-        ),
+        )
+        .asks(|i: CancelInput| Change::CancelOperation {
+            operation_id: i.operation_id,
+        }),
     ]
 }
 

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::operation_text;
 use crate::service::PageRequest;
+use crate::service::consequences::Change;
 use crate::service::policy::Access;
 use crate::service::variables::{
     VariableChange, VariableDetail, VariablePut, VariableRow, string_items,
@@ -88,7 +89,11 @@ pub fn tools() -> Vec<ToolDef> {
                 );
                 ctx.write(&service, None, delete).await
             },
-        ),
+        )
+        .asks(|i: DeleteVariableInput| Change::DeleteVariable {
+            path: i.path,
+            namespace: i.namespace,
+        }),
     ]
 }
 
