@@ -9,7 +9,9 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +69,20 @@ def wait_for_line(process, prefix: str, timeout: float = 30.0) -> str:
     raise RuntimeError(f"no '{prefix}' within {timeout}s")
 
 
+def drain(process, keep: int = 2000) -> deque:
+    """Reads the rest of a process's output in the background, keeping the last `keep`
+    lines. A pipe nobody reads fills up (64 KiB on Linux), and then the process blocks on
+    its next log line: a gateway frozen mid-request."""
+    lines = deque(maxlen=keep)
+
+    def read():
+        for line in process.stdout:
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
 @dataclass
 class Gateway:
     url: str
@@ -89,6 +105,7 @@ def gateway():
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             nomad = wait_for_line(fake, "listening on").split()[-1]
+            drain(fake)
             port = free_port()
             secret = os.urandom(32).hex()
             env = {
@@ -116,9 +133,13 @@ def gateway():
                                       stderr=subprocess.STDOUT, text=True)
             try:
                 wait_for_line(server, "serving HTTPS")
+                logged = drain(server)
                 yield Gateway(url=f"https://127.0.0.1:{port}", ca=pki["ca"],
                               authorization=authorization)
             finally:
+                # The gateway's last lines, for a failure's post-mortem.
+                if "logged" in locals():
+                    (TARGET.parent / "interop-gateway.log").write_text("".join(logged))
                 server.terminate()
                 server.wait(timeout=20)
         finally:

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -306,6 +307,8 @@ def cluster():
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         processes.append(fake)
         nomad = fake.stdout.readline().split()[-1]
+        # Read the rest, or the fake blocks on a full pipe.
+        threading.Thread(target=lambda: fake.stdout.read(), daemon=True).start()
         proxy_port = free_port()
         env = {
             "PATH": os.environ.get("PATH", ""),
