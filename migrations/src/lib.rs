@@ -11,6 +11,7 @@ mod m20261122_000003_operations;
 mod m20261130_000004_operation_results;
 mod m20261201_000005_shared_sessions;
 mod m20261202_000006_confirmations;
+mod m20261202_000007_subscriptions;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_operation_results::Migration),
             Box::new(m20261201_000005_shared_sessions::Migration),
             Box::new(m20261202_000006_confirmations::Migration),
+            Box::new(m20261202_000007_subscriptions::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ pub mod operations;
 pub mod relay;
 pub mod replicas;
 pub mod sessions;
+pub mod subscriptions;
 
 use std::str::FromStr;
 use std::time::Duration;

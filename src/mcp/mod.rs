@@ -10,6 +10,7 @@ mod completions;
 pub mod confirm;
 pub mod guard;
 mod jsonrpc;
+mod live;
 mod progress;
 mod prompts;
 mod resources;
@@ -147,26 +148,38 @@ pub fn router_with(state: &AppState, limits: Limits) -> Router<AppState> {
     config.session_store = Some(store.clone());
     let handler_state = state.clone();
     let answers = Arc::new(confirm::Answers::default());
+    // The one Nomad event stream of this gateway, for every subscription of any session.
+    let watcher = Arc::new(crate::service::watch::Watcher::new(
+        state.nomad.clone(),
+        state.shutdown.clone(),
+    ));
     let handler_answers = answers.clone();
+    let handler_watcher = watcher.clone();
     let streamable = StreamableHttpService::new(
         move || {
-            Ok(server::NomadMcp::answering(
+            Ok(server::NomadMcp::streamable(
                 handler_state.clone(),
                 handler_answers.clone(),
+                handler_watcher.clone(),
             ))
         },
         manager.clone(),
         config,
     );
 
+    let live = standalone::Live {
+        db: state.db.clone(),
+        watcher,
+        default_namespace: state.nomad.default_namespace().to_string(),
+    };
     let sessions = sessions::Sessions::new(
         manager,
         store,
-        state.db.clone(),
         state.cluster.clone(),
         limits,
         state.shutdown.clone(),
         answers,
+        live,
     );
     sessions.spawn_listener(state.shutdown.clone());
     let sse = transport_sse::SseSessions::new(state.clone(), limits);

@@ -7,9 +7,9 @@ use rmcp::model::{
     GetTaskParams, GetTaskResult, Implementation, JsonObject, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
-    UpdateTaskParams,
+    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams, UpdateTaskParams,
 };
-use rmcp::service::{RequestContext, RoleServer};
+use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use tracing::Instrument;
 
 use std::sync::Arc;
@@ -17,10 +17,11 @@ use std::sync::Arc;
 use super::confirm::{self, Answers, Verdict};
 use super::progress::Progress;
 use super::tools::{self, Ctx};
-use super::{completions, prompts, resources, tasks};
+use super::{completions, live, prompts, resources, tasks};
 use crate::config::Toolset;
 use crate::service::Principal;
 use crate::service::policy::Access;
+use crate::service::watch::Watcher;
 use crate::state::AppState;
 
 const INSTRUCTIONS: &str = "Operate HashiCorp Nomad: list and inspect jobs, allocations, \
@@ -56,19 +57,49 @@ pub struct NomadMcp {
     state: AppState,
     /// The confirmations a call waits for, which another replica may relay here.
     answers: Arc<Answers>,
+    /// The gateway's Nomad event stream; without it (the legacy SSE transport) resources
+    /// cannot be subscribed to.
+    watcher: Option<Arc<Watcher>>,
 }
 
 impl NomadMcp {
+    /// The legacy SSE transport's handler.
     pub fn new(state: AppState) -> NomadMcp {
         NomadMcp {
             state,
             answers: Arc::default(),
+            watcher: None,
         }
     }
 
-    /// A handler whose calls hear relayed confirmation answers in `answers`.
-    pub fn answering(state: AppState, answers: Arc<Answers>) -> NomadMcp {
-        NomadMcp { state, answers }
+    /// The Streamable HTTP handler: calls hear relayed confirmation answers in `answers`,
+    /// and subscriptions watch through `watcher`.
+    pub fn streamable(state: AppState, answers: Arc<Answers>, watcher: Arc<Watcher>) -> NomadMcp {
+        NomadMcp {
+            state,
+            answers,
+            watcher: Some(watcher),
+        }
+    }
+
+    fn default_namespace(&self) -> &str {
+        self.state.nomad.default_namespace()
+    }
+
+    /// A subscription's session: the Streamable HTTP session of the request.
+    fn subscribing(
+        &self,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<(&Watcher, String), ErrorData> {
+        let not_here = || ErrorData::method_not_found::<rmcp::model::SubscribeRequestMethod>();
+        let watcher = self.watcher.as_deref().ok_or_else(not_here)?;
+        let session = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.headers.get("mcp-session-id"))
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(not_here)?;
+        Ok((watcher, session.to_string()))
     }
 
     /// Whether the operator offers this tool's toolset.
@@ -100,21 +131,25 @@ pub fn caller(extensions: &Extensions) -> Principal {
 
 impl rmcp::ServerHandler for NomadMcp {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_resources()
-                .enable_prompts()
-                .enable_completions()
-                .enable_tasks()
-                .build(),
-        )
-        .with_server_info(
-            Implementation::new("nomad-gateway", env!("CARGO_PKG_VERSION"))
-                .with_title("Nomad gateway")
-                .with_description("HashiCorp Nomad jobs, allocations, deployments and nodes"),
-        )
-        .with_instructions(INSTRUCTIONS)
+        let mut capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources()
+            .enable_prompts()
+            .enable_completions()
+            .enable_tasks()
+            .build();
+        if self.watcher.is_some()
+            && let Some(resources) = capabilities.resources.as_mut()
+        {
+            resources.subscribe = Some(true);
+        }
+        ServerConfig::new(capabilities)
+            .with_server_info(
+                Implementation::new("nomad-gateway", env!("CARGO_PKG_VERSION"))
+                    .with_title("Nomad gateway")
+                    .with_description("HashiCorp Nomad jobs, allocations, deployments and nodes"),
+            )
+            .with_instructions(INSTRUCTIONS)
     }
 
     /// Only the tools of the offered toolsets that this caller may call (scopes, read-only
@@ -312,6 +347,99 @@ impl rmcp::ServerHandler for NomadMcp {
             .map_err(|error| resources::not_found_code(error, context.protocol_version()))
     }
 
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let (_, session) = self.subscribing(&context)?;
+        let version = context.protocol_version();
+        live::watched(&request.uri, self.default_namespace())?;
+        live::check(&self.ctx(&context), &request.uri)
+            .await
+            .map_err(|error| resources::not_found_code(error, version))?;
+        let db = &self.state.db;
+        let unavailable = |e: sea_orm::DbErr| {
+            ErrorData::internal_error(
+                format!("the gateway's database cannot keep the subscription: {e}; retry shortly"),
+                None,
+            )
+        };
+        let held = crate::db::subscriptions::of(db, &session)
+            .await
+            .map_err(unavailable)?;
+        if !held.contains(&request.uri) && held.len() >= live::MAX_PER_CLIENT {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "this session holds {} subscriptions, the most it may; unsubscribe from one first",
+                    held.len()
+                ),
+                None,
+            ));
+        }
+        crate::db::subscriptions::add(db, &session, &request.uri)
+            .await
+            .map_err(unavailable)?;
+        self.tell_streams(&session).await;
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let (_, session) = self.subscribing(&context)?;
+        let removed = crate::db::subscriptions::remove(&self.state.db, &session, &request.uri)
+            .await
+            .map_err(|e| {
+                ErrorData::internal_error(
+                    format!(
+                        "the gateway's database cannot drop the subscription: {e}; retry shortly"
+                    ),
+                    None,
+                )
+            })?;
+        if removed {
+            self.tell_streams(&session).await;
+        }
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        self.watcher.as_ref()?;
+        let mut accepted = SubscriptionFilter::new();
+        accepted.resource_subscriptions = requested.resource_subscriptions.as_ref().map(|uris| {
+            uris.iter()
+                .filter(|uri| live::watched(uri, self.default_namespace()).is_ok())
+                .cloned()
+                .collect()
+        });
+        Some(accepted)
+    }
+
+    async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {
+        let Some(watcher) = self.watcher.as_deref() else {
+            return Err(ErrorData::method_not_found::<
+                rmcp::model::SubscriptionsListenRequestMethod,
+            >());
+        };
+        let ctx = self.ctx(subscription.request_context());
+        let version = subscription.request_context().protocol_version();
+        live::listen(
+            watcher,
+            &ctx,
+            subscription,
+            self.default_namespace(),
+            &self.state.shutdown,
+        )
+        .await
+        .map_err(|error| resources::not_found_code(error, version))
+    }
+
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -338,6 +466,23 @@ impl rmcp::ServerHandler for NomadMcp {
     ) -> Result<GetPromptResponse, ErrorData> {
         prompts::get(&request.name, request.arguments.unwrap_or_default())
             .map(GetPromptResponse::from)
+    }
+}
+
+impl NomadMcp {
+    /// Tells the replica serving the session's `GET /mcp` stream (this one, or another)
+    /// that its subscriptions changed.
+    async fn tell_streams(&self, session: &str) {
+        let note = format!("subscribed {session}");
+        if let Err(error) = self
+            .state
+            .cluster
+            .bus
+            .publish(crate::db::cluster::ALL, &note)
+            .await
+        {
+            tracing::warn!(%session, %error, "telling the replicas about a subscription failed");
+        }
     }
 }
 

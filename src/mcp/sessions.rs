@@ -34,7 +34,7 @@ use sea_orm::DatabaseConnection;
 use tokio::time::Instant;
 
 use super::confirm::{Answers, ClientAnswer};
-use super::standalone::{self, Streams};
+use super::standalone::{self, Live, Streams};
 use super::{Limits, guard, principal_of};
 use crate::db::cluster::{self, Cluster};
 use crate::db::operations::now;
@@ -149,22 +149,24 @@ pub struct Sessions {
     streams: Arc<Streams>,
     /// The confirmations calls here wait for (`confirm`).
     answers: Arc<Answers>,
+    /// What the standalone streams need to carry subscriptions (`live`).
+    live: Live,
 }
 
 impl Sessions {
     pub fn new(
         manager: Arc<LocalSessionManager>,
         store: Arc<Store>,
-        db: DatabaseConnection,
         cluster: Arc<Cluster>,
         limits: Limits,
         shutdown: tokio_util::sync::CancellationToken,
         answers: Arc<Answers>,
+        live: Live,
     ) -> Arc<Sessions> {
         Arc::new(Sessions {
             manager,
             store,
-            db,
+            db: live.db.clone(),
             cluster,
             held: std::sync::Mutex::new(HashMap::new()),
             untouched: std::sync::Mutex::new(Vec::new()),
@@ -173,6 +175,7 @@ impl Sessions {
             shutdown,
             streams: Arc::default(),
             answers,
+            live,
         })
     }
 
@@ -201,6 +204,7 @@ impl Sessions {
             }
             (Some("dropped"), Some(id), Some(replica)) => self.heard(id, replica),
             (Some("answer"), _, _) => self.answers.hear(message),
+            (Some("subscribed"), Some(id), _) => self.streams.changed(id),
             _ => {}
         }
     }
@@ -242,6 +246,9 @@ impl Sessions {
         }
         if let Err(error) = rows::delete_many(&self.db, ids).await {
             tracing::warn!(%error, "removing ended MCP sessions failed");
+        }
+        if let Err(error) = crate::db::subscriptions::forget(&self.db, ids).await {
+            tracing::warn!(%error, "removing the subscriptions of ended MCP sessions failed");
         }
         for id in ids {
             // Here at once; the others when the bus reaches them.
@@ -603,6 +610,7 @@ pub async fn track(
                 id,
                 &sessions.shutdown,
                 sessions.limits.keep_alive,
+                &sessions.live,
             ),
         };
     }
@@ -756,14 +764,33 @@ mod tests {
         crate::db::migrate(&db).await.unwrap();
         let shutdown = tokio_util::sync::CancellationToken::new();
         let cluster = Cluster::join(db.clone(), shutdown.clone()).await.unwrap();
+        let settings = crate::config::NomadSettings {
+            addr: "http://127.0.0.1:9".into(),
+            token: None,
+            token_file: None,
+            namespace: None,
+            region: None,
+            ca_cert: None,
+            ca_path: None,
+            client_cert: None,
+            client_key: None,
+            tls_server_name: None,
+            skip_verify: false,
+        };
+        let nomad = crate::nomad::NomadClient::new(&settings).unwrap();
+        let live = Live {
+            db,
+            watcher: Arc::new(crate::service::watch::Watcher::new(nomad, shutdown.clone())),
+            default_namespace: "default".into(),
+        };
         let sessions = Sessions::new(
             Arc::new(LocalSessionManager::default()),
             Arc::new(Store::default()),
-            db,
             cluster,
             limits,
             shutdown.clone(),
             Arc::default(),
+            live,
         );
         sessions.spawn_listener(shutdown);
         sessions

@@ -1,9 +1,9 @@
 //! The standalone stream of a Streamable HTTP session (`GET /mcp` without `Last-Event-ID`),
-//! served by the gateway rather than by the session's rmcp worker. The gateway sends
-//! nothing there that is not tied to a request (progress and answers go on the stream of
-//! the POST they belong to), so the stream carries keep-alive comments only; serving it
-//! here means an open stream does not pin the session's worker in memory (see
-//! `sessions`), and any replica can serve it.
+//! served by the gateway rather than by the session's rmcp worker. Progress and answers go
+//! on the stream of the POST they belong to, so the stream carries the updates of the
+//! resources the session subscribed to (`live`) and keep-alive comments; serving it here
+//! means an open stream does not pin the session's worker in memory (see `sessions`), and
+//! any replica can serve it.
 //!
 //! The stream ends when the session ends (on any replica), when its row is found gone by
 //! the sweep, or when shutdown starts. A `GET` with `Last-Event-ID` (resuming a POST's
@@ -22,42 +22,62 @@ use axum::response::Response;
 use axum::response::sse::Event;
 use futures::StreamExt;
 use rmcp::model::ProtocolVersion;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::guard;
 
-/// Open standalone streams per session: the token that ends them and how many there are.
+/// The standalone streams of one session open here.
+struct Open {
+    /// Ends them.
+    token: CancellationToken,
+    count: usize,
+    /// Moves when the session's subscriptions changed (`live`).
+    reload: watch::Sender<u64>,
+}
+
+/// Open standalone streams per session.
 #[derive(Default)]
 pub(super) struct Streams {
-    open: Mutex<HashMap<String, (CancellationToken, usize)>>,
+    open: Mutex<HashMap<String, Open>>,
 }
 
 impl Streams {
-    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<String, (CancellationToken, usize)>> {
+    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<String, Open>> {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Registers one more stream of session `id`; it ends with `parent` or [`Streams::end`].
     fn listen(self: &Arc<Self>, id: &str, parent: &CancellationToken) -> Listening {
-        let token = {
+        let (token, reload) = {
             let mut open = self.open();
-            let (token, count) = open
-                .entry(id.to_string())
-                .or_insert_with(|| (parent.child_token(), 0));
-            *count += 1;
-            token.clone()
+            let entry = open.entry(id.to_string()).or_insert_with(|| Open {
+                token: parent.child_token(),
+                count: 0,
+                reload: watch::channel(0).0,
+            });
+            entry.count += 1;
+            (entry.token.clone(), entry.reload.subscribe())
         };
         Listening {
             streams: self.clone(),
             id: id.to_string(),
             token,
+            reload,
         }
     }
 
     /// Ends the streams of a session that ended.
     pub fn end(&self, id: &str) {
-        if let Some((token, _)) = self.open().remove(id) {
-            token.cancel();
+        if let Some(open) = self.open().remove(id) {
+            open.token.cancel();
+        }
+    }
+
+    /// Tells the streams of session `id` open here that its subscriptions changed.
+    pub fn changed(&self, id: &str) {
+        if let Some(open) = self.open().get(id) {
+            open.reload.send_modify(|generation| *generation += 1);
         }
     }
 
@@ -72,18 +92,26 @@ struct Listening {
     streams: Arc<Streams>,
     id: String,
     token: CancellationToken,
+    reload: watch::Receiver<u64>,
 }
 
 impl Drop for Listening {
     fn drop(&mut self) {
         let mut open = self.streams.open();
-        if let Some((_, count)) = open.get_mut(&self.id) {
-            *count -= 1;
-            if *count == 0 {
+        if let Some(entry) = open.get_mut(&self.id) {
+            entry.count -= 1;
+            if entry.count == 0 {
                 open.remove(&self.id);
             }
         }
     }
+}
+
+/// What a stream needs to carry a session's subscriptions.
+pub(super) struct Live {
+    pub db: sea_orm::DatabaseConnection,
+    pub watcher: Arc<crate::service::watch::Watcher>,
+    pub default_namespace: String,
 }
 
 /// Whether a `GET /mcp` asks for the standalone stream (not a resumption).
@@ -129,18 +157,28 @@ pub(super) fn refused(headers: &HeaderMap) -> Option<Response> {
     None
 }
 
-/// The stream of session `id` (already checked to be the caller's).
+/// The stream of session `id` (already checked to be the caller's): the updates of the
+/// resources it subscribed to (`live`), and keep-alive comments.
 pub(super) fn serve(
     streams: &Arc<Streams>,
     id: &str,
     shutdown: &CancellationToken,
     keep_alive: std::time::Duration,
+    live: &Live,
 ) -> Response {
     let listening = streams.listen(id, shutdown);
     let ended = listening.token.clone().cancelled_owned();
-    let events = futures::stream::pending::<Result<Event, Infallible>>()
+    let updates = super::live::session_updates(
+        live.db.clone(),
+        live.watcher.clone(),
+        live.default_namespace.clone(),
+        id.to_string(),
+        listening.reload.clone(),
+        listening.token.clone(),
+    );
+    let events = updates
         .take_until(ended)
-        .map(move |event| {
+        .map(move |event: Result<Event, Infallible>| {
             let _open = &listening;
             event
         });

@@ -38,6 +38,7 @@ pub mod tracking;
 pub mod variables;
 pub mod versions;
 pub mod wait;
+pub mod watch;
 
 pub use error::{FieldError, ServiceError};
 pub use guard::Guard;

@@ -4,13 +4,14 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::support::{TestDb, base_env, run};
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "api_keys",
     "audit_events",
     "operations",
     "mcp_sessions",
     "mcp_relay",
     "mcp_confirmations",
+    "mcp_subscriptions",
     "replicas",
     "rate_buckets",
 ];
@@ -21,16 +22,17 @@ async fn migrate_creates_every_table_from_empty_and_is_repeatable() {
     let env = base_env(&db);
     let (code, stdout, stderr) = run(&["migrate"], &env);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("6 migrations applied"), "{stdout}");
+    assert!(stdout.contains("7 migrations applied"), "{stdout}");
     assert!(stdout.contains("m20261122_000003_operations"), "{stdout}");
     assert!(
         stdout.contains("m20261201_000005_shared_sessions")
-            && stdout.contains("m20261202_000006_confirmations"),
+            && stdout.contains("m20261202_000006_confirmations")
+            && stdout.contains("m20261202_000007_subscriptions"),
         "{stdout}"
     );
     let (code, stdout, _) = run(&["migrate"], &env);
     assert_eq!(code, 0);
-    assert!(stdout.contains("6 migrations applied"), "{stdout}");
+    assert!(stdout.contains("7 migrations applied"), "{stdout}");
 
     let settings = nomad_gateway::config::Config::load(None, &|k| {
         env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
@@ -102,5 +104,5 @@ async fn replicas_starting_together_migrate_one_after_another() {
     }
     let (code, stdout, stderr) = run(&["migrate"], &env);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("6 migrations applied"), "{stdout}");
+    assert!(stdout.contains("7 migrations applied"), "{stdout}");
 }

@@ -14,6 +14,7 @@ mod in_process;
 mod job_spec;
 mod jwt;
 mod layers;
+mod live;
 mod log_follow;
 mod lookup;
 mod mcp;

@@ -5,5 +5,6 @@ pub mod audit_event;
 pub mod mcp_confirmation;
 pub mod mcp_relay;
 pub mod mcp_session;
+pub mod mcp_subscription;
 pub mod operation;
 pub mod replica;

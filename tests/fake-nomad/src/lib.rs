@@ -128,6 +128,8 @@ pub(crate) struct Shared {
     pub faults: Mutex<Faults>,
     pub tokens: Vec<Token>,
     pub step: Duration,
+    /// Event streams open now (`/v1/event/stream`).
+    pub event_streams: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -186,6 +188,7 @@ impl FakeNomad {
             faults: Mutex::new(options.faults.clone()),
             tokens: options.tokens.clone(),
             step: options.step,
+            event_streams: Default::default(),
         });
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
@@ -234,6 +237,13 @@ impl FakeNomad {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// How many `/v1/event/stream` requests are being answered now.
+    pub fn open_event_streams(&self) -> usize {
+        self.shared
+            .event_streams
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn clear_requests(&self) {

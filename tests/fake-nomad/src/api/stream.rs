@@ -215,8 +215,21 @@ fn pairs(raw: &str) -> Vec<(String, String)> {
 fn topic_matches(topics: &[(String, String)], event: &crate::world::Event) -> bool {
     topics.is_empty()
         || topics.iter().any(|(topic, key)| {
-            (topic == "*" || topic == &event.topic) && (key == "*" || key == &event.key)
+            // `nomad/stream/subscription.go`: the key or one of the filter keys.
+            (topic == "*" || topic == &event.topic)
+                && (key == "*" || key == &event.key || event.filter_keys.contains(key))
         })
+}
+
+/// Counts an event stream as open until its task ends (the client went away).
+struct OpenStream(std::sync::Arc<crate::Shared>);
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0
+            .event_streams
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 pub async fn events(State(shared): Ctx, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
@@ -268,6 +281,10 @@ pub async fn events(State(shared): Ctx, headers: HeaderMap, RawQuery(raw): RawQu
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     let shared2 = shared.clone();
     tokio::spawn(async move {
+        shared2
+            .event_streams
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _open = OpenStream(shared2.clone());
         let mut next = start;
         let mut quiet = tokio::time::Instant::now();
         let mut receiver = shared2.index.subscribe();
@@ -286,7 +303,8 @@ pub async fn events(State(shared): Ctx, headers: HeaderMap, RawQuery(raw): RawQu
                     }
                     let value = json!({
                         "Topic": e.topic, "Type": e.kind, "Key": e.key, "Namespace": e.namespace,
-                        "FilterKeys": null, "Index": e.index, "Payload": e.payload
+                        "FilterKeys": if e.filter_keys.is_empty() { Value::Null } else { json!(e.filter_keys) },
+                        "Index": e.index, "Payload": e.payload
                     });
                     match batches.last_mut() {
                         Some((i, list)) if *i == e.index => list.push(value),

@@ -143,11 +143,27 @@ impl World {
 
     pub fn emit(&mut self, topic: &str, kind: &str, key: &str, namespace: &str, payload: Value) {
         let index = self.index;
+        // As Nomad's `eventFromChange` sets them (nomad/state/events.go).
+        let ids = |object: &str, fields: &[&str]| -> Vec<String> {
+            fields
+                .iter()
+                .filter_map(|f| payload[object][*f].as_str())
+                .filter(|id| !id.is_empty())
+                .map(String::from)
+                .collect()
+        };
+        let filter_keys = match topic {
+            "Allocation" => ids("Allocation", &["JobID", "DeploymentID"]),
+            "Evaluation" => ids("Evaluation", &["JobID", "DeploymentID"]),
+            "Deployment" => ids("Deployment", &["JobID"]),
+            _ => Vec::new(),
+        };
         self.events.push(Event {
             topic: topic.into(),
             kind: kind.into(),
             key: key.into(),
             namespace: namespace.into(),
+            filter_keys,
             index,
             payload,
         });

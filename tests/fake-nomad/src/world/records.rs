@@ -283,6 +283,9 @@ pub struct Event {
     pub kind: String,
     pub key: String,
     pub namespace: String,
+    /// What else a `Topic:key` filter matches (`nomad/state/events.go`): an allocation's or
+    /// evaluation's job and deployment, a deployment's job.
+    pub filter_keys: Vec<String>,
     pub index: u64,
     pub payload: Value,
 }
