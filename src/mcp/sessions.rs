@@ -764,23 +764,11 @@ mod tests {
         crate::db::migrate(&db).await.unwrap();
         let shutdown = tokio_util::sync::CancellationToken::new();
         let cluster = Cluster::join(db.clone(), shutdown.clone()).await.unwrap();
-        let settings = crate::config::NomadSettings {
-            addr: "http://127.0.0.1:9".into(),
-            token: None,
-            token_file: None,
-            namespace: None,
-            region: None,
-            ca_cert: None,
-            ca_path: None,
-            client_cert: None,
-            client_key: None,
-            tls_server_name: None,
-            skip_verify: false,
-        };
-        let nomad = crate::nomad::NomadClient::new(&settings).unwrap();
         let live = Live {
             db,
-            watcher: Arc::new(crate::service::watch::Watcher::new(nomad, shutdown.clone())),
+            watcher: Arc::new(crate::service::watch::Watcher::unconnected(
+                shutdown.clone(),
+            )),
             default_namespace: "default".into(),
         };
         let sessions = Sessions::new(

@@ -158,6 +158,26 @@ impl Watcher {
         }
     }
 
+    /// A watcher whose Nomad answers nowhere, for tests of what holds one.
+    #[cfg(test)]
+    pub fn unconnected(shutdown: CancellationToken) -> Watcher {
+        let settings = crate::config::NomadSettings {
+            addr: "http://127.0.0.1:9".into(),
+            token: None,
+            token_file: None,
+            namespace: None,
+            region: None,
+            ca_cert: None,
+            ca_path: None,
+            client_cert: None,
+            client_key: None,
+            tls_server_name: None,
+            skip_verify: false,
+        };
+        let nomad = NomadClient::new(&settings).expect("a client for a fixed address");
+        Watcher::new(nomad, shutdown)
+    }
+
     /// Whether the Nomad stream is open (somebody watches).
     pub fn streaming(&self) -> bool {
         lock(&self.inner).stream.is_some()
