@@ -422,7 +422,7 @@ fn catalogue_bytes(listed: &Value) -> usize {
 fn tool_names(listed: &Value) -> Vec<String> {
     listed["result"]["tools"]
         .as_array()
-        .unwrap()
+        .unwrap_or_else(|| panic!("tools/list answered no tools: {listed:#}"))
         .iter()
         .map(|t| t["name"].as_str().unwrap().to_string())
         .collect()
