@@ -69,7 +69,9 @@ pub async fn list(State(shared): Ctx, headers: HeaderMap, Q(query): Params) -> R
             .values()
             .filter(|r| (all && visible(&token, &r.namespace)) || r.namespace == namespace)
             .filter(|r| r.id.starts_with(&prefix))
-            .map(|r| (r.id.clone(), render::job_stub(w, r)))
+            // Nomad's page token for a job is `<namespace>.<id>` (paginator's
+            // NamespaceIDTokenizer), in the (namespace, id) order of its jobs table.
+            .map(|r| (format!("{}.{}", r.namespace, r.id), render::job_stub(w, r)))
             .filter(|(_, stub)| filter.as_ref().is_none_or(|f| f.matches(stub)))
             .collect::<Vec<_>>()
     });
