@@ -119,6 +119,10 @@ impl Config {
         );
         put("GATEWAY_MCP_CONFIRM", self.mcp.confirm.name().to_string());
         put(
+            "GATEWAY_MCP_ANSWER_BYTES",
+            self.mcp.answer_bytes.to_string(),
+        );
+        put(
             "GATEWAY_WWW_AUTHENTICATE_METADATA",
             auth.www_authenticate_metadata.to_string(),
         );

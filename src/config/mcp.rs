@@ -22,7 +22,16 @@ pub struct McpSettings {
     pub toolsets: Vec<Toolset>,
     /// `GATEWAY_MCP_CONFIRM`: whether a destructive tool asks the person first.
     pub confirm: Confirm,
+    /// `GATEWAY_MCP_ANSWER_BYTES`: the most a tool answer's text and `structuredContent`
+    /// take together; a larger answer is cut, saying what was cut and how to get the rest.
+    pub answer_bytes: usize,
 }
+
+/// 24 KiB: about 6,000 to 8,000 tokens of JSON and prose, under the 10,000 tokens at which
+/// Claude Code starts warning about a tool's output.
+pub const DEFAULT_ANSWER_BYTES: usize = 24 * 1024;
+pub const MIN_ANSWER_BYTES: usize = 4 * 1024;
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// When a destructive tool (`destructiveHint`) asks the person before it runs: by
 /// elicitation on a session, by an `input_required` answer (SEP-2322) on the 2026-07-28
@@ -106,6 +115,7 @@ impl Default for McpSettings {
             sessions_in_memory: 256,
             toolsets: Toolset::ALL.to_vec(),
             confirm: Confirm::Ask,
+            answer_bytes: DEFAULT_ANSWER_BYTES,
         }
     }
 }
@@ -165,12 +175,28 @@ pub(super) fn mcp_settings(s: &Sources) -> Result<McpSettings, ConfigError> {
             ));
         }
     };
+    let answer_bytes: usize = parse(
+        s,
+        "GATEWAY_MCP_ANSWER_BYTES",
+        defaults.answer_bytes,
+        "a number of bytes",
+    )?;
+    if !(MIN_ANSWER_BYTES..=MAX_ANSWER_BYTES).contains(&answer_bytes) {
+        return Err(ConfigError::new(
+            "GATEWAY_MCP_ANSWER_BYTES",
+            format!(
+                "{answer_bytes} is out of range; use {MIN_ANSWER_BYTES} to {MAX_ANSWER_BYTES} \
+                 (the default, {DEFAULT_ANSWER_BYTES}, is about 7,000 tokens)"
+            ),
+        ));
+    }
     Ok(McpSettings {
         sessions_per_caller,
         session_idle,
         sessions_in_memory,
         toolsets,
         confirm,
+        answer_bytes,
     })
 }
 

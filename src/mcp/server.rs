@@ -93,13 +93,8 @@ impl NomadMcp {
     ) -> Result<(&Watcher, String), ErrorData> {
         let not_here = || ErrorData::method_not_found::<rmcp::model::SubscribeRequestMethod>();
         let watcher = self.watcher.as_deref().ok_or_else(not_here)?;
-        let session = context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.headers.get("mcp-session-id"))
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(not_here)?;
-        Ok((watcher, session.to_string()))
+        let session = super::session_of(context).ok_or_else(not_here)?;
+        Ok((watcher, session))
     }
 
     /// Whether the operator offers this tool's toolset.
@@ -112,6 +107,7 @@ impl NomadMcp {
             service: self.state.service.clone(),
             who: caller(&context.extensions),
             progress: Progress::new(context.peer.clone(), context.meta.get_progress_token()),
+            budget: self.state.config.mcp.answer_bytes,
         }
     }
 }

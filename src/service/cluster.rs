@@ -286,6 +286,7 @@ impl Service {
             next_cursor: more
                 .then(|| items.last().map(|e| e.index.to_string()))
                 .flatten(),
+            resume: items.iter().map(|e| e.index.to_string()).collect(),
             items,
             total: None,
         })

@@ -311,14 +311,22 @@ impl Service {
         let response = self.nomad.list_jobs(&options).await.map_err(|e| {
             ServiceError::from_nomad(e, || format!("namespace '{namespace}' not found"))
         })?;
+        // With `*`, only the namespaces the caller may see.
+        let items: Vec<JobRow> = response
+            .value
+            .into_iter()
+            .map(job_row)
+            .filter(|row| who.namespaces.allows(&row.namespace))
+            .collect();
         Ok(Page {
-            // With `*`, only the namespaces the caller may see.
-            items: response
-                .value
-                .into_iter()
-                .map(job_row)
-                .filter(|row| who.namespaces.allows(&row.namespace))
+            // Nomad's token for a job is `<namespace>.<id>` of the first one to list
+            // next, inclusive (nomad/state/paginator/tokenizer.go, NamespaceIDTokenizer).
+            resume: items
+                .iter()
+                .skip(1)
+                .map(|row| format!("{}.{}", row.namespace, row.id))
                 .collect(),
+            items,
             // Nomad does not count the jobs of a filtered, paginated list.
             total: None,
             next_cursor: response.meta.next_token.filter(|t| !t.is_empty()),

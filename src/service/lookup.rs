@@ -391,6 +391,7 @@ impl Service {
             items,
             total: stubs.total,
             next_cursor: stubs.next_cursor,
+            resume: stubs.resume,
         })
     }
 }

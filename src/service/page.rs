@@ -32,6 +32,11 @@ pub struct Page<T> {
     /// Pass as `cursor` for the next page; absent on the last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// `resume[i]` continues the list right after `items[i]` (every item but the last
+    /// has one): a caller that shows only the first items of a page, such as an MCP
+    /// answer cut to its budget, hands out the cursor after the last one it kept.
+    #[serde(skip)]
+    pub resume: Vec<String>,
 }
 
 impl<T> Page<T> {
@@ -40,8 +45,24 @@ impl<T> Page<T> {
             items: self.items.into_iter().map(f).collect(),
             total: self.total,
             next_cursor: self.next_cursor,
+            resume: self.resume,
         }
     }
+
+    /// The cursor that lists what comes after the first `kept` items: `next_cursor` when
+    /// all of them are kept.
+    pub fn cursor_after(&self, kept: usize) -> Option<String> {
+        match kept {
+            0 => None,
+            k if k >= self.items.len() => self.next_cursor.clone(),
+            k => self.resume.get(k - 1).cloned(),
+        }
+    }
+}
+
+/// The offset cursors after each item of a page that starts at `start`.
+fn offsets(start: u64, len: usize) -> Vec<String> {
+    (1..len as u64).map(|i| (start + i).to_string()).collect()
 }
 
 fn invalid(field: &str, message: String) -> ServiceError {
@@ -85,6 +106,7 @@ impl PageRequest {
             .collect();
         let end = start + items.len() as u64;
         Ok(Page {
+            resume: offsets(start, items.len()),
             items,
             total: Some(total),
             next_cursor: (end < total).then(|| end.to_string()),
@@ -99,6 +121,7 @@ impl PageRequest {
         rows.truncate(limit as usize);
         let end = start + rows.len() as u64;
         Ok(Page {
+            resume: offsets(start, rows.len()),
             items: rows,
             total: None,
             next_cursor: more.then(|| end.to_string()),
@@ -135,6 +158,14 @@ mod tests {
         assert_eq!(first.items, [0, 1]);
         assert_eq!(first.total, Some(5));
         assert_eq!(first.next_cursor.as_deref(), Some("2"));
+        let middle = PageRequest::new(Some("1".into()), Some(3))
+            .of((0..5).collect())
+            .unwrap();
+        assert_eq!(middle.items, [1, 2, 3]);
+        // Kept only the first two of the three: the rest starts at 3.
+        assert_eq!(middle.cursor_after(2).as_deref(), Some("3"));
+        assert_eq!(middle.cursor_after(1).as_deref(), Some("2"));
+        assert_eq!(middle.cursor_after(3).as_deref(), Some("4"));
         let last = PageRequest::new(Some("4".into()), Some(2))
             .of((0..5).collect())
             .unwrap();

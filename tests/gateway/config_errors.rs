@@ -284,6 +284,16 @@ async fn session_and_spool_settings_out_of_range_are_refused() {
         ),
         ("GATEWAY_MCP_SESSIONS_IN_MEMORY", "0", "out of range"),
         (
+            "GATEWAY_MCP_ANSWER_BYTES",
+            "1000",
+            "1000 is out of range; use 4096 to 1048576",
+        ),
+        (
+            "GATEWAY_MCP_ANSWER_BYTES",
+            "24k",
+            "'24k' is not a number of bytes",
+        ),
+        (
             "GATEWAY_MCP_SESSIONS_IN_MEMORY",
             "lots",
             "not a number of sessions",

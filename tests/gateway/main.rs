@@ -1,6 +1,7 @@
 //! Integration tests of the gateway, run as a real process against a real database
 //! (SQLite, or Postgres when `TEST_DATABASE_URL` is set) with certificates made here.
 
+mod answers;
 mod audit;
 mod audit_chaos;
 mod auth;

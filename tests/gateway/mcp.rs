@@ -102,6 +102,9 @@ pub async fn ok(client: &Client, tools: &[Tool], name: &str, arguments: Value) -
     let value = result
         .structured_content
         .unwrap_or_else(|| panic!("{name} returns structuredContent"));
+    // Within the default answer budget (GATEWAY_MCP_ANSWER_BYTES).
+    let size = serde_json::to_vec(&value).unwrap().len() + text.len();
+    assert!(size <= 24 * 1024, "{name}: {size} bytes");
     let tool = tools.iter().find(|t| t.name == name).unwrap();
     let schema = Value::Object((**tool.output_schema.as_ref().unwrap()).clone());
     conforms(&value, &schema, &schema, name, false);
@@ -119,7 +122,7 @@ pub async fn tool_error(client: &Client, name: &str, arguments: Value) -> String
 /// A small structural check of `value` against a JSON Schema (objects, arrays, refs,
 /// allOf and nullable types): enough to catch a result that drifts from its schema. The
 /// interop tests validate fully with `jsonschema`.
-fn conforms(value: &Value, schema: &Value, root: &Value, at: &str, partial: bool) {
+pub fn conforms(value: &Value, schema: &Value, root: &Value, at: &str, partial: bool) {
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
         let name = reference.trim_start_matches("#/$defs/");
         let target = &root["$defs"][name];

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::bounded::Keep;
 use super::{Ctx, Kind, Line, Summary, ToolDef, define, define_list};
 use crate::mcp::progress::operation_text;
 use crate::service::PageRequest;
@@ -506,6 +507,18 @@ impl Summary for AllocationStop {
 }
 
 impl Summary for LogsResult {
+    /// A log's newest lines are at its end.
+    const KEEP: Keep = Keep::Tail;
+
+    fn resume(&mut self, _full: &Self, _tool: &str) -> String {
+        self.truncated = true;
+        format!(
+            "The newest lines are kept. To find a text in older ones use search_job_logs; \
+             the REST API (GET /api/v1/jobs/{}/logs) reads up to 1 MiB",
+            self.job_id
+        )
+    }
+
     fn summary(&self) -> String {
         let stream = match self.stream {
             LogStream::Stdout => "stdout",

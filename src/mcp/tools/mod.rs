@@ -5,6 +5,7 @@
 //! message; arguments that do not fit the input schema are JSON-RPC errors.
 
 mod allocations;
+pub mod bounded;
 mod cluster;
 mod deployments;
 mod evaluations;
@@ -27,22 +28,38 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotation
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use self::bounded::Keep;
 use super::progress::Progress;
 use crate::config::Toolset;
 use crate::service::consequences::Change;
 use crate::service::policy::Access;
 use crate::service::{Page, Principal, Service, ServiceError};
 
-/// What a tool call runs with: the operations, the caller, and the progress channel.
+/// What a tool call runs with: the operations, the caller, the progress channel, and the
+/// answer budget (bytes of text plus `structuredContent`, `GATEWAY_MCP_ANSWER_BYTES`).
 pub struct Ctx {
     pub service: Service,
     pub who: Principal,
     pub progress: Progress,
+    pub budget: usize,
 }
 
-/// Turns a result into the short text next to `structuredContent`.
+/// What an answer over the budget gets told about the rest, unless its type knows better.
+const NARROW: &str = "For the rest, narrow the call (a namespace, a prefix, a task, fewer lines or \
+                      matches), or read the same operation from the REST API, which answers in full";
+
+/// Turns a result into the short text next to `structuredContent`, and says how a result
+/// cut to the answer budget (see [`bounded`]) gets the rest.
 pub trait Summary {
     fn summary(&self) -> String;
+
+    /// Which end of its lists and long strings a cut answer keeps.
+    const KEEP: Keep = Keep::Head;
+
+    /// Adjusts a cut answer from the `full` one and says how to get the rest.
+    fn resume(&mut self, _full: &Self, _tool: &str) -> String {
+        NARROW.into()
+    }
 }
 
 /// The honest hints of a tool. Every tool reaches Nomad, an outside system, so
@@ -131,7 +148,7 @@ pub fn define<I, O, F, Fut>(
 ) -> ToolDef
 where
     I: DeserializeOwned + schemars::JsonSchema + Send + 'static,
-    O: Serialize + utoipa::ToSchema + Summary + Send + 'static,
+    O: Serialize + DeserializeOwned + utoipa::ToSchema + Summary + Send + 'static,
     F: Fn(Ctx, I) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<O, ServiceError>> + Send + 'static,
 {
@@ -144,8 +161,9 @@ where
         let run = run.clone();
         Box::pin(async move {
             let input: I = parse_arguments(name, arguments)?;
+            let budget = ctx.budget;
             match run(ctx, input).await {
-                Ok(output) => success(&output),
+                Ok(output) => success(&output, budget, name),
                 Err(error) => Ok(failure(&error)),
             }
         })
@@ -174,7 +192,7 @@ pub fn define_list<I, T, F, Fut>(
 ) -> ToolDef
 where
     I: DeserializeOwned + schemars::JsonSchema + Send + 'static,
-    T: Serialize + utoipa::ToSchema + Line + Send + 'static,
+    T: Serialize + DeserializeOwned + utoipa::ToSchema + Line + Send + 'static,
     F: Fn(Ctx, I) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Page<T>, ServiceError>> + Send + 'static,
 {
@@ -198,11 +216,20 @@ fn parse_arguments<I: DeserializeOwned>(tool: &str, arguments: JsonObject) -> Re
     })
 }
 
-fn success<O: Serialize + Summary>(output: &O) -> Result<CallToolResult, ErrorData> {
-    let value = serde_json::to_value(output)
+/// A tool's answer within the budget: `structuredContent`, its text, and when it was cut,
+/// what was cut and how to get the rest (in the text and in `_meta`).
+fn success<O: Serialize + DeserializeOwned + Summary>(
+    output: &O,
+    budget: usize,
+    tool: &str,
+) -> Result<CallToolResult, ErrorData> {
+    let fitted = bounded::fit(output, budget, tool)
         .map_err(|e| ErrorData::internal_error(format!("cannot encode the result: {e}"), None))?;
-    let mut result = CallToolResult::structured(value);
-    result.content = vec![ContentBlock::text(output.summary())];
+    let mut result = CallToolResult::structured(fitted.value);
+    result.content = vec![ContentBlock::text(fitted.text)];
+    if let Some(serde_json::Value::Object(meta)) = fitted.meta {
+        result.meta = Some(rmcp::model::MetaObject(meta));
+    }
     Ok(result)
 }
 
@@ -305,6 +332,19 @@ impl<T: Line> Summary for Page<T> {
             ));
         }
         rows.join("\n")
+    }
+
+    /// A page cut to the budget continues right after its last kept item.
+    fn resume(&mut self, full: &Self, tool: &str) -> String {
+        self.resume = Vec::new();
+        self.next_cursor = full.cursor_after(self.items.len());
+        match &self.next_cursor {
+            Some(cursor) if self.items.len() < full.items.len() => format!(
+                "For the next items, call {tool} again with cursor '{cursor}' (a smaller limit \
+                 fits more of each page)"
+            ),
+            _ => NARROW.into(),
+        }
     }
 }
 
