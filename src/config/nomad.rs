@@ -22,6 +22,26 @@ pub struct NomadSettings {
     pub skip_verify: bool,
 }
 
+impl NomadSettings {
+    /// Nomad at `addr` with nothing else set: no token, namespace or region, the system's
+    /// roots for TLS.
+    pub fn for_addr(addr: &str) -> NomadSettings {
+        NomadSettings {
+            addr: addr.into(),
+            token: None,
+            token_file: None,
+            namespace: None,
+            region: None,
+            ca_cert: None,
+            ca_path: None,
+            client_cert: None,
+            client_key: None,
+            tls_server_name: None,
+            skip_verify: false,
+        }
+    }
+}
+
 pub(super) fn nomad_settings(s: &Sources) -> Result<NomadSettings, ConfigError> {
     let addr = text(s, "NOMAD_ADDR").unwrap_or_else(|| DEFAULT_NOMAD_ADDR.to_string());
     let scheme_ok = ["http://", "https://", "unix://"]

@@ -8,15 +8,21 @@ use super::operations::now;
 
 pub type ConfirmationRow = Model;
 
-/// Records a question; drops the ones that expired unanswered on the way.
+/// Records a question.
 pub async fn ask(db: &DatabaseConnection, row: ConfirmationRow) -> Result<(), DbErr> {
-    Entity::delete_many()
-        .filter(Column::ExpiresAt.lt(now()))
-        .exec(db)
-        .await?;
     let active: ActiveModel = row.into();
     ActiveModelTrait::insert(active.reset_all(), db).await?;
     Ok(())
+}
+
+/// Drops the questions that expired unanswered (the session sweep calls it); a retry that
+/// comes after expiry is refused by its expiry before this runs.
+pub async fn expire(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    Entity::delete_many()
+        .filter(Column::ExpiresAt.lt(now()))
+        .exec(db)
+        .await
+        .map(|done| done.rows_affected)
 }
 
 /// Takes the question (one `DELETE ... RETURNING`): `None` when it was never asked, was

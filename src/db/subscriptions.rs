@@ -1,6 +1,6 @@
 //! Queries on `mcp_subscriptions`.
 
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 use super::entities::mcp_subscription::{ActiveModel, Column, Entity, Model};
 use super::operations::now;
@@ -43,13 +43,6 @@ pub async fn of(db: &DatabaseConnection, session_id: &str) -> Result<Vec<String>
         .collect())
 }
 
-pub async fn count(db: &DatabaseConnection, session_id: &str) -> Result<u64, DbErr> {
-    Entity::find()
-        .filter(Column::SessionId.eq(session_id))
-        .count(db)
-        .await
-}
-
 /// Drops the subscriptions of sessions that ended.
 pub async fn forget(db: &DatabaseConnection, session_ids: &[String]) -> Result<(), DbErr> {
     Entity::delete_many()
@@ -57,4 +50,24 @@ pub async fn forget(db: &DatabaseConnection, session_ids: &[String]) -> Result<(
         .exec(db)
         .await
         .map(|_| ())
+}
+
+/// Drops the subscriptions whose session row is gone (a replica that died before it could
+/// forget them).
+pub async fn drop_orphans(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::Query;
+
+    use super::entities::mcp_session;
+    Entity::delete_many()
+        .filter(
+            Column::SessionId.not_in_subquery(
+                Query::select()
+                    .column(mcp_session::Column::Id)
+                    .from(mcp_session::Entity)
+                    .to_owned(),
+            ),
+        )
+        .exec(db)
+        .await
+        .map(|done| done.rows_affected)
 }

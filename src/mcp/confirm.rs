@@ -33,6 +33,7 @@ use tokio::sync::oneshot;
 use super::tools::{self, ToolDef};
 use crate::config::Confirm;
 use crate::db::confirmations::{self, ConfirmationRow};
+use crate::service::consequences::Confirmation;
 use crate::db::operations::now;
 use crate::service::consequences::Answer;
 use crate::service::{Principal, ServiceError};
@@ -145,9 +146,21 @@ fn answer_of(action: ElicitationAction) -> Answer {
 }
 
 async fn record(call: &Call<'_>, asked: Option<&str>, via: &'static str, answer: Answer) {
+    // [`confirm`] turned these arguments into the change before anything was asked.
+    let Some(Ok(change)) = call.tool.change(call.arguments) else {
+        tracing::error!(tool = call.tool.name, "a confirmation without its change");
+        return;
+    };
+    let about = Confirmation {
+        tool: call.tool.name,
+        change: &change,
+        arguments: call.arguments,
+        asked,
+        via,
+    };
     call.state
         .service
-        .record_confirmation(call.who, call.tool.name, call.arguments, asked, via, answer)
+        .record_confirmation(call.who, about, answer)
         .await;
 }
 
@@ -261,7 +274,7 @@ async fn elicit(call: &Call<'_>, asked: String, context: &RequestContext<RoleSer
         }
     };
     // An answer that reaches another replica comes back here over the bus.
-    let session = session_of(context);
+    let session = super::session_of(context);
     let relayed = session
         .as_deref()
         .map(|session| call.answers.expect(session, &handle.id));
@@ -282,18 +295,6 @@ async fn elicit(call: &Call<'_>, asked: String, context: &RequestContext<RoleSer
         call.answers.forget(session, &id);
     }
     decided(call, &asked, "elicitation", answer).await
-}
-
-/// The Streamable HTTP session of a request (the legacy SSE transport's answers reach the
-/// session's own worker through `POST /messages`).
-fn session_of(context: &RequestContext<RoleServer>) -> Option<String> {
-    context
-        .extensions
-        .get::<http::request::Parts>()
-        .filter(|parts| parts.uri.path().ends_with("/mcp"))
-        .and_then(|parts| parts.headers.get("mcp-session-id"))
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
 }
 
 /// The elicitations this replica waits on, by session and request id: an answer POSTed to

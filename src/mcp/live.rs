@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use super::resources;
 use super::tools::Ctx;
 use crate::db::subscriptions;
-use crate::service::watch::{Watch, Watched, Watcher};
+use crate::service::watch::{Watch, ResourceUri, Watcher};
 
 /// Resources one session or one listen may watch.
 pub const MAX_PER_CLIENT: usize = 100;
@@ -42,8 +42,8 @@ pub const MAX_PER_CLIENT: usize = 100;
 const COALESCE: Duration = Duration::from_millis(100);
 
 /// What `uri` watches, or the JSON-RPC error for a URI no resource has.
-pub fn watched(uri: &str, default_namespace: &str) -> Result<Watched, ErrorData> {
-    Watched::parse(uri, default_namespace).ok_or_else(|| {
+pub fn watched(uri: &str, default_namespace: &str) -> Result<ResourceUri, ErrorData> {
+    ResourceUri::parse(uri, default_namespace).ok_or_else(|| {
         ErrorData::invalid_params(
             format!(
                 "no resource '{uri}' to subscribe to; resources/list and \
@@ -74,9 +74,9 @@ async fn next_changes(updates: &mut mpsc::Receiver<String>) -> Option<Vec<String
 }
 
 fn watch_all(watcher: &Watcher, uris: &[String], default_namespace: &str) -> Option<Watch> {
-    let resources: Vec<(String, Watched)> = uris
+    let resources: Vec<(String, ResourceUri)> = uris
         .iter()
-        .filter_map(|uri| Watched::parse(uri, default_namespace).map(|w| (uri.clone(), w)))
+        .filter_map(|uri| ResourceUri::parse(uri, default_namespace).map(|w| (uri.clone(), w)))
         .collect();
     (!resources.is_empty()).then(|| watcher.watch(resources))
 }

@@ -101,6 +101,20 @@ where
     response
 }
 
+/// The Streamable HTTP session a request belongs to (its `Mcp-Session-Id`), from the HTTP
+/// parts rmcp hands the handler; none for legacy SSE and sessionless requests.
+pub(crate) fn session_of(
+    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
+) -> Option<String> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .filter(|parts| parts.uri.path().ends_with("/mcp"))
+        .and_then(|parts| parts.headers.get("mcp-session-id"))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
 /// The caller the authentication middleware identified (it puts one into every MCP
 /// request, the local operator when authentication is off); anonymous otherwise.
 pub(crate) fn principal_of(extensions: &http::Extensions) -> Principal {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::tools::{Ctx, error_text};
 use crate::service::ServiceError;
 use crate::service::jobs::ListJobsRequest;
+use crate::service::watch::ResourceUri;
 
 const JSON: &str = "application/json";
 
@@ -51,32 +52,24 @@ pub fn templates() -> Vec<ResourceTemplate> {
 /// Reads one resource; an unknown URI or a missing object is a JSON-RPC "resource not
 /// found" error, any other failure an internal error with the service's message.
 pub async fn read(ctx: &Ctx, uri: &str) -> Result<ReadResourceResult, ErrorData> {
-    let Some(path) = uri.strip_prefix("nomad://") else {
+    let default_namespace = ctx.service.nomad().default_namespace();
+    let Some(resource) = ResourceUri::parse(uri, default_namespace) else {
         return Err(unknown(uri));
     };
-    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let value = match parts.as_slice() {
-        ["jobs"] => json(
-            ctx.service
-                .list_jobs(&ctx.who, ListJobsRequest::default())
-                .await,
-        ),
-        ["jobs", namespace] => {
+    let value = match resource {
+        ResourceUri::Jobs(namespace) => {
             let request = ListJobsRequest {
-                namespace: Some(decode(namespace)),
+                namespace: Some(namespace.unwrap_or_else(|| "*".into())),
                 ..Default::default()
             };
             json(ctx.service.list_jobs(&ctx.who, request).await)
         }
-        ["jobs", namespace, job_id] => {
-            let namespace = decode(namespace);
-            json(
-                ctx.service
-                    .get_job(&ctx.who, &decode(job_id), Some(&namespace))
-                    .await,
-            )
-        }
-        ["nodes"] => json(
+        ResourceUri::Job { namespace, job_id } => json(
+            ctx.service
+                .get_job(&ctx.who, &job_id, Some(&namespace))
+                .await,
+        ),
+        ResourceUri::Nodes => json(
             ctx.service
                 .list_nodes(
                     &ctx.who,
@@ -85,9 +78,8 @@ pub async fn read(ctx: &Ctx, uri: &str) -> Result<ReadResourceResult, ErrorData>
                 )
                 .await,
         ),
-        ["nodes", node_id] => json(ctx.service.get_node(&ctx.who, &decode(node_id)).await),
-        ["cluster", "status"] => json(ctx.service.get_cluster_status(&ctx.who).await),
-        _ => return Err(unknown(uri)),
+        ResourceUri::Node(node_id) => json(ctx.service.get_node(&ctx.who, &node_id).await),
+        ResourceUri::Cluster => json(ctx.service.get_cluster_status(&ctx.who).await),
     };
     match value {
         // Live Nomad state, seen through the caller's namespaces: stale at once, and for
@@ -107,12 +99,6 @@ pub async fn read(ctx: &Ctx, uri: &str) -> Result<ReadResourceResult, ErrorData>
 
 fn json<T: Serialize>(result: Result<T, ServiceError>) -> Result<String, ServiceError> {
     result.map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
-}
-
-fn decode(segment: &str) -> String {
-    percent_encoding::percent_decode_str(segment)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// "Resource not found" in the code of the caller's revision: `-32602` (invalid params) from

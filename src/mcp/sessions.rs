@@ -395,6 +395,13 @@ impl Sessions {
                 self.streams.end(id);
             }
         }
+        // Leftovers of calls and sessions that ended without cleaning up after themselves.
+        if let Err(error) = crate::db::confirmations::expire(&self.db).await {
+            tracing::debug!(%error, "dropping expired confirmation questions failed");
+        }
+        if let Err(error) = crate::db::subscriptions::drop_orphans(&self.db).await {
+            tracing::debug!(%error, "dropping subscriptions of ended sessions failed");
+        }
         let before =
             now() - chrono::Duration::from_std(self.limits.idle_timeout).unwrap_or_default();
         match rows::idle_since(&self.db, TRANSPORT, before).await {
@@ -826,6 +833,39 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(sessions.held_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_sweep_drops_expired_questions_and_subscriptions_of_ended_sessions() {
+        use crate::db::{confirmations, subscriptions};
+        let sessions = sessions(Limits::default()).await;
+        sessions.opened("live".into(), owner("ann"), None).await;
+        subscriptions::add(&sessions.db, "live", "nomad://nodes")
+            .await
+            .unwrap();
+        subscriptions::add(&sessions.db, "gone", "nomad://nodes")
+            .await
+            .unwrap();
+        let question = |minutes: i64| confirmations::ConfirmationRow {
+            id: uuid::Uuid::new_v4(),
+            caller: "key:1".into(),
+            tool: "stop_job".into(),
+            arguments_digest: "0".repeat(64),
+            asked: "Stop job web?".into(),
+            created_at: now() - chrono::Duration::minutes(20),
+            expires_at: now() + chrono::Duration::minutes(minutes),
+        };
+        let (expired, open) = (question(-10), question(10));
+        for row in [expired.clone(), open.clone()] {
+            confirmations::ask(&sessions.db, row).await.unwrap();
+        }
+        sessions.sweep().await;
+        let of = |id: &'static str| subscriptions::of(&sessions.db, id);
+        assert_eq!(of("live").await.unwrap(), ["nomad://nodes"]);
+        assert!(of("gone").await.unwrap().is_empty());
+        let take = |id| confirmations::take(&sessions.db, id);
+        assert!(take(expired.id).await.unwrap().is_none());
+        assert_eq!(take(open.id).await.unwrap(), Some(open));
     }
 
     #[tokio::test]

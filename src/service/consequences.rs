@@ -60,6 +60,32 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// The namespace the caller named, for a change inside one (`Some(None)`: the
+    /// gateway's default); `None` for nodes and operations, which belong to none.
+    fn namespace(&self) -> Option<Option<&str>> {
+        match self {
+            Change::StopJob { namespace, .. }
+            | Change::RevertJob { namespace, .. }
+            | Change::StopAllocation { namespace, .. }
+            | Change::SignalAllocation { namespace, .. }
+            | Change::FailDeployment { namespace, .. }
+            | Change::SetAllocationHealth { namespace, .. }
+            | Change::DeleteVariable { namespace, .. } => Some(namespace.as_deref()),
+            Change::DrainNode { .. } | Change::PurgeNode { .. } | Change::CancelOperation { .. } => {
+                None
+            }
+        }
+    }
+
+    fn job_id(&self) -> Option<&str> {
+        match self {
+            Change::StopJob { job_id, .. } | Change::RevertJob { job_id, .. } => Some(job_id),
+            _ => None,
+        }
+    }
+}
+
 fn plural(n: usize, one: &str, many: &str) -> String {
     if n == 1 {
         format!("1 {one}")
@@ -93,9 +119,24 @@ impl Service {
             } => {
                 let namespace = self.namespace(namespace.as_deref());
                 self.permit(who, Access::Write, Some(&namespace), operation)?;
-                self.with_job_hint(job_id, Some(&namespace), self.read_job(job_id, &namespace))
-                    .await?;
-                let live = self.live_allocations(job_id, &namespace).await?;
+                // One request: the summary's counts (404 for a job Nomad does not have).
+                let options = self.in_namespace(&namespace);
+                let summary = self.nomad.job_summary(job_id, &options);
+                let summary = self
+                    .with_job_hint(job_id, Some(&namespace), async {
+                        summary.await.map_err(|e| {
+                            ServiceError::from_nomad(e, || {
+                                format!("job '{job_id}' not found in namespace '{namespace}'")
+                            })
+                        })
+                    })
+                    .await?
+                    .value;
+                let live: u64 = summary
+                    .summary
+                    .values()
+                    .map(|group| group.running + group.starting)
+                    .sum();
                 let mut text = format!("Stop job {job_id} in {namespace}: ");
                 text.push_str(&match live {
                     0 => "none of its allocations is running".to_string(),
@@ -367,34 +408,39 @@ impl Answer {
     }
 }
 
+/// What a person was asked to confirm: the tool, its change and arguments, the sentence
+/// (`None` when nobody could be asked) and how it was asked.
+pub struct Confirmation<'a> {
+    pub tool: &'static str,
+    pub change: &'a Change,
+    pub arguments: &'a serde_json::Map<String, serde_json::Value>,
+    pub asked: Option<&'a str>,
+    pub via: &'static str,
+}
+
 impl Service {
     /// Records a confirmation and its answer (operation `confirm`), and waits until the
     /// event is durable: the call it lets run is audited on its own.
     pub async fn record_confirmation(
         &self,
         who: &Principal,
-        tool: &'static str,
-        arguments: &serde_json::Map<String, serde_json::Value>,
-        asked: Option<&str>,
-        via: &'static str,
+        about: Confirmation<'_>,
         answer: Answer,
     ) {
         let Some(audit) = self.guard.audit() else {
             return;
         };
-        let text = |key: &str| {
-            arguments
-                .get(key)
-                .and_then(serde_json::Value::as_str)
-                .map(String::from)
-        };
+        let Confirmation {
+            tool,
+            change,
+            arguments,
+            asked,
+            via,
+        } = about;
         let entry = super::audit::Entry {
             operation: "confirm",
-            namespace: arguments
-                .contains_key("namespace")
-                .then(|| self.namespace(text("namespace").as_deref()))
-                .or_else(|| text("job_id").map(|_| self.namespace(None))),
-            job_id: text("job_id"),
+            namespace: change.namespace().map(|named| self.namespace(named)),
+            job_id: change.job_id().map(String::from),
             arguments: serde_json::json!({
                 "tool": tool,
                 "answer": answer.as_str(),

@@ -21,9 +21,10 @@ const TOPICS: [&str; 4] = ["Job:*", "Allocation:*", "Deployment:*", "Node:*"];
 /// the last one (the consumer reads the resource anew anyway).
 const QUEUE: usize = 64;
 
-/// A resource that can be watched, from its `nomad://` URI.
+/// A resource of the MCP server, from its `nomad://` URI: what `resources/read` reads and
+/// what a subscription watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Watched {
+pub enum ResourceUri {
     /// A namespace's job list (`None`: every namespace).
     Jobs(Option<String>),
     Job {
@@ -42,23 +43,23 @@ fn decode(segment: &str) -> String {
         .into_owned()
 }
 
-impl Watched {
+impl ResourceUri {
     /// The resource of `uri` (the shapes `resources/read` answers); `default_namespace` is
     /// what `nomad://jobs` lists.
-    pub fn parse(uri: &str, default_namespace: &str) -> Option<Watched> {
+    pub fn parse(uri: &str, default_namespace: &str) -> Option<ResourceUri> {
         let path = uri.strip_prefix("nomad://")?;
         let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
         Some(match parts.as_slice() {
-            ["jobs"] => Watched::Jobs(Some(default_namespace.to_string())),
-            ["jobs", "*"] => Watched::Jobs(None),
-            ["jobs", namespace] => Watched::Jobs(Some(decode(namespace))),
-            ["jobs", namespace, job_id] => Watched::Job {
+            ["jobs"] => ResourceUri::Jobs(Some(default_namespace.to_string())),
+            ["jobs", "*"] => ResourceUri::Jobs(None),
+            ["jobs", namespace] => ResourceUri::Jobs(Some(decode(namespace))),
+            ["jobs", namespace, job_id] => ResourceUri::Job {
                 namespace: decode(namespace),
                 job_id: decode(job_id),
             },
-            ["nodes"] => Watched::Nodes,
-            ["nodes", node_id] => Watched::Node(decode(node_id)),
-            ["cluster", "status"] => Watched::Cluster,
+            ["nodes"] => ResourceUri::Nodes,
+            ["nodes", node_id] => ResourceUri::Node(decode(node_id)),
+            ["cluster", "status"] => ResourceUri::Cluster,
             _ => return None,
         })
     }
@@ -67,10 +68,10 @@ impl Watched {
     pub fn touched_by(&self, event: &Event) -> bool {
         let topic = event.topic.as_str();
         match self {
-            Watched::Jobs(namespace) => {
+            ResourceUri::Jobs(namespace) => {
                 topic == "Job" && namespace.as_ref().is_none_or(|n| *n == event.namespace)
             }
-            Watched::Job { namespace, job_id } => {
+            ResourceUri::Job { namespace, job_id } => {
                 *namespace == event.namespace
                     && match topic {
                         "Job" => event.key == *job_id,
@@ -78,15 +79,15 @@ impl Watched {
                         _ => false,
                     }
             }
-            Watched::Nodes => topic == "Node",
-            Watched::Node(id) => topic == "Node" && event.key == *id,
-            Watched::Cluster => matches!(topic, "Node" | "Job"),
+            ResourceUri::Nodes => topic == "Node",
+            ResourceUri::Node(id) => topic == "Node" && event.key == *id,
+            ResourceUri::Cluster => matches!(topic, "Node" | "Job"),
         }
     }
 }
 
 struct Subscriber {
-    resources: Vec<(String, Watched)>,
+    resources: Vec<(String, ResourceUri)>,
     tx: mpsc::Sender<String>,
 }
 
@@ -140,7 +141,7 @@ impl Watcher {
 
     /// Starts watching `resources` (URI and what it is); the Nomad stream opens if it was
     /// closed.
-    pub fn watch(&self, resources: Vec<(String, Watched)>) -> Watch {
+    pub fn watch(&self, resources: Vec<(String, ResourceUri)>) -> Watch {
         let (tx, updates) = mpsc::channel(QUEUE);
         let mut inner = lock(&self.inner);
         let id = inner.next;
@@ -161,26 +162,9 @@ impl Watcher {
     /// A watcher whose Nomad answers nowhere, for tests of what holds one.
     #[cfg(test)]
     pub fn unconnected(shutdown: CancellationToken) -> Watcher {
-        let settings = crate::config::NomadSettings {
-            addr: "http://127.0.0.1:9".into(),
-            token: None,
-            token_file: None,
-            namespace: None,
-            region: None,
-            ca_cert: None,
-            ca_path: None,
-            client_cert: None,
-            client_key: None,
-            tls_server_name: None,
-            skip_verify: false,
-        };
+        let settings = crate::config::NomadSettings::for_addr("http://127.0.0.1:9");
         let nomad = NomadClient::new(&settings).expect("a client for a fixed address");
         Watcher::new(nomad, shutdown)
-    }
-
-    /// Whether the Nomad stream is open (somebody watches).
-    pub fn streaming(&self) -> bool {
-        lock(&self.inner).stream.is_some()
     }
 }
 
@@ -253,10 +237,10 @@ mod tests {
 
     #[test]
     fn uris_name_what_they_show_and_events_touch_it() {
-        let web = Watched::parse("nomad://jobs/prod/web", "default").unwrap();
+        let web = ResourceUri::parse("nomad://jobs/prod/web", "default").unwrap();
         assert_eq!(
             web,
-            Watched::Job {
+            ResourceUri::Job {
                 namespace: "prod".into(),
                 job_id: "web".into()
             }
@@ -269,26 +253,26 @@ mod tests {
         assert!(!web.touched_by(&event("Allocation", "web", "prod", &["api"])));
         assert!(!web.touched_by(&event("Evaluation", "e1", "prod", &["web"])));
 
-        let jobs = Watched::parse("nomad://jobs", "default").unwrap();
+        let jobs = ResourceUri::parse("nomad://jobs", "default").unwrap();
         assert!(jobs.touched_by(&event("Job", "x", "default", &[])));
         assert!(!jobs.touched_by(&event("Job", "x", "prod", &[])));
-        let every = Watched::parse("nomad://jobs/*", "default").unwrap();
+        let every = ResourceUri::parse("nomad://jobs/*", "default").unwrap();
         assert!(every.touched_by(&event("Job", "x", "prod", &[])));
 
-        let node = Watched::parse("nomad://nodes/n%201", "default").unwrap();
-        assert_eq!(node, Watched::Node("n 1".into()));
+        let node = ResourceUri::parse("nomad://nodes/n%201", "default").unwrap();
+        assert_eq!(node, ResourceUri::Node("n 1".into()));
         assert!(node.touched_by(&event("Node", "n 1", "", &[])));
         assert!(!node.touched_by(&event("Node", "n2", "", &[])));
         assert!(
-            Watched::parse("nomad://nodes", "d")
+            ResourceUri::parse("nomad://nodes", "d")
                 .unwrap()
                 .touched_by(&event("Node", "n2", "", &[]))
         );
         assert_eq!(
-            Watched::parse("nomad://cluster/status", "d"),
-            Some(Watched::Cluster)
+            ResourceUri::parse("nomad://cluster/status", "d"),
+            Some(ResourceUri::Cluster)
         );
-        assert_eq!(Watched::parse("nomad://volumes", "d"), None);
-        assert_eq!(Watched::parse("http://jobs", "d"), None);
+        assert_eq!(ResourceUri::parse("nomad://volumes", "d"), None);
+        assert_eq!(ResourceUri::parse("http://jobs", "d"), None);
     }
 }

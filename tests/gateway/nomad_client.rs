@@ -12,21 +12,6 @@ use serde_json::json;
 
 use crate::support::{Ca, Leaf, write};
 
-fn settings(addr: &str) -> NomadSettings {
-    NomadSettings {
-        addr: addr.into(),
-        token: None,
-        token_file: None,
-        namespace: None,
-        region: None,
-        ca_cert: None,
-        ca_path: None,
-        client_cert: None,
-        client_key: None,
-        tls_server_name: None,
-        skip_verify: false,
-    }
-}
 
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
@@ -71,7 +56,7 @@ async fn tls_trusts_a_bundle_of_several_cas_and_only_it() {
     let fake = FakeNomad::start(tls_fake(&ca.server("nomad"), None)).await;
     let dir = tempfile::tempdir().unwrap();
     let bundle = format!("{}{}{}", other.cert_pem(), ca.cert_pem(), third.cert_pem());
-    let mut s = settings(&fake.url());
+    let mut s = NomadSettings::for_addr(&fake.url());
     s.ca_cert = Some(write(dir.path(), "bundle.pem", &bundle));
     let client = NomadClient::new(&s).unwrap();
     assert_eq!(leader(&client).await.unwrap(), "127.0.0.1:4647");
@@ -97,7 +82,7 @@ async fn tls_reads_a_ca_folder() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a-other.pem", &other.cert_pem());
     write(dir.path(), "b-nomad.pem", &ca.cert_pem());
-    let mut s = settings(&fake.url());
+    let mut s = NomadSettings::for_addr(&fake.url());
     s.ca_path = Some(dir.path().to_path_buf());
     assert!(leader(&NomadClient::new(&s).unwrap()).await.is_ok());
 }
@@ -107,7 +92,7 @@ async fn tls_presents_the_client_certificate_when_nomad_requires_one() {
     let ca = Ca::new("Nomad CA");
     let fake = FakeNomad::start(tls_fake(&ca.server("nomad"), Some(ca.cert_pem()))).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut s = settings(&fake.url());
+    let mut s = NomadSettings::for_addr(&fake.url());
     s.ca_cert = Some(write(dir.path(), "ca.pem", &ca.cert_pem()));
 
     // Without a client certificate the handshake fails.
@@ -126,7 +111,7 @@ async fn tls_server_name_checks_the_name_nomad_certificates_carry() {
     // Nomad's own certificates name the role and region, not the host.
     let fake = FakeNomad::start(tls_fake(&ca.leaf(&["server.global.nomad"], "nomad"), None)).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut s = settings(&fake.url());
+    let mut s = NomadSettings::for_addr(&fake.url());
     s.ca_cert = Some(write(dir.path(), "ca.pem", &ca.cert_pem()));
     let error = leader(&NomadClient::new(&s).unwrap())
         .await
@@ -146,7 +131,7 @@ async fn skip_verify_accepts_any_certificate() {
         None,
     ))
     .await;
-    let mut s = settings(&fake.url());
+    let mut s = NomadSettings::for_addr(&fake.url());
     s.skip_verify = true;
     assert!(leader(&NomadClient::new(&s).unwrap()).await.is_ok());
 }
@@ -166,7 +151,7 @@ async fn a_missing_or_weak_token_is_a_permission_error_naming_the_operation() {
     let fake = FakeNomad::start(acl_options()).await;
     let dir = tempfile::tempdir().unwrap();
 
-    let anonymous = NomadClient::new(&settings(&fake.url())).unwrap();
+    let anonymous = NomadClient::new(&NomadSettings::for_addr(&fake.url())).unwrap();
     let error = anonymous
         .list_jobs(&QueryOptions::default())
         .await
@@ -179,7 +164,7 @@ async fn a_missing_or_weak_token_is_a_permission_error_naming_the_operation() {
     assert!(text.contains("list jobs"), "{text}");
     assert!(text.contains("Permission denied"), "{text}");
 
-    let mut s = settings(&fake.url());
+    let mut s = NomadSettings::for_addr(&fake.url());
     s.token = Some(Secret::new("no-such-token"));
     let error = NomadClient::new(&s)
         .unwrap()
@@ -211,7 +196,7 @@ async fn a_missing_or_weak_token_is_a_permission_error_naming_the_operation() {
 
     // A token file that rotates is read again without a restart.
     let file = write(dir.path(), "token", "reader-secret\n");
-    let mut s = settings(&fake.url());
+    let mut s = NomadSettings::for_addr(&fake.url());
     s.token_file = Some(file.clone());
     let client = NomadClient::new(&s).unwrap();
     assert!(
@@ -242,7 +227,7 @@ async fn a_missing_or_weak_token_is_a_permission_error_naming_the_operation() {
 #[tokio::test]
 async fn the_tail_of_a_100_mb_log_reads_only_its_end() {
     let fake = FakeNomad::start(Options::default()).await;
-    let client = NomadClient::new(&settings(&fake.url())).unwrap();
+    let client = NomadClient::new(&NomadSettings::for_addr(&fake.url())).unwrap();
     let mut big = job("chatty", 128);
     big["Meta"] = json!({"fake_nomad_log_bytes": (100u64 << 20).to_string()});
     client
@@ -293,7 +278,7 @@ async fn the_tail_of_a_100_mb_log_reads_only_its_end() {
 #[tokio::test]
 async fn a_blocking_query_returns_when_the_index_moves_and_not_before() {
     let fake = FakeNomad::start(Options::default()).await;
-    let client = NomadClient::new(&settings(&fake.url())).unwrap();
+    let client = NomadClient::new(&NomadSettings::for_addr(&fake.url())).unwrap();
     let first = client.list_jobs(&QueryOptions::default()).await.unwrap();
     let index = first.meta.last_index;
     assert!(index > 0);
@@ -344,7 +329,7 @@ async fn a_blocking_query_returns_when_the_index_moves_and_not_before() {
 #[tokio::test]
 async fn reads_retry_through_faults_and_writes_are_never_repeated() {
     let fake = FakeNomad::start(Options::default()).await;
-    let client = NomadClient::with_retry_policy(&settings(&fake.url()), fast_retries()).unwrap();
+    let client = NomadClient::with_retry_policy(&NomadSettings::for_addr(&fake.url()), fast_retries()).unwrap();
 
     for kind in [FaultKind::ServerError, FaultKind::NoLeader, FaultKind::Drop] {
         fake.clear_requests();

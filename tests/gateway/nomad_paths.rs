@@ -22,21 +22,6 @@ async fn get(gateway: &InProcess, path: &str) -> Answer {
     gateway.send(request).await
 }
 
-fn settings(addr: &str) -> NomadSettings {
-    NomadSettings {
-        addr: addr.into(),
-        token: None,
-        token_file: None,
-        namespace: None,
-        region: None,
-        ca_cert: None,
-        ca_path: None,
-        client_cert: None,
-        client_key: None,
-        tls_server_name: None,
-        skip_verify: false,
-    }
-}
 
 /// A job straight into the fake (ids the gateway's own spec would refuse, a batch job).
 async fn register(fake: &FakeNomad, job: Value) {
@@ -146,7 +131,7 @@ async fn job_ids_reach_nomad_escaped_only_where_go_url_path_escape_escapes() {
     }
 
     // The same bytes from the client itself, for every part of a job it reads.
-    let client = NomadClient::new(&settings(&fake.url())).unwrap();
+    let client = NomadClient::new(&NomadSettings::for_addr(&fake.url())).unwrap();
     let options = QueryOptions::default();
     fake.clear_requests();
     let id = "a-b.c_d~e:f@g$h&i+j=k";
@@ -179,7 +164,7 @@ async fn job_ids_reach_nomad_escaped_only_where_go_url_path_escape_escapes() {
 #[tokio::test]
 async fn dot_segments_are_refused_before_anything_is_sent() {
     let fake = FakeNomad::start(Options::default()).await;
-    let client = NomadClient::new(&settings(&fake.url())).unwrap();
+    let client = NomadClient::new(&NomadSettings::for_addr(&fake.url())).unwrap();
     for id in [".", ".."] {
         let error = client
             .read_job(id, &QueryOptions::default())
