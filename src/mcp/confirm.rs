@@ -33,9 +33,9 @@ use tokio::sync::oneshot;
 use super::tools::{self, ToolDef};
 use crate::config::Confirm;
 use crate::db::confirmations::{self, ConfirmationRow};
-use crate::service::consequences::Confirmation;
 use crate::db::operations::now;
 use crate::service::consequences::Answer;
+use crate::service::consequences::Confirmation;
 use crate::service::{Principal, ServiceError};
 use crate::state::AppState;
 

@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use super::resources;
 use super::tools::Ctx;
 use crate::db::subscriptions;
-use crate::service::watch::{Watch, ResourceUri, Watcher};
+use crate::service::watch::{ResourceUri, Watch, Watcher};
 
 /// Resources one session or one listen may watch.
 pub const MAX_PER_CLIENT: usize = 100;

@@ -72,9 +72,9 @@ impl Change {
             | Change::FailDeployment { namespace, .. }
             | Change::SetAllocationHealth { namespace, .. }
             | Change::DeleteVariable { namespace, .. } => Some(namespace.as_deref()),
-            Change::DrainNode { .. } | Change::PurgeNode { .. } | Change::CancelOperation { .. } => {
-                None
-            }
+            Change::DrainNode { .. }
+            | Change::PurgeNode { .. }
+            | Change::CancelOperation { .. } => None,
         }
     }
 

@@ -12,7 +12,6 @@ use serde_json::json;
 
 use crate::support::{Ca, Leaf, write};
 
-
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
         attempts: 4,
@@ -329,7 +328,9 @@ async fn a_blocking_query_returns_when_the_index_moves_and_not_before() {
 #[tokio::test]
 async fn reads_retry_through_faults_and_writes_are_never_repeated() {
     let fake = FakeNomad::start(Options::default()).await;
-    let client = NomadClient::with_retry_policy(&NomadSettings::for_addr(&fake.url()), fast_retries()).unwrap();
+    let client =
+        NomadClient::with_retry_policy(&NomadSettings::for_addr(&fake.url()), fast_retries())
+            .unwrap();
 
     for kind in [FaultKind::ServerError, FaultKind::NoLeader, FaultKind::Drop] {
         fake.clear_requests();

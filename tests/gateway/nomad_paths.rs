@@ -22,7 +22,6 @@ async fn get(gateway: &InProcess, path: &str) -> Answer {
     gateway.send(request).await
 }
 
-
 /// A job straight into the fake (ids the gateway's own spec would refuse, a batch job).
 async fn register(fake: &FakeNomad, job: Value) {
     let response = reqwest::Client::new()

@@ -485,3 +485,69 @@ async fn a_confirmation_answered_on_another_replica_reaches_the_call() {
         .await;
     assert_eq!(job.body["stop"], true, "{}", job.body);
 }
+
+#[tokio::test]
+async fn a_subscription_made_on_one_replica_is_heard_on_the_stream_another_serves() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let (a, b) = two_replicas(&fake, &[]).await;
+    let ann = token("ann");
+    let session = open_session(&a, &ann, "2025-06-18", json!({})).await;
+
+    // The session's GET stream is on B, which restores the session from its row.
+    let stream = b
+        .open(
+            Request::get("/mcp")
+                .header("host", "127.0.0.1")
+                .header("authorization", &ann)
+                .header("accept", "text/event-stream")
+                .header("mcp-session-id", &session)
+                .header("mcp-protocol-version", "2025-06-18")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let mut body = stream.into_body();
+    let mut buffer = String::new();
+
+    // Subscribed on A, after B's stream opened: the bus tells B to read the rows again.
+    let node = fake.node_ids()[0].clone();
+    let uri = format!("nomad://nodes/{node}");
+    let subscribed = mcp(
+        &a,
+        &ann,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "id": 1, "method": "resources/subscribe",
+               "params": {"uri": uri}}),
+    )
+    .await;
+    assert_eq!(subscribed.status, StatusCode::OK, "{}", subscribed.body);
+    assert!(
+        subscribed.body.get("error").is_none(),
+        "{}",
+        subscribed.body
+    );
+
+    // A Nomad change of that node, until B's stream carries the update (B opens its own
+    // Nomad stream once it watches, so the first change may come before it listens).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut down = true;
+    let heard = loop {
+        assert!(tokio::time::Instant::now() < deadline, "no update on B");
+        fake.set_node_status(&node, if down { "down" } else { "ready" });
+        down = !down;
+        let next = tokio::time::timeout(
+            Duration::from_millis(700),
+            next_event(&mut body, &mut buffer),
+        )
+        .await;
+        if let Ok((_, data)) = next {
+            break serde_json::from_str::<Value>(&data).unwrap();
+        }
+    };
+    assert_eq!(
+        heard["method"], "notifications/resources/updated",
+        "{heard}"
+    );
+    assert_eq!(heard["params"]["uri"], uri, "{heard}");
+}
