@@ -50,7 +50,8 @@ pub struct EventsRequest {
     /// Only events about this job.
     #[serde(default)]
     pub job_id: Option<String>,
-    /// The `next_cursor` of the previous page (an event index: older events than it);
+    /// The `next_cursor` of the previous page (an event index, `123`: older events than it;
+    /// or `123.2`: the rest of the events at that index, then older ones);
     /// leave it out for the newest.
     #[serde(default)]
     pub cursor: Option<String>,
@@ -189,7 +190,7 @@ impl Service {
 
     /// The most recent events, newest first: the stream is opened from just before the
     /// current index (or the cursor), read until it has caught up, and closed. A page's
-    /// `next_cursor` is the index of its oldest event.
+    /// `next_cursor` continues after its oldest event (see `EventCursor`).
     pub async fn recent_events(
         &self,
         who: &Principal,
@@ -206,7 +207,7 @@ impl Service {
         let limit = page.limit()? as usize;
         let before = match request.cursor.as_deref().filter(|c| !c.is_empty()) {
             None => None,
-            Some(c) => Some(c.parse::<u64>().map_err(|_| {
+            Some(c) => Some(EventCursor::parse(c).ok_or_else(|| {
                 super::jobs::invalid(
                     "cursor",
                     "is not a cursor this list handed out; leave it out for the newest events",
@@ -239,18 +240,23 @@ impl Service {
             .map_err(|e| ServiceError::from_nomad(e, unavailable("jobs")))?
             .meta
             .last_index;
-        let start = before.unwrap_or(current).min(current).saturating_sub(1000);
+        let start = before
+            .map_or(current, |b| b.index)
+            .min(current)
+            .saturating_sub(1000);
         let mut stream = self
             .nomad
             .event_stream(&topics, Some(start), &options)
             .await
             .map_err(|e| ServiceError::from_nomad(e, unavailable("event stream")))?;
+        // A later page needs nothing newer than its cursor.
+        let until = before.map_or(current, |b| b.index.min(current));
         let mut events: Vec<Event> = Vec::new();
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
         while let Ok(Some(batch)) = tokio::time::timeout_at(deadline, stream.next_batch()).await {
             let batch =
                 batch.map_err(|e| ServiceError::from_nomad(e, unavailable("event stream")))?;
-            let done = batch.index >= current;
+            let done = batch.index >= until;
             events.extend(batch.events);
             if done {
                 break;
@@ -265,15 +271,9 @@ impl Service {
         }
         // Node events have no namespace; the rest only from namespaces the caller may see.
         events.retain(|e| e.namespace.is_empty() || who.namespaces.allows(&e.namespace));
-        if let Some(before) = before {
-            events.retain(|e| e.index < before);
-        }
-        let more = events.len() > limit;
-        let skip = events.len().saturating_sub(limit);
-        let items: Vec<EventRow> = events
+        let (newest, resume, next_cursor) = page_events(events, before, limit);
+        let items: Vec<EventRow> = newest
             .into_iter()
-            .skip(skip)
-            .rev()
             .map(|e| EventRow {
                 index: e.index,
                 topic: e.topic,
@@ -283,12 +283,120 @@ impl Service {
             })
             .collect();
         Ok(Page {
-            next_cursor: more
-                .then(|| items.last().map(|e| e.index.to_string()))
-                .flatten(),
-            resume: items.iter().map(|e| e.index.to_string()).collect(),
+            next_cursor,
+            resume,
             items,
             total: None,
         })
+    }
+}
+
+/// Where a page of events continues: events older than `index`, or with `shown`, the
+/// events at `index` after the first `shown` of them (newest first). Written `123` or
+/// `123.2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EventCursor {
+    index: u64,
+    shown: Option<usize>,
+}
+
+impl EventCursor {
+    fn parse(text: &str) -> Option<EventCursor> {
+        let (index, shown) = match text.split_once('.') {
+            None => (text, None),
+            Some((index, shown)) => (index, Some(shown.parse().ok()?)),
+        };
+        Some(EventCursor {
+            index: index.parse().ok()?,
+            shown,
+        })
+    }
+}
+
+/// One page of `events` (oldest first, as the stream sends them), newest first from
+/// `before`: the page, the cursor after each of its items but the last, and the cursor
+/// after the page when more is left. One Nomad index often holds several events, so a
+/// page that ends inside an index says how many of that index's events it showed.
+fn page_events(
+    events: Vec<Event>,
+    before: Option<EventCursor>,
+    limit: usize,
+) -> (Vec<Event>, Vec<String>, Option<String>) {
+    let mut newest: Vec<Event> = events.into_iter().rev().collect();
+    if let Some(cursor) = before {
+        newest.retain(|e| e.index <= cursor.index);
+        let at_index = newest
+            .iter()
+            .take_while(|e| e.index == cursor.index)
+            .count();
+        newest.drain(..cursor.shown.map_or(at_index, |shown| shown.min(at_index)));
+    }
+    let shown_before = |index: u64| match before {
+        Some(c) if c.index == index => c.shown.unwrap_or(0),
+        _ => 0,
+    };
+    let cursor_after = |i: usize| {
+        let index = newest[i].index;
+        if newest.get(i + 1).is_some_and(|e| e.index == index) {
+            let run = newest[..=i]
+                .iter()
+                .rev()
+                .take_while(|e| e.index == index)
+                .count();
+            format!("{index}.{}", run + shown_before(index))
+        } else {
+            index.to_string()
+        }
+    };
+    let shown = newest.len().min(limit);
+    let next = (newest.len() > limit).then(|| cursor_after(shown - 1));
+    let resume = (0..shown.saturating_sub(1)).map(cursor_after).collect();
+    newest.truncate(shown);
+    (newest, resume, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(index: u64, key: &str) -> Event {
+        Event {
+            index,
+            key: key.into(),
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn event_pages_continue_inside_an_index_without_losing_or_repeating_events() {
+        // Oldest first, as the stream sends them: index 7 holds three events.
+        let all = vec![
+            event(5, "a"),
+            event(7, "b"),
+            event(7, "c"),
+            event(7, "d"),
+            event(9, "e"),
+        ];
+        for limit in 1..=5 {
+            let mut seen = Vec::new();
+            let mut cursor = None;
+            loop {
+                let (page, resume, next) = page_events(all.clone(), cursor, limit);
+                assert_eq!(resume.len(), page.len().saturating_sub(1));
+                // Resuming after any item of the page gives what followed it.
+                for (i, after) in resume.iter().enumerate() {
+                    let (rest, _, _) = page_events(all.clone(), EventCursor::parse(after), 5);
+                    assert_eq!(rest.first().map(|e| &e.key), Some(&page[i + 1].key));
+                }
+                seen.extend(page.iter().map(|e| e.key.clone()));
+                match next {
+                    Some(next) => cursor = Some(EventCursor::parse(&next).unwrap()),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, ["e", "d", "c", "b", "a"], "limit {limit}");
+        }
+        assert_eq!(EventCursor::parse("7.2").unwrap().shown, Some(2));
+        assert!(EventCursor::parse("7.x").is_none() && EventCursor::parse("x").is_none());
     }
 }

@@ -163,6 +163,34 @@ async fn big_answers_are_cut_to_the_budget_and_say_how_to_get_the_rest() {
         .collect();
     assert_eq!((allocations.len(), ids.len()), (40, 40));
 
+    // Events page by Nomad index, several events to an index: a cut inside an index goes
+    // on with the rest of it. The pages, followed, list what REST lists (it is not cut).
+    let key = |e: &Value| format!("{} {} {} {}", e["index"], e["topic"], e["type"], e["key"]);
+    let events: Vec<String> = every_page(&client, &tools, "recent_events", json!({"limit": 200}))
+        .await
+        .concat()
+        .iter()
+        .map(key)
+        .collect();
+    let mut listed = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let url = mcp
+            .gateway
+            .url(&format!("/api/v1/events?limit=200&cursor={cursor}"));
+        let page: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        listed.extend(page["items"].as_array().unwrap().iter().map(key));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    assert!(events.len() > 100, "{} events", events.len());
+    // What happened after the MCP pages began is newer than all of them.
+    let newest: u64 = events[0].split(' ').next().unwrap().parse().unwrap();
+    listed.retain(|e| e.split(' ').next().unwrap().parse::<u64>().unwrap() <= newest);
+    assert_eq!(events, listed);
+
     // Logs keep their newest lines, the text with them.
     let logs = bounded(
         &client,

@@ -103,7 +103,7 @@ struct EventsQuery {
     namespace: Option<String>,
     /// Only events about this job.
     job_id: Option<String>,
-    /// The `next_cursor` of the previous page: older events than it.
+    /// The `next_cursor` of the previous page: it goes on where that page ended.
     cursor: Option<String>,
     /// How many per page (default 50, at most 200).
     #[param(minimum = 1, maximum = 200)]

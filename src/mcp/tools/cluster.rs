@@ -217,7 +217,7 @@ pub struct EventsInput {
     #[serde(default)]
     #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page: older events than it.
+    /// The `next_cursor` of the previous page: it goes on where that page ended.
     #[serde(default)]
     pub cursor: Option<String>,
 }
