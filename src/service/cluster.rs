@@ -1,5 +1,6 @@
 //! The cluster at a glance: leader, servers, nodes, capacity, jobs; namespaces; events.
 
+use crate::service::page::Resume;
 use crate::service::policy::Access;
 use std::collections::BTreeMap;
 
@@ -284,7 +285,7 @@ impl Service {
             .collect();
         Ok(Page {
             next_cursor,
-            resume,
+            resume: Resume::Cursors(resume),
             items,
             total: None,
         })

@@ -1,5 +1,6 @@
 //! Reading jobs: the list and one job's overview, and the shapes writes answer with.
 
+use crate::service::page::Resume;
 use crate::service::policy::Access;
 use std::collections::BTreeMap;
 
@@ -321,11 +322,13 @@ impl Service {
         Ok(Page {
             // Nomad's token for a job is `<namespace>.<id>` of the first one to list
             // next, inclusive (nomad/state/paginator/tokenizer.go, NamespaceIDTokenizer).
-            resume: items
-                .iter()
-                .skip(1)
-                .map(|row| format!("{}.{}", row.namespace, row.id))
-                .collect(),
+            resume: Resume::Cursors(
+                items
+                    .iter()
+                    .skip(1)
+                    .map(|row| format!("{}.{}", row.namespace, row.id))
+                    .collect(),
+            ),
             items,
             // Nomad does not count the jobs of a filtered, paginated list.
             total: None,

@@ -32,11 +32,25 @@ pub struct Page<T> {
     /// Pass as `cursor` for the next page; absent on the last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
-    /// `resume[i]` continues the list right after `items[i]` (every item but the last
-    /// has one): a caller that shows only the first items of a page, such as an MCP
-    /// answer cut to its budget, hands out the cursor after the last one it kept.
+    /// How to continue right after any item: a caller that shows only the first items of
+    /// a page, such as an MCP answer cut to its budget, hands out the cursor after the
+    /// last one it kept ([`Page::cursor_after`]).
     #[serde(skip)]
-    pub resume: Vec<String>,
+    pub resume: Resume,
+}
+
+/// Where a list continues after each item of a page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Resume {
+    /// The page starts at this offset of a list the gateway pages itself: the cursor after
+    /// item `i` is `start + i + 1`, nothing to keep per item.
+    Offset(u64),
+    /// `cursors[i]` continues after `items[i]`, for every item but the last (Nomad's
+    /// tokens, event indexes).
+    Cursors(Vec<String>),
+    /// Unknown: a page built without it cannot be cut short.
+    #[default]
+    None,
 }
 
 impl<T> Page<T> {
@@ -55,14 +69,13 @@ impl<T> Page<T> {
         match kept {
             0 => None,
             k if k >= self.items.len() => self.next_cursor.clone(),
-            k => self.resume.get(k - 1).cloned(),
+            k => match &self.resume {
+                Resume::Offset(start) => Some((start + k as u64).to_string()),
+                Resume::Cursors(cursors) => cursors.get(k - 1).cloned(),
+                Resume::None => None,
+            },
         }
     }
-}
-
-/// The offset cursors after each item of a page that starts at `start`.
-fn offsets(start: u64, len: usize) -> Vec<String> {
-    (1..len as u64).map(|i| (start + i).to_string()).collect()
 }
 
 fn invalid(field: &str, message: String) -> ServiceError {
@@ -106,7 +119,7 @@ impl PageRequest {
             .collect();
         let end = start + items.len() as u64;
         Ok(Page {
-            resume: offsets(start, items.len()),
+            resume: Resume::Offset(start),
             items,
             total: Some(total),
             next_cursor: (end < total).then(|| end.to_string()),
@@ -121,7 +134,7 @@ impl PageRequest {
         rows.truncate(limit as usize);
         let end = start + rows.len() as u64;
         Ok(Page {
-            resume: offsets(start, rows.len()),
+            resume: Resume::Offset(start),
             items: rows,
             total: None,
             next_cursor: more.then(|| end.to_string()),

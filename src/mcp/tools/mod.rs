@@ -32,6 +32,7 @@ use self::bounded::Keep;
 use super::progress::Progress;
 use crate::config::Toolset;
 use crate::service::consequences::Change;
+use crate::service::page::Resume;
 use crate::service::policy::Access;
 use crate::service::{Page, Principal, Service, ServiceError};
 
@@ -336,7 +337,7 @@ impl<T: Line> Summary for Page<T> {
 
     /// A page cut to the budget continues right after its last kept item.
     fn resume(&mut self, full: &Self, tool: &str) -> String {
-        self.resume = Vec::new();
+        self.resume = Resume::None;
         self.next_cursor = full.cursor_after(self.items.len());
         match &self.next_cursor {
             Some(cursor) if self.items.len() < full.items.len() => format!(
