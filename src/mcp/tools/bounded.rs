@@ -64,7 +64,7 @@ pub fn fit<O: Serialize + DeserializeOwned + Summary>(
 ) -> Result<Fitted, serde_json::Error> {
     let value = serde_json::to_value(output)?;
     let text = output.summary();
-    let full = walk(&value, &mut Vec::new(), &mut None) + text.len();
+    let full = size(&value) + text.len();
     if full <= budget {
         return Ok(Fitted {
             value,
@@ -85,7 +85,7 @@ pub fn fit<O: Serialize + DeserializeOwned + Summary>(
         let mut kept: O = serde_json::from_value(value.clone())?;
         let rest = kept.resume(output, tool);
         let kept_value = serde_json::to_value(&kept)?;
-        let json = walk(&kept_value, &mut Vec::new(), &mut None);
+        let json = size(&kept_value);
         let mut text = kept.summary();
         let mut all_cuts: Vec<Cut> = cuts.iter().map(|(_, c)| c.clone()).collect();
         // A text that does not follow the document (it cannot shrink with it) is cut
@@ -250,6 +250,27 @@ fn walk(value: &Value, path: &mut Vec<Seg>, best: &mut Option<(Vec<Seg>, usize)>
     }
 }
 
+/// The encoded size of `value`, without looking for candidates: the check every answer
+/// passes, so it allocates nothing.
+fn size(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => {
+            2 + items.len().saturating_sub(1) + items.iter().map(size).sum::<usize>()
+        }
+        Value::Object(map) => {
+            2 + map.len().saturating_sub(1)
+                + map
+                    .iter()
+                    .map(|(key, item)| string_len(key) + 1 + size(item))
+                    .sum::<usize>()
+        }
+        Value::String(s) => string_len(s),
+        Value::Null => 4,
+        Value::Bool(b) => 4 + usize::from(!b),
+        Value::Number(n) => n.to_string().len(),
+    }
+}
+
 /// A string's encoded length: quotes, and the escapes serde_json writes.
 fn string_len(s: &str) -> usize {
     2 + s
@@ -292,7 +313,7 @@ fn cut_at(
                     Keep::Head => &items[len - 1 - drop],
                     Keep::Tail => &items[drop],
                 };
-                freed += walk(item, &mut Vec::new(), &mut None) + 1;
+                freed += size(item) + 1;
                 drop += 1;
             }
             match keep {
@@ -411,7 +432,7 @@ mod tests {
         }
     }
 
-    fn size(f: &Fitted) -> usize {
+    fn answer_size(f: &Fitted) -> usize {
         serde_json::to_vec(&f.value).unwrap().len() + f.text.len()
     }
 
@@ -440,7 +461,11 @@ mod tests {
             .of(all.clone())
             .unwrap();
         let fitted = fit(&page, 4096, "list_jobs").unwrap();
-        assert!(size(&fitted) <= 4096, "{} bytes", size(&fitted));
+        assert!(
+            answer_size(&fitted) <= 4096,
+            "{} bytes",
+            answer_size(&fitted)
+        );
         let kept: Page<Row> = serde_json::from_value(fitted.value.clone()).unwrap();
         let n = kept.items.len();
         assert!(n > 5 && n < 200, "{n} kept");
@@ -480,7 +505,11 @@ mod tests {
             about: "web".into(),
         };
         let fitted = fit(&log, 8192, "get_job_logs").unwrap();
-        assert!(size(&fitted) <= 8192, "{} bytes", size(&fitted));
+        assert!(
+            answer_size(&fitted) <= 8192,
+            "{} bytes",
+            answer_size(&fitted)
+        );
         let kept: Log = serde_json::from_value(fitted.value).unwrap();
         assert_eq!(kept.lines.last(), log.lines.last());
         assert!(kept.lines.len() > 20 && kept.lines.len() < 2000);
@@ -499,7 +528,11 @@ mod tests {
             parts: vec![(0..3000).collect(), vec![1, 2]],
         };
         let fitted = fit(&doc, 4096, "get_job").unwrap();
-        assert!(size(&fitted) <= 4096, "{} bytes", size(&fitted));
+        assert!(
+            answer_size(&fitted) <= 4096,
+            "{} bytes",
+            answer_size(&fitted)
+        );
         let kept: Doc = serde_json::from_value(fitted.value).unwrap();
         assert_eq!(kept.name, "web", "short strings stay whole");
         assert!(kept.spec.ends_with(ELLIPSIS) && kept.spec.starts_with("éé"));
@@ -525,10 +558,9 @@ mod tests {
     fn encoded_sizes_are_exact() {
         let value = json!({"a": ["x\"y\n\u{1}", 1.5, null, true, false, {"é/~": -3}], "b": ""});
         let mut best = None;
-        assert_eq!(
-            walk(&value, &mut Vec::new(), &mut best),
-            serde_json::to_vec(&value).unwrap().len()
-        );
+        let encoded = serde_json::to_vec(&value).unwrap().len();
+        assert_eq!(walk(&value, &mut Vec::new(), &mut best), encoded);
+        assert_eq!(size(&value), encoded);
         assert_eq!(
             pointer(&[Seg::Key("a/b~".into()), Seg::Index(2)]),
             "/a~1b~0/2"
