@@ -154,6 +154,22 @@ async fn a_streamable_http_session_is_served_by_any_replica_and_only_for_its_own
     }
 }
 
+/// Opens an event stream (`GET /sse`, or a session's `GET /mcp`) as `who`: its body.
+async fn open_stream(gateway: &InProcess, who: &str, path: &str, session: Option<&str>) -> Body {
+    let mut request = Request::get(path)
+        .header("host", "127.0.0.1")
+        .header("authorization", who)
+        .header("accept", "text/event-stream");
+    if let Some(id) = session {
+        request = request
+            .header("mcp-session-id", id)
+            .header("mcp-protocol-version", "2025-06-18");
+    }
+    let stream = gateway.open(request.body(Body::empty()).unwrap()).await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    stream.into_body()
+}
+
 /// The next SSE event of a stream, as (event, data).
 async fn next_event(body: &mut Body, buffer: &mut String) -> (String, String) {
     loop {
@@ -200,18 +216,7 @@ async fn legacy_sse_messages_reach_the_stream_from_any_replica() {
     let (a, b) = two_replicas(&fake, &[]).await;
     let (ann, bob) = (token("ann"), token("bob"));
 
-    let stream = a
-        .open(
-            Request::get("/sse")
-                .header("host", "127.0.0.1")
-                .header("authorization", &ann)
-                .header("accept", "text/event-stream")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
-    assert_eq!(stream.status(), StatusCode::OK);
-    let mut body = stream.into_body();
+    let mut body = open_stream(&a, &ann, "/sse", None).await;
     let mut buffer = String::new();
     let (event, endpoint) = next_event(&mut body, &mut buffer).await;
     assert_eq!(event, "endpoint");
@@ -494,20 +499,7 @@ async fn a_subscription_made_on_one_replica_is_heard_on_the_stream_another_serve
     let session = open_session(&a, &ann, "2025-06-18", json!({})).await;
 
     // The session's GET stream is on B, which restores the session from its row.
-    let stream = b
-        .open(
-            Request::get("/mcp")
-                .header("host", "127.0.0.1")
-                .header("authorization", &ann)
-                .header("accept", "text/event-stream")
-                .header("mcp-session-id", &session)
-                .header("mcp-protocol-version", "2025-06-18")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
-    assert_eq!(stream.status(), StatusCode::OK);
-    let mut body = stream.into_body();
+    let mut body = open_stream(&b, &ann, "/mcp", Some(&session)).await;
     let mut buffer = String::new();
 
     // Subscribed on A, after B's stream opened: the bus tells B to read the rows again.
