@@ -26,7 +26,11 @@ pub struct App {
     pub service: Service,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
-    /// Cancelled when shutdown starts: long-lived streams end, `/readyz` turns 503.
+    /// Cancelled when a stop signal arrives: `/readyz` turns 503 while everything else goes
+    /// on for `GATEWAY_SHUTDOWN_DELAY`.
+    pub draining: CancellationToken,
+    /// Cancelled when the drain starts (after the delay): long-lived streams end, background
+    /// tasks stop, the listener closes.
     pub shutdown: CancellationToken,
     /// Checks credentials on every request.
     pub auth: Arc<crate::auth::Authenticator>,

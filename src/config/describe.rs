@@ -28,6 +28,10 @@ impl Config {
             format_duration(server.shutdown_timeout),
         );
         put(
+            "GATEWAY_SHUTDOWN_DELAY",
+            format_duration(server.shutdown_delay),
+        );
+        put(
             "GATEWAY_READY_TIMEOUT",
             format_duration(server.ready_timeout),
         );

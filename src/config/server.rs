@@ -21,6 +21,10 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     /// `GATEWAY_SHUTDOWN_TIMEOUT`: drain deadline after SIGTERM/SIGINT.
     pub shutdown_timeout: Duration,
+    /// `GATEWAY_SHUTDOWN_DELAY`: after SIGTERM/SIGINT, how long `/readyz` answers 503 while
+    /// everything else is served as before, so that a load balancer routing by readiness
+    /// stops sending before the listener closes.
+    pub shutdown_delay: Duration,
     /// `GATEWAY_READY_TIMEOUT`: bound on each `/readyz` dependency check.
     pub ready_timeout: Duration,
     /// `GATEWAY_CORS_ORIGINS`: browser origins besides the gateway's own that may call it
@@ -88,6 +92,7 @@ pub(super) fn server_settings(s: &Sources, tls: bool) -> Result<ServerSettings, 
         body_limit: parse(s, "GATEWAY_BODY_LIMIT", 4 * 1024 * 1024, "a size in bytes")?,
         request_timeout: duration(s, "GATEWAY_REQUEST_TIMEOUT", Duration::from_secs(60))?,
         shutdown_timeout: duration(s, "GATEWAY_SHUTDOWN_TIMEOUT", Duration::from_secs(20))?,
+        shutdown_delay: shutdown_delay(s)?,
         ready_timeout: duration(s, "GATEWAY_READY_TIMEOUT", Duration::from_secs(2))?,
         cors_origins: cors_origins(s)?,
         max_connections: max_connections(s)?,
@@ -102,6 +107,17 @@ fn positive(s: &Sources, key: &str, default: Duration) -> Result<Duration, Confi
         return Err(ConfigError::new(key, "must be more than 0s"));
     }
     Ok(value)
+}
+
+fn shutdown_delay(s: &Sources) -> Result<Duration, ConfigError> {
+    let delay = duration(s, "GATEWAY_SHUTDOWN_DELAY", Duration::ZERO)?;
+    if delay > Duration::from_secs(300) {
+        return Err(ConfigError::new(
+            "GATEWAY_SHUTDOWN_DELAY",
+            "must be at most 5m; a load balancer notices a failing readiness check within seconds",
+        ));
+    }
+    Ok(delay)
 }
 
 fn max_connections(s: &Sources) -> Result<usize, ConfigError> {

@@ -90,7 +90,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             .map(|leader| format!("leader {leader}"))
     });
     let (database, nomad) = tokio::join!(database, nomad);
-    let draining = state.shutdown.is_cancelled();
+    let draining = state.draining.is_cancelled() || state.shutdown.is_cancelled();
     let ready = !draining && database.status == "ok" && nomad.status == "ok";
     let status = match (ready, draining) {
         (true, _) => "ready",

@@ -87,6 +87,7 @@ pub async fn build_state(
             .with_operations(operations),
         nomad,
         metrics: crate::http::metrics_recorder(),
+        draining: CancellationToken::new(),
         shutdown,
         auth,
         cluster,
@@ -98,7 +99,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let tls = preflight(&config)?;
     let shutdown = CancellationToken::new();
     let listen = config.server.listen;
-    let drain = config.server.shutdown_timeout;
+    let stopping = Stopping {
+        delay: config.server.shutdown_delay,
+        drain: config.server.shutdown_timeout,
+    };
     let tls_settings = config.tls.clone();
     let server_settings = config.server.clone();
     let acceptor = conn::Limited::new(server_settings.max_connections);
@@ -113,7 +117,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .context("configuring the listener")?;
     let local = listener.local_addr().context("reading the bound address")?;
     let handle = axum_server::Handle::new();
-    tokio::spawn(wait_for_signal(handle.clone(), shutdown.clone(), drain));
+    tokio::spawn(wait_for_signal(
+        handle.clone(),
+        state.draining.clone(),
+        shutdown.clone(),
+        stopping,
+    ));
 
     match (tls, tls_settings) {
         (Some(loaded), Some(settings)) => {
@@ -155,12 +164,21 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// On SIGTERM or SIGINT: mark the gateway draining (readiness 503, streams end), stop
-/// accepting, let in-flight requests finish, and cut what is left at the deadline.
+/// The two phases after a stop signal: `GATEWAY_SHUTDOWN_DELAY` and `GATEWAY_SHUTDOWN_TIMEOUT`.
+#[derive(Debug, Clone, Copy)]
+struct Stopping {
+    delay: Duration,
+    drain: Duration,
+}
+
+/// On SIGTERM or SIGINT: mark the gateway draining (readiness 503) and go on serving for the
+/// delay (a second signal ends it), then stop accepting, end the streams, let in-flight
+/// requests finish, and cut what is left at the drain deadline.
 async fn wait_for_signal(
     handle: axum_server::Handle<SocketAddr>,
+    draining: CancellationToken,
     shutdown: CancellationToken,
-    drain: Duration,
+    stopping: Stopping,
 ) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
@@ -174,11 +192,24 @@ async fn wait_for_signal(
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",
     };
+    draining.cancel();
+    if !stopping.delay.is_zero() {
+        tracing::info!(
+            signal = name,
+            delay_ms = stopping.delay.as_millis() as u64,
+            "draining: readiness answers 503, serving on until the delay ends (a second signal ends it now)"
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(stopping.delay) => {}
+            _ = term.recv() => tracing::info!(signal = "SIGTERM", "second signal: the delay ends"),
+            _ = int.recv() => tracing::info!(signal = "SIGINT", "second signal: the delay ends"),
+        }
+    }
     tracing::info!(
         signal = name,
-        drain_ms = drain.as_millis() as u64,
+        drain_ms = stopping.drain.as_millis() as u64,
         "shutting down"
     );
     shutdown.cancel();
-    handle.graceful_shutdown(Some(drain));
+    handle.graceful_shutdown(Some(stopping.drain));
 }

@@ -329,3 +329,12 @@ async fn config_check_shows_the_session_and_spool_settings() {
         assert!(stdout.contains(line), "{line} missing from:\n{stdout}");
     }
 }
+
+#[tokio::test]
+async fn a_shutdown_delay_over_five_minutes_is_refused() {
+    let db = TestDb::new().await;
+    let env = with(base_env(&db), &[("GATEWAY_SHUTDOWN_DELAY", "10m")]);
+    assert_refused(&env, "GATEWAY_SHUTDOWN_DELAY", "must be at most 5m");
+    let env = with(base_env(&db), &[("GATEWAY_SHUTDOWN_DELAY", "soon")]);
+    assert_refused(&env, "GATEWAY_SHUTDOWN_DELAY", "soon");
+}

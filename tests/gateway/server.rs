@@ -245,3 +245,64 @@ async fn shutdown_ends_at_the_drain_deadline() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn the_shutdown_delay_serves_on_with_readiness_503_before_the_drain() {
+    let db = TestDb::new().await;
+    let nomad = slow_nomad_leader(Duration::ZERO).await;
+    let mut env = base_env(&db);
+    set(&mut env, "NOMAD_ADDR", &format!("http://{nomad}"));
+    set(&mut env, "GATEWAY_SHUTDOWN_DELAY", "2s");
+    let mut gateway = Gateway::start(&env);
+    assert_eq!(
+        reqwest::get(gateway.url("/readyz")).await.unwrap().status(),
+        200
+    );
+    let started = Instant::now();
+    gateway.signal("TERM");
+    gateway
+        .wait_for_log("draining: readiness answers 503", Duration::from_secs(5))
+        .await;
+    // Each `reqwest::get` opens a new connection: the listener still accepts.
+    let ready = reqwest::get(gateway.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "draining", "{body}");
+    assert_eq!(body["checks"]["nomad"]["status"], "ok", "{body}");
+    let health = reqwest::get(gateway.url("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(
+        !gateway.logs().contains("shutting down"),
+        "the drain began before the delay ended:\n{}",
+        gateway.logs()
+    );
+    let status = gateway.wait_exit(Duration::from_secs(10)).await;
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "exited {:?} after SIGTERM, inside the 2s delay",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_second_signal_ends_the_shutdown_delay() {
+    let db = TestDb::new().await;
+    let mut env = base_env(&db);
+    set(&mut env, "GATEWAY_SHUTDOWN_DELAY", "60s");
+    let mut gateway = Gateway::start(&env);
+    gateway.signal("TERM");
+    gateway
+        .wait_for_log("draining: readiness answers 503", Duration::from_secs(5))
+        .await;
+    let started = Instant::now();
+    gateway.signal("INT");
+    let status = gateway.wait_exit(Duration::from_secs(10)).await;
+    assert!(status.success(), "{status:?}");
+    assert!(gateway.logs().contains("second signal: the delay ends"));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

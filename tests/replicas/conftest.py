@@ -34,6 +34,9 @@ HAPROXY_TEMPLATE = Path(__file__).with_name("haproxy.cfg.tmpl")
 
 # Writes per minute and caller, on every replica (the budget is meant to be shared).
 WRITES_PER_MINUTE = 6
+# GATEWAY_SHUTDOWN_DELAY of every replica, above what HAProxy's checks need to see a failing
+# /readyz (fall 2 x inter 300 ms, plus a check in flight).
+DRAIN_DELAY_S = 1.5
 # The job every test reads and evaluates; created once when the cluster starts.
 JOB = "web"
 # The callers; each test uses its own where budgets or sessions could interfere.
@@ -47,7 +50,7 @@ MCP_HEADERS = {
 
 LOG_LINE = re.compile(
     r"rid=(?P<rid>\S*) srv=(?P<srv>\S+) st=(?P<status>-?\d+) (?P<method>\S+) (?P<uri>\S+)"
-    r" sid=(?P<sid>\S*) rsid=(?P<rsid>\S*)"
+    r" sid=(?P<sid>\S*) rsid=(?P<rsid>\S*)(?: ts=(?P<ts>\S+))?"
 )
 
 
@@ -127,6 +130,7 @@ class Served:
     uri: str
     session_id: str
     response_session_id: str
+    termination: str
 
 
 @dataclass
@@ -188,7 +192,7 @@ class Cluster:
     def served(self) -> list[Served]:
         lines = self.haproxy_log.read_text(errors="replace").splitlines()
         return [Served(m["rid"], m["srv"], int(m["status"]), m["method"], m["uri"], m["sid"],
-                       m["rsid"])
+                       m["rsid"], m["ts"] or "")
                 for m in map(LOG_LINE.search, lines) if m]
 
     def served_by(self, rids, timeout: float = 5.0) -> dict[str, Served]:
@@ -318,6 +322,7 @@ def cluster():
             "GATEWAY_LOG_FORMAT": "text",
             "RUST_LOG": "info",
             "GATEWAY_RATE_LIMIT_WRITES": str(WRITES_PER_MINUTE),
+            "GATEWAY_SHUTDOWN_DELAY": f"{int(DRAIN_DELAY_S * 1000)}ms",
             "NOMAD_ADDR": f"http://{nomad}",
         }
         for n in (1, 2, 3):

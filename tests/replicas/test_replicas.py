@@ -27,7 +27,7 @@ from mcp.client.session import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import JOB, MCP_HEADERS, NODE_PREFIX, WRITES_PER_MINUTE, Recorder
+from conftest import DRAIN_DELAY_S, JOB, MCP_HEADERS, NODE_PREFIX, WRITES_PER_MINUTE, Recorder
 
 # Bound on one MCP request; a request the gateway loses would otherwise wait forever.
 CALL_TIMEOUT = 10.0
@@ -396,7 +396,9 @@ def test_a_replica_killed_between_two_calls(cluster):
 def test_rolling_restart_under_load(cluster):
     """While a Streamable HTTP client and an SSE client keep calling (reads and a few
     writes), each replica in turn gets SIGTERM, exits, starts again on its port and turns
-    ready, 2 s apart. No Streamable HTTP call is lost and its session id never changes; the
+    ready, 2 s apart. A replica keeps serving for GATEWAY_SHUTDOWN_DELAY while its /readyz
+    answers 503, so HAProxy has taken it out before it stops accepting. No Streamable HTTP
+    call is lost and its session id never changes; the
     SSE client reconnects when its stream ends and goes on; every answered write is in the
     audit log."""
     cluster.ensure_all_up()
@@ -504,6 +506,16 @@ def test_rolling_restart_under_load(cluster):
         problems.append(f"SSE made no call after the last restart ({sse_run.summary('SSE')})")
     if http_run.writes < 3 or not http_run.eval_ids:
         problems.append(f"too few answered writes to check the audit log: {http_run.eval_ids}")
+    # GATEWAY_SHUTDOWN_DELAY: HAProxy sees /readyz fail and stops sending before a replica
+    # closes its listener, so no request meets a closing socket (HAProxy would answer 502).
+    broken = [f"{s.rid} {s.method} {s.uri} on {s.server}: {s.status} {s.termination}"
+              for s in cluster.served() if s.rid.startswith("t4-") and s.status >= 500]
+    if broken:
+        problems.append(f"HAProxy answered {len(broken)} requests with an error: {broken[:5]}")
+    early = [r for r in restarts if r["exited_after"] < DRAIN_DELAY_S]
+    if early:
+        problems.append(f"replicas exited inside GATEWAY_SHUTDOWN_DELAY ({DRAIN_DELAY_S}s): "
+                        f"{early}")
 
     answered = {e: "roll-http" for e in http_run.eval_ids}
     answered |= {e: "roll-sse" for e in sse_run.eval_ids}
