@@ -34,6 +34,8 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// Checks credentials on every request.
     pub auth: Arc<crate::auth::Authenticator>,
+    /// The built-in OAuth authorization server (`GATEWAY_OAUTH=builtin`).
+    pub oauth: Option<Arc<crate::service::oauth::AuthorizationServer>>,
     /// This replica among the others on the same database, and the bus between them.
     pub cluster: Arc<crate::db::cluster::Cluster>,
 }

@@ -12,6 +12,7 @@ mod m20261130_000004_operation_results;
 mod m20261201_000005_shared_sessions;
 mod m20261202_000006_confirmations;
 mod m20261202_000007_subscriptions;
+mod m20261203_000008_oauth;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_shared_sessions::Migration),
             Box::new(m20261202_000006_confirmations::Migration),
             Box::new(m20261202_000007_subscriptions::Migration),
+            Box::new(m20261203_000008_oauth::Migration),
         ]
     }
 }

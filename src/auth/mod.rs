@@ -14,6 +14,9 @@ use serde_json::json;
 
 use crate::config::AuthSettings;
 use crate::service::audit;
+use crate::service::oauth::AuthorizationServer;
+use crate::service::oauth::grants::AccessProblem;
+use crate::service::oauth::signing::KID_PREFIX;
 use crate::service::policy::{Principal, Scope, Transport};
 use crate::service::ratelimit;
 
@@ -23,6 +26,8 @@ pub struct Authenticator {
     public_url: url::Url,
     keys: keys::KeyStore,
     jwt: Option<jwt::JwtVerifier>,
+    /// The built-in authorization server, whose tokens (`kid` `ngw-...`) it checks.
+    oauth: Option<Arc<AuthorizationServer>>,
     audit: Option<audit::Audit>,
     /// Refused credentials per client address (guessing, or a misconfigured client).
     failures: ratelimit::Limiter,
@@ -34,6 +39,7 @@ impl Authenticator {
         public_url: url::Url,
         db: DatabaseConnection,
         audit: Option<audit::Audit>,
+        oauth: Option<Arc<AuthorizationServer>>,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Arc<Authenticator> {
         let jwt = jwt::JwtVerifier::new(&settings, &public_url, shutdown);
@@ -43,6 +49,7 @@ impl Authenticator {
             public_url,
             keys: keys::KeyStore::new(db),
             jwt,
+            oauth,
             audit,
         })
     }
@@ -80,6 +87,18 @@ impl Authenticator {
                 },
             });
         }
+        if let Some(oauth) = &self.oauth
+            && let Ok(header) = jsonwebtoken::decode_header(token)
+            && let Some(kid) = header.kid.as_deref().filter(|k| k.starts_with(KID_PREFIX))
+        {
+            return oauth.verify_access(token, kid).await.map_err(|e| match e {
+                AccessProblem::Unavailable(cause) => AuthError::Unavailable(cause),
+                AccessProblem::Refused(why) => AuthError::Refused {
+                    message: format!("the token is not accepted: {why}"),
+                    invalid_token: true,
+                },
+            });
+        }
         match &self.jwt {
             Some(jwt) => jwt.verify(token).await.map_err(|e| AuthError::Refused {
                 message: e.to_string(),
@@ -95,9 +114,10 @@ impl Authenticator {
     }
 }
 
-/// Paths anyone may call.
+/// Paths anyone may call (the authorization server's endpoints check what they need).
 fn is_public(path: &str, metrics_public: bool) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/openapi.json")
+        || path.starts_with("/oauth/")
         || path == "/docs"
         || path.starts_with("/docs/")
         || path.starts_with("/.well-known/")
@@ -236,6 +256,41 @@ impl Authenticator {
         }
     }
 
+    /// The API key a person pastes on the built-in authorization server's sign-in page,
+    /// checked like a bearer key: a refusal is audited and counts against the address.
+    pub async fn sign_in(
+        &self,
+        key: &str,
+        client_addr: Option<String>,
+    ) -> Result<Principal, AuthError> {
+        let checked = if crate::service::keys::looks_like_key(key) {
+            self.keys.verify(key).await.map_err(|e| match e {
+                keys::KeyProblem::Unavailable(cause) => AuthError::Unavailable(cause),
+                other => AuthError::Refused {
+                    message: other.to_string(),
+                    invalid_token: false,
+                },
+            })
+        } else {
+            Err(AuthError::Refused {
+                message: "that is not an API key; paste a key that starts with ngw_".into(),
+                invalid_token: false,
+            })
+        };
+        match checked {
+            Err(AuthError::Refused { message, .. }) => Err(self
+                .refused(
+                    message,
+                    false,
+                    Transport::Rest,
+                    client_addr,
+                    "/oauth/authorize",
+                )
+                .await),
+            other => other,
+        }
+    }
+
     /// A refused credential: slowed down per client address, and audited while it is not.
     async fn refused(
         &self,
@@ -283,12 +338,15 @@ impl Authenticator {
     /// it, and which scopes exist.
     pub fn resource_metadata(&self) -> serde_json::Value {
         let resource = format!("{}/mcp", self.public_url.as_str().trim_end_matches('/'));
-        let servers: Vec<String> = self
-            .settings
-            .authorization_servers
-            .iter()
-            .map(|u| u.to_string())
-            .collect();
+        let servers: Vec<String> = match &self.oauth {
+            Some(oauth) => vec![oauth.issuer().to_string()],
+            None => self
+                .settings
+                .authorization_servers
+                .iter()
+                .map(|u| u.to_string())
+                .collect(),
+        };
         json!({
             "resource": resource,
             "resource_name": "nomad-gateway",

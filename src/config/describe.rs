@@ -143,6 +143,28 @@ impl Config {
                 .collect();
             put("GATEWAY_JWT_GROUP_SCOPES", text.join(";"));
         }
+        put(
+            "GATEWAY_OAUTH",
+            if self.oauth.builtin { "builtin" } else { "off" }.to_string(),
+        );
+        if self.oauth.builtin {
+            put(
+                "GATEWAY_OAUTH_ACCESS_TTL",
+                format_duration(self.oauth.access_ttl),
+            );
+            put(
+                "GATEWAY_OAUTH_REFRESH_TTL",
+                format_duration(self.oauth.refresh_ttl),
+            );
+            put(
+                "GATEWAY_OAUTH_KEY_ROTATION",
+                format_duration(self.oauth.key_rotation),
+            );
+            put(
+                "GATEWAY_OAUTH_REGISTRATIONS",
+                self.oauth.registrations.to_string(),
+            );
+        }
         if !auth.authorization_servers.is_empty() {
             let urls: Vec<String> = auth
                 .authorization_servers

@@ -8,6 +8,7 @@ mod describe;
 mod duration;
 mod mcp;
 mod nomad;
+mod oauth;
 mod scope;
 mod secret;
 mod server;
@@ -23,6 +24,7 @@ pub use database::{AuditSpool, DatabaseSettings, OperationsSettings};
 pub use duration::{format_duration, parse_duration};
 pub use mcp::{Confirm, McpSettings, Toolset};
 pub use nomad::NomadSettings;
+pub use oauth::OAuthSettings;
 pub use scope::Scope;
 pub use secret::{Secret, redact_url_password};
 pub use server::{ClientAuth, MAX_HEADER_BYTES, ServerSettings, TlsSettings};
@@ -57,6 +59,7 @@ pub struct Config {
     pub telemetry: TelemetrySettings,
     pub operations: OperationsSettings,
     pub mcp: McpSettings,
+    pub oauth: OAuthSettings,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -76,8 +79,11 @@ impl Config {
             let database = database::database_settings(&s)?;
             let mut auth = auth::auth_settings(&s, server::listen_of(&s)?)?;
             auth.audit_spool = database::audit_spool(&s, &database)?;
+            let server = server::server_settings(&s, tls.is_some())?;
+            let oauth = oauth::oauth_settings(&s, &server, &auth)?;
             Ok(Config {
-                server: server::server_settings(&s, tls.is_some())?,
+                server,
+                oauth,
                 tls,
                 database,
                 auth,

@@ -23,6 +23,10 @@ pub async fn by_prefix(db: &DatabaseConnection, prefix: &str) -> Result<Option<A
         .await
 }
 
+pub async fn by_id(db: &DatabaseConnection, id: uuid::Uuid) -> Result<Option<ApiKeyRow>, DbErr> {
+    Entity::find_by_id(id).one(db).await
+}
+
 pub async fn list(db: &DatabaseConnection) -> Result<Vec<ApiKeyRow>, DbErr> {
     Entity::find().order_by_asc(Column::CreatedAt).all(db).await
 }

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod confirmations;
 pub mod entities;
 pub mod keys;
+pub mod oauth;
 pub mod operations;
 pub mod relay;
 pub mod replicas;

@@ -7,8 +7,10 @@ pub mod error;
 mod health;
 mod limits;
 mod metrics;
+mod oauth;
 mod observe;
 pub mod origin;
+mod page;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -42,6 +44,7 @@ pub fn routes() -> Router<AppState> {
             "/.well-known/oauth-protected-resource/mcp",
             get(authn::resource_metadata),
         )
+        .merge(oauth::routes())
 }
 
 /// Wraps the whole application (every transport's routes) in the layers every request

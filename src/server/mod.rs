@@ -55,6 +55,17 @@ pub async fn build_state(
     )
     .map_err(|e| ConfigError::new("GATEWAY_AUDIT_SPOOL", e.to_string()))?;
     let guard = crate::service::Guard::new(&config.auth, audit.clone(), db.clone());
+    let oauth = config.oauth.builtin.then(|| {
+        std::sync::Arc::new(crate::service::oauth::AuthorizationServer::new(
+            db.clone(),
+            config.oauth.clone(),
+            &config.server.public_url,
+            Some(audit.clone()),
+        ))
+    });
+    if let Some(oauth) = &oauth {
+        oauth.spawn_sweeper(shutdown.clone());
+    }
     let operations = crate::operations::Operations::new(
         db.clone(),
         nomad.clone(),
@@ -69,6 +80,7 @@ pub async fn build_state(
         config.server.public_url.clone(),
         db.clone(),
         Some(audit),
+        oauth.clone(),
         shutdown.clone(),
     );
     if config.auth.enabled {
@@ -88,6 +100,7 @@ pub async fn build_state(
         nomad,
         metrics: crate::http::metrics_recorder(),
         draining: CancellationToken::new(),
+        oauth,
         shutdown,
         auth,
         cluster,

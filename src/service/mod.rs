@@ -22,6 +22,7 @@ pub mod log_search;
 pub mod logs;
 pub mod lookup;
 pub mod nodes;
+pub mod oauth;
 pub mod operations;
 pub mod page;
 pub mod policy;

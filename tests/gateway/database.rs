@@ -4,7 +4,7 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::support::{TestDb, base_env, run};
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 14] = [
     "api_keys",
     "audit_events",
     "operations",
@@ -14,6 +14,11 @@ const TABLES: [&str; 9] = [
     "mcp_subscriptions",
     "replicas",
     "rate_buckets",
+    "oauth_clients",
+    "oauth_grants",
+    "oauth_codes",
+    "oauth_refresh_tokens",
+    "oauth_keys",
 ];
 
 #[tokio::test]
@@ -22,7 +27,7 @@ async fn migrate_creates_every_table_from_empty_and_is_repeatable() {
     let env = base_env(&db);
     let (code, stdout, stderr) = run(&["migrate"], &env);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("7 migrations applied"), "{stdout}");
+    assert!(stdout.contains("8 migrations applied"), "{stdout}");
     assert!(stdout.contains("m20261122_000003_operations"), "{stdout}");
     assert!(
         stdout.contains("m20261201_000005_shared_sessions")
@@ -32,7 +37,7 @@ async fn migrate_creates_every_table_from_empty_and_is_repeatable() {
     );
     let (code, stdout, _) = run(&["migrate"], &env);
     assert_eq!(code, 0);
-    assert!(stdout.contains("7 migrations applied"), "{stdout}");
+    assert!(stdout.contains("8 migrations applied"), "{stdout}");
 
     let settings = nomad_gateway::config::Config::load(None, &|k| {
         env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
@@ -104,5 +109,5 @@ async fn replicas_starting_together_migrate_one_after_another() {
     }
     let (code, stdout, stderr) = run(&["migrate"], &env);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("7 migrations applied"), "{stdout}");
+    assert!(stdout.contains("8 migrations applied"), "{stdout}");
 }

@@ -24,6 +24,7 @@ mod mcp_sse;
 mod nomad_client;
 mod nomad_paths;
 mod nomad_samples;
+mod oauth;
 mod openapi;
 mod operations;
 mod postgres_tls;

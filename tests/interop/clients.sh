@@ -21,7 +21,8 @@ fi
 if ! cmp -s "$root/tests/interop/package.json" "$node_prefix/package.json" 2>/dev/null \
   || [ ! -x "$node_prefix/node_modules/.bin/mcp-inspector" ] \
   || [ ! -x "$node_prefix/node_modules/.bin/mcp-remote" ] \
-  || [ ! -d "$node_prefix/node_modules/@modelcontextprotocol/sdk" ]; then
+  || [ ! -d "$node_prefix/node_modules/@modelcontextprotocol/sdk" ] \
+  || [ ! -d "$node_prefix/node_modules/puppeteer-core" ]; then
   rm -rf "$node_prefix"
   mkdir -p "$node_prefix"
   cp "$root/tests/interop/package.json" "$node_prefix/package.json"

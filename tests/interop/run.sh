@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interop tests: the official MCP Python SDK (pinned in requirements.txt, in a venv under
-# target/) and the MCP Inspector CLI (pinned in package.json, installed under target/)
-# against the gateway over HTTPS. Installs what is missing; never skips.
+# target/), the TypeScript SDK, the MCP Inspector CLI and puppeteer-core (pinned in
+# package.json, installed under target/) with Debian's Chromium, against the gateway over
+# HTTPS. Installs what is missing; never skips.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -15,6 +16,8 @@ apt_install() {
 }
 
 command -v openssl >/dev/null 2>&1 || apt_install openssl
+# The headless browser of the built-in authorization server's sign-in test.
+command -v chromium >/dev/null 2>&1 || apt_install chromium
 source tests/interop/clients.sh
 
 cargo build -q -p nomad-gateway -p fake-nomad --bins

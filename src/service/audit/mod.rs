@@ -299,6 +299,12 @@ impl Audit {
         })
     }
 
+    /// Records an event that is not a write (the sign-in and token events of the built-in
+    /// authorization server) and waits until it is durable; it takes a refusal's place.
+    pub async fn record_event(&self, who: &Principal, entry: Entry) {
+        self.record_refusal(who, entry).await;
+    }
+
     /// Records a refused call and waits until its event is durable. When the refusals'
     /// places are all taken the event is counted as lost rather than blocking the answer.
     pub async fn record_refusal(&self, who: &Principal, entry: Entry) {

@@ -1,0 +1,960 @@
+//! The built-in authorization server (`GATEWAY_OAUTH=builtin`), driven over HTTP the way an
+//! MCP client drives it: discovery from a 401, registration, the sign-in and consent page,
+//! the code exchanged with PKCE, tokens used on REST and MCP, refresh rotation with reuse
+//! detection, revocation, and the refusals with their exact answers.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use fake_nomad::{FakeNomad, Options};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::auth::{auth_env, create_key};
+use crate::support::{Gateway, TestDb, base_env, run, set};
+
+/// A form body (reqwest's `form` needs a feature the gateway does not use).
+trait FormBody {
+    fn form_body<T: serde::Serialize + ?Sized>(self, form: &T) -> Self;
+}
+
+impl FormBody for reqwest::RequestBuilder {
+    fn form_body<T: serde::Serialize + ?Sized>(self, form: &T) -> Self {
+        self.header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).unwrap())
+    }
+}
+
+const REDIRECT: &str = "http://127.0.0.1:47123/callback";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A gateway with the built-in authorization server on a known port (its public URL is
+/// the issuer), an admin key and a key that may only read.
+struct Setup {
+    _gateway: Gateway,
+    base: String,
+    env: Vec<(String, String)>,
+    admin: String,
+    reader: String,
+    reader_id: String,
+    http: reqwest::Client,
+    _fake: FakeNomad,
+    _db: TestDb,
+}
+
+async fn setup(extra: &[(&str, &str)]) -> Setup {
+    let fake = FakeNomad::start(Options::default()).await;
+    let db = TestDb::new().await;
+    let mut env = auth_env(&db, &fake);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    set(&mut env, "GATEWAY_LISTEN", &format!("127.0.0.1:{port}"));
+    set(&mut env, "GATEWAY_PUBLIC_URL", &format!("{base}/"));
+    set(&mut env, "GATEWAY_OAUTH", "builtin");
+    for (k, v) in extra {
+        set(&mut env, k, v);
+    }
+    let (_, admin) = create_key(&env, &["nomad:read", "nomad:write", "admin"], &["*"], None);
+    let (reader_id, reader) = create_key(&env, &["nomad:read"], &["default"], None);
+    let gateway = Gateway::start(&env);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Setup {
+        _gateway: gateway,
+        base,
+        env,
+        admin,
+        reader,
+        reader_id,
+        http,
+        _fake: fake,
+        _db: db,
+    }
+}
+
+fn pkce() -> (String, String) {
+    let verifier = URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes().repeat(2));
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// The query parameters of a URL.
+fn params(url: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// The value of `name="<field>" value="..."` in the page.
+fn field(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[at + name.len() + 15..];
+    Some(rest[..rest.find('"').unwrap()].to_string())
+}
+
+impl Setup {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn register(&self, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url("/oauth/register"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    async fn public_client(&self) -> String {
+        let (status, client) = self
+            .register(json!({
+                "client_name": "Test <Connector>",
+                "redirect_uris": ["http://127.0.0.1/callback"],
+                "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+            }))
+            .await;
+        assert_eq!(status, 201, "{client}");
+        client["client_id"].as_str().unwrap().to_string()
+    }
+
+    fn authorize_query(&self, client: &str, challenge: &str, scope: &str) -> Vec<(String, String)> {
+        [
+            ("response_type", "code"),
+            ("client_id", client),
+            ("redirect_uri", REDIRECT),
+            ("state", "st-123"),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+            ("resource", &format!("{}/mcp", self.base)),
+            ("scope", scope),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    async fn authorize_get(&self, query: &[(String, String)]) -> reqwest::Response {
+        self.http
+            .get(self.url("/oauth/authorize"))
+            .query(query)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The consent page for `query`: its HTML and the CSRF cookie it set.
+    async fn consent(&self, query: &[(String, String)]) -> (String, String) {
+        let response = self.authorize_get(query).await;
+        assert_eq!(response.status(), 200);
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .expect("the page sets its CSRF cookie")
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        (response.text().await.unwrap(), cookie)
+    }
+
+    /// Submits the consent form as the page's browser would.
+    async fn submit(
+        &self,
+        html: &str,
+        cookie: &str,
+        key: &str,
+        ticked: &[&str],
+        decision: &str,
+    ) -> reqwest::Response {
+        let mut form: Vec<(String, String)> = [
+            "client_id",
+            "redirect_uri",
+            "response_type",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+            "resource",
+            "scope",
+            "csrf",
+        ]
+        .iter()
+        .filter_map(|name| Some((name.to_string(), field(html, name)?)))
+        .collect();
+        form.push(("api_key".into(), key.into()));
+        form.push(("decision".into(), decision.into()));
+        for scope in ticked {
+            form.push(("grant".into(), scope.to_string()));
+        }
+        self.http
+            .post(self.url("/oauth/authorize"))
+            .header("cookie", cookie)
+            .header("origin", &self.base)
+            .form_body(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Sign-in and consent through to the redirect with a code.
+    async fn code(&self, client: &str, key: &str, ticked: &[&str]) -> (String, String) {
+        let (verifier, challenge) = pkce();
+        let query = self.authorize_query(client, &challenge, "nomad:read nomad:write");
+        let (html, cookie) = self.consent(&query).await;
+        let response = self.submit(&html, &cookie, key, ticked, "approve").await;
+        assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        assert!(location.starts_with(REDIRECT), "{location}");
+        let answer = params(&location);
+        assert_eq!(answer["state"], "st-123");
+        assert_eq!(answer["iss"], self.base);
+        (answer["code"].clone(), verifier)
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url("/oauth/token"))
+            .form_body(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        (status, response.json().await.unwrap())
+    }
+
+    async fn exchange(&self, client: &str, code: &str, verifier: &str) -> (u16, Value) {
+        let resource = format!("{}/mcp", self.base);
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client),
+            ("code_verifier", verifier),
+            ("resource", &resource),
+        ])
+        .await
+    }
+
+    async fn refresh(&self, client: &str, refresh: &str) -> (u16, Value) {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", client),
+        ])
+        .await
+    }
+
+    async fn jobs_status(&self, token: &str) -> u16 {
+        self.http
+            .get(self.url("/api/v1/jobs"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// Waits (the grant cache lives 5 s) until the token is refused.
+    async fn until_refused(&self, token: &str) -> Duration {
+        let started = std::time::Instant::now();
+        loop {
+            if self.jobs_status(token).await == 401 {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(8),
+                "the token still works"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn audit_operations(&self) -> Vec<(String, String, String)> {
+        let events: Value = self
+            .http
+            .get(self.url("/api/v1/audit?limit=200"))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["operation"].as_str().unwrap_or("").starts_with("oauth_"))
+            .map(|e| {
+                (
+                    e["operation"].as_str().unwrap().to_string(),
+                    e["outcome"].as_str().unwrap_or("").to_string(),
+                    e["caller"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn with_oauth_off_there_is_no_authorization_server() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let db = TestDb::new().await;
+    let gateway = Gateway::start(&auth_env(&db, &fake));
+    let http = reqwest::Client::new();
+    for (method, path) in [
+        ("GET", "/.well-known/oauth-authorization-server"),
+        ("GET", "/oauth/authorize"),
+        ("POST", "/oauth/token"),
+        ("POST", "/oauth/register"),
+    ] {
+        let response = http
+            .request(method.parse().unwrap(), gateway.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{method} {path}");
+    }
+    let metadata: Value = http
+        .get(gateway.url("/.well-known/oauth-protected-resource"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["authorization_servers"], json!([]));
+}
+
+#[tokio::test]
+async fn builtin_needs_authentication_and_an_https_or_loopback_public_url() {
+    let db = TestDb::new().await;
+    let mut env = base_env(&db);
+    set(&mut env, "GATEWAY_OAUTH", "builtin");
+    let (code, _, stderr) = run(&["config", "check"], &env);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("GATEWAY_OAUTH: builtin needs authentication on"),
+        "{stderr}"
+    );
+    set(&mut env, "GATEWAY_AUTH", "on");
+    set(&mut env, "GATEWAY_PUBLIC_URL", "http://gw.example.com/");
+    let (code, _, stderr) = run(&["config", "check"], &env);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("needs an https GATEWAY_PUBLIC_URL"),
+        "{stderr}"
+    );
+    set(&mut env, "GATEWAY_PUBLIC_URL", "https://gw.example.com/");
+    set(&mut env, "GATEWAY_OAUTH", "later");
+    let (code, _, stderr) = run(&["config", "check"], &env);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("'later' is not off or builtin"), "{stderr}");
+    set(&mut env, "GATEWAY_OAUTH", "builtin");
+    let (code, stdout, stderr) = run(&["config", "check"], &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("GATEWAY_OAUTH") && stdout.contains("builtin"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_discovers_registers_signs_in_and_calls_with_its_token() {
+    let s = setup(&[]).await;
+    // Discovery, as an MCP client does it: a 401 names the resource metadata, which names
+    // the gateway as the authorization server, whose metadata names the endpoints.
+    let refused = s
+        .http
+        .post(s.url("/mcp"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let challenge = refused.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        challenge.contains(&format!(
+            "resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+            s.base
+        )),
+        "{challenge}"
+    );
+    let resource: Value = s
+        .http
+        .get(s.url("/.well-known/oauth-protected-resource/mcp"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resource["resource"], format!("{}/mcp", s.base));
+    assert_eq!(resource["authorization_servers"], json!([s.base]));
+    let metadata: Value = s
+        .http
+        .get(s.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["issuer"], s.base);
+    assert_eq!(
+        metadata["authorization_endpoint"],
+        format!("{}/oauth/authorize", s.base)
+    );
+    assert_eq!(
+        metadata["token_endpoint"],
+        format!("{}/oauth/token", s.base)
+    );
+    assert_eq!(
+        metadata["registration_endpoint"],
+        format!("{}/oauth/register", s.base)
+    );
+    assert_eq!(
+        metadata["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
+    assert_eq!(
+        metadata["grant_types_supported"],
+        json!(["authorization_code", "refresh_token"])
+    );
+
+    let client = s.public_client().await;
+    let (verifier, challenge) = pkce();
+    let query = s.authorize_query(&client, &challenge, "nomad:read nomad:write");
+    let (html, cookie) = s.consent(&query).await;
+    // The page names the client (escaped), the scopes asked for, and carries no script.
+    assert!(html.contains("Test &lt;Connector&gt;"), "{html}");
+    assert!(
+        html.contains("value=\"nomad:read\" checked")
+            && html.contains("value=\"nomad:write\" checked"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("value=\"admin\""),
+        "only the scopes asked for are offered"
+    );
+    assert!(!html.contains("<script"));
+    assert!(cookie.starts_with("ngw_csrf="), "{cookie}");
+
+    // The reader's key may only read: ticking both grants only nomad:read.
+    let response = s
+        .submit(
+            &html,
+            &cookie,
+            &s.reader,
+            &["nomad:read", "nomad:write"],
+            "approve",
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let answer = params(&location);
+    assert!(location.starts_with(REDIRECT));
+    assert_eq!(answer["state"], "st-123");
+    let (status, tokens) = s.exchange(&client, &answer["code"], &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["scope"], "nomad:read");
+    assert_eq!(tokens["expires_in"], 900);
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+
+    // The token is a JWT of the gateway's published key, bound to the MCP resource.
+    let header = jsonwebtoken::decode_header(&access).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    let kid = header.kid.unwrap();
+    let jwks: Value = s
+        .http
+        .get(s.url("/oauth/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .expect("the token's key is published")
+        .clone();
+    let key = jsonwebtoken::DecodingKey::from_ec_components(
+        jwk["x"].as_str().unwrap(),
+        jwk["y"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&[format!("{}/mcp", s.base)]);
+    validation.set_issuer(&[&s.base]);
+    let claims = jsonwebtoken::decode::<Value>(&access, &key, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["client_id"], client.as_str());
+    assert_eq!(claims["namespaces"], json!(["default"]));
+    assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() == 900);
+
+    // REST and MCP take it: reads pass, a write is refused for its scope.
+    assert_eq!(s.jobs_status(&access).await, 200);
+    let write = s
+        .http
+        .post(s.url("/api/v1/jobs"))
+        .bearer_auth(&access)
+        .json(&json!({"job_id": "web", "image": "nginx"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), 403);
+    let mcp = s.http.post(s.url("/mcp")).bearer_auth(&access)
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}))
+        .send().await.unwrap();
+    assert_eq!(mcp.status(), 200);
+
+    // Refresh rotates: a new pair, the old refresh token spent.
+    let (status, renewed) = s.refresh(&client, &refresh).await;
+    assert_eq!(status, 200, "{renewed}");
+    let renewed_access = renewed["access_token"].as_str().unwrap().to_string();
+    let renewed_refresh = renewed["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(renewed_refresh, refresh);
+    assert_eq!(s.jobs_status(&renewed_access).await, 200);
+    // The old one again: reuse. The whole grant goes, the new tokens with it.
+    let (status, reused) = s.refresh(&client, &refresh).await;
+    assert_eq!(status, 400);
+    assert_eq!(reused["error"], "invalid_grant");
+    assert!(
+        reused["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("used already; every token of this sign-in is revoked"),
+        "{reused}"
+    );
+    let (status, after) = s.refresh(&client, &renewed_refresh).await;
+    assert_eq!(
+        (status, after["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{after}"
+    );
+    let waited = s.until_refused(&renewed_access).await;
+    assert!(waited < Duration::from_secs(6), "{waited:?}");
+
+    let operations = s.audit_operations().await;
+    for (operation, outcome) in [
+        ("oauth_authorize", "ok"),
+        ("oauth_token", "ok"),
+        ("oauth_refresh", "ok"),
+        ("oauth_refresh_reuse", "refused"),
+    ] {
+        assert!(
+            operations
+                .iter()
+                .any(|(o, r, who)| o == operation && r == outcome && who == "test"),
+            "no {operation} {outcome} event by test in {operations:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn revocation_and_a_revoked_api_key_end_the_tokens() {
+    let s = setup(&[]).await;
+    let client = s.public_client().await;
+    // RFC 7009 revocation of the refresh token ends the access token too.
+    let (code, verifier) = s.code(&client, &s.reader, &["nomad:read"]).await;
+    let (_, tokens) = s.exchange(&client, &code, &verifier).await;
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    assert_eq!(s.jobs_status(&access).await, 200);
+    let revoked = s
+        .http
+        .post(s.url("/oauth/revoke"))
+        .form_body(&[
+            ("token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", &client),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    s.until_refused(&access).await;
+    // An unknown token is not an error (RFC 7009 §2.2).
+    let unknown = s
+        .http
+        .post(s.url("/oauth/revoke"))
+        .form_body(&[("token", "nonsense"), ("client_id", client.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 200);
+
+    // Tokens die with the API key they were signed in with.
+    let (code, verifier) = s.code(&client, &s.reader, &["nomad:read"]).await;
+    let (_, tokens) = s.exchange(&client, &code, &verifier).await;
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    assert_eq!(s.jobs_status(&access).await, 200);
+    let (status, _, stderr) = run(&["api-key", "revoke", &s.reader_id], &s.env);
+    assert_eq!(status, 0, "{stderr}");
+    s.until_refused(&access).await;
+    let (status, refused) = s
+        .refresh(&client, tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        refused["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("API key this sign-in used has been revoked"),
+        "{refused}"
+    );
+    assert!(
+        s.audit_operations()
+            .await
+            .iter()
+            .any(|(o, r, _)| o == "oauth_revoke" && r == "ok")
+    );
+}
+
+#[tokio::test]
+async fn authorization_requests_are_refused_with_exact_answers() {
+    let s = setup(&[]).await;
+    let client = s.public_client().await;
+    let (_, challenge) = pkce();
+    let with = |changes: &[(&str, Option<&str>)]| {
+        let mut query = s.authorize_query(&client, &challenge, "nomad:read");
+        for (k, v) in changes {
+            query.retain(|(key, _)| key != k);
+            if let Some(v) = v {
+                query.push((k.to_string(), v.to_string()));
+            }
+        }
+        query
+    };
+    // Back to the client with an error.
+    for (changes, error, says) in [
+        (
+            vec![("resource", Some("https://elsewhere.example/mcp"))],
+            "invalid_target",
+            "resource 'https://elsewhere.example/mcp' is not this gateway",
+        ),
+        (
+            vec![("resource", None)],
+            "invalid_request",
+            "resource is required (RFC 8707)",
+        ),
+        (
+            vec![("code_challenge", None), ("code_challenge_method", None)],
+            "invalid_request",
+            "code_challenge is required",
+        ),
+        (
+            vec![("code_challenge_method", Some("plain"))],
+            "invalid_request",
+            "code_challenge_method must be S256 (plain is refused)",
+        ),
+        (
+            vec![("code_challenge_method", None)],
+            "invalid_request",
+            "code_challenge_method must be S256 (none given, which means plain is refused)",
+        ),
+        (
+            vec![("response_type", Some("token"))],
+            "unsupported_response_type",
+            "response_type must be code",
+        ),
+        (
+            vec![("scope", Some("nomad:read root"))],
+            "invalid_scope",
+            "unknown scope 'root'",
+        ),
+    ] {
+        let response = s.authorize_get(&with(&changes)).await;
+        assert_eq!(response.status(), 303, "{changes:?}");
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        assert!(location.starts_with(REDIRECT), "{location}");
+        let answer = params(&location);
+        assert_eq!(answer["error"], error, "{changes:?}: {answer:?}");
+        assert!(
+            answer["error_description"].contains(says),
+            "{changes:?}: {answer:?}"
+        );
+        assert_eq!(answer["iss"], s.base);
+    }
+    // Never redirected: a redirect URI that is not registered, an unknown client.
+    for (changes, says) in [
+        (
+            vec![("redirect_uri", Some("https://attacker.example/cb"))],
+            "redirect_uri &#39;https://attacker.example/cb&#39; is not one registered",
+        ),
+        (
+            vec![("redirect_uri", Some("http://127.0.0.1:47123/other"))],
+            "is not one registered",
+        ),
+        (
+            vec![("client_id", Some("ngwc_nobody"))],
+            "client &#39;ngwc_nobody&#39; is not registered here",
+        ),
+    ] {
+        let response = s.authorize_get(&with(&changes)).await;
+        assert_eq!(response.status(), 400, "{changes:?}");
+        assert!(response.headers().get("location").is_none());
+        let html = response.text().await.unwrap();
+        assert!(html.contains(says), "{changes:?}: {html}");
+    }
+    // No state is fine (PKCE binds the answer): none comes back.
+    let (html, cookie) = s.consent(&with(&[("state", None)])).await;
+    let approved = s
+        .submit(&html, &cookie, &s.reader, &["nomad:read"], "approve")
+        .await;
+    assert_eq!(approved.status(), 303);
+    let answer = params(approved.headers()["location"].to_str().unwrap());
+    assert!(
+        answer.contains_key("code") && !answer.contains_key("state"),
+        "{answer:?}"
+    );
+    // A form without the page's cookie (another site posting it) is refused.
+    let (html, _cookie) = s.consent(&with(&[])).await;
+    let forged = s
+        .submit(
+            &html,
+            "ngw_csrf=forged",
+            &s.reader,
+            &["nomad:read"],
+            "approve",
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    // A wrong key is said on the page, and nothing is granted.
+    let (html, cookie) = s.consent(&with(&[])).await;
+    let wrong = s
+        .submit(
+            &html,
+            &cookie,
+            "ngw_abc_0000000000000000000000000000000000000000",
+            &["nomad:read"],
+            "approve",
+        )
+        .await;
+    assert_eq!(wrong.status(), 400);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("the API key is not known")
+    );
+    // Deny goes back with access_denied.
+    let denied = s.submit(&html, &cookie, "", &["nomad:read"], "deny").await;
+    assert_eq!(denied.status(), 303);
+    assert_eq!(
+        params(denied.headers()["location"].to_str().unwrap())["error"],
+        "access_denied"
+    );
+}
+
+#[tokio::test]
+async fn codes_are_used_once_with_their_verifier_and_redirect() {
+    let s = setup(&[]).await;
+    let client = s.public_client().await;
+    let (code, verifier) = s.code(&client, &s.reader, &["nomad:read"]).await;
+    // A wrong verifier, a wrong redirect URI: refused, and each spends nothing...
+    let (status, wrong) = s
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client),
+            ("code_verifier", &"x".repeat(43)),
+        ])
+        .await;
+    assert_eq!(
+        (status, wrong["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{wrong}"
+    );
+    assert!(
+        wrong["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("code_verifier does not match")
+    );
+    // ... except that a code is spent by its first presentation, whatever came of it: a
+    // second try with the right verifier is a reuse.
+    let (status, again) = s.exchange(&client, &code, &verifier).await;
+    assert_eq!(
+        (status, again["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{again}"
+    );
+    assert!(
+        again["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("used already"),
+        "{again}"
+    );
+
+    // The normal way: once works, twice revokes what the first gave.
+    let (code, verifier) = s.code(&client, &s.reader, &["nomad:read"]).await;
+    let (status, tokens) = s.exchange(&client, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let (status, twice) = s.exchange(&client, &code, &verifier).await;
+    assert_eq!(
+        (status, twice["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    s.until_refused(&access).await;
+
+    // Missing PKCE at the token endpoint; another client's code; an unknown client.
+    let (code, _) = s.code(&client, &s.reader, &["nomad:read"]).await;
+    let (status, missing) = s
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client),
+        ])
+        .await;
+    assert_eq!(
+        (status, missing["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{missing}"
+    );
+    let (status, unknown) = s
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("client_id", "ngwc_nobody"),
+        ])
+        .await;
+    assert_eq!(
+        (status, unknown["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{unknown}"
+    );
+    let (status, grant_type) = s
+        .token(&[("grant_type", "password"), ("client_id", &client)])
+        .await;
+    assert_eq!(
+        (status, grant_type["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+}
+
+#[tokio::test]
+async fn an_expired_code_is_refused() {
+    let s = setup(&[]).await;
+    let client = s.public_client().await;
+    let (code, verifier) = s.code(&client, &s.reader, &["nomad:read"]).await;
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    let (status, expired) = s.exchange(&client, &code, &verifier).await;
+    assert_eq!(
+        (status, expired["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{expired}"
+    );
+    assert!(
+        expired["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("has expired (codes live 60s)"),
+        "{expired}"
+    );
+}
+
+#[tokio::test]
+async fn registration_checks_redirect_uris_and_keeps_to_its_budget() {
+    let s = setup(&[("GATEWAY_OAUTH_REGISTRATIONS", "3")]).await;
+    let (status, refused) = s.register(json!({"redirect_uris": ["http://example.com/cb"], "token_endpoint_auth_method": "none"})).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (400, Some("invalid_redirect_uri")),
+        "{refused}"
+    );
+    assert!(
+        refused["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("not loopback")
+    );
+    let (status, none) = s.register(json!({"client_name": "no uris"})).await;
+    assert_eq!(
+        (status, none["error"].as_str()),
+        (400, Some("invalid_redirect_uri"))
+    );
+    // A confidential client (the RFC 7591 default method) gets a secret, and must send it.
+    let (status, confidential) = s
+        .register(json!({"redirect_uris": ["https://app.example/cb"]}))
+        .await;
+    assert_eq!(status, 201, "{confidential}");
+    assert_eq!(
+        confidential["token_endpoint_auth_method"],
+        "client_secret_basic"
+    );
+    let secret = confidential["client_secret"].as_str().unwrap();
+    let id = confidential["client_id"].as_str().unwrap();
+    let (status, no_secret) = s
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", id),
+        ])
+        .await;
+    assert_eq!(
+        (status, no_secret["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{no_secret}"
+    );
+    let response = s
+        .http
+        .post(s.url("/oauth/token"))
+        .basic_auth(id, Some(secret))
+        .form_body(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        400,
+        "authenticated; the refresh token is what is wrong"
+    );
+    // Over the budget of 3 a minute from this address.
+    let (status, over) = s
+        .register(json!({"redirect_uris": ["http://127.0.0.1/cb"]}))
+        .await;
+    assert_eq!(status, 429, "{over}");
+    assert!(
+        over["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("too many registrations"),
+        "{over}"
+    );
+}

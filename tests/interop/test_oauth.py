@@ -1,0 +1,131 @@
+"""The built-in authorization server (GATEWAY_OAUTH=builtin) with the official MCP
+TypeScript SDK's OAuth client and a real headless Chromium (Debian's `chromium`, driven by
+puppeteer-core from npm) for the sign-in page, over HTTPS: discovery from a 401,
+registration, PKCE, the resource parameter, the consent page narrowed by the person, tool
+calls with the token, a refresh, a reuse of the spent refresh token (its grant revoked), and
+a revocation. The browser's screenshots of the sign-in page and of a refused request are
+kept under target/ (docs/ holds copies)."""
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import (FAKE_NOMAD, GATEWAY, ROOT, TARGET, drain, free_port, make_pki, run,
+                      wait_for_line)
+
+NODE_PREFIX = Path(os.environ.get("INTEROP_NODE_PREFIX", ROOT / "target" / "interop-node"))
+SCRIPT = ROOT / "tests" / "interop" / "ts_oauth.mjs"
+SHOTS = TARGET.parent / "oauth-screenshots"
+
+
+def chromium() -> str:
+    found = shutil.which("chromium")
+    if not found:
+        raise RuntimeError("chromium is missing: run tests/interop/run.sh, which installs it")
+    return found
+
+
+def spki_sha256(cert: Path) -> str:
+    """What Chromium's --ignore-certificate-errors-spki-list takes: base64 of the SHA-256
+    of the certificate's public key, so the browser trusts this one test certificate."""
+    der = subprocess.run(
+        ["sh", "-c", f"openssl x509 -in '{cert}' -pubkey -noout | openssl pkey -pubin -outform der"],
+        check=True, capture_output=True).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+@pytest.fixture(scope="module")
+def oauth_gateway():
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        pki = make_pki(tmp)
+        fake = subprocess.Popen([str(FAKE_NOMAD), "--listen", "127.0.0.1:0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            nomad = wait_for_line(fake, "listening on").split()[-1]
+            drain(fake)
+            port = free_port()
+            env = {
+                "PATH": os.environ.get("PATH", ""),
+                "GATEWAY_LISTEN": f"127.0.0.1:{port}",
+                "GATEWAY_PUBLIC_URL": f"https://127.0.0.1:{port}/",
+                "GATEWAY_TLS_CERT": str(pki["cert"]),
+                "GATEWAY_TLS_KEY": str(pki["key"]),
+                "GATEWAY_OAUTH": "builtin",
+                "GATEWAY_LOG_FORMAT": "text",
+                "RUST_LOG": "info",
+                "NOMAD_ADDR": f"http://{nomad}",
+                "DATABASE_URL": f"sqlite://{tmp / 'gateway.db'}",
+            }
+            key = run(str(GATEWAY), "api-key", "create", "--name", "alice", "--scope", "nomad:read",
+                      "--scope", "nomad:write", "--scope", "admin", env=env).stdout.strip()
+            server = subprocess.Popen([str(GATEWAY), "serve"], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True)
+            try:
+                wait_for_line(server, "serving HTTPS")
+                logged = drain(server)
+                yield {"url": f"https://127.0.0.1:{port}", "ca": pki["ca"], "cert": pki["cert"],
+                       "key": key.splitlines()[-1]}
+            finally:
+                if "logged" in locals():
+                    (TARGET.parent / "interop-oauth-gateway.log").write_text("".join(logged))
+                server.terminate()
+                server.wait(timeout=20)
+        finally:
+            fake.terminate()
+            fake.wait(timeout=10)
+
+
+def test_typescript_sdk_signs_in_through_the_browser_and_keeps_its_tokens_honest(oauth_gateway):
+    sdk = NODE_PREFIX / "node_modules" / "@modelcontextprotocol" / "sdk"
+    if not (NODE_PREFIX / "node_modules" / "puppeteer-core").exists() or not sdk.exists():
+        raise RuntimeError(f"{NODE_PREFIX} lacks the SDK or puppeteer-core: run tests/interop/run.sh")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    script = NODE_PREFIX / "ts_oauth.mjs"
+    script.write_text(SCRIPT.read_text())
+    env = {**os.environ, "NODE_EXTRA_CA_CERTS": str(oauth_gateway["ca"])}
+    try:
+        done = subprocess.run(
+            ["node", str(script), oauth_gateway["url"], oauth_gateway["key"], str(SHOTS),
+             chromium(), spki_sha256(oauth_gateway["cert"])],
+            env=env, capture_output=True, text=True, timeout=180)
+    except subprocess.TimeoutExpired as stuck:
+        pytest.fail(f"the client did not finish within 180 s; its steps so far:\n{stuck.stderr}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    base = oauth_gateway["url"]
+
+    # The SDK found the gateway as its own authorization server and asked as the spec says.
+    assert out["client_id"].startswith("ngwc_"), out
+    assert out["authorize"]["code_challenge_method"] == "S256" and out["authorize"]["has_challenge"]
+    assert out["authorize"]["resource"] == f"{base}/mcp", out
+    # The page: the client's name, every scope asked for offered and ticked.
+    assert out["page"]["title"] == "Sign in · nomad-gateway", out
+    assert "Interop connector asks to use the Nomad gateway" in out["page"]["text"], out
+    offered = {box["scope"]: box["checked"] for box in out["page"]["offered"]}
+    assert offered.get("nomad:read") and offered.get("nomad:write"), out
+    # Back on the loopback callback with the state and the issuer (RFC 9207).
+    assert out["callback"] == {"state": "interop-state", "iss": base,
+                               "landed": out["callback"]["landed"]}, out
+    assert out["callback"]["landed"].startswith("http://127.0.0.1:"), out
+    # The person unticked all but two scopes: that is what the token carries.
+    assert out["granted"] == "nomad:read nomad:write", out
+    assert "list_jobs" in out["tools"] and "create_job" in out["tools"], out
+    assert not any(t.startswith("create_api_key") for t in out["tools"]), out
+    assert out["list_jobs"]["isError"] is False, out
+    assert out["refreshed"] is True and out["after_refresh"]["isError"] is False, out
+    assert "used already" in out["reuse"], out
+    assert 0 <= out["reuse_revoked_after_ms"] < 6000, out
+    assert out["revocation"]["before"] == 200 and out["revocation"]["status"] == 200, out
+    assert 0 <= out["revocation"]["refused_after_ms"] < 6000, out
+    assert out["refused_page"]["status"] == 400, out
+    assert "is not one registered for Interop connector" in out["refused_page"]["text"], out
+    for name in ("oauth-sign-in.png", "oauth-refused.png"):
+        assert (SHOTS / name).stat().st_size > 10_000, name

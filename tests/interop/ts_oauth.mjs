@@ -1,0 +1,236 @@
+// The official MCP TypeScript SDK's OAuth client (npm @modelcontextprotocol/sdk, pinned in
+// package.json) against a gateway with GATEWAY_OAUTH=builtin, the way a connector signs in:
+// the first connect gets a 401, the SDK discovers the authorization server from it,
+// registers itself (RFC 7591), and sends the person to the authorization URL with PKCE and
+// the resource parameter. A real headless Chromium (Debian's, driven by puppeteer-core)
+// plays the person: it takes screenshots of the sign-in page and of a refused request,
+// unticks every scope but nomad:read and nomad:write, pastes the API key and approves. The
+// code comes back to a loopback callback; the SDK exchanges it and calls tools with the
+// token. Then a refresh, a reuse of the spent refresh token (the grant is revoked), and a
+// second sign-in ended by revocation (RFC 7009). Prints one JSON line.
+//
+// Usage: node ts_oauth.mjs GATEWAY_URL API_KEY SCREENSHOT_DIR CHROMIUM SPKI_SHA256
+import http from "node:http";
+
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import {
+  UnauthorizedError,
+  discoverAuthorizationServerMetadata,
+  refreshAuthorization,
+} from "@modelcontextprotocol/sdk/client/auth.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import puppeteer from "puppeteer-core";
+
+const [base, apiKey, shots, chromium, spki] = process.argv.slice(2);
+const mcpUrl = new URL(`${base}/mcp`);
+
+// The loopback callback a native client listens on (RFC 8252 §7.3).
+let answered;
+const callback = http.createServer((req, res) => {
+  const url = new URL(req.url, "http://127.0.0.1");
+  res.writeHead(200, { "content-type": "text/plain" });
+  res.end("signed in; you may close this window");
+  answered?.(Object.fromEntries(url.searchParams));
+});
+await new Promise((resolve) => callback.listen(0, "127.0.0.1", resolve));
+const redirectUrl = `http://127.0.0.1:${callback.address().port}/callback`;
+
+class Provider {
+  constructor(info) {
+    this.info = info;
+    this.saved = undefined;
+    this.verifier = undefined;
+    this.sentTo = [];
+  }
+  get redirectUrl() {
+    return redirectUrl;
+  }
+  get clientMetadata() {
+    return {
+      client_name: "Interop connector",
+      redirect_uris: [redirectUrl],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "none",
+    };
+  }
+  state() {
+    return "interop-state";
+  }
+  clientInformation() {
+    return this.info;
+  }
+  saveClientInformation(info) {
+    this.info = info;
+  }
+  tokens() {
+    return this.saved;
+  }
+  saveTokens(tokens) {
+    this.saved = tokens;
+  }
+  redirectToAuthorization(url) {
+    this.sentTo.push(url);
+  }
+  saveCodeVerifier(verifier) {
+    this.verifier = verifier;
+  }
+  codeVerifier() {
+    return this.verifier;
+  }
+}
+
+console.error("launching the browser");
+const browser = await puppeteer.launch({
+  executablePath: chromium,
+  headless: true,
+  args: ["--no-sandbox", `--ignore-certificate-errors-spki-list=${spki}`],
+});
+const page = await browser.newPage();
+await page.setViewport({ width: 760, height: 980, deviceScaleFactor: 1 });
+
+/** The person's part: the page, the boxes, the key, Approve; answers the callback's query. */
+async function signIn(url, screenshot) {
+  step(`browser opens ${url.href}`);
+  await page.goto(url.href, { waitUntil: "load" });
+  const title = await page.title();
+  const text = await page.$eval("main", (m) => m.innerText);
+  if (screenshot) await page.screenshot({ path: `${shots}/oauth-sign-in.png`, fullPage: true });
+  const offered = await page.$$eval("input[name=grant]", (boxes) =>
+    boxes.map((b) => ({ scope: b.value, checked: b.checked })),
+  );
+  for (const box of offered) {
+    if (!["nomad:read", "nomad:write"].includes(box.scope)) {
+      await page.click(`input[name=grant][value="${box.scope}"]`);
+    }
+  }
+  step(`page "${title}" offers ${offered.map((b) => b.scope).join(" ")}`);
+  await page.type("#api_key", apiKey);
+  const query = new Promise((resolve) => (answered = resolve));
+  await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.click("button[value=approve]")]);
+  if (!page.url().startsWith(redirectUrl)) {
+    const said = await page
+      .$eval("main", (m) => m.innerText)
+      .catch(async () => (await page.content()).slice(0, 600));
+    throw new Error(`approving did not reach the callback but ${page.url()}: ${said}`);
+  }
+  step(`callback reached: ${page.url()}`);
+  return { title, text, offered, query: await query, landed: page.url() };
+}
+
+async function connect(provider) {
+  const client = new Client({ name: "interop-oauth", version: "1" });
+  await client.connect(new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider }));
+  return client;
+}
+
+/** Connects, signs in when the SDK asks for it, and connects again with the tokens. */
+async function signedIn(provider, screenshot) {
+  let refused;
+  try {
+    await connect(provider);
+  } catch (error) {
+    refused = error;
+  }
+  if (!(refused instanceof UnauthorizedError)) throw new Error(`expected a sign-in, got ${refused}`);
+  step("the SDK asks for a sign-in");
+  const url = provider.sentTo.at(-1);
+  const signed = await signIn(url, screenshot);
+  const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider });
+  await transport.finishAuth(signed.query.code);
+  step("code exchanged");
+  const client = await connect(provider);
+  return { client, url, signed };
+}
+
+async function status(token) {
+  const response = await fetch(`${base}/api/v1/jobs`, { headers: { authorization: `Bearer ${token}` } });
+  return response.status;
+}
+
+/** Milliseconds until the token is refused (the gateway's grant cache lives 5 s). */
+async function untilRefused(token) {
+  const started = Date.now();
+  while (Date.now() - started < 10000) {
+    if ((await status(token)) === 401) return Date.now() - started;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return -1;
+}
+
+/** A step, on stderr: what a failure's message shows. */
+const step = (what) => console.error(`${new Date().toISOString()} ${what}`);
+
+const out = {};
+const provider = new Provider();
+const first = await signedIn(provider, true);
+const authorizeUrl = first.url;
+out.client_id = provider.info?.client_id;
+out.authorize = {
+  code_challenge_method: authorizeUrl.searchParams.get("code_challenge_method"),
+  has_challenge: Boolean(authorizeUrl.searchParams.get("code_challenge")),
+  resource: authorizeUrl.searchParams.get("resource"),
+  scope: authorizeUrl.searchParams.get("scope"),
+};
+out.page = { title: first.signed.title, text: first.signed.text, offered: first.signed.offered };
+out.callback = { state: first.signed.query.state, iss: first.signed.query.iss, landed: first.signed.landed };
+out.granted = provider.saved?.scope;
+const tools = await first.client.listTools();
+out.tools = tools.tools.map((t) => t.name);
+const jobs = await first.client.callTool({ name: "list_jobs", arguments: {} });
+out.list_jobs = { isError: jobs.isError ?? false, total: jobs.structuredContent?.total };
+
+// A refresh: new tokens, and the client goes on with them.
+const metadata = await discoverAuthorizationServerMetadata(new URL(base));
+const spent = provider.saved;
+const refreshed = await refreshAuthorization(new URL(base), {
+  metadata,
+  clientInformation: provider.info,
+  refreshToken: spent.refresh_token,
+  resource: mcpUrl,
+});
+provider.saveTokens(refreshed);
+out.refreshed = refreshed.refresh_token !== spent.refresh_token && refreshed.access_token !== spent.access_token;
+const again = await first.client.callTool({ name: "list_jobs", arguments: {} });
+out.after_refresh = { isError: again.isError ?? false };
+// The spent refresh token once more: refused, and the whole grant with it.
+try {
+  await refreshAuthorization(new URL(base), {
+    metadata,
+    clientInformation: provider.info,
+    refreshToken: spent.refresh_token,
+    resource: mcpUrl,
+  });
+  out.reuse = "accepted";
+} catch (error) {
+  out.reuse = `${error.constructor.name}: ${error.message}`;
+}
+out.reuse_revoked_after_ms = await untilRefused(refreshed.access_token);
+await first.client.close().catch(() => {});
+
+// A second sign-in (the same registration), ended by revocation.
+const second = new Provider(provider.info);
+const other = await signedIn(second, false);
+const before = await status(second.saved.access_token);
+const revoked = await fetch(`${base}/oauth/revoke`, {
+  method: "POST",
+  headers: { "content-type": "application/x-www-form-urlencoded" },
+  body: new URLSearchParams({ token: second.saved.refresh_token, client_id: second.info.client_id }),
+});
+out.revocation = {
+  before,
+  status: revoked.status,
+  refused_after_ms: await untilRefused(second.saved.access_token),
+};
+await other.client.close().catch(() => {});
+
+// A refused request, as the person sees it: the redirect URI is not registered.
+const bad = new URL(authorizeUrl);
+bad.searchParams.set("redirect_uri", "https://elsewhere.example/callback");
+const refusedPage = await page.goto(bad.href, { waitUntil: "load" });
+out.refused_page = { status: refusedPage.status(), text: await page.$eval("main", (m) => m.innerText) };
+await page.screenshot({ path: `${shots}/oauth-refused.png`, fullPage: true });
+
+await browser.close();
+callback.close();
+console.log(JSON.stringify(out));
