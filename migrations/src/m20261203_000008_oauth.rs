@@ -1,6 +1,7 @@
 //! The built-in OAuth authorization server (`GATEWAY_OAUTH=builtin`): registered clients,
 //! grants (what a person approved for a client), their one-use codes and rotating refresh
-//! tokens (both kept as SHA-256 only), and the signing key ring shared by the replicas.
+//! tokens (both kept as SHA-256 only), requests waiting for the team's identity provider,
+//! and the signing key ring shared by the replicas.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -57,6 +58,19 @@ enum OauthRefreshTokens {
     CreatedAt,
     ExpiresAt,
     UsedAt,
+}
+
+#[derive(DeriveIden)]
+enum OauthPending {
+    Table,
+    StateSha256,
+    Request,
+    Ticked,
+    Nonce,
+    Verifier,
+    BrowserSha256,
+    CreatedAt,
+    ExpiresAt,
 }
 
 #[derive(DeriveIden)]
@@ -149,6 +163,22 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
+                    .table(OauthPending::Table)
+                    .if_not_exists()
+                    .col(char_len(OauthPending::StateSha256, 64).primary_key())
+                    .col(text(OauthPending::Request))
+                    .col(json(OauthPending::Ticked))
+                    .col(string_len(OauthPending::Nonce, 64))
+                    .col(string_len(OauthPending::Verifier, 128))
+                    .col(char_len(OauthPending::BrowserSha256, 64))
+                    .col(timestamp_with_time_zone(OauthPending::CreatedAt))
+                    .col(timestamp_with_time_zone(OauthPending::ExpiresAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
                     .table(OauthKeys::Table)
                     .if_not_exists()
                     .col(string_len(OauthKeys::Kid, 64).primary_key())
@@ -164,6 +194,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
             OauthKeys::Table.into_iden(),
+            OauthPending::Table.into_iden(),
             OauthRefreshTokens::Table.into_iden(),
             OauthCodes::Table.into_iden(),
             OauthGrants::Table.into_iden(),

@@ -5,15 +5,15 @@
 //! secret, and a JWKS key only with its own algorithm (RFC 8725 §3.1, §3.2).
 
 use std::collections::{BTreeSet, HashMap};
-use std::str::FromStr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
+use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::Value;
 
 use crate::config::AuthSettings;
+use crate::service::claims::{group_scopes, key_algorithm, strings};
 use crate::service::policy::{Credential, Namespaces, Principal, Scope, Transport};
 
 /// Refetch the JWKS at most this often when tokens name unknown keys.
@@ -41,24 +41,6 @@ struct Jwks {
     http: reqwest::Client,
     keys: RwLock<HashMap<String, (DecodingKey, Algorithm)>>,
     last_fetch: Mutex<Option<Instant>>,
-}
-
-/// The algorithm a JWK is for: its `alg`, else what its key type and curve imply.
-fn key_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
-    if let Some(alg) = &jwk.common.key_algorithm {
-        return Algorithm::from_str(&alg.to_string()).ok();
-    }
-    match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
-        AlgorithmParameters::EllipticCurve(p) => match p.curve {
-            EllipticCurve::P256 => Some(Algorithm::ES256),
-            EllipticCurve::P384 => Some(Algorithm::ES384),
-            _ => None,
-        },
-        AlgorithmParameters::OctetKeyPair(_) => Some(Algorithm::EdDSA),
-        // Symmetric keys never come from a JWKS here (HS/RS confusion).
-        _ => None,
-    }
 }
 
 impl Jwks {
@@ -113,21 +95,6 @@ pub struct JwtVerifier {
     namespaces_claim: String,
     groups_claim: String,
     group_scopes: Vec<(String, Vec<String>)>,
-}
-
-fn strings(value: Option<&Value>) -> Vec<String> {
-    match value {
-        Some(Value::String(s)) => s
-            .split([' ', ','])
-            .filter(|p| !p.is_empty())
-            .map(String::from)
-            .collect(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 impl JwtVerifier {
@@ -264,11 +231,7 @@ impl JwtVerifier {
             .filter_map(|s| Scope::parse(&s))
             .collect();
         let groups = strings(claims.get(&self.groups_claim));
-        for (group, granted) in &self.group_scopes {
-            if groups.contains(group) {
-                scopes.extend(granted.iter().filter_map(|s| Scope::parse(s)));
-            }
-        }
+        scopes.extend(group_scopes(&groups, &self.group_scopes));
         Ok(Principal {
             subject,
             credential: Credential::Jwt {

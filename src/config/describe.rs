@@ -164,6 +164,13 @@ impl Config {
                 "GATEWAY_OAUTH_REGISTRATIONS",
                 self.oauth.registrations.to_string(),
             );
+            if let Some(oidc) = &self.oauth.oidc {
+                put("GATEWAY_OIDC_ISSUER", oidc.issuer.to_string());
+                put("GATEWAY_OIDC_CLIENT_ID", oidc.client_id.clone());
+                put("GATEWAY_OIDC_CLIENT_SECRET", REDACTED.to_string());
+                put("GATEWAY_OIDC_SCOPES", oidc.scopes.clone());
+                put("GATEWAY_OIDC_NAMESPACES", oidc.namespaces.join(","));
+            }
         }
         if !auth.authorization_servers.is_empty() {
             let urls: Vec<String> = auth

@@ -1,8 +1,9 @@
-//! The built-in authorization server: `GATEWAY_OAUTH` and its lifetimes.
+//! The built-in authorization server: `GATEWAY_OAUTH`, its lifetimes, and the team's
+//! OpenID Connect provider people sign in through (`GATEWAY_OIDC_*`).
 
 use std::time::Duration;
 
-use super::{AuthSettings, ConfigError, ServerSettings, Sources, duration, parse};
+use super::{AuthSettings, ConfigError, Secret, ServerSettings, Sources, duration, parse, text};
 
 #[derive(Debug, Clone)]
 pub struct OAuthSettings {
@@ -16,6 +17,91 @@ pub struct OAuthSettings {
     pub key_rotation: Duration,
     /// `GATEWAY_OAUTH_REGISTRATIONS`: client registrations per client address per minute.
     pub registrations: u32,
+    /// The team's identity provider, when `GATEWAY_OIDC_ISSUER` is set.
+    pub oidc: Option<OidcSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    /// `GATEWAY_OIDC_ISSUER`: the provider (its discovery document is under it).
+    pub issuer: url::Url,
+    /// `GATEWAY_OIDC_CLIENT_ID`: the gateway's client at the provider.
+    pub client_id: String,
+    /// `GATEWAY_OIDC_CLIENT_SECRET`.
+    pub client_secret: Secret,
+    /// `GATEWAY_OIDC_SCOPES`: what the gateway asks the provider for.
+    pub scopes: String,
+    /// `GATEWAY_OIDC_NAMESPACES`: the namespaces of a person whose ID token names none.
+    pub namespaces: Vec<String>,
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+fn oidc_settings(s: &Sources) -> Result<Option<OidcSettings>, ConfigError> {
+    let issuer = text(s, "GATEWAY_OIDC_ISSUER");
+    let client_id = text(s, "GATEWAY_OIDC_CLIENT_ID");
+    let secret = s.get("GATEWAY_OIDC_CLIENT_SECRET").map(Secret::new);
+    let (issuer, client_id, client_secret) = match (issuer, client_id, secret) {
+        (None, None, None) => return Ok(None),
+        (Some(i), Some(c), Some(k)) => (i, c, k),
+        (None, _, _) => {
+            return Err(ConfigError::new(
+                "GATEWAY_OIDC_ISSUER",
+                "is needed with GATEWAY_OIDC_CLIENT_ID and GATEWAY_OIDC_CLIENT_SECRET",
+            ));
+        }
+        (_, None, _) => {
+            return Err(ConfigError::new(
+                "GATEWAY_OIDC_CLIENT_ID",
+                "is needed with GATEWAY_OIDC_ISSUER: the gateway's client id at the provider",
+            ));
+        }
+        (_, _, None) => {
+            return Err(ConfigError::new(
+                "GATEWAY_OIDC_CLIENT_SECRET",
+                "is needed with GATEWAY_OIDC_ISSUER: the gateway's client secret at the provider",
+            ));
+        }
+    };
+    let issuer = url::Url::parse(&issuer).map_err(|e| {
+        ConfigError::new(
+            "GATEWAY_OIDC_ISSUER",
+            format!("'{issuer}' is not a URL: {e}"),
+        )
+    })?;
+    if issuer.scheme() != "https" && !(issuer.scheme() == "http" && is_loopback(&issuer)) {
+        return Err(ConfigError::new(
+            "GATEWAY_OIDC_ISSUER",
+            format!("must be an https URL (http only on loopback), and it is {issuer}"),
+        ));
+    }
+    let scopes = text(s, "GATEWAY_OIDC_SCOPES").unwrap_or_else(|| "openid profile email".into());
+    if !scopes.split(' ').any(|w| w == "openid") {
+        return Err(ConfigError::new(
+            "GATEWAY_OIDC_SCOPES",
+            format!("must include openid (it is '{scopes}'): without it no ID token comes back"),
+        ));
+    }
+    let namespaces: Vec<String> = text(s, "GATEWAY_OIDC_NAMESPACES")
+        .unwrap_or_else(|| "default".into())
+        .split(',')
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    Ok(Some(OidcSettings {
+        issuer,
+        client_id,
+        client_secret,
+        scopes,
+        namespaces,
+    }))
 }
 
 fn bounded(
@@ -87,6 +173,7 @@ pub(super) fn oauth_settings(
             10,
             "a number of registrations a minute",
         )?,
+        oidc: oidc_settings(s)?,
     };
     if settings.registrations == 0 || settings.registrations > 10_000 {
         return Err(ConfigError::new(
@@ -95,6 +182,12 @@ pub(super) fn oauth_settings(
         ));
     }
     if !builtin {
+        if settings.oidc.is_some() {
+            return Err(ConfigError::new(
+                "GATEWAY_OIDC_ISSUER",
+                "people sign in through it on the built-in authorization server; set GATEWAY_OAUTH=builtin",
+            ));
+        }
         return Ok(settings);
     }
     if !auth.enabled {
@@ -110,12 +203,7 @@ pub(super) fn oauth_settings(
         ));
     }
     let url = &server.public_url;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
+    let loopback = is_loopback(url);
     if url.scheme() != "https" && !loopback {
         return Err(ConfigError::new(
             "GATEWAY_OAUTH",

@@ -8,7 +8,9 @@ use sea_orm::{
     QueryOrder,
 };
 
-use super::entities::{oauth_client, oauth_code, oauth_grant, oauth_key, oauth_refresh_token};
+use super::entities::{
+    oauth_client, oauth_code, oauth_grant, oauth_key, oauth_pending, oauth_refresh_token,
+};
 use super::operations::now;
 
 pub type ClientRow = oauth_client::Model;
@@ -16,6 +18,7 @@ pub type GrantRow = oauth_grant::Model;
 pub type CodeRow = oauth_code::Model;
 pub type RefreshRow = oauth_refresh_token::Model;
 pub type KeyRow = oauth_key::Model;
+pub type PendingRow = oauth_pending::Model;
 
 type At = chrono::DateTime<chrono::FixedOffset>;
 
@@ -137,6 +140,24 @@ pub async fn refresh(db: &DatabaseConnection, sha256: &str) -> Result<Option<Ref
         .await
 }
 
+pub async fn insert_pending(db: &DatabaseConnection, row: PendingRow) -> Result<(), DbErr> {
+    let active: oauth_pending::ActiveModel = row.into();
+    ActiveModelTrait::insert(active.reset_all(), db).await?;
+    Ok(())
+}
+
+/// Takes a waiting request (one `DELETE ... RETURNING`, so it is answered once).
+pub async fn take_pending(
+    db: &DatabaseConnection,
+    state_sha256: &str,
+) -> Result<Option<PendingRow>, DbErr> {
+    let mut taken = oauth_pending::Entity::delete_many()
+        .filter(oauth_pending::Column::StateSha256.eq(state_sha256))
+        .exec_with_returning(db)
+        .await?;
+    Ok(taken.pop())
+}
+
 /// The signing keys, newest first.
 pub async fn keys(db: &DatabaseConnection) -> Result<Vec<KeyRow>, DbErr> {
     oauth_key::Entity::find()
@@ -164,6 +185,11 @@ pub async fn sweep(
     let mut removed = 0;
     removed += oauth_code::Entity::delete_many()
         .filter(oauth_code::Column::ExpiresAt.lt(at))
+        .exec(db)
+        .await?
+        .rows_affected;
+    removed += oauth_pending::Entity::delete_many()
+        .filter(oauth_pending::Column::ExpiresAt.lt(at))
         .exec(db)
         .await?
         .rows_affected;

@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/oauth/token", post(token))
         .route("/oauth/revoke", post(revoke))
+        .route("/oauth/oidc/callback", get(provider_callback))
 }
 
 type Server = Arc<AuthorizationServer>;
@@ -188,6 +189,8 @@ struct Shown<'a> {
     request: &'a AuthorizeRequest,
     checked: &'a Checked,
     csrf: String,
+    /// The identity provider (name, origin), when one is configured.
+    provider: Option<(String, String)>,
 }
 
 fn show(shown: Shown<'_>, ticked: &[Scope], problem: Option<&str>, set_cookie: bool) -> Response {
@@ -201,6 +204,7 @@ fn show(shown: Shown<'_>, ticked: &[Scope], problem: Option<&str>, set_cookie: b
         hidden: &fields,
         csrf: &shown.csrf,
         problem,
+        provider: shown.provider.clone(),
     });
     if set_cookie {
         let secure = if shown.state.config.server.public_url.scheme() == "https" {
@@ -253,6 +257,7 @@ async fn authorize_page(State(state): State<AppState>, RawQuery(query): RawQuery
             request: &request,
             checked: &checked,
             csrf,
+            provider: server.provider().await,
         },
         &ticked,
         None,
@@ -317,16 +322,19 @@ async fn authorize_answer(
         Ok(checked) => checked,
         Err(r) => return refusal(r),
     };
+    let provider = server.provider().await;
     let shown = || Shown {
         state: &state,
         server: &server,
         request: &form.request,
         checked: &checked,
         csrf: form.csrf.clone(),
+        provider: provider.clone(),
     };
     match form.decision.as_str() {
         "deny" => return Redirect::to(&server.deny(&checked, None).await).into_response(),
-        "approve" => {}
+        "oidc" if !form.ticked.is_empty() => return depart(&state, &server, &form).await,
+        "approve" | "oidc" => {}
         _ => return show(shown(), &form.ticked, Some("choose Approve or Deny"), false),
     }
     if form.ticked.is_empty() {
@@ -367,6 +375,82 @@ async fn authorize_answer(
             page::error_page(StatusCode::SERVICE_UNAVAILABLE, &error.description)
         }
         Err(error) => show(shown(), &form.ticked, Some(&error.description), false),
+    }
+}
+
+/// The browser leaves for the identity provider with a cookie that binds its return to it:
+/// `SameSite=Lax`, since the return is a top-level navigation from the provider's site.
+async fn depart(state: &AppState, server: &Server, form: &Submitted) -> Response {
+    match server.depart(&form.request, &form.ticked).await {
+        Ok(departure) => {
+            let https = state.config.server.public_url.scheme() == "https";
+            let cookie = format!(
+                "{}={}; Path=/oauth/oidc; HttpOnly; SameSite=Lax; Max-Age=600{}",
+                provider_cookie_name(state),
+                departure.browser,
+                if https { "; Secure" } else { "" }
+            );
+            let mut response = Redirect::to(&departure.provider_url).into_response();
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(error) => page::error_page(
+            StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_GATEWAY),
+            &error.description,
+        ),
+    }
+}
+
+fn provider_cookie_name(state: &AppState) -> &'static str {
+    if state.config.server.public_url.scheme() == "https" {
+        "__Secure-ngw_oidc"
+    } else {
+        "ngw_oidc"
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct ProviderAnswer {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /oauth/oidc/callback`: the identity provider sends the browser back.
+async fn provider_callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let server = match server(&state, "/oauth/oidc/callback") {
+        Ok(server) => server,
+        Err(response) => return response.into_response(),
+    };
+    let answer: ProviderAnswer =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    let Some(sent) = answer.state.as_deref() else {
+        return page::error_page(
+            StatusCode::BAD_REQUEST,
+            "the identity provider's answer carries no state; start again from the application",
+        );
+    };
+    let said = answer
+        .error
+        .as_deref()
+        .map(|e| match &answer.error_description {
+            Some(d) => format!("{e} ({d})"),
+            None => e.to_string(),
+        });
+    let browser = csrf_cookie(&headers, provider_cookie_name(&state)).unwrap_or_default();
+    match server
+        .arrive(sent, answer.code.as_deref(), said.as_deref(), &browser)
+        .await
+    {
+        Ok(to) => Redirect::to(&to).into_response(),
+        Err(r) => refusal(r),
     }
 }
 

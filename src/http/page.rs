@@ -116,6 +116,8 @@ pub struct Consent<'a> {
     pub csrf: &'a str,
     /// Why the last submission did not go through.
     pub problem: Option<&'a str>,
+    /// The team's identity provider (name, origin), when people may sign in through it.
+    pub provider: Option<(String, String)>,
 }
 
 pub fn consent_page(consent: &Consent<'_>) -> Response {
@@ -166,10 +168,18 @@ pub fn consent_page(consent: &Consent<'_>) -> Response {
         ));
     }
     body.push_str(
-        "<p class=\"small\">Untick what it should not have. It never gets more than your API key may do.</p></fieldset>",
+        "<p class=\"small\">Untick what it should not have. It never gets more than you may do yourself.</p></fieldset>",
     );
+    body.push_str("<fieldset><legend>Sign in</legend>");
+    if let Some((provider, _)) = &consent.provider {
+        body.push_str(&format!(
+            "<p><button class=\"approve\" type=\"submit\" name=\"decision\" value=\"oidc\">Sign in with {}</button></p>\
+<p class=\"small\">It may do what you ticked and what your groups allow. Or approve with an API key:</p>",
+            escape(provider)
+        ));
+    }
     body.push_str(
-        "<fieldset><legend>Sign in</legend><label for=\"api_key\">Your API key</label>\
+        "<label for=\"api_key\">Your API key</label>\
 <input type=\"password\" id=\"api_key\" name=\"api_key\" autocomplete=\"off\" spellcheck=\"false\" placeholder=\"ngw_...\">\
 <p class=\"small\">The key is checked once and not kept by the application; its tokens stop working when the key is revoked.</p></fieldset>",
     );
@@ -182,11 +192,9 @@ pub fn consent_page(consent: &Consent<'_>) -> Response {
     } else {
         StatusCode::OK
     };
-    respond(
-        status,
-        document("Sign in · nomad-gateway", &body),
-        &[origin],
-    )
+    let mut targets = vec![origin];
+    targets.extend(consent.provider.as_ref().map(|(_, at)| at.clone()));
+    respond(status, document("Sign in · nomad-gateway", &body), &targets)
 }
 
 #[cfg(test)]

@@ -59,6 +59,7 @@ pub async fn build_state(
         std::sync::Arc::new(crate::service::oauth::AuthorizationServer::new(
             db.clone(),
             config.oauth.clone(),
+            &config.auth,
             &config.server.public_url,
             Some(audit.clone()),
         ))

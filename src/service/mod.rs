@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod allocations;
 pub mod audit;
+pub mod claims;
 pub mod cluster;
 pub mod complete;
 pub mod consequences;

@@ -4,7 +4,7 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::support::{TestDb, base_env, run};
 
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 15] = [
     "api_keys",
     "audit_events",
     "operations",
@@ -19,6 +19,7 @@ const TABLES: [&str; 14] = [
     "oauth_codes",
     "oauth_refresh_tokens",
     "oauth_keys",
+    "oauth_pending",
 ];
 
 #[tokio::test]

@@ -378,6 +378,43 @@ async fn builtin_needs_authentication_and_an_https_or_loopback_public_url() {
         stdout.contains("GATEWAY_OAUTH") && stdout.contains("builtin"),
         "{stdout}"
     );
+
+    // The identity provider: all three settings or none, https, openid asked for.
+    let refused = |env: &Vec<(String, String)>, says: &str| {
+        let (code, _, stderr) = run(&["config", "check"], env);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains(says), "expected {says:?} in {stderr}");
+        assert!(!stderr.contains("idp-secret"), "{stderr}");
+    };
+    set(&mut env, "GATEWAY_OIDC_ISSUER", "https://login.example.com");
+    refused(
+        &env,
+        "GATEWAY_OIDC_CLIENT_ID: is needed with GATEWAY_OIDC_ISSUER",
+    );
+    set(&mut env, "GATEWAY_OIDC_CLIENT_ID", "gw");
+    refused(
+        &env,
+        "GATEWAY_OIDC_CLIENT_SECRET: is needed with GATEWAY_OIDC_ISSUER",
+    );
+    set(&mut env, "GATEWAY_OIDC_CLIENT_SECRET", "idp-secret-1");
+    set(&mut env, "GATEWAY_OIDC_ISSUER", "http://login.example.com");
+    refused(&env, "GATEWAY_OIDC_ISSUER: must be an https URL");
+    set(&mut env, "GATEWAY_OIDC_ISSUER", "https://login.example.com");
+    set(&mut env, "GATEWAY_OIDC_SCOPES", "profile email");
+    refused(&env, "GATEWAY_OIDC_SCOPES: must include openid");
+    set(&mut env, "GATEWAY_OIDC_SCOPES", "openid email groups");
+    let (code, stdout, stderr) = run(&["config", "check"], &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("https://login.example.com"), "{stdout}");
+    assert!(
+        !stdout.contains("idp-secret-1"),
+        "the secret is redacted: {stdout}"
+    );
+    set(&mut env, "GATEWAY_OAUTH", "off");
+    refused(
+        &env,
+        "GATEWAY_OIDC_ISSUER: people sign in through it on the built-in authorization server",
+    );
 }
 
 #[tokio::test]
@@ -957,4 +994,405 @@ async fn registration_checks_redirect_uris_and_keeps_to_its_budget() {
             .contains("too many registrations"),
         "{over}"
     );
+}
+
+#[tokio::test]
+#[ignore = "needs TEST_DATABASE_URL with Postgres; tests/run.sh runs it"]
+async fn replicas_share_the_key_ring_the_refresh_tokens_and_the_revocations() {
+    let s = setup(&[]).await;
+    // A second replica on the same database and public URL (the same issuer).
+    let mut env = s.env.clone();
+    set(
+        &mut env,
+        "GATEWAY_LISTEN",
+        &format!("127.0.0.1:{}", free_port()),
+    );
+    let other = Gateway::start(&env);
+    let client = s.public_client().await;
+    let (code, verifier) = s.code(&client, &s.reader, &["nomad:read"]).await;
+    let (_, tokens) = s.exchange(&client, &code, &verifier).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let spent = tokens["refresh_token"].as_str().unwrap();
+    let status = |token: String| {
+        let http = s.http.clone();
+        let url = other.url("/api/v1/jobs");
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // The other replica checks a token the first signed, and refreshes it.
+    assert_eq!(status(access.to_string()).await, 200);
+    let refreshed: Value = s
+        .http
+        .post(other.url("/oauth/token"))
+        .form_body(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", spent),
+            ("client_id", client.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let renewed = refreshed["access_token"]
+        .as_str()
+        .expect("refreshed")
+        .to_string();
+    assert_eq!(s.jobs_status(&renewed).await, 200);
+    // A reuse on the first replica revokes the grant on both.
+    let (status_code, reused) = s.refresh(&client, spent).await;
+    assert_eq!(
+        (status_code, reused["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let started = std::time::Instant::now();
+    while status(renewed.clone()).await != 401 {
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "the other replica still takes the revoked grant's token"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A test OpenID Connect provider on loopback: discovery, an authorization endpoint that
+/// signs its one user in at once (as a provider with a live session does) and sends the
+/// browser back, a token endpoint that checks the client's secret and the PKCE verifier and
+/// signs an ES256 ID token, and its key set.
+struct FakeIdp {
+    base: String,
+    state: std::sync::Arc<IdpState>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+struct IdpState {
+    base: String,
+    encoding: jsonwebtoken::EncodingKey,
+    jwk: Value,
+    /// code → (nonce, PKCE challenge, redirect URI)
+    codes: std::sync::Mutex<std::collections::HashMap<String, (String, String, String)>>,
+    /// The user's claims (email, groups).
+    user: std::sync::Mutex<Value>,
+    /// Sign a nonce other than the one asked for.
+    wrong_nonce: std::sync::atomic::AtomicBool,
+}
+
+const IDP_CLIENT: &str = "nomad-gateway";
+const IDP_SECRET: &str = "idp-secret-do-not-log";
+
+impl FakeIdp {
+    async fn start() -> FakeIdp {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        use axum::extract::{Query, State};
+        use axum::response::{IntoResponse, Redirect};
+        use axum::routing::{get, post};
+        use std::collections::HashMap;
+        use std::sync::Arc;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let point = pair.public_key().as_ref().to_vec();
+        let state = Arc::new(IdpState {
+            base: base.clone(),
+            encoding: jsonwebtoken::EncodingKey::from_ec_der(pair.to_pkcs8v1().unwrap().as_ref()),
+            jwk: json!({"kty": "EC", "crv": "P-256", "kid": "idp-1", "alg": "ES256", "use": "sig",
+                "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65])}),
+            codes: std::sync::Mutex::new(HashMap::new()),
+            user: std::sync::Mutex::new(json!({"email": "alice@example.com", "groups": ["ops"]})),
+            wrong_nonce: std::sync::atomic::AtomicBool::new(false),
+        });
+        type S = Arc<IdpState>;
+        async fn discovery(State(s): State<S>) -> axum::Json<Value> {
+            axum::Json(json!({
+                "issuer": s.base,
+                "authorization_endpoint": format!("{}/authorize", s.base),
+                "token_endpoint": format!("{}/token", s.base),
+                "jwks_uri": format!("{}/jwks", s.base),
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["ES256"],
+            }))
+        }
+        async fn authorize(
+            State(s): State<S>,
+            Query(q): Query<HashMap<String, String>>,
+        ) -> axum::response::Response {
+            if q.get("client_id").map(String::as_str) != Some(IDP_CLIENT)
+                || q.get("code_challenge_method").map(String::as_str) != Some("S256")
+                || !q
+                    .get("scope")
+                    .is_some_and(|s| s.split(' ').any(|w| w == "openid"))
+            {
+                return (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "bad authorization request",
+                )
+                    .into_response();
+            }
+            let code = uuid::Uuid::new_v4().to_string();
+            let redirect = q["redirect_uri"].clone();
+            s.codes.lock().unwrap().insert(
+                code.clone(),
+                (
+                    q["nonce"].clone(),
+                    q["code_challenge"].clone(),
+                    redirect.clone(),
+                ),
+            );
+            let mut to = url::Url::parse(&redirect).unwrap();
+            to.query_pairs_mut()
+                .append_pair("code", &code)
+                .append_pair("state", &q["state"]);
+            Redirect::to(to.as_str()).into_response()
+        }
+        async fn token(
+            State(s): State<S>,
+            headers: axum::http::HeaderMap,
+            body: String,
+        ) -> axum::response::Response {
+            let form: HashMap<String, String> = serde_urlencoded::from_str(&body).unwrap();
+            let expected = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{IDP_CLIENT}:{IDP_SECRET}"))
+            );
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str())
+            {
+                return (
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"error": "invalid_client"})),
+                )
+                    .into_response();
+            }
+            let Some((nonce, challenge, redirect)) = s.codes.lock().unwrap().remove(&form["code"])
+            else {
+                return (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    axum::Json(json!({"error": "invalid_grant"})),
+                )
+                    .into_response();
+            };
+            let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(form["code_verifier"].as_bytes()));
+            if computed != challenge || form["redirect_uri"] != redirect {
+                return (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    axum::Json(json!({"error": "invalid_grant"})),
+                )
+                    .into_response();
+            }
+            let now = chrono::Utc::now().timestamp();
+            let mut claims = s.user.lock().unwrap().clone();
+            let nonce = if s.wrong_nonce.load(std::sync::atomic::Ordering::SeqCst) {
+                "other".to_string()
+            } else {
+                nonce
+            };
+            for (k, v) in [
+                ("iss", json!(s.base)),
+                ("sub", json!("u-123")),
+                ("aud", json!(IDP_CLIENT)),
+                ("iat", json!(now)),
+                ("exp", json!(now + 300)),
+                ("nonce", json!(nonce)),
+            ] {
+                claims[k] = v;
+            }
+            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+            header.kid = Some("idp-1".into());
+            let id_token = jsonwebtoken::encode(&header, &claims, &s.encoding).unwrap();
+            axum::Json(
+                json!({"access_token": "idp-access", "token_type": "Bearer", "id_token": id_token}),
+            )
+            .into_response()
+        }
+        async fn jwks(State(s): State<S>) -> axum::Json<Value> {
+            axum::Json(json!({"keys": [s.jwk]}))
+        }
+        let app = axum::Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .route("/jwks", get(jwks))
+            .with_state(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        FakeIdp {
+            base,
+            state,
+            _server: server,
+        }
+    }
+}
+
+impl Setup {
+    /// Ticks `ticked`, chooses the identity provider, follows it back: answers the final
+    /// redirect (to the client, or a page) and the PKCE verifier.
+    async fn through_provider(&self, client: &str, ticked: &[&str]) -> (reqwest::Response, String) {
+        let (verifier, challenge) = pkce();
+        let query = self.authorize_query(client, &challenge, "nomad:read nomad:write");
+        let (html, cookie) = self.consent(&query).await;
+        assert!(html.contains("Sign in with 127.0.0.1"), "{html}");
+        let departed = self.submit(&html, &cookie, "", ticked, "oidc").await;
+        assert_eq!(departed.status(), 303, "{}", departed.text().await.unwrap());
+        let browser = departed.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(browser.starts_with("ngw_oidc="), "{browser}");
+        let at_provider = departed.headers()["location"].to_str().unwrap().to_string();
+        let back = self.http.get(&at_provider).send().await.unwrap();
+        assert_eq!(back.status(), 303, "{}", back.text().await.unwrap());
+        let callback = back.headers()["location"].to_str().unwrap().to_string();
+        assert!(
+            callback.starts_with(&format!("{}/oauth/oidc/callback?", self.base)),
+            "{callback}"
+        );
+        (
+            self.http
+                .get(&callback)
+                .header("cookie", browser)
+                .send()
+                .await
+                .unwrap(),
+            verifier,
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_person_signs_in_through_the_identity_provider_and_their_groups_decide() {
+    let idp = FakeIdp::start().await;
+    let s = setup(&[
+        ("GATEWAY_OIDC_ISSUER", idp.base.as_str()),
+        ("GATEWAY_OIDC_CLIENT_ID", IDP_CLIENT),
+        ("GATEWAY_OIDC_CLIENT_SECRET", IDP_SECRET),
+        (
+            "GATEWAY_JWT_GROUP_SCOPES",
+            "ops=nomad:read,nomad:write;readers=nomad:read",
+        ),
+    ])
+    .await;
+    let client = s.public_client().await;
+    let (arrived, verifier) = s
+        .through_provider(&client, &["nomad:read", "nomad:write"])
+        .await;
+    assert_eq!(arrived.status(), 303, "{}", arrived.text().await.unwrap());
+    let answer = params(arrived.headers()["location"].to_str().unwrap());
+    assert_eq!(answer["state"], "st-123");
+    let (status, tokens) = s.exchange(&client, &answer["code"], &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["scope"], "nomad:read nomad:write");
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(s.jobs_status(access).await, 200);
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(access.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], "alice@example.com");
+    assert_eq!(
+        claims["namespaces"],
+        json!(["default"]),
+        "GATEWAY_OIDC_NAMESPACES' default"
+    );
+    assert!(
+        s.audit_operations()
+            .await
+            .iter()
+            .any(|(o, r, who)| o == "oauth_authorize" && r == "ok" && who == "alice@example.com"),
+        "{:?}",
+        s.audit_operations().await
+    );
+
+    // A reader gets no more than reading, whatever is ticked.
+    *idp.state.user.lock().unwrap() = json!({"email": "bob@example.com", "groups": ["readers"]});
+    let (arrived, verifier) = s
+        .through_provider(&client, &["nomad:read", "nomad:write"])
+        .await;
+    let answer = params(arrived.headers()["location"].to_str().unwrap());
+    let (_, tokens) = s.exchange(&client, &answer["code"], &verifier).await;
+    assert_eq!(tokens["scope"], "nomad:read");
+    // No group that grants anything ticked: said on a page.
+    *idp.state.user.lock().unwrap() = json!({"email": "eve@example.com", "groups": ["guests"]});
+    let (arrived, _) = s.through_provider(&client, &["nomad:read"]).await;
+    assert_eq!(arrived.status(), 400);
+    assert!(arrived.text().await.unwrap().contains("nothing to grant"));
+    // An ID token signed for another nonce is refused.
+    *idp.state.user.lock().unwrap() = json!({"email": "alice@example.com", "groups": ["ops"]});
+    idp.state
+        .wrong_nonce
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (arrived, _) = s.through_provider(&client, &["nomad:read"]).await;
+    assert_eq!(arrived.status(), 400);
+    assert!(
+        arrived
+            .text()
+            .await
+            .unwrap()
+            .contains("nonce is not the one this sign-in sent")
+    );
+    idp.state
+        .wrong_nonce
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+
+    // The provider's answer in another browser (no cookie), or twice, goes nowhere.
+    let (verifier_unused, challenge) = pkce();
+    let _ = verifier_unused;
+    let query = s.authorize_query(&client, &challenge, "nomad:read");
+    let (html, cookie) = s.consent(&query).await;
+    let departed = s.submit(&html, &cookie, "", &["nomad:read"], "oidc").await;
+    let browser = departed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let back = s
+        .http
+        .get(departed.headers()["location"].to_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let callback = back.headers()["location"].to_str().unwrap().to_string();
+    let elsewhere = s.http.get(&callback).send().await.unwrap();
+    assert_eq!(elsewhere.status(), 400);
+    assert!(
+        elsewhere
+            .text()
+            .await
+            .unwrap()
+            .contains("started in another browser")
+    );
+    let replayed = s
+        .http
+        .get(&callback)
+        .header("cookie", &browser)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 400);
+    assert!(
+        replayed
+            .text()
+            .await
+            .unwrap()
+            .contains("not known here or was finished already")
+    );
+    // The client secret never reaches the logs.
+    assert!(!s._gateway.logs().contains(IDP_SECRET));
 }

@@ -1,21 +1,29 @@
 """The built-in authorization server (GATEWAY_OAUTH=builtin) with the official MCP
-TypeScript SDK's OAuth client and a real headless Chromium (Debian's `chromium`, driven by
-puppeteer-core from npm) for the sign-in page, over HTTPS: discovery from a 401,
-registration, PKCE, the resource parameter, the consent page narrowed by the person, tool
-calls with the token, a refresh, a reuse of the spent refresh token (its grant revoked), and
-a revocation. The browser's screenshots of the sign-in page and of a refused request are
+TypeScript SDK's OAuth client, and with mcp-remote's own OAuth flow, and a real headless
+Chromium (Debian's `chromium`, driven by puppeteer-core from npm) for the sign-in page, over
+HTTPS: discovery from a 401, registration, PKCE, the resource parameter, the consent page
+narrowed by the person, tool calls with the token, a refresh, a reuse of the spent refresh
+token (its grant revoked), a revocation, and the person's name in the audit log. The browser's screenshots of the sign-in page and of a refused request are
 kept under target/ (docs/ holds copies)."""
 
 import base64
 import hashlib
 import json
 import os
+import re
 import shutil
+import ssl
 import subprocess
 import tempfile
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
+import anyio
 import pytest
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from conftest import (FAKE_NOMAD, GATEWAY, ROOT, TARGET, drain, free_port, make_pki, run,
                       wait_for_line)
@@ -90,6 +98,7 @@ def test_typescript_sdk_signs_in_through_the_browser_and_keeps_its_tokens_honest
     SHOTS.mkdir(parents=True, exist_ok=True)
     script = NODE_PREFIX / "ts_oauth.mjs"
     script.write_text(SCRIPT.read_text())
+    (NODE_PREFIX / "sign_in.mjs").write_text((SCRIPT.parent / "sign_in.mjs").read_text())
     env = {**os.environ, "NODE_EXTRA_CA_CERTS": str(oauth_gateway["ca"])}
     try:
         done = subprocess.run(
@@ -129,3 +138,104 @@ def test_typescript_sdk_signs_in_through_the_browser_and_keeps_its_tokens_honest
     assert "is not one registered for Interop connector" in out["refused_page"]["text"], out
     for name in ("oauth-sign-in.png", "oauth-refused.png"):
         assert (SHOTS / name).stat().st_size > 10_000, name
+
+
+def test_mcp_remote_signs_in_through_the_browser_and_acts_as_the_person(oauth_gateway, tmp_path):
+    """mcp-remote (the bridge Claude Desktop uses) with no header at all: it finds the
+    gateway's authorization server from the 401, registers, prints the authorization URL and
+    waits on its loopback callback; the headless browser signs in there (the key's owner,
+    alice, ticking nomad:read and nomad:write). The Python SDK then speaks stdio to the
+    bridge: tools, a write with progress, a read. The write's audit event names alice."""
+    bridge = NODE_PREFIX / "node_modules" / ".bin" / "mcp-remote"
+    if not bridge.exists():
+        raise RuntimeError(f"{bridge} is missing: run tests/interop/run.sh, which installs it")
+    for script in ("sign_in.mjs", "browser_sign_in.mjs"):
+        (NODE_PREFIX / script).write_text((SCRIPT.parent / script).read_text())
+    log = tmp_path / "mcp-remote.log"
+    log.write_text("")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "MCP_REMOTE_CONFIG_DIR": str(tmp_path / "mcp-auth"),
+        "NODE_EXTRA_CA_CERTS": str(oauth_gateway["ca"]),
+    }
+    params = StdioServerParameters(
+        command=str(bridge),
+        args=[f"{oauth_gateway['url']}/mcp", str(free_port()), "--transport", "http-first"],
+        env=env,
+    )
+    signed: dict = {}
+
+    def browser():
+        """Waits for the URL mcp-remote prints, then signs in there."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = re.search(r"Please authorize this client by visiting:\s*(\S+)", log.read_text())
+            if found:
+                done = subprocess.run(
+                    ["node", str(NODE_PREFIX / "browser_sign_in.mjs"), found.group(1),
+                     oauth_gateway["key"], chromium(), spki_sha256(oauth_gateway["cert"]),
+                     "nomad:read", "nomad:write"],
+                    env={**os.environ, "NODE_EXTRA_CA_CERTS": str(oauth_gateway["ca"])},
+                    capture_output=True, text=True, timeout=90)
+                signed["exit"] = done.returncode
+                signed["out"] = done.stdout + done.stderr
+                if done.returncode == 0:
+                    signed.update(json.loads(done.stdout.strip().splitlines()[-1]))
+                return
+            time.sleep(0.2)
+        signed["out"] = "mcp-remote printed no authorization URL within 60 s"
+
+    watcher = threading.Thread(target=browser, daemon=True)
+    watcher.start()
+    job_id = "web-remote-oauth"
+    outcome: dict = {}
+
+    async def main():
+        with open(log, "w") as errlog:
+            async with stdio_client(params, errlog=errlog) as (read, write):
+                async with ClientSession(read, write) as session:
+                    with anyio.fail_after(120):
+                        init = await session.initialize()
+                    outcome["server"] = init.server_info.name
+                    tools = {t.name for t in (await session.list_tools()).tools}
+                    outcome["tools"] = tools
+                    progress = []
+
+                    async def on_progress(value, total, message):
+                        progress.append(message)
+
+                    created = await session.call_tool(
+                        "create_job", {"job_id": job_id, "image": "nginx:1.27", "count": 1,
+                                       "wait": 60}, progress_callback=on_progress)
+                    outcome["created"] = created.structured_content
+                    outcome["progress"] = progress
+                    jobs = await session.call_tool("list_jobs", {})
+                    outcome["jobs"] = [j["id"] for j in jobs.structured_content["items"]]
+
+    try:
+        anyio.run(main)
+    except BaseException:
+        print(log.read_text())
+        print(signed.get("out", "the browser never ran"))
+        raise
+    watcher.join(timeout=5)
+    assert signed.get("exit") == 0, signed.get("out")
+    assert signed["landed"].startswith("http://localhost:"), signed
+    assert "asks to use the Nomad gateway" in signed["text"], signed
+    assert outcome["server"] == "nomad-gateway", outcome
+    assert {"create_job", "list_jobs"} <= outcome["tools"], outcome
+    assert "drain_node" not in outcome["tools"], "nodes:write was not granted"
+    assert outcome["created"]["operation"]["state"] == "succeeded", outcome
+    assert outcome["progress"], outcome
+    assert job_id in outcome["jobs"], outcome
+
+    # The person's own identity is in the audit log, through the connector's token.
+    request = urllib.request.Request(
+        f"{oauth_gateway['url']}/api/v1/audit?operation=create_job&limit=20",
+        headers={"Authorization": f"Bearer {oauth_gateway['key']}"})
+    context = ssl.create_default_context(cafile=str(oauth_gateway["ca"]))
+    with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+        events = json.load(answer)["items"]
+    mine = [e for e in events if e.get("job_id") == job_id]
+    assert mine and all(e["caller"] == "alice" for e in mine), events

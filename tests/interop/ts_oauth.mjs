@@ -19,7 +19,7 @@ import {
   refreshAuthorization,
 } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import puppeteer from "puppeteer-core";
+import { launch, said, signIn } from "./sign_in.mjs";
 
 const [base, apiKey, shots, chromium, spki] = process.argv.slice(2);
 const mcpUrl = new URL(`${base}/mcp`);
@@ -80,42 +80,24 @@ class Provider {
   }
 }
 
-console.error("launching the browser");
-const browser = await puppeteer.launch({
-  executablePath: chromium,
-  headless: true,
-  args: ["--no-sandbox", `--ignore-certificate-errors-spki-list=${spki}`],
-});
-const page = await browser.newPage();
-await page.setViewport({ width: 760, height: 980, deviceScaleFactor: 1 });
+/** A step, on stderr: what a failure's message shows. */
+const step = (what) => console.error(`${new Date().toISOString()} ${what}`);
 
-/** The person's part: the page, the boxes, the key, Approve; answers the callback's query. */
-async function signIn(url, screenshot) {
-  step(`browser opens ${url.href}`);
-  await page.goto(url.href, { waitUntil: "load" });
-  const title = await page.title();
-  const text = await page.$eval("main", (m) => m.innerText);
-  if (screenshot) await page.screenshot({ path: `${shots}/oauth-sign-in.png`, fullPage: true });
-  const offered = await page.$$eval("input[name=grant]", (boxes) =>
-    boxes.map((b) => ({ scope: b.value, checked: b.checked })),
-  );
-  for (const box of offered) {
-    if (!["nomad:read", "nomad:write"].includes(box.scope)) {
-      await page.click(`input[name=grant][value="${box.scope}"]`);
-    }
-  }
-  step(`page "${title}" offers ${offered.map((b) => b.scope).join(" ")}`);
-  await page.type("#api_key", apiKey);
+step("launching the browser");
+const { browser, page } = await launch(chromium, spki);
+
+/** The person's part (sign_in.mjs), then the query the callback got. */
+async function signInAt(url, screenshot) {
   const query = new Promise((resolve) => (answered = resolve));
-  await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.click("button[value=approve]")]);
-  if (!page.url().startsWith(redirectUrl)) {
-    const said = await page
-      .$eval("main", (m) => m.innerText)
-      .catch(async () => (await page.content()).slice(0, 600));
-    throw new Error(`approving did not reach the callback but ${page.url()}: ${said}`);
-  }
-  step(`callback reached: ${page.url()}`);
-  return { title, text, offered, query: await query, landed: page.url() };
+  const signed = await signIn(page, {
+    url,
+    apiKey,
+    keep: ["nomad:read", "nomad:write"],
+    screenshot: screenshot ? `${shots}/oauth-sign-in.png` : undefined,
+    landsOn: (landed) => landed.startsWith(redirectUrl),
+    step,
+  });
+  return { ...signed, query: await query };
 }
 
 async function connect(provider) {
@@ -135,7 +117,7 @@ async function signedIn(provider, screenshot) {
   if (!(refused instanceof UnauthorizedError)) throw new Error(`expected a sign-in, got ${refused}`);
   step("the SDK asks for a sign-in");
   const url = provider.sentTo.at(-1);
-  const signed = await signIn(url, screenshot);
+  const signed = await signInAt(url, screenshot);
   const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider });
   await transport.finishAuth(signed.query.code);
   step("code exchanged");
@@ -157,9 +139,6 @@ async function untilRefused(token) {
   }
   return -1;
 }
-
-/** A step, on stderr: what a failure's message shows. */
-const step = (what) => console.error(`${new Date().toISOString()} ${what}`);
 
 const out = {};
 const provider = new Provider();
@@ -228,7 +207,7 @@ await other.client.close().catch(() => {});
 const bad = new URL(authorizeUrl);
 bad.searchParams.set("redirect_uri", "https://elsewhere.example/callback");
 const refusedPage = await page.goto(bad.href, { waitUntil: "load" });
-out.refused_page = { status: refusedPage.status(), text: await page.$eval("main", (m) => m.innerText) };
+out.refused_page = { status: refusedPage.status(), text: await said(page) };
 await page.screenshot({ path: `${shots}/oauth-refused.png`, fullPage: true });
 
 await browser.close();

@@ -10,6 +10,7 @@ pub mod oauth_client;
 pub mod oauth_code;
 pub mod oauth_grant;
 pub mod oauth_key;
+pub mod oauth_pending;
 pub mod oauth_refresh_token;
 pub mod operation;
 pub mod replica;

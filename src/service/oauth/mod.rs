@@ -5,6 +5,8 @@
 
 pub mod clients;
 pub mod grants;
+pub mod oidc;
+pub mod pending;
 pub mod signing;
 
 use std::collections::HashMap;
@@ -102,16 +104,23 @@ pub struct AuthorizationServer {
     audit: Option<Audit>,
     registrations: Limiter,
     alive: Mutex<HashMap<uuid::Uuid, Alive>>,
+    /// The team's identity provider, when `GATEWAY_OIDC_ISSUER` is set.
+    oidc: Option<oidc::Oidc>,
 }
 
 impl AuthorizationServer {
     pub fn new(
         db: DatabaseConnection,
         settings: OAuthSettings,
+        auth: &crate::config::AuthSettings,
         public_url: &url::Url,
         audit: Option<Audit>,
     ) -> AuthorizationServer {
         AuthorizationServer {
+            oidc: settings
+                .oidc
+                .clone()
+                .map(|o| oidc::Oidc::new(o, auth, public_url)),
             keys: signing::KeyRing::new(db.clone(), settings.key_rotation, settings.access_ttl),
             registrations: Limiter::shared("oauth-register", settings.registrations, &db),
             issuer: public_url.as_str().trim_end_matches('/').to_string(),
