@@ -170,23 +170,26 @@ pub fn consent_page(consent: &Consent<'_>) -> Response {
     body.push_str(
         "<p class=\"small\">Untick what it should not have. It never gets more than you may do yourself.</p></fieldset>",
     );
-    body.push_str("<fieldset><legend>Sign in</legend>");
-    if let Some((provider, _)) = &consent.provider {
-        body.push_str(&format!(
-            "<p><button class=\"approve\" type=\"submit\" name=\"decision\" value=\"oidc\">Sign in with {}</button></p>\
-<p class=\"small\">It may do what you ticked and what your groups allow. Or approve with an API key:</p>",
-            escape(provider)
-        ));
-    }
+    // Approve comes first in the form, so Enter in the key field approves (HTML's implicit
+    // submission presses the form's first submit button).
     body.push_str(
-        "<label for=\"api_key\">Your API key</label>\
+        "<fieldset><legend>Sign in with an API key</legend><label for=\"api_key\">Your API key</label>\
 <input type=\"password\" id=\"api_key\" name=\"api_key\" autocomplete=\"off\" spellcheck=\"false\" placeholder=\"ngw_...\">\
 <p class=\"small\">The key is checked once and not kept by the application; its tokens stop working when the key is revoked.</p></fieldset>",
     );
     body.push_str(
         "<div class=\"buttons\"><button class=\"approve\" type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
-<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></div></form>",
+<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></div>",
     );
+    if let Some((provider, _)) = &consent.provider {
+        body.push_str(&format!(
+            "<fieldset><legend>Or sign in with your identity provider</legend>\
+<p><button class=\"approve\" type=\"submit\" name=\"decision\" value=\"oidc\">Sign in with {}</button></p>\
+<p class=\"small\">It gets what you ticked that your groups allow.</p></fieldset>",
+            escape(provider)
+        ));
+    }
+    body.push_str("</form>");
     let status = if consent.problem.is_some() {
         StatusCode::BAD_REQUEST
     } else {

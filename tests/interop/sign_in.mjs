@@ -1,7 +1,8 @@
 // The person's part of a sign-in on the built-in authorization server's page, played by a
 // real headless Chromium (Debian's, driven by puppeteer-core): open the authorization URL,
-// untick every scope not kept, paste the API key, approve, and wait for the page the
-// redirect lands on. Shared by ts_oauth.mjs and browser_sign_in.mjs.
+// untick every scope not kept, then paste the API key and approve, or choose the team's
+// identity provider (which signs its user in at once and sends the browser back), and wait
+// for the page the redirects land on. Shared by ts_oauth.mjs and browser_sign_in.mjs.
 import puppeteer from "puppeteer-core";
 
 /** Chromium trusting exactly the test's server certificate (by its key's SHA-256). */
@@ -27,7 +28,7 @@ export async function said(page) {
  * Signs in at `url`; `landsOn` says whether a URL is where the redirect should end
  * (the client's callback). Answers what the page showed and where it went.
  */
-export async function signIn(page, { url, apiKey, keep, screenshot, landsOn, step }) {
+export async function signIn(page, { url, apiKey, keep, screenshot, landsOn, step, via = "key" }) {
   step?.(`browser opens ${url}`);
   await page.goto(String(url), { waitUntil: "load" });
   const title = await page.title();
@@ -40,11 +41,18 @@ export async function signIn(page, { url, apiKey, keep, screenshot, landsOn, ste
   for (const box of offered) {
     if (!keep.includes(box.scope)) await page.click(`input[name=grant][value="${box.scope}"]`);
   }
-  await page.type("#api_key", apiKey);
-  await Promise.all([
-    page.waitForNavigation({ waitUntil: "load" }),
-    page.click("button[value=approve]"),
-  ]);
+  if (via === "provider") {
+    await Promise.all([
+      page.waitForNavigation({ waitUntil: "load" }),
+      page.click("button[value=oidc]"),
+    ]);
+  } else {
+    await page.type("#api_key", apiKey);
+    await Promise.all([
+      page.waitForNavigation({ waitUntil: "load" }),
+      page.click("button[value=approve]"),
+    ]);
+  }
   const landed = page.url();
   if (!landsOn(landed)) {
     throw new Error(`approving did not reach the callback but ${landed}: ${await said(page)}`);

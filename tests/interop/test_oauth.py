@@ -25,6 +25,7 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+import oidc_provider
 from conftest import (FAKE_NOMAD, GATEWAY, ROOT, TARGET, drain, free_port, make_pki, run,
                       wait_for_line)
 
@@ -50,7 +51,14 @@ def spki_sha256(cert: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def oauth_gateway():
+def identity_provider():
+    provider = oidc_provider.Provider({"email": "carol@example.com", "groups": ["ops"]})
+    yield provider
+    provider.close()
+
+
+@pytest.fixture(scope="module")
+def oauth_gateway(identity_provider):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         pki = make_pki(tmp)
@@ -67,6 +75,10 @@ def oauth_gateway():
                 "GATEWAY_TLS_CERT": str(pki["cert"]),
                 "GATEWAY_TLS_KEY": str(pki["key"]),
                 "GATEWAY_OAUTH": "builtin",
+                "GATEWAY_OIDC_ISSUER": identity_provider.issuer,
+                "GATEWAY_OIDC_CLIENT_ID": oidc_provider.CLIENT_ID,
+                "GATEWAY_OIDC_CLIENT_SECRET": oidc_provider.CLIENT_SECRET,
+                "GATEWAY_JWT_GROUP_SCOPES": "ops=nomad:read,nomad:write",
                 "GATEWAY_LOG_FORMAT": "text",
                 "RUST_LOG": "info",
                 "NOMAD_ADDR": f"http://{nomad}",
@@ -91,7 +103,9 @@ def oauth_gateway():
             fake.wait(timeout=10)
 
 
-def test_typescript_sdk_signs_in_through_the_browser_and_keeps_its_tokens_honest(oauth_gateway):
+def run_ts_client(oauth_gateway, via: str = "key") -> dict:
+    """Runs ts_oauth.mjs (a copy inside the node prefix, where ESM finds the packages) and
+    answers its JSON line."""
     sdk = NODE_PREFIX / "node_modules" / "@modelcontextprotocol" / "sdk"
     if not (NODE_PREFIX / "node_modules" / "puppeteer-core").exists() or not sdk.exists():
         raise RuntimeError(f"{NODE_PREFIX} lacks the SDK or puppeteer-core: run tests/interop/run.sh")
@@ -103,12 +117,16 @@ def test_typescript_sdk_signs_in_through_the_browser_and_keeps_its_tokens_honest
     try:
         done = subprocess.run(
             ["node", str(script), oauth_gateway["url"], oauth_gateway["key"], str(SHOTS),
-             chromium(), spki_sha256(oauth_gateway["cert"])],
+             chromium(), spki_sha256(oauth_gateway["cert"]), via],
             env=env, capture_output=True, text=True, timeout=180)
     except subprocess.TimeoutExpired as stuck:
         pytest.fail(f"the client did not finish within 180 s; its steps so far:\n{stuck.stderr}")
     assert done.returncode == 0, done.stdout + done.stderr
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_typescript_sdk_signs_in_through_the_browser_and_keeps_its_tokens_honest(oauth_gateway):
+    out = run_ts_client(oauth_gateway)
     base = oauth_gateway["url"]
 
     # The SDK found the gateway as its own authorization server and asked as the spec says.
@@ -239,3 +257,22 @@ def test_mcp_remote_signs_in_through_the_browser_and_acts_as_the_person(oauth_ga
         events = json.load(answer)["items"]
     mine = [e for e in events if e.get("job_id") == job_id]
     assert mine and all(e["caller"] == "alice" for e in mine), events
+
+
+def test_typescript_sdk_signs_in_through_the_team_identity_provider(oauth_gateway):
+    """The same connector, the person choosing "Sign in with" on the page: the browser goes
+    to the test OpenID Connect provider and back through the gateway's callback to the
+    client's; the person's groups (ops: nomad:read and nomad:write) decide the scopes."""
+    out = run_ts_client(oauth_gateway, via="provider")
+    assert "Sign in with 127.0.0.1" in out["page"]["text"], out
+    assert out["callback"]["state"] == "interop-state", out
+    assert out["callback"]["landed"].startswith("http://127.0.0.1:"), out
+    assert out["granted"] == "nomad:read nomad:write", out
+    assert out["list_jobs"]["isError"] is False, out
+    request = urllib.request.Request(
+        f"{oauth_gateway['url']}/api/v1/audit?operation=oauth_authorize&limit=50",
+        headers={"Authorization": f"Bearer {oauth_gateway['key']}"})
+    context = ssl.create_default_context(cafile=str(oauth_gateway["ca"]))
+    with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+        events = json.load(answer)["items"]
+    assert any(e["caller"] == "carol@example.com" and e["outcome"] == "ok" for e in events), events

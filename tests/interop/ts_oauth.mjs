@@ -9,7 +9,11 @@
 // token. Then a refresh, a reuse of the spent refresh token (the grant is revoked), and a
 // second sign-in ended by revocation (RFC 7009). Prints one JSON line.
 //
-// Usage: node ts_oauth.mjs GATEWAY_URL API_KEY SCREENSHOT_DIR CHROMIUM SPKI_SHA256
+// With `provider` as the last argument the person signs in through the team's identity
+// provider instead (the page's "Sign in with" button), and only the first sign-in and its
+// tool calls run.
+//
+// Usage: node ts_oauth.mjs GATEWAY_URL API_KEY SCREENSHOT_DIR CHROMIUM SPKI_SHA256 [provider]
 import http from "node:http";
 
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -21,7 +25,7 @@ import {
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { launch, said, signIn } from "./sign_in.mjs";
 
-const [base, apiKey, shots, chromium, spki] = process.argv.slice(2);
+const [base, apiKey, shots, chromium, spki, via = "key"] = process.argv.slice(2);
 const mcpUrl = new URL(`${base}/mcp`);
 
 // The loopback callback a native client listens on (RFC 8252 §7.3).
@@ -93,7 +97,8 @@ async function signInAt(url, screenshot) {
     url,
     apiKey,
     keep: ["nomad:read", "nomad:write"],
-    screenshot: screenshot ? `${shots}/oauth-sign-in.png` : undefined,
+    screenshot: screenshot ? `${shots}/oauth-sign-in${via === "provider" ? "-provider" : ""}.png` : undefined,
+    via,
     landsOn: (landed) => landed.startsWith(redirectUrl),
     step,
   });
@@ -158,6 +163,14 @@ const tools = await first.client.listTools();
 out.tools = tools.tools.map((t) => t.name);
 const jobs = await first.client.callTool({ name: "list_jobs", arguments: {} });
 out.list_jobs = { isError: jobs.isError ?? false, total: jobs.structuredContent?.total };
+
+if (via === "provider") {
+  await first.client.close().catch(() => {});
+  await browser.close();
+  callback.close();
+  console.log(JSON.stringify(out));
+  process.exit(0);
+}
 
 // A refresh: new tokens, and the client goes on with them.
 const metadata = await discoverAuthorizationServerMetadata(new URL(base));
