@@ -13,6 +13,7 @@ mod m20261201_000005_shared_sessions;
 mod m20261202_000006_confirmations;
 mod m20261202_000007_subscriptions;
 mod m20261203_000008_oauth;
+mod m20261204_000009_client_documents;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_confirmations::Migration),
             Box::new(m20261202_000007_subscriptions::Migration),
             Box::new(m20261203_000008_oauth::Migration),
+            Box::new(m20261204_000009_client_documents::Migration),
         ]
     }
 }

@@ -164,6 +164,23 @@ impl Config {
                 "GATEWAY_OAUTH_REGISTRATIONS",
                 self.oauth.registrations.to_string(),
             );
+            let documents = &self.oauth.documents;
+            put(
+                "GATEWAY_OAUTH_CLIENT_DOCUMENTS",
+                if documents.enabled { "on" } else { "off" }.to_string(),
+            );
+            if documents.enabled {
+                put(
+                    "GATEWAY_OAUTH_CLIENT_DOCUMENTS_PRIVATE",
+                    if documents.private { "allow" } else { "refuse" }.to_string(),
+                );
+                if let Some(file) = &documents.ca_file {
+                    put(
+                        "GATEWAY_OAUTH_CLIENT_DOCUMENTS_CA",
+                        file.display().to_string(),
+                    );
+                }
+            }
             if let Some(oidc) = &self.oauth.oidc {
                 put("GATEWAY_OIDC_ISSUER", oidc.issuer.to_string());
                 put("GATEWAY_OIDC_CLIENT_ID", oidc.client_id.clone());

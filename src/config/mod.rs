@@ -24,7 +24,7 @@ pub use database::{AuditSpool, DatabaseSettings, OperationsSettings};
 pub use duration::{format_duration, parse_duration};
 pub use mcp::{Confirm, McpSettings, Toolset};
 pub use nomad::NomadSettings;
-pub use oauth::{OAuthSettings, OidcSettings};
+pub use oauth::{DocumentSettings, OAuthSettings, OidcSettings, host_is_loopback, is_loopback};
 pub use scope::Scope;
 pub use secret::{Secret, redact_url_password};
 pub use server::{ClientAuth, MAX_HEADER_BYTES, ServerSettings, TlsSettings};
@@ -137,6 +137,21 @@ fn boolean(s: &Sources, key: &str) -> Result<bool, ConfigError> {
             format!("'{t}' is not a boolean; use true or false"),
         )),
     }
+}
+
+/// One of `words` (case-insensitive), or `default` when the key is unset.
+fn word<'a>(
+    s: &Sources,
+    key: &str,
+    words: &[&'a str],
+    default: &'a str,
+) -> Result<&'a str, ConfigError> {
+    let Some(given) = s.get(key).map(|t| t.trim().to_ascii_lowercase()) else {
+        return Ok(default);
+    };
+    words.iter().find(|w| **w == given).copied().ok_or_else(|| {
+        ConfigError::new(key, format!("'{given}' is not one of {}", words.join(", ")))
+    })
 }
 
 fn path(s: &Sources, key: &str) -> Option<PathBuf> {

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use super::{AuthSettings, ConfigError, Secret, ServerSettings, Sources, duration, parse, text};
+use super::{
+    AuthSettings, ConfigError, Secret, ServerSettings, Sources, duration, parse, path, text, word,
+};
 
 #[derive(Debug, Clone)]
 pub struct OAuthSettings {
@@ -19,6 +21,21 @@ pub struct OAuthSettings {
     pub registrations: u32,
     /// The team's identity provider, when `GATEWAY_OIDC_ISSUER` is set.
     pub oidc: Option<OidcSettings>,
+    /// Clients named by a client ID metadata document.
+    pub documents: DocumentSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct DocumentSettings {
+    /// `GATEWAY_OAUTH_CLIENT_DOCUMENTS=on|off`: an `https` URL as `client_id` is fetched.
+    pub enabled: bool,
+    /// `GATEWAY_OAUTH_CLIENT_DOCUMENTS_PRIVATE=allow`: documents may be fetched from
+    /// loopback and private addresses (a lab, the tests); refused by default.
+    pub private: bool,
+    /// `GATEWAY_OAUTH_CLIENT_DOCUMENTS_CA`: a file of PEM roots trusted besides the
+    /// system's, and what it holds.
+    pub ca_file: Option<std::path::PathBuf>,
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]
@@ -35,13 +52,51 @@ pub struct OidcSettings {
     pub namespaces: Vec<String>,
 }
 
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
+/// Whether a URL's host is a loopback address or `localhost`.
+pub fn is_loopback(url: &url::Url) -> bool {
+    host_is_loopback(url.host())
+}
+
+/// Whether a host is a loopback address or `localhost`: where `http` may stand in for
+/// `https` (RFC 8252 §7.3 for native clients' redirects, a laptop's gateway).
+pub fn host_is_loopback(host: Option<url::Host<&str>>) -> bool {
+    match host {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         None => false,
     }
+}
+
+fn document_settings(s: &Sources) -> Result<DocumentSettings, ConfigError> {
+    let key = "GATEWAY_OAUTH_CLIENT_DOCUMENTS_CA";
+    let ca_file = path(s, key);
+    let ca_pem = match &ca_file {
+        None => None,
+        Some(file) => {
+            let pem = std::fs::read(file).map_err(|e| {
+                ConfigError::new(key, format!("cannot read {}: {e}", file.display()))
+            })?;
+            if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(ConfigError::new(
+                    key,
+                    format!("{} holds no PEM certificate", file.display()),
+                ));
+            }
+            Some(pem)
+        }
+    };
+    Ok(DocumentSettings {
+        enabled: word(s, "GATEWAY_OAUTH_CLIENT_DOCUMENTS", &["on", "off"], "on")? == "on",
+        private: word(
+            s,
+            "GATEWAY_OAUTH_CLIENT_DOCUMENTS_PRIVATE",
+            &["refuse", "allow"],
+            "refuse",
+        )? == "allow",
+        ca_file,
+        ca_pem,
+    })
 }
 
 fn oidc_settings(s: &Sources) -> Result<Option<OidcSettings>, ConfigError> {
@@ -130,20 +185,7 @@ pub(super) fn oauth_settings(
     server: &ServerSettings,
     auth: &AuthSettings,
 ) -> Result<OAuthSettings, ConfigError> {
-    let builtin = match s
-        .get("GATEWAY_OAUTH")
-        .map(|t| t.trim().to_ascii_lowercase())
-    {
-        None => false,
-        Some(t) if t == "off" => false,
-        Some(t) if t == "builtin" => true,
-        Some(t) => {
-            return Err(ConfigError::new(
-                "GATEWAY_OAUTH",
-                format!("'{t}' is not off or builtin"),
-            ));
-        }
-    };
+    let builtin = word(s, "GATEWAY_OAUTH", &["off", "builtin"], "off")? == "builtin";
     let settings = OAuthSettings {
         builtin,
         access_ttl: bounded(
@@ -174,6 +216,7 @@ pub(super) fn oauth_settings(
             "a number of registrations a minute",
         )?,
         oidc: oidc_settings(s)?,
+        documents: document_settings(s)?,
     };
     if settings.registrations == 0 || settings.registrations > 10_000 {
         return Err(ConfigError::new(

@@ -197,6 +197,7 @@ fn show(shown: Shown<'_>, ticked: &[Scope], problem: Option<&str>, set_cookie: b
     let fields = hidden(shown.request);
     let mut response = page::consent_page(&Consent {
         client_name: &shown.checked.client.name,
+        published_by: crate::service::oauth::documents::publisher(&shown.checked.client.client_id),
         redirect_uri: &shown.checked.redirect_uri,
         gateway: shown.server.issuer(),
         scopes: &shown.checked.scopes,

@@ -105,6 +105,9 @@ tell whoever runs this gateway.</p>",
 /// What the consent page shows and carries.
 pub struct Consent<'a> {
     pub client_name: &'a str,
+    /// The host that publishes the client's metadata document, when it named itself by one
+    /// (anyone can claim any name; the host is what vouches for it).
+    pub published_by: Option<String>,
     /// Where the answer goes (its host is shown).
     pub redirect_uri: &'a str,
     pub gateway: &'a str,
@@ -137,6 +140,12 @@ pub fn consent_page(consent: &Consent<'_>) -> Response {
         escape(consent.gateway),
         escape(&host)
     );
+    if let Some(site) = &consent.published_by {
+        body.push_str(&format!(
+            "<p class=\"who\">Its description is published by <strong>{}</strong>.</p>",
+            escape(site)
+        ));
+    }
     if let Some(problem) = consent.problem {
         body.push_str(&format!(
             "<p class=\"error\" role=\"alert\">{}</p>",

@@ -55,15 +55,20 @@ pub async fn build_state(
     )
     .map_err(|e| ConfigError::new("GATEWAY_AUDIT_SPOOL", e.to_string()))?;
     let guard = crate::service::Guard::new(&config.auth, audit.clone(), db.clone());
-    let oauth = config.oauth.builtin.then(|| {
-        std::sync::Arc::new(crate::service::oauth::AuthorizationServer::new(
-            db.clone(),
-            config.oauth.clone(),
-            &config.auth,
-            &config.server.public_url,
-            Some(audit.clone()),
-        ))
-    });
+    let oauth = config
+        .oauth
+        .builtin
+        .then(|| {
+            crate::service::oauth::AuthorizationServer::new(
+                db.clone(),
+                config.oauth.clone(),
+                &config.auth,
+                &config.server.public_url,
+                Some(audit.clone()),
+            )
+            .map(std::sync::Arc::new)
+        })
+        .transpose()?;
     if let Some(oauth) = &oauth {
         oauth.spawn_sweeper(shutdown.clone());
     }

@@ -338,3 +338,40 @@ async fn a_shutdown_delay_over_five_minutes_is_refused() {
     let env = with(base_env(&db), &[("GATEWAY_SHUTDOWN_DELAY", "soon")]);
     assert_refused(&env, "GATEWAY_SHUTDOWN_DELAY", "soon");
 }
+
+#[tokio::test]
+async fn client_document_settings_are_checked() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = write(dir.path(), "roots.txt", "these are not certificates");
+    for (extra, variable, problem) in [
+        (
+            ("GATEWAY_OAUTH_CLIENT_DOCUMENTS", "sometimes"),
+            "GATEWAY_OAUTH_CLIENT_DOCUMENTS",
+            "'sometimes' is not one of on, off",
+        ),
+        (
+            ("GATEWAY_OAUTH_CLIENT_DOCUMENTS_PRIVATE", "yes"),
+            "GATEWAY_OAUTH_CLIENT_DOCUMENTS_PRIVATE",
+            "'yes' is not one of refuse, allow",
+        ),
+        (
+            (
+                "GATEWAY_OAUTH_CLIENT_DOCUMENTS_CA",
+                "/nonexistent/roots.pem",
+            ),
+            "GATEWAY_OAUTH_CLIENT_DOCUMENTS_CA",
+            "cannot read /nonexistent/roots.pem",
+        ),
+        (
+            (
+                "GATEWAY_OAUTH_CLIENT_DOCUMENTS_CA",
+                not_pem.to_str().unwrap(),
+            ),
+            "GATEWAY_OAUTH_CLIENT_DOCUMENTS_CA",
+            "holds no PEM certificate",
+        ),
+    ] {
+        assert_refused(&with(base_env(&db), &[extra]), variable, problem);
+    }
+}

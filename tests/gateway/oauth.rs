@@ -88,6 +88,12 @@ fn pkce() -> (String, String) {
     (verifier, challenge)
 }
 
+/// The claims of a JWT, unchecked.
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
 /// The query parameters of a URL.
 fn params(url: &str) -> std::collections::HashMap<String, String> {
     url::Url::parse(url)
@@ -370,7 +376,10 @@ async fn builtin_needs_authentication_and_an_https_or_loopback_public_url() {
     set(&mut env, "GATEWAY_OAUTH", "later");
     let (code, _, stderr) = run(&["config", "check"], &env);
     assert_eq!(code, 2);
-    assert!(stderr.contains("'later' is not off or builtin"), "{stderr}");
+    assert!(
+        stderr.contains("'later' is not one of off, builtin"),
+        "{stderr}"
+    );
     set(&mut env, "GATEWAY_OAUTH", "builtin");
     let (code, stdout, stderr) = run(&["config", "check"], &env);
     assert_eq!(code, 0, "{stderr}");
@@ -452,15 +461,7 @@ async fn a_client_discovers_registers_signs_in_and_calls_with_its_token() {
         .unwrap();
     assert_eq!(resource["resource"], format!("{}/mcp", s.base));
     assert_eq!(resource["authorization_servers"], json!([s.base]));
-    let metadata: Value = s
-        .http
-        .get(s.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = s.server_metadata().await;
     assert_eq!(metadata["issuer"], s.base);
     assert_eq!(
         metadata["authorization_endpoint"],
@@ -1297,12 +1298,7 @@ async fn a_person_signs_in_through_the_identity_provider_and_their_groups_decide
     assert_eq!(tokens["scope"], "nomad:read nomad:write");
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(s.jobs_status(access).await, 200);
-    let claims: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(access.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = claims_of(access);
     assert_eq!(claims["sub"], "alice@example.com");
     assert_eq!(
         claims["namespaces"],
@@ -1395,4 +1391,338 @@ async fn a_person_signs_in_through_the_identity_provider_and_their_groups_decide
     );
     // The client secret never reaches the logs.
     assert!(!s._gateway.logs().contains(IDP_SECRET));
+}
+
+/// A site publishing client ID metadata documents over HTTPS (a certificate of the test's
+/// own CA for 127.0.0.1 and localhost), counting how often each is fetched.
+struct DocumentSite {
+    base: String,
+    ca_file: std::path::PathBuf,
+    fetched: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    _dir: tempfile::TempDir,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+/// A long path, so the client id is longer than a registration's (64 characters).
+const LONG_DOC: &str = "/clients/nomad-gateway-connector/metadata-document-of-the-test.json";
+
+impl DocumentSite {
+    async fn start() -> DocumentSite {
+        use axum::response::IntoResponse;
+        use axum::routing::get;
+        crate::support::install_crypto_provider();
+        let ca = crate::support::Ca::new("documents-ca");
+        let leaf = ca.server("documents");
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = crate::support::write(dir.path(), "ca.pem", &ca.cert_pem());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let base = format!("https://127.0.0.1:{port}");
+        let fetched = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
+            String,
+            usize,
+        >::new()));
+        let counter = fetched.clone();
+        let app = axum::Router::new().fallback(get(
+            move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+                let counter = counter.clone();
+                async move {
+                    let path = uri.path().to_string();
+                    *counter.lock().unwrap().entry(path.clone()).or_default() += 1;
+                    // HTTP/1.1 names the host in `Host`, HTTP/2 in the URI's authority.
+                    let host = headers
+                        .get("host")
+                        .map(|h| h.to_str().unwrap().to_string())
+                        .or_else(|| uri.authority().map(|a| a.to_string()))
+                        .unwrap();
+                    let me = format!("https://{host}{path}");
+                    let doc = |extra: Value| {
+                        let mut doc = json!({
+                            "client_id": me,
+                            "client_name": "Doc Connector",
+                            "client_uri": "https://example.com",
+                            "redirect_uris": ["http://127.0.0.1/callback"],
+                            "grant_types": ["authorization_code", "refresh_token"],
+                            "response_types": ["code"],
+                            "token_endpoint_auth_method": "none",
+                        });
+                        for (k, v) in extra.as_object().unwrap() {
+                            doc[k] = v.clone();
+                        }
+                        (
+                            [
+                                ("content-type", "application/json"),
+                                ("cache-control", "max-age=300"),
+                            ],
+                            doc.to_string(),
+                        )
+                            .into_response()
+                    };
+                    match path.as_str() {
+                        "/good.json" | LONG_DOC => doc(json!({})),
+                        "/mismatch.json" => {
+                            doc(json!({"client_id": "https://other.example/c.json"}))
+                        }
+                        "/secret.json" => {
+                            doc(json!({"token_endpoint_auth_method": "client_secret_basic"}))
+                        }
+                        "/web-redirect.json" => {
+                            doc(json!({"redirect_uris": ["http://app.example/cb"]}))
+                        }
+                        "/moved.json" => {
+                            axum::response::Redirect::temporary("/good.json").into_response()
+                        }
+                        "/big.json" => {
+                            // Streamed without a length: the cut is made while reading.
+                            let chunks = (0..8).map(|_| {
+                                Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b' '; 1024]))
+                            });
+                            axum::body::Body::from_stream(tokio_stream::iter(chunks))
+                                .into_response()
+                        }
+                        "/slow.json" => {
+                            tokio::time::sleep(Duration::from_secs(8)).await;
+                            doc(json!({}))
+                        }
+                        "/not-json.json" => "<html>hello</html>".into_response(),
+                        _ => axum::http::StatusCode::NOT_FOUND.into_response(),
+                    }
+                }
+            },
+        ));
+        let config = axum_server::tls_rustls::RustlsConfig::from_pem(
+            leaf.cert_pem.into_bytes(),
+            leaf.key_pem.into_bytes(),
+        )
+        .await
+        .unwrap();
+        let server = axum_server::from_tcp_rustls(listener, config).unwrap();
+        let server = tokio::spawn(async move {
+            let _ = server.serve(app.into_make_service()).await;
+        });
+        DocumentSite {
+            base,
+            ca_file,
+            fetched,
+            _dir: dir,
+            _server: server,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn fetches(&self, path: &str) -> usize {
+        self.fetched.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+/// A gateway that may fetch metadata documents from the loopback site, trusting its CA.
+async fn documents_setup(site: &DocumentSite) -> Setup {
+    let ca = site.ca_file.to_str().unwrap().to_string();
+    setup(&[
+        ("GATEWAY_OAUTH_CLIENT_DOCUMENTS_PRIVATE", "allow"),
+        ("GATEWAY_OAUTH_CLIENT_DOCUMENTS_CA", &ca),
+    ])
+    .await
+}
+
+impl Setup {
+    /// The authorization server metadata (RFC 8414).
+    async fn server_metadata(&self) -> Value {
+        self.http
+            .get(self.url("/.well-known/oauth-authorization-server"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The refusal page for a client id: its status and text.
+    async fn client_refused(&self, client: &str) -> (u16, String) {
+        let (_, challenge) = pkce();
+        let response = self
+            .authorize_get(&self.authorize_query(client, &challenge, "nomad:read"))
+            .await;
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn a_client_named_by_its_metadata_document_signs_in_refreshes_and_is_fetched_once() {
+    let site = DocumentSite::start().await;
+    let s = documents_setup(&site).await;
+    let metadata = s.server_metadata().await;
+    assert_eq!(metadata["client_id_metadata_document_supported"], true);
+
+    let client = site.url(LONG_DOC);
+    assert!(client.len() > 64, "{client}");
+    let (_, challenge) = pkce();
+    let (html, _) = s
+        .consent(&s.authorize_query(&client, &challenge, "nomad:read"))
+        .await;
+    assert!(
+        html.contains("<strong>Doc Connector</strong> asks"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Its description is published by <strong>127.0.0.1</strong>."),
+        "{html}"
+    );
+
+    let (code, verifier) = s.code(&client, &s.admin, &["nomad:read"]).await;
+    let (status, tokens) = s.exchange(&client, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(s.jobs_status(access).await, 200);
+    let claims = claims_of(access);
+    assert_eq!(claims["client_id"], client.as_str());
+    let (status, refreshed) = s
+        .refresh(&client, tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 200, "{refreshed}");
+    // Two pages, an approval, a code exchange and a refresh: one fetch (max-age=300).
+    assert_eq!(site.fetches(LONG_DOC), 1);
+
+    // A document client cannot present a secret it was never given: the token endpoint
+    // treats it as the public client it is, and a redirect URI it does not list is refused.
+    let (_, challenge) = pkce();
+    let mut query = s.authorize_query(&client, &challenge, "nomad:read");
+    query.retain(|(k, _)| k != "redirect_uri");
+    query.push(("redirect_uri".into(), "https://evil.example/cb".into()));
+    let response = s.authorize_get(&query).await;
+    assert_eq!(response.status(), 400);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("is not one registered for Doc Connector")
+    );
+}
+
+#[tokio::test]
+async fn metadata_documents_are_refused_with_exact_answers() {
+    let site = DocumentSite::start().await;
+    let s = documents_setup(&site).await;
+    let cases = [
+        (
+            "/mismatch.json",
+            "names the client_id &#39;https://other.example/c.json&#39;; it must be exactly its own URL",
+        ),
+        (
+            "/secret.json",
+            "token_endpoint_auth_method &#39;client_secret_basic&#39; is not supported; use none",
+        ),
+        (
+            "/web-redirect.json",
+            "uses http on a host that is not loopback",
+        ),
+        (
+            "/moved.json",
+            "redirects (307 Temporary Redirect) to /good.json; redirects are not followed",
+        ),
+        ("/big.json", "is larger than 5120 bytes"),
+        ("/missing.json", "answered 404 Not Found, not 200"),
+        ("/not-json.json", "is not a client metadata document"),
+    ];
+    for (path, said) in cases {
+        let (status, text) = s.client_refused(&site.url(path)).await;
+        assert_eq!(status, 400, "{path}: {text}");
+        assert!(text.contains(said), "{path}: {text}");
+        assert!(
+            text.contains(&format!("the client metadata document {}", site.url(path))),
+            "{text}"
+        );
+    }
+    // The moved document's target was not fetched.
+    assert_eq!(site.fetches("/good.json"), 0);
+
+    // URL rules, said before anything is fetched.
+    for (client, said) in [
+        (
+            format!("{}/a/../good.json", site.base),
+            ". or .. path segments",
+        ),
+        (format!("{}/good.json#top", site.base), "has a fragment"),
+        (format!("{}/", site.base), "has no path"),
+        (
+            site.url("/good.json").replace("https://", "http://"),
+            "is not an https URL",
+        ),
+    ] {
+        let (status, text) = s.client_refused(&client).await;
+        assert_eq!(status, 400, "{client}: {text}");
+        assert!(text.contains(said), "{client}: {text}");
+    }
+    assert_eq!(site.fetches("/good.json"), 0);
+
+    // A refusal is kept for a few seconds: asking again does not fetch again.
+    let before = site.fetches("/missing.json");
+    s.client_refused(&site.url("/missing.json")).await;
+    assert_eq!(site.fetches("/missing.json"), before);
+
+    // The token endpoint answers a bad document as invalid_client, in JSON.
+    let (status, answer) = s
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", "ngwa_x"),
+            ("client_id", &site.url("/mismatch.json")),
+            ("code_verifier", &"v".repeat(43)),
+        ])
+        .await;
+    assert_eq!(status, 401, "{answer}");
+    assert_eq!(answer["error"], "invalid_client");
+    assert!(
+        answer["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("it must be exactly its own URL"),
+        "{answer}"
+    );
+
+    // A document that does not come within 5 s.
+    let started = std::time::Instant::now();
+    let (status, text) = s.client_refused(&site.url("/slow.json")).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("did not answer within 5s"), "{text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(7),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn metadata_documents_on_private_addresses_are_refused_unless_allowed() {
+    let site = DocumentSite::start().await;
+    let ca = site.ca_file.to_str().unwrap().to_string();
+    let s = setup(&[("GATEWAY_OAUTH_CLIENT_DOCUMENTS_CA", &ca)]).await;
+    let (status, text) = s.client_refused(&site.url("/good.json")).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains(
+            "is on 127.0.0.1, a loopback or private address; documents there are refused"
+        ),
+        "{text}"
+    );
+    // A name that resolves to loopback: refused by the resolver, nothing connects.
+    let by_name = site.url("/good.json").replace("127.0.0.1", "localhost");
+    let (status, text) = s.client_refused(&by_name).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("localhost has no public address"), "{text}");
+    assert_eq!(site.fetches("/good.json"), 0);
+
+    // With documents off, a URL is just an unknown client.
+    let off = setup(&[("GATEWAY_OAUTH_CLIENT_DOCUMENTS", "off")]).await;
+    let metadata = off.server_metadata().await;
+    assert_eq!(metadata["client_id_metadata_document_supported"], false);
+    let (status, text) = off.client_refused(&site.url("/good.json")).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("is not registered here"), "{text}");
+    assert_eq!(site.fetches("/good.json"), 0);
 }

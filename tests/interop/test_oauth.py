@@ -1,7 +1,8 @@
 """The built-in authorization server (GATEWAY_OAUTH=builtin) with the official MCP
 TypeScript SDK's OAuth client, and with mcp-remote's own OAuth flow, and a real headless
 Chromium (Debian's `chromium`, driven by puppeteer-core from npm) for the sign-in page, over
-HTTPS: discovery from a 401, registration, PKCE, the resource parameter, the consent page
+HTTPS: discovery from a 401, registration (RFC 7591, or a client ID metadata document the
+test serves), PKCE, the resource parameter, the consent page
 narrowed by the person, tool calls with the token, a refresh, a reuse of the spent refresh
 token (its grant revoked), a revocation, and the person's name in the audit log. The browser's screenshots of the sign-in page and of a refused request are
 kept under target/ (docs/ holds copies)."""
@@ -57,11 +58,62 @@ def identity_provider():
     provider.close()
 
 
+class DocumentSite:
+    """A client ID metadata document served over HTTPS (the test PKI's certificate for
+    127.0.0.1), listing a loopback callback (any port matches, RFC 8252 §7.3); it records
+    each fetch."""
+
+    PATH = "/connectors/interop/client-metadata.json"
+
+    def __init__(self, pki: dict):
+        import http.server
+
+        site = self
+        self.fetches = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                site.fetches.append(self.path)
+                if self.path != DocumentSite.PATH:
+                    self.send_error(404)
+                    return
+                body = json.dumps({
+                    "client_id": site.url,
+                    "client_name": "Interop document connector",
+                    "client_uri": "https://example.com/",
+                    "redirect_uris": ["http://127.0.0.1/callback"],
+                    "grant_types": ["authorization_code", "refresh_token"],
+                    "response_types": ["code"],
+                    "token_endpoint_auth_method": "none",
+                }).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("cache-control", "max-age=300")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(pki["cert"]), str(pki["key"]))
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}{DocumentSite.PATH}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture(scope="module")
 def oauth_gateway(identity_provider):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         pki = make_pki(tmp)
+        site = DocumentSite(pki)
         fake = subprocess.Popen([str(FAKE_NOMAD), "--listen", "127.0.0.1:0"],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
@@ -78,6 +130,9 @@ def oauth_gateway(identity_provider):
                 "GATEWAY_OIDC_ISSUER": identity_provider.issuer,
                 "GATEWAY_OIDC_CLIENT_ID": oidc_provider.CLIENT_ID,
                 "GATEWAY_OIDC_CLIENT_SECRET": oidc_provider.CLIENT_SECRET,
+                # The document site is on loopback, signed by the test CA.
+                "GATEWAY_OAUTH_CLIENT_DOCUMENTS_PRIVATE": "allow",
+                "GATEWAY_OAUTH_CLIENT_DOCUMENTS_CA": str(pki["ca"]),
                 "GATEWAY_JWT_GROUP_SCOPES": "ops=nomad:read,nomad:write",
                 "GATEWAY_LOG_FORMAT": "text",
                 "RUST_LOG": "info",
@@ -92,7 +147,7 @@ def oauth_gateway(identity_provider):
                 wait_for_line(server, "serving HTTPS")
                 logged = drain(server)
                 yield {"url": f"https://127.0.0.1:{port}", "ca": pki["ca"], "cert": pki["cert"],
-                       "key": key.splitlines()[-1]}
+                       "key": key.splitlines()[-1], "documents": site}
             finally:
                 if "logged" in locals():
                     (TARGET.parent / "interop-oauth-gateway.log").write_text("".join(logged))
@@ -101,6 +156,17 @@ def oauth_gateway(identity_provider):
         finally:
             fake.terminate()
             fake.wait(timeout=10)
+            site.close()
+
+
+def audit_events(oauth_gateway, operation: str, limit: int) -> list:
+    """The gateway's audit events of one operation, read with the admin key."""
+    request = urllib.request.Request(
+        f"{oauth_gateway['url']}/api/v1/audit?operation={operation}&limit={limit}",
+        headers={"Authorization": f"Bearer {oauth_gateway['key']}"})
+    context = ssl.create_default_context(cafile=str(oauth_gateway["ca"]))
+    with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+        return json.load(answer)["items"]
 
 
 def run_ts_client(oauth_gateway, via: str = "key") -> dict:
@@ -117,7 +183,8 @@ def run_ts_client(oauth_gateway, via: str = "key") -> dict:
     try:
         done = subprocess.run(
             ["node", str(script), oauth_gateway["url"], oauth_gateway["key"], str(SHOTS),
-             chromium(), spki_sha256(oauth_gateway["cert"]), via],
+             chromium(), spki_sha256(oauth_gateway["cert"]), via]
+            + ([oauth_gateway["documents"].url] if via == "document" else []),
             env=env, capture_output=True, text=True, timeout=180)
     except subprocess.TimeoutExpired as stuck:
         pytest.fail(f"the client did not finish within 180 s; its steps so far:\n{stuck.stderr}")
@@ -249,12 +316,7 @@ def test_mcp_remote_signs_in_through_the_browser_and_acts_as_the_person(oauth_ga
     assert job_id in outcome["jobs"], outcome
 
     # The person's own identity is in the audit log, through the connector's token.
-    request = urllib.request.Request(
-        f"{oauth_gateway['url']}/api/v1/audit?operation=create_job&limit=20",
-        headers={"Authorization": f"Bearer {oauth_gateway['key']}"})
-    context = ssl.create_default_context(cafile=str(oauth_gateway["ca"]))
-    with urllib.request.urlopen(request, context=context, timeout=10) as answer:
-        events = json.load(answer)["items"]
+    events = audit_events(oauth_gateway, "create_job", 20)
     mine = [e for e in events if e.get("job_id") == job_id]
     assert mine and all(e["caller"] == "alice" for e in mine), events
 
@@ -269,10 +331,27 @@ def test_typescript_sdk_signs_in_through_the_team_identity_provider(oauth_gatewa
     assert out["callback"]["landed"].startswith("http://127.0.0.1:"), out
     assert out["granted"] == "nomad:read nomad:write", out
     assert out["list_jobs"]["isError"] is False, out
-    request = urllib.request.Request(
-        f"{oauth_gateway['url']}/api/v1/audit?operation=oauth_authorize&limit=50",
-        headers={"Authorization": f"Bearer {oauth_gateway['key']}"})
-    context = ssl.create_default_context(cafile=str(oauth_gateway["ca"]))
-    with urllib.request.urlopen(request, context=context, timeout=10) as answer:
-        events = json.load(answer)["items"]
+    events = audit_events(oauth_gateway, "oauth_authorize", 50)
     assert any(e["caller"] == "carol@example.com" and e["outcome"] == "ok" for e in events), events
+
+
+def test_typescript_sdk_names_itself_by_a_client_metadata_document(oauth_gateway):
+    """The connector does not register: the gateway's metadata says it reads client ID
+    metadata documents, so the SDK sends its document's URL as client_id; the gateway
+    fetches it (once: max-age=300), shows its name and its publisher on the page, and the
+    sign-in, the tool calls and a refresh work as for a registered client."""
+    site = oauth_gateway["documents"]
+    out = run_ts_client(oauth_gateway, via="document")
+    assert out["client_id"] == site.url, out
+    assert out["documents_supported"] is True, out
+    assert "Interop document connector asks to use the Nomad gateway" in out["page"]["text"], out
+    assert "Its description is published by 127.0.0.1." in out["page"]["text"], out
+    assert out["callback"]["state"] == "interop-state", out
+    assert out["granted"] == "nomad:read nomad:write", out
+    assert out["list_jobs"]["isError"] is False, out
+    assert out["refreshed"] is True and out["after_refresh"]["isError"] is False, out
+    assert site.fetches == [DocumentSite.PATH], site.fetches
+    assert (SHOTS / "oauth-sign-in-document.png").stat().st_size > 10_000
+    events = audit_events(oauth_gateway, "oauth_authorize", 50)
+    assert any(e["arguments"].get("client_id") == site.url and e["outcome"] == "ok"
+               for e in events), events

@@ -13,7 +13,13 @@
 // provider instead (the page's "Sign in with" button), and only the first sign-in and its
 // tool calls run.
 //
-// Usage: node ts_oauth.mjs GATEWAY_URL API_KEY SCREENSHOT_DIR CHROMIUM SPKI_SHA256 [provider]
+// With `document DOC_URL` the client names itself by the client ID metadata document at
+// DOC_URL instead of registering (the SDK does so when the authorization server's metadata
+// says `client_id_metadata_document_supported`); the first sign-in, its tool calls and a
+// refresh run.
+//
+// Usage: node ts_oauth.mjs GATEWAY_URL API_KEY SCREENSHOT_DIR CHROMIUM SPKI_SHA256
+//        [key | provider | document DOC_URL]
 import http from "node:http";
 
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -25,7 +31,7 @@ import {
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { launch, said, signIn } from "./sign_in.mjs";
 
-const [base, apiKey, shots, chromium, spki, via = "key"] = process.argv.slice(2);
+const [base, apiKey, shots, chromium, spki, via = "key", documentUrl] = process.argv.slice(2);
 const mcpUrl = new URL(`${base}/mcp`);
 
 // The loopback callback a native client listens on (RFC 8252 §7.3).
@@ -48,6 +54,9 @@ class Provider {
   }
   get redirectUrl() {
     return redirectUrl;
+  }
+  get clientMetadataUrl() {
+    return via === "document" ? documentUrl : undefined;
   }
   get clientMetadata() {
     return {
@@ -97,8 +106,8 @@ async function signInAt(url, screenshot) {
     url,
     apiKey,
     keep: ["nomad:read", "nomad:write"],
-    screenshot: screenshot ? `${shots}/oauth-sign-in${via === "provider" ? "-provider" : ""}.png` : undefined,
-    via,
+    screenshot: screenshot ? `${shots}/oauth-sign-in${via === "key" ? "" : `-${via}`}.png` : undefined,
+    via: via === "provider" ? "provider" : "key",
     landsOn: (landed) => landed.startsWith(redirectUrl),
     step,
   });
@@ -164,16 +173,20 @@ out.tools = tools.tools.map((t) => t.name);
 const jobs = await first.client.callTool({ name: "list_jobs", arguments: {} });
 out.list_jobs = { isError: jobs.isError ?? false, total: jobs.structuredContent?.total };
 
-if (via === "provider") {
-  await first.client.close().catch(() => {});
+/** Closes what the script opened and prints the one JSON line. */
+async function finish(client) {
+  await client?.close().catch(() => {});
   await browser.close();
   callback.close();
   console.log(JSON.stringify(out));
   process.exit(0);
 }
 
+if (via === "provider") await finish(first.client);
+
 // A refresh: new tokens, and the client goes on with them.
 const metadata = await discoverAuthorizationServerMetadata(new URL(base));
+out.documents_supported = metadata.client_id_metadata_document_supported;
 const spent = provider.saved;
 const refreshed = await refreshAuthorization(new URL(base), {
   metadata,
@@ -185,6 +198,8 @@ provider.saveTokens(refreshed);
 out.refreshed = refreshed.refresh_token !== spent.refresh_token && refreshed.access_token !== spent.access_token;
 const again = await first.client.callTool({ name: "list_jobs", arguments: {} });
 out.after_refresh = { isError: again.isError ?? false };
+
+if (via === "document") await finish(first.client);
 // The spent refresh token once more: refused, and the whole grant with it.
 try {
   await refreshAuthorization(new URL(base), {
@@ -223,6 +238,4 @@ const refusedPage = await page.goto(bad.href, { waitUntil: "load" });
 out.refused_page = { status: refusedPage.status(), text: await said(page) };
 await page.screenshot({ path: `${shots}/oauth-refused.png`, fullPage: true });
 
-await browser.close();
-callback.close();
-console.log(JSON.stringify(out));
+await finish();

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::OAuthError;
+use crate::config::host_is_loopback as is_loopback;
 use crate::db::oauth::ClientRow;
 
 /// Redirect URIs one registration may list.
@@ -47,15 +48,6 @@ pub const AUTH_METHODS: [&str; 3] = ["none", "client_secret_basic", "client_secr
 
 fn metadata(text: impl Into<String>) -> OAuthError {
     OAuthError::bad("invalid_client_metadata", text)
-}
-
-fn is_loopback(host: Option<url::Host<&str>>) -> bool {
-    match host {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
 }
 
 /// Why a redirect URI cannot be registered, or `None` when it can.
@@ -101,11 +93,23 @@ pub fn redirect_matches(registered: &[String], presented: &str) -> bool {
     })
 }
 
-/// A checked registration: the row to store and the secret to hand out once.
-pub fn check(
-    request: Registration,
-    from: Option<String>,
-) -> Result<(ClientRow, Option<String>), OAuthError> {
+/// What a client says of itself, checked, however it came (a registration or a metadata
+/// document).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    /// The token endpoint authentication method.
+    pub method: String,
+    /// Its name, cleaned of control characters and cut short; `None` when it gave none.
+    pub name: Option<String>,
+}
+
+/// Checks the metadata of a client: its redirect URIs, its authentication method (one of
+/// `methods`; `default_method` when it names none), grant and response types, and name.
+pub fn describe(
+    request: &Registration,
+    default_method: &str,
+    methods: &[&str],
+) -> Result<Described, OAuthError> {
     if request.redirect_uris.is_empty() {
         return Err(OAuthError::bad(
             "invalid_redirect_uri",
@@ -125,14 +129,14 @@ pub fn check(
     {
         return Err(OAuthError::bad("invalid_redirect_uri", problem));
     }
-    // RFC 7591 §2: client_secret_basic when the client names none.
     let method = request
         .token_endpoint_auth_method
-        .unwrap_or_else(|| "client_secret_basic".to_string());
-    if !AUTH_METHODS.contains(&method.as_str()) {
+        .clone()
+        .unwrap_or_else(|| default_method.to_string());
+    if !methods.contains(&method.as_str()) {
         return Err(metadata(format!(
-            "token_endpoint_auth_method '{method}' is not supported; use one of {}",
-            AUTH_METHODS.join(", ")
+            "token_endpoint_auth_method '{method}' is not supported; use {}",
+            methods.join(" or ")
         )));
     }
     if let Some(types) = &request.grant_types
@@ -153,6 +157,7 @@ pub fn check(
     }
     let name = request
         .client_name
+        .as_deref()
         .map(|n| {
             n.trim()
                 .chars()
@@ -160,15 +165,24 @@ pub fn check(
                 .collect::<String>()
         })
         .filter(|n| !n.is_empty())
-        .map(|n| n.chars().take(MAX_NAME).collect())
-        .unwrap_or_else(|| "an unnamed client".to_string());
+        .map(|n| n.chars().take(MAX_NAME).collect());
+    Ok(Described { method, name })
+}
+
+/// A checked registration: the row to store and the secret to hand out once.
+pub fn check(
+    request: Registration,
+    from: Option<String>,
+) -> Result<(ClientRow, Option<String>), OAuthError> {
+    // RFC 7591 §2: client_secret_basic when the client names none.
+    let Described { method, name } = describe(&request, "client_secret_basic", &AUTH_METHODS)?;
     let client_id = format!("ngwc_{}", super::random_token(16)?);
     let secret = (method != "none")
         .then(|| super::random_token(32).map(|s| format!("ngws_{s}")))
         .transpose()?;
     let row = ClientRow {
         client_id,
-        name,
+        name: name.unwrap_or_else(|| "an unnamed client".to_string()),
         redirect_uris: serde_json::json!(request.redirect_uris),
         secret_sha256: secret.as_deref().map(crate::service::keys::hash),
         auth_method: method,

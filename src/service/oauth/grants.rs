@@ -184,7 +184,14 @@ fn chrono_of(d: std::time::Duration) -> chrono::Duration {
 }
 
 impl AuthorizationServer {
+    /// The client a `client_id` names: a metadata document when it is a URL and documents
+    /// are served, else a registration.
     async fn known_client(&self, id: &str) -> Result<ClientRow, OAuthError> {
+        if super::documents::is_document_id(id)
+            && let Some(documents) = &self.documents
+        {
+            return documents.client(id).await;
+        }
         store::client(&self.db, id)
             .await
             .map_err(OAuthError::unavailable)?

@@ -4,6 +4,7 @@
 //! HTTP endpoints and pages are in `http/oauth.rs`; this module decides.
 
 pub mod clients;
+pub mod documents;
 pub mod grants;
 pub mod oidc;
 pub mod pending;
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
-use crate::config::{OAuthSettings, Scope};
+use crate::config::{ConfigError, OAuthSettings, Scope};
 use crate::service::audit::{self, Audit};
 use crate::service::policy::Principal;
 use crate::service::ratelimit::Limiter;
@@ -106,6 +107,8 @@ pub struct AuthorizationServer {
     alive: Mutex<HashMap<uuid::Uuid, Alive>>,
     /// The team's identity provider, when `GATEWAY_OIDC_ISSUER` is set.
     oidc: Option<oidc::Oidc>,
+    /// Clients named by their metadata document, unless `GATEWAY_OAUTH_CLIENT_DOCUMENTS=off`.
+    documents: Option<documents::Documents>,
 }
 
 impl AuthorizationServer {
@@ -115,8 +118,15 @@ impl AuthorizationServer {
         auth: &crate::config::AuthSettings,
         public_url: &url::Url,
         audit: Option<Audit>,
-    ) -> AuthorizationServer {
-        AuthorizationServer {
+    ) -> Result<AuthorizationServer, ConfigError> {
+        let documents = settings
+            .documents
+            .enabled
+            .then(|| documents::Documents::new(&settings.documents))
+            .transpose()
+            .map_err(|e| ConfigError::new("GATEWAY_OAUTH_CLIENT_DOCUMENTS_CA", e))?;
+        Ok(AuthorizationServer {
+            documents,
             oidc: settings
                 .oidc
                 .clone()
@@ -128,7 +138,7 @@ impl AuthorizationServer {
             settings,
             audit,
             alive: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     pub fn issuer(&self) -> &str {
@@ -165,7 +175,7 @@ impl AuthorizationServer {
             "token_endpoint_auth_methods_supported": clients::AUTH_METHODS,
             "revocation_endpoint_auth_methods_supported": clients::AUTH_METHODS,
             "authorization_response_iss_parameter_supported": true,
-            "client_id_metadata_document_supported": false,
+            "client_id_metadata_document_supported": self.documents.is_some(),
         })
     }
 
