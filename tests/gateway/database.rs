@@ -28,7 +28,7 @@ async fn migrate_creates_every_table_from_empty_and_is_repeatable() {
     let env = base_env(&db);
     let (code, stdout, stderr) = run(&["migrate"], &env);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("8 migrations applied"), "{stdout}");
+    assert!(stdout.contains("9 migrations applied"), "{stdout}");
     assert!(stdout.contains("m20261122_000003_operations"), "{stdout}");
     assert!(
         stdout.contains("m20261201_000005_shared_sessions")
@@ -38,7 +38,7 @@ async fn migrate_creates_every_table_from_empty_and_is_repeatable() {
     );
     let (code, stdout, _) = run(&["migrate"], &env);
     assert_eq!(code, 0);
-    assert!(stdout.contains("8 migrations applied"), "{stdout}");
+    assert!(stdout.contains("9 migrations applied"), "{stdout}");
 
     let settings = nomad_gateway::config::Config::load(None, &|k| {
         env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
@@ -110,5 +110,5 @@ async fn replicas_starting_together_migrate_one_after_another() {
     }
     let (code, stdout, stderr) = run(&["migrate"], &env);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("8 migrations applied"), "{stdout}");
+    assert!(stdout.contains("9 migrations applied"), "{stdout}");
 }

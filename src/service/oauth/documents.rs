@@ -235,7 +235,6 @@ pub fn check_url(client_id: &str, allow_private: bool) -> Result<url::Url, OAuth
 
 impl Documents {
     pub fn new(settings: &DocumentSettings) -> Result<Documents, String> {
-        crate::crypto::install_provider();
         let mut builder = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .connect_timeout(FETCH_TIMEOUT)
