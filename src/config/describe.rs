@@ -164,6 +164,9 @@ impl Config {
                 "GATEWAY_OAUTH_REGISTRATIONS",
                 self.oauth.registrations.to_string(),
             );
+            if self.oauth.key_secret.is_some() {
+                put("GATEWAY_OAUTH_KEY_SECRET", REDACTED.to_string());
+            }
             let documents = &self.oauth.documents;
             put(
                 "GATEWAY_OAUTH_CLIENT_DOCUMENTS",

@@ -17,6 +17,9 @@ pub struct OAuthSettings {
     pub refresh_ttl: Duration,
     /// `GATEWAY_OAUTH_KEY_ROTATION`: how long one signing key signs.
     pub key_rotation: Duration,
+    /// `GATEWAY_OAUTH_KEY_SECRET`: seals the signing keys in the database (AES-256-GCM),
+    /// so reading the database is not enough to mint tokens.
+    pub key_secret: Option<Secret>,
     /// `GATEWAY_OAUTH_REGISTRATIONS`: client registrations per client address per minute.
     pub registrations: u32,
     /// The team's identity provider, when `GATEWAY_OIDC_ISSUER` is set.
@@ -215,9 +218,18 @@ pub(super) fn oauth_settings(
             10,
             "a number of registrations a minute",
         )?,
+        key_secret: s.get("GATEWAY_OAUTH_KEY_SECRET").map(Secret::new),
         oidc: oidc_settings(s)?,
         documents: document_settings(s)?,
     };
+    if let Some(secret) = &settings.key_secret
+        && secret.expose().len() < 32
+    {
+        return Err(ConfigError::new(
+            "GATEWAY_OAUTH_KEY_SECRET",
+            "must be at least 32 characters (openssl rand -base64 32 makes one)",
+        ));
+    }
     if settings.registrations == 0 || settings.registrations > 10_000 {
         return Err(ConfigError::new(
             "GATEWAY_OAUTH_REGISTRATIONS",

@@ -131,7 +131,13 @@ impl AuthorizationServer {
                 .oidc
                 .clone()
                 .map(|o| oidc::Oidc::new(o, auth, public_url)),
-            keys: signing::KeyRing::new(db.clone(), settings.key_rotation, settings.access_ttl),
+            keys: signing::KeyRing::new(
+                db.clone(),
+                settings.key_rotation,
+                settings.access_ttl,
+                settings.key_secret.as_ref(),
+            )
+            .map_err(|e| ConfigError::new("GATEWAY_OAUTH_KEY_SECRET", e))?,
             registrations: Limiter::shared("oauth-register", settings.registrations, &db),
             issuer: public_url.as_str().trim_end_matches('/').to_string(),
             db,

@@ -286,19 +286,10 @@ impl Oidc {
         Ok(self.principal(&claims))
     }
 
-    /// Who the ID token's claims say: named by `email`, else `preferred_username`, else
-    /// `sub`; scopes from its groups; namespaces from its claim or the configured ones.
+    /// Who the ID token's claims say ([`subject_of`]); scopes from its groups; namespaces
+    /// from its claim or the configured ones.
     fn principal(&self, claims: &serde_json::Map<String, Value>) -> Principal {
-        let subject = ["email", "preferred_username", "sub"]
-            .iter()
-            .find_map(|c| {
-                claims
-                    .get(*c)
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-            })
-            .unwrap_or_default()
-            .to_string();
+        let subject = subject_of(claims);
         let groups = strings(claims.get(&self.groups_claim));
         let scopes = group_scopes(&groups, &self.group_scopes);
         let named = strings(claims.get(&self.namespaces_claim));
@@ -320,7 +311,59 @@ impl Oidc {
     }
 }
 
+/// The name a person goes by in the audit log: their `email` when the provider has not
+/// said it is unverified (OpenID Connect Core 1.0 §5.1: `email_verified` false means the
+/// provider did not check it, so anyone could have typed it; some providers send it as a
+/// string), else `preferred_username`, else `sub`.
+fn subject_of(claims: &serde_json::Map<String, Value>) -> String {
+    let unverified = matches!(
+        claims.get("email_verified"),
+        Some(Value::Bool(false))
+    ) || claims.get("email_verified").and_then(Value::as_str) == Some("false");
+    ["email", "preferred_username", "sub"]
+        .iter()
+        .filter(|c| !(unverified && **c == "email"))
+        .find_map(|c| {
+            claims
+                .get(*c)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        })
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// RFC 6749 §2.3.1: client credentials in HTTP Basic are form-urlencoded first.
 fn form_escape(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(value: Value) -> serde_json::Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_person_is_named_by_a_verified_email_else_their_user_name_else_sub() {
+        let named = |v: Value| subject_of(&claims(v));
+        let all = serde_json::json!({"email": "alice@example.com",
+            "preferred_username": "alice", "sub": "u-1"});
+        assert_eq!(named(all.clone()), "alice@example.com");
+        let mut verified = all.clone();
+        verified["email_verified"] = Value::Bool(true);
+        assert_eq!(named(verified), "alice@example.com");
+        for unverified in [Value::Bool(false), Value::String("false".into())] {
+            let mut claims = all.clone();
+            claims["email_verified"] = unverified;
+            assert_eq!(named(claims), "alice");
+        }
+        assert_eq!(
+            named(serde_json::json!({"email": "bob@example.com", "email_verified": false, "sub": "u-2"})),
+            "u-2"
+        );
+        assert_eq!(named(serde_json::json!({"preferred_username": "", "sub": "u-3"})), "u-3");
+    }
 }
