@@ -340,7 +340,7 @@ async fn a_shutdown_delay_over_five_minutes_is_refused() {
 }
 
 #[tokio::test]
-async fn client_document_settings_are_checked() {
+async fn oauth_key_and_client_document_settings_are_checked() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
     let not_pem = write(dir.path(), "roots.txt", "these are not certificates");
@@ -349,6 +349,11 @@ async fn client_document_settings_are_checked() {
             ("GATEWAY_OAUTH_CLIENT_DOCUMENTS", "sometimes"),
             "GATEWAY_OAUTH_CLIENT_DOCUMENTS",
             "'sometimes' is not one of on, off",
+        ),
+        (
+            ("GATEWAY_OAUTH_KEY_SECRET", "short"),
+            "GATEWAY_OAUTH_KEY_SECRET",
+            "must be at least 32 characters",
         ),
         (
             ("GATEWAY_OAUTH_CLIENT_DOCUMENTS_PRIVATE", "yes"),

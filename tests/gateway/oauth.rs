@@ -1000,7 +1000,12 @@ async fn registration_checks_redirect_uris_and_keeps_to_its_budget() {
 #[tokio::test]
 #[ignore = "needs TEST_DATABASE_URL with Postgres; tests/run.sh runs it"]
 async fn replicas_share_the_key_ring_the_refresh_tokens_and_the_revocations() {
-    let s = setup(&[]).await;
+    // Both replicas seal the signing keys with the same secret.
+    let s = setup(&[(
+        "GATEWAY_OAUTH_KEY_SECRET",
+        "replicas-share-this-sealing-secret-0123456789",
+    )])
+    .await;
     // A second replica on the same database and public URL (the same issuer).
     let mut env = s.env.clone();
     set(
@@ -1062,6 +1067,17 @@ async fn replicas_share_the_key_ring_the_refresh_tokens_and_the_revocations() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // What the database holds of the signing key is sealed.
+    use sqlx::Connection;
+    let mut pg = sqlx::PgConnection::connect(&s._db.url).await.unwrap();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT private_pkcs8 FROM oauth_keys")
+        .fetch_all(&mut pg)
+        .await
+        .unwrap();
+    assert!(
+        !stored.is_empty() && stored.iter().all(|k| k.starts_with("sealed-v1:")),
+        "{stored:?}"
+    );
 }
 
 /// A test OpenID Connect provider on loopback: discovery, an authorization endpoint that

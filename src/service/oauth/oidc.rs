@@ -316,10 +316,8 @@ impl Oidc {
 /// provider did not check it, so anyone could have typed it; some providers send it as a
 /// string), else `preferred_username`, else `sub`.
 fn subject_of(claims: &serde_json::Map<String, Value>) -> String {
-    let unverified = matches!(
-        claims.get("email_verified"),
-        Some(Value::Bool(false))
-    ) || claims.get("email_verified").and_then(Value::as_str) == Some("false");
+    let unverified = matches!(claims.get("email_verified"), Some(Value::Bool(false)))
+        || claims.get("email_verified").and_then(Value::as_str) == Some("false");
     ["email", "preferred_username", "sub"]
         .iter()
         .filter(|c| !(unverified && **c == "email"))
@@ -361,9 +359,14 @@ mod tests {
             assert_eq!(named(claims), "alice");
         }
         assert_eq!(
-            named(serde_json::json!({"email": "bob@example.com", "email_verified": false, "sub": "u-2"})),
+            named(
+                serde_json::json!({"email": "bob@example.com", "email_verified": false, "sub": "u-2"})
+            ),
             "u-2"
         );
-        assert_eq!(named(serde_json::json!({"preferred_username": "", "sub": "u-3"})), "u-3");
+        assert_eq!(
+            named(serde_json::json!({"preferred_username": "", "sub": "u-3"})),
+            "u-3"
+        );
     }
 }

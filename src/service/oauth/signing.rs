@@ -44,8 +44,9 @@ struct Sealer(LessSafeKey);
 
 impl Sealer {
     fn new(secret: &Secret) -> Result<Sealer, String> {
-        let derived = Salt::new(HKDF_SHA256, b"nomad-gateway oauth signing keys")
-            .extract(secret.expose().as_bytes())
+        let prk = Salt::new(HKDF_SHA256, b"nomad-gateway oauth signing keys")
+            .extract(secret.expose().as_bytes());
+        let derived = prk
             .expand(&[b"aes-256-gcm v1"], &AES_256_GCM)
             .map_err(|_| "cannot derive the key-sealing key".to_string())?;
         Ok(Sealer(LessSafeKey::new(UnboundKey::from(derived))))
@@ -179,6 +180,10 @@ fn generate(rotation: Duration, sealer: Option<&Sealer>) -> Result<KeyRow, Strin
     let mut id = [0u8; 12];
     getrandom::fill(&mut id).map_err(|e| format!("no randomness for a key id: {e}"))?;
     let kid = format!("{KID_PREFIX}{}", hex::encode(id));
+    let private_pkcs8 = match sealer {
+        Some(sealer) => sealer.seal(&kid, pkcs8.as_ref())?,
+        None => STANDARD.encode(pkcs8.as_ref()),
+    };
     let jwk = json!({
         "kty": "EC",
         "crv": "P-256",
@@ -191,10 +196,7 @@ fn generate(rotation: Duration, sealer: Option<&Sealer>) -> Result<KeyRow, Strin
     let created = now();
     Ok(KeyRow {
         kid,
-        private_pkcs8: match sealer {
-            Some(sealer) => sealer.seal(&kid, pkcs8.as_ref())?,
-            None => STANDARD.encode(pkcs8.as_ref()),
-        },
+        private_pkcs8,
         public_jwk: jwk.to_string(),
         created_at: created,
         signs_until: created
@@ -354,7 +356,11 @@ mod tests {
         header.kid = Some(key.kid.clone());
         let claims = json!({"sub": "alice", "exp": chrono::Utc::now().timestamp() + 60});
         let token = jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap();
-        let found = ring.verifying(&key.kid).await.unwrap().expect("the kid is known");
+        let found = ring
+            .verifying(&key.kid)
+            .await
+            .unwrap()
+            .expect("the kid is known");
         let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
         let read = jsonwebtoken::decode::<Value>(&token, &found.decoding, &validation).unwrap();
         assert_eq!(read.claims["sub"], "alice");
