@@ -88,22 +88,41 @@ pub enum Spent<T> {
     Unknown,
 }
 
-/// Spends a code: marks it used if it was not, and answers its row.
-pub async fn spend_code(db: &DatabaseConnection, sha256: &str) -> Result<Spent<CodeRow>, DbErr> {
-    let done = oauth_code::Entity::update_many()
-        .col_expr(oauth_code::Column::UsedAt, Expr::value(now()))
-        .filter(oauth_code::Column::CodeSha256.eq(sha256))
-        .filter(oauth_code::Column::UsedAt.is_null())
+/// Spends a one-use row (a code, a refresh token) by one conditional `UPDATE` that marks it
+/// used only if it was not, so two replicas cannot both spend it; then reads it.
+async fn spend<E>(
+    db: &DatabaseConnection,
+    sha256: &str,
+    key: E::Column,
+    used: E::Column,
+) -> Result<Spent<E::Model>, DbErr>
+where
+    E: EntityTrait,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<String>,
+{
+    let done = E::update_many()
+        .col_expr(used, Expr::value(now()))
+        .filter(key.eq(sha256))
+        .filter(used.is_null())
         .exec(db)
         .await?;
-    let row = oauth_code::Entity::find_by_id(sha256.to_string())
-        .one(db)
-        .await?;
+    let row = E::find_by_id(sha256.to_string()).one(db).await?;
     Ok(match (row, done.rows_affected) {
         (Some(row), 1) => Spent::Now(row),
         (Some(row), _) => Spent::Before(row),
         (None, _) => Spent::Unknown,
     })
+}
+
+/// Spends a code: marks it used if it was not, and answers its row.
+pub async fn spend_code(db: &DatabaseConnection, sha256: &str) -> Result<Spent<CodeRow>, DbErr> {
+    spend::<oauth_code::Entity>(
+        db,
+        sha256,
+        oauth_code::Column::CodeSha256,
+        oauth_code::Column::UsedAt,
+    )
+    .await
 }
 
 pub async fn insert_refresh(db: &DatabaseConnection, row: RefreshRow) -> Result<(), DbErr> {
@@ -117,20 +136,13 @@ pub async fn spend_refresh(
     db: &DatabaseConnection,
     sha256: &str,
 ) -> Result<Spent<RefreshRow>, DbErr> {
-    let done = oauth_refresh_token::Entity::update_many()
-        .col_expr(oauth_refresh_token::Column::UsedAt, Expr::value(now()))
-        .filter(oauth_refresh_token::Column::TokenSha256.eq(sha256))
-        .filter(oauth_refresh_token::Column::UsedAt.is_null())
-        .exec(db)
-        .await?;
-    let row = oauth_refresh_token::Entity::find_by_id(sha256.to_string())
-        .one(db)
-        .await?;
-    Ok(match (row, done.rows_affected) {
-        (Some(row), 1) => Spent::Now(row),
-        (Some(row), _) => Spent::Before(row),
-        (None, _) => Spent::Unknown,
-    })
+    spend::<oauth_refresh_token::Entity>(
+        db,
+        sha256,
+        oauth_refresh_token::Column::TokenSha256,
+        oauth_refresh_token::Column::UsedAt,
+    )
+    .await
 }
 
 /// A refresh token's row, spent or not (revocation).

@@ -140,7 +140,8 @@ fn csrf_cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-fn csrf_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The value of the cookie `name` the browser sent.
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -312,7 +313,7 @@ async fn authorize_answer(
         Err(response) => return response.into_response(),
     };
     let form = submitted(&body);
-    let cookie = csrf_cookie(&headers, csrf_cookie_name(&state)).unwrap_or_default();
+    let cookie = cookie_value(&headers, csrf_cookie_name(&state)).unwrap_or_default();
     if form.csrf.is_empty() || !bool::from(form.csrf.as_bytes().ct_eq(cookie.as_bytes())) {
         return page::error_page(
             StatusCode::FORBIDDEN,
@@ -445,7 +446,7 @@ async fn provider_callback(
             Some(d) => format!("{e} ({d})"),
             None => e.to_string(),
         });
-    let browser = csrf_cookie(&headers, provider_cookie_name(&state)).unwrap_or_default();
+    let browser = cookie_value(&headers, provider_cookie_name(&state)).unwrap_or_default();
     match server
         .arrive(sent, answer.code.as_deref(), said.as_deref(), &browser)
         .await

@@ -1206,14 +1206,8 @@ async fn lists_and_reads_carry_caching_hints_and_headers_must_match_the_body() {
 async fn writes_become_tasks_backed_by_their_operations() {
     let fake = FakeNomad::start(Options::default()).await;
     let mcp = Mcp::start(&fake.url()).await;
-    let tasks = json!({"io.modelcontextprotocol/clientCapabilities": {
-        "extensions": {"io.modelcontextprotocol/tasks": {}}}});
-    let job = |id: &str, update: Value| {
-        json!({"name": "submit_job", "arguments": {"job": {"ID": id, "Update": update,
-            "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{"Name": "t", "Driver": "docker",
-            "Config": {"image": "nginx:1"}, "Resources": {"CPU": 100, "MemoryMB": 64}}]}]},
-            "wait": 30}})
-    };
+    let tasks = tasks_declared();
+    let job = task_job;
     let task_call = |method: &'static str, id: String| {
         let gateway = &mcp.gateway;
         let tasks = tasks.clone();
@@ -1353,6 +1347,109 @@ async fn writes_become_tasks_backed_by_their_operations() {
     )
     .await;
     assert_eq!(read["result"]["resultType"], "complete", "{read:#}");
+}
+
+/// The `_meta` of a 2026-07-28 request whose client declares the tasks extension.
+fn tasks_declared() -> Value {
+    json!({"io.modelcontextprotocol/clientCapabilities": {
+        "extensions": {"io.modelcontextprotocol/tasks": {}}}})
+}
+
+/// The `tools/call` parameters of a `submit_job` of one small service job.
+fn task_job(id: &str, update: Value) -> Value {
+    json!({"name": "submit_job", "arguments": {"job": {"ID": id, "Update": update,
+        "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{"Name": "t", "Driver": "docker",
+        "Config": {"image": "nginx:1"}, "Resources": {"CPU": 100, "MemoryMB": 64}}]}]},
+        "wait": 30}})
+}
+
+/// `tasks/get` until the task is no longer working, or `deadline` passes.
+async fn task_until_done(gateway: &Gateway, id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, got) = stateless(
+            gateway,
+            "tasks/get",
+            Some(id),
+            json!({"taskId": id}),
+            tasks_declared(),
+        )
+        .await;
+        if got["result"]["status"] != "working" {
+            return got["result"].clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{got:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Tasks outlive the gateway process that started them: after it is killed, a gateway
+/// started on the same database reports a task that ended before the kill with its result,
+/// and follows and cancels one that was still under way.
+#[tokio::test]
+async fn tasks_survive_a_restart_of_the_gateway() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let db = TestDb::new().await;
+    let mut env = base_env(&db);
+    set(&mut env, "NOMAD_ADDR", &fake.url());
+    // The restarted gateway takes the killed one's operations over when its claim lapses.
+    set(&mut env, "GATEWAY_OPERATIONS_LEASE", "2s");
+    let gateway = Gateway::start(&env);
+    let start = |id: &str, update: Value| {
+        let gateway = &gateway;
+        let params = task_job(id, update);
+        async move {
+            let (_, created) = stateless(
+                gateway,
+                "tools/call",
+                Some("submit_job"),
+                params,
+                tasks_declared(),
+            )
+            .await;
+            assert_eq!(created["result"]["resultType"], "task", "{created:#}");
+            created["result"]["taskId"].as_str().unwrap().to_string()
+        }
+    };
+    let finished = start("web", json!({})).await;
+    assert_eq!(task_until_done(&gateway, &finished).await["status"], "completed");
+    let held = start("held", json!({"HealthCheck": "manual"})).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while rest_get(&gateway, &format!("/api/v1/operations/{held}")).await["state"] != "deploying" {
+        assert!(tokio::time::Instant::now() < deadline, "the rollout never started");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(gateway); // SIGKILL: nothing is handed over
+
+    let gateway = Gateway::start(&env);
+    let done = task_until_done(&gateway, &finished).await;
+    assert_eq!(done["status"], "completed", "{done:#}");
+    assert_eq!(done["result"]["structuredContent"]["job_id"], "web", "{done:#}");
+    assert_eq!(
+        done["result"]["structuredContent"]["operation"]["state"], "succeeded",
+        "{done:#}"
+    );
+    let (_, still) = stateless(
+        &gateway,
+        "tasks/get",
+        Some(&held),
+        json!({"taskId": held}),
+        tasks_declared(),
+    )
+    .await;
+    assert_eq!(still["result"]["status"], "working", "{still:#}");
+    let (status, ack) = stateless(
+        &gateway,
+        "tasks/cancel",
+        Some(&held),
+        json!({"taskId": held}),
+        tasks_declared(),
+    )
+    .await;
+    assert_eq!((status, &ack["result"]), (200, &json!({"resultType": "complete"})), "{ack:#}");
+    assert_eq!(task_until_done(&gateway, &held).await["status"], "cancelled");
+    let deployments = rest_get(&gateway, "/api/v1/jobs/held/deployments").await;
+    assert_eq!(deployments["items"][0]["status"], "failed", "{deployments:#}");
 }
 
 pub async fn rest_get(gateway: &Gateway, path: &str) -> Value {

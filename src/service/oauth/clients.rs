@@ -209,14 +209,7 @@ pub fn registered(row: &ClientRow, secret: Option<String>) -> Registered {
 }
 
 pub fn redirect_uris(row: &ClientRow) -> Vec<String> {
-    row.redirect_uris
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::service::keys::strings(&row.redirect_uris)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::config::Scope;
 use crate::db::oauth::{self as store, ClientRow, CodeRow, GrantRow, RefreshRow, Spent};
 use crate::db::operations::now;
 use crate::service::audit::Outcome;
-use crate::service::keys::hash;
+use crate::service::keys::{hash, strings};
 use crate::service::policy::{Credential, Namespaces, Principal};
 
 /// The query of `GET /oauth/authorize` (and the hidden fields of the consent form).
@@ -41,9 +41,9 @@ pub struct AuthorizeRequest {
 pub struct Checked {
     pub client: ClientRow,
     pub redirect_uri: String,
-    /// The client's `state`, echoed back (empty when it sent none: PKCE already binds the
+    /// The client's `state`, echoed back (`None` when it sent none: PKCE already binds the
     /// answer to the request, OAuth 2.1 §7.5.1).
-    pub state: String,
+    pub state: Option<String>,
     pub challenge: String,
     pub resource: String,
     /// The scopes asked for (all of them when the client named none).
@@ -117,17 +117,6 @@ fn scope_text(scopes: &[Scope]) -> String {
         .map(|s| s.as_str())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn scopes_of(value: &Value) -> Vec<Scope> {
@@ -232,14 +221,14 @@ impl AuthorizationServer {
                 )));
             }
         };
-        let state = request.state.clone().unwrap_or_default();
+        let state = request.state.clone().filter(|s| !s.is_empty());
         let back = |code: &str, description: String| {
             let mut pairs = vec![
                 ("error", code),
                 ("error_description", description.as_str()),
                 ("iss", self.issuer.as_str()),
             ];
-            if !state.is_empty() {
+            if let Some(state) = &state {
                 pairs.push(("state", state.as_str()));
             }
             Refusal::Redirect(redirect_with(&redirect_uri, &pairs))
@@ -377,8 +366,8 @@ impl AuthorizationServer {
         )
         .await;
         let mut pairs = vec![("code", code.as_str()), ("iss", self.issuer.as_str())];
-        if !checked.state.is_empty() {
-            pairs.push(("state", checked.state.as_str()));
+        if let Some(state) = &checked.state {
+            pairs.push(("state", state.as_str()));
         }
         Ok(redirect_with(&checked.redirect_uri, &pairs))
     }
@@ -400,10 +389,27 @@ impl AuthorizationServer {
             ("error_description", "the person declined the request"),
             ("iss", self.issuer.as_str()),
         ];
-        if !checked.state.is_empty() {
-            pairs.push(("state", checked.state.as_str()));
+        if let Some(state) = &checked.state {
+            pairs.push(("state", state.as_str()));
         }
         redirect_with(&checked.redirect_uri, &pairs)
+    }
+
+    /// A one-use secret (a code, a refresh token) presented again: its grant is revoked
+    /// (`why` and the audit operation), and the client is told `answer`.
+    async fn replayed(
+        &self,
+        grant_id: uuid::Uuid,
+        (why, operation): (&'static str, &'static str),
+        answer: &str,
+    ) -> OAuthError {
+        match self.grant(grant_id).await {
+            Ok(grant) => {
+                self.revoke_grant(&grant, why, operation).await;
+                OAuthError::grant(answer)
+            }
+            Err(error) => error,
+        }
     }
 
     /// Client authentication at the token and revocation endpoints: HTTP Basic, the form's
@@ -495,12 +501,13 @@ impl AuthorizationServer {
             Spent::Now(row) => row,
             Spent::Before(row) => {
                 // RFC 6749 §4.1.2: a code used twice revokes what it gave.
-                let grant = self.grant(row.grant_id).await?;
-                self.revoke_grant(&grant, "code reused", "oauth_code_reuse")
-                    .await;
-                return Err(OAuthError::grant(
-                    "the authorization code was used already; the tokens issued with it are revoked",
-                ));
+                return Err(self
+                    .replayed(
+                        row.grant_id,
+                        ("code reused", "oauth_code_reuse"),
+                        "the authorization code was used already; the tokens issued with it are revoked",
+                    )
+                    .await);
             }
             Spent::Unknown => {
                 return Err(OAuthError::grant(
@@ -576,12 +583,13 @@ impl AuthorizationServer {
             Spent::Before(row) => {
                 // OAuth 2.1 §4.3.1: a refresh token presented twice may be stolen; the whole
                 // grant goes.
-                let grant = self.grant(row.grant_id).await?;
-                self.revoke_grant(&grant, "refresh token reused", "oauth_refresh_reuse")
-                    .await;
-                return Err(OAuthError::grant(
-                    "the refresh token was used already; every token of this sign-in is revoked, sign in again",
-                ));
+                return Err(self
+                    .replayed(
+                        row.grant_id,
+                        ("refresh token reused", "oauth_refresh_reuse"),
+                        "the refresh token was used already; every token of this sign-in is revoked, sign in again",
+                    )
+                    .await);
             }
             Spent::Unknown => {
                 return Err(OAuthError::grant(
