@@ -1412,11 +1412,17 @@ async fn tasks_survive_a_restart_of_the_gateway() {
         }
     };
     let finished = start("web", json!({})).await;
-    assert_eq!(task_until_done(&gateway, &finished).await["status"], "completed");
+    assert_eq!(
+        task_until_done(&gateway, &finished).await["status"],
+        "completed"
+    );
     let held = start("held", json!({"HealthCheck": "manual"})).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while rest_get(&gateway, &format!("/api/v1/operations/{held}")).await["state"] != "deploying" {
-        assert!(tokio::time::Instant::now() < deadline, "the rollout never started");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rollout never started"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     drop(gateway); // SIGKILL: nothing is handed over
@@ -1424,7 +1430,10 @@ async fn tasks_survive_a_restart_of_the_gateway() {
     let gateway = Gateway::start(&env);
     let done = task_until_done(&gateway, &finished).await;
     assert_eq!(done["status"], "completed", "{done:#}");
-    assert_eq!(done["result"]["structuredContent"]["job_id"], "web", "{done:#}");
+    assert_eq!(
+        done["result"]["structuredContent"]["job_id"], "web",
+        "{done:#}"
+    );
     assert_eq!(
         done["result"]["structuredContent"]["operation"]["state"], "succeeded",
         "{done:#}"
@@ -1446,10 +1455,20 @@ async fn tasks_survive_a_restart_of_the_gateway() {
         tasks_declared(),
     )
     .await;
-    assert_eq!((status, &ack["result"]), (200, &json!({"resultType": "complete"})), "{ack:#}");
-    assert_eq!(task_until_done(&gateway, &held).await["status"], "cancelled");
+    assert_eq!(
+        (status, &ack["result"]),
+        (200, &json!({"resultType": "complete"})),
+        "{ack:#}"
+    );
+    assert_eq!(
+        task_until_done(&gateway, &held).await["status"],
+        "cancelled"
+    );
     let deployments = rest_get(&gateway, "/api/v1/jobs/held/deployments").await;
-    assert_eq!(deployments["items"][0]["status"], "failed", "{deployments:#}");
+    assert_eq!(
+        deployments["items"][0]["status"], "failed",
+        "{deployments:#}"
+    );
 }
 
 pub async fn rest_get(gateway: &Gateway, path: &str) -> Value {
