@@ -24,7 +24,7 @@ pub use database::{AuditSpool, DatabaseSettings, OperationsSettings};
 pub use duration::{format_duration, parse_duration};
 pub use mcp::{Confirm, McpSettings, Toolset};
 pub use nomad::NomadSettings;
-pub use oauth::{DocumentSettings, OAuthSettings, OidcSettings, host_is_loopback, is_loopback};
+pub use oauth::{DocumentSettings, OAuthSettings, OidcSettings, host_is_loopback};
 pub use scope::Scope;
 pub use secret::{Secret, redact_url_password};
 pub use server::{ClientAuth, MAX_HEADER_BYTES, ServerSettings, TlsSettings};

@@ -56,7 +56,7 @@ pub struct OidcSettings {
 }
 
 /// Whether a URL's host is a loopback address or `localhost`.
-pub fn is_loopback(url: &url::Url) -> bool {
+fn is_loopback(url: &url::Url) -> bool {
     host_is_loopback(url.host())
 }
 

@@ -152,3 +152,16 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbError> {
     db.execute_unprepared("SELECT 1").await?;
     Ok(())
 }
+
+/// A migrated in-memory SQLite database, for unit tests.
+#[cfg(test)]
+pub async fn in_memory() -> DatabaseConnection {
+    let db = connect(&crate::config::DatabaseSettings::Sqlite {
+        path: None,
+        url: "sqlite::memory:".into(),
+    })
+    .await
+    .unwrap();
+    migrate(&db).await.unwrap();
+    db
+}

@@ -762,13 +762,7 @@ mod tests {
     use super::*;
 
     async fn sessions(limits: Limits) -> Arc<Sessions> {
-        let db = crate::db::connect(&crate::config::DatabaseSettings::Sqlite {
-            path: None,
-            url: "sqlite::memory:".into(),
-        })
-        .await
-        .unwrap();
-        crate::db::migrate(&db).await.unwrap();
+        let db = crate::db::in_memory().await;
         let shutdown = tokio_util::sync::CancellationToken::new();
         let cluster = Cluster::join(db.clone(), shutdown.clone()).await.unwrap();
         let live = Live {

@@ -1208,11 +1208,6 @@ async fn writes_become_tasks_backed_by_their_operations() {
     let mcp = Mcp::start(&fake.url()).await;
     let tasks = tasks_declared();
     let job = task_job;
-    let task_call = |method: &'static str, id: String| {
-        let gateway = &mcp.gateway;
-        let tasks = tasks.clone();
-        async move { stateless(gateway, method, Some(&id), json!({"taskId": id}), tasks).await }
-    };
 
     // Declared: a task at once, even with `wait`.
     let (status, created) = stateless(
@@ -1239,7 +1234,7 @@ async fn writes_become_tasks_backed_by_their_operations() {
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let done = loop {
-        let (status, got) = task_call("tasks/get", id.clone()).await;
+        let (status, got) = task_method(&mcp.gateway, "tasks/get", &id).await;
         assert_eq!(status, 200, "{got:#}");
         let got = got["result"].clone();
         assert_eq!(got["resultType"], "complete", "{got:#}");
@@ -1263,7 +1258,7 @@ async fn writes_become_tasks_backed_by_their_operations() {
     let text = done["result"]["content"][0]["text"].as_str().unwrap();
     assert!(text.contains("is succeeded"), "{text}");
     // Cancelling a task that is over changes nothing.
-    let (status, ack) = task_call("tasks/cancel", id.clone()).await;
+    let (status, ack) = task_method(&mcp.gateway, "tasks/cancel", &id).await;
     assert_eq!(
         (status, &ack["result"]),
         (200, &json!({"resultType": "complete"})),
@@ -1283,7 +1278,7 @@ async fn writes_become_tasks_backed_by_their_operations() {
     let held = created["result"]["taskId"].as_str().unwrap().to_string();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let (_, got) = task_call("tasks/get", held.clone()).await;
+        let (_, got) = task_method(&mcp.gateway, "tasks/get", &held).await;
         assert_eq!(got["result"]["status"], "working", "{got:#}");
         let message = got["result"]["statusMessage"].as_str().unwrap_or("");
         if rest_get(&mcp.gateway, &format!("/api/v1/operations/{held}")).await["state"]
@@ -1295,10 +1290,10 @@ async fn writes_become_tasks_backed_by_their_operations() {
         assert!(tokio::time::Instant::now() < deadline, "{got:#}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (status, ack) = task_call("tasks/cancel", held.clone()).await;
+    let (status, ack) = task_method(&mcp.gateway, "tasks/cancel", &held).await;
     assert_eq!(status, 200, "{ack:#}");
     assert_eq!(ack["result"], json!({"resultType": "complete"}), "{ack:#}");
-    let (_, got) = task_call("tasks/get", held.clone()).await;
+    let (_, got) = task_method(&mcp.gateway, "tasks/get", &held).await;
     assert_eq!(got["result"]["status"], "cancelled", "{got:#}");
     assert!(got["result"].get("result").is_none(), "{got:#}");
     let deployments = rest_get(&mcp.gateway, "/api/v1/jobs/held/deployments").await;
@@ -1329,7 +1324,7 @@ async fn writes_become_tasks_backed_by_their_operations() {
     assert_eq!(refused["error"]["code"], -32021, "{refused:#}");
     // An unknown task, and a read (never a task).
     let unknown = uuid::Uuid::new_v4().to_string();
-    let (_, missing) = task_call("tasks/get", unknown.clone()).await;
+    let (_, missing) = task_method(&mcp.gateway, "tasks/get", &unknown).await;
     assert_eq!(missing["error"]["code"], -32602, "{missing:#}");
     assert!(
         missing["error"]["message"]
@@ -1363,18 +1358,24 @@ fn task_job(id: &str, update: Value) -> Value {
         "wait": 30}})
 }
 
+/// A tasks method (`tasks/get`, `tasks/cancel`) on one task, from a client that declared
+/// the extension.
+async fn task_method(gateway: &Gateway, method: &str, id: &str) -> (u16, Value) {
+    stateless(
+        gateway,
+        method,
+        Some(id),
+        json!({"taskId": id}),
+        tasks_declared(),
+    )
+    .await
+}
+
 /// `tasks/get` until the task is no longer working, or `deadline` passes.
 async fn task_until_done(gateway: &Gateway, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let (_, got) = stateless(
-            gateway,
-            "tasks/get",
-            Some(id),
-            json!({"taskId": id}),
-            tasks_declared(),
-        )
-        .await;
+        let (_, got) = task_method(gateway, "tasks/get", id).await;
         if got["result"]["status"] != "working" {
             return got["result"].clone();
         }
@@ -1438,23 +1439,9 @@ async fn tasks_survive_a_restart_of_the_gateway() {
         done["result"]["structuredContent"]["operation"]["state"], "succeeded",
         "{done:#}"
     );
-    let (_, still) = stateless(
-        &gateway,
-        "tasks/get",
-        Some(&held),
-        json!({"taskId": held}),
-        tasks_declared(),
-    )
-    .await;
+    let (_, still) = task_method(&gateway, "tasks/get", &held).await;
     assert_eq!(still["result"]["status"], "working", "{still:#}");
-    let (status, ack) = stateless(
-        &gateway,
-        "tasks/cancel",
-        Some(&held),
-        json!({"taskId": held}),
-        tasks_declared(),
-    )
-    .await;
+    let (status, ack) = task_method(&gateway, "tasks/cancel", &held).await;
     assert_eq!(
         (status, &ack["result"]),
         (200, &json!({"resultType": "complete"})),

@@ -144,6 +144,19 @@ fn refused(url: &str, problem: impl std::fmt::Display) -> OAuthError {
     OAuthError::client(format!("the client metadata document {url} {problem}"))
 }
 
+/// A fetch that did not finish: too slow (`slow` within the time limit), or failed
+/// (`broken`, with the innermost cause).
+fn failed(client_id: &str, error: &reqwest::Error, (slow, broken): (&str, &str)) -> OAuthError {
+    if error.is_timeout() {
+        refused(
+            client_id,
+            format!("{slow} within {}s", FETCH_TIMEOUT.as_secs()),
+        )
+    } else {
+        refused(client_id, format!("{broken}: {}", cause(error)))
+    }
+}
+
 /// The innermost cause of an error: what reqwest's chain actually says went wrong.
 fn cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut last = error;
@@ -318,16 +331,7 @@ impl Documents {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    refused(
-                        client_id,
-                        format!("did not answer within {}s", FETCH_TIMEOUT.as_secs()),
-                    )
-                } else {
-                    refused(client_id, format!("could not be fetched: {}", cause(&e)))
-                }
-            })?;
+            .map_err(|e| failed(client_id, &e, ("did not answer", "could not be fetched")))?;
         let status = response.status();
         if status.is_redirection() {
             let to = response
@@ -356,16 +360,11 @@ impl Documents {
         }
         let keep = keep_for(response.headers());
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| {
-            if e.is_timeout() {
-                refused(
-                    client_id,
-                    format!("did not arrive within {}s", FETCH_TIMEOUT.as_secs()),
-                )
-            } else {
-                refused(client_id, format!("broke off: {}", cause(&e)))
-            }
-        })? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| failed(client_id, &e, ("did not arrive", "broke off")))?
+        {
             body.extend_from_slice(&chunk);
             if body.len() > MAX_BYTES {
                 return Err(refused(

@@ -313,17 +313,6 @@ mod tests {
 
     const TTL: Duration = Duration::from_secs(900);
 
-    async fn database() -> DatabaseConnection {
-        let db = crate::db::connect(&crate::config::DatabaseSettings::Sqlite {
-            path: None,
-            url: "sqlite::memory:".into(),
-        })
-        .await
-        .unwrap();
-        crate::db::migrate(&db).await.unwrap();
-        db
-    }
-
     fn ring(db: &DatabaseConnection, secret: Option<&str>) -> KeyRing {
         let secret = secret.map(Secret::new);
         KeyRing::new(db.clone(), Duration::from_secs(3600), TTL, secret.as_ref()).unwrap()
@@ -368,7 +357,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_signs_for_its_rotation_then_stays_published_until_its_tokens_expire() {
-        let db = database().await;
+        let db = crate::db::in_memory().await;
         let ring = ring(&db, None);
         let first = ring.signing().await.unwrap();
         assert!(first.kid.starts_with(KID_PREFIX));
@@ -396,7 +385,7 @@ mod tests {
 
     #[tokio::test]
     async fn sealed_keys_open_only_with_their_secret() {
-        let db = database().await;
+        let db = crate::db::in_memory().await;
         let secret = "a-secret-of-at-least-thirty-two-characters";
         let sealed_ring = ring(&db, Some(secret));
         let key = sealed_ring.signing().await.unwrap();
