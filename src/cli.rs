@@ -113,8 +113,10 @@ fn runtime_failure(error: &anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Parses the command line and runs the chosen subcommand.
-pub fn run() -> ExitCode {
+/// Parses the command line and runs the chosen subcommand. `release_memory` hands the
+/// calling thread's free memory back to the system (the allocator is the binary's choice);
+/// a worker thread calls it when it goes idle, at most once a second.
+pub fn run(release_memory: fn()) -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::from_env(cli.config.as_deref()) {
         Ok(config) => config,
@@ -122,6 +124,7 @@ pub fn run() -> ExitCode {
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_park(move || when_idle(release_memory))
         .build()
     {
         Ok(runtime) => runtime,
@@ -129,7 +132,12 @@ pub fn run() -> ExitCode {
     };
     runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(config).await,
+            // On a worker, not this thread: what serving allocates and frees then lives on
+            // threads that release it when idle (`block_on` has no such hook).
+            Command::Serve => match tokio::spawn(serve(config)).await {
+                Ok(code) => code,
+                Err(error) => runtime_failure(&anyhow::anyhow!("the server stopped: {error}")),
+            },
             Command::Migrate => migrate(config).await,
             Command::Config {
                 action: ConfigAction::Check,
@@ -147,6 +155,27 @@ pub fn run() -> ExitCode {
             } => mint(&config, &sub, &scopes, namespaces, &ttl),
         }
     })
+}
+
+/// Runs `release` on this thread unless it ran here less than a second ago: a worker parks
+/// thousands of times a second under light load, and a collection walks the thread's pages.
+fn when_idle(release: fn()) {
+    use std::cell::Cell;
+    use std::time::{Duration, Instant};
+    thread_local! {
+        static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
+    }
+    let now = Instant::now();
+    let due = LAST.with(|last| match last.get() {
+        Some(at) if now.duration_since(at) < Duration::from_secs(1) => false,
+        _ => {
+            last.set(Some(now));
+            true
+        }
+    });
+    if due {
+        release();
+    }
 }
 
 async fn serve(config: Config) -> ExitCode {
