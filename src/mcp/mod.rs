@@ -115,6 +115,15 @@ pub(crate) fn session_of(
         .map(str::to_string)
 }
 
+/// Shrinks a map left at under a quarter of its table. A `HashMap` keeps the table of its
+/// busiest moment: 10,000 SSE sessions, once closed, left their map's 1 MiB behind
+/// (heaptrack). Halving at a quarter keeps the work amortised constant per removal.
+pub(crate) fn let_go<K: Eq + std::hash::Hash, V>(map: &mut std::collections::HashMap<K, V>) {
+    if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len() * 2);
+    }
+}
+
 /// The caller the authentication middleware identified (it puts one into every MCP
 /// request, the local operator when authentication is off); anonymous otherwise.
 pub(crate) fn principal_of(extensions: &http::Extensions) -> Principal {

@@ -69,9 +69,11 @@ impl Streams {
 
     /// Ends the streams of a session that ended.
     pub fn end(&self, id: &str) {
-        if let Some(open) = self.open().remove(id) {
-            open.token.cancel();
+        let mut open = self.open();
+        if let Some(stream) = open.remove(id) {
+            stream.token.cancel();
         }
+        super::let_go(&mut open);
     }
 
     /// Tells the streams of session `id` open here that its subscriptions changed.
@@ -102,6 +104,7 @@ impl Drop for Listening {
             entry.count -= 1;
             if entry.count == 0 {
                 open.remove(&self.id);
+                super::let_go(&mut open);
             }
         }
     }

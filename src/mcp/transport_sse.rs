@@ -109,6 +109,7 @@ impl SseSessions {
                 old.close.cancel();
             }
         }
+        super::let_go(&mut sessions);
         open_sessions(sessions.len());
     }
 
@@ -164,6 +165,7 @@ impl SseSessions {
         {
             let mut sessions = self.sessions.lock().await;
             sessions.remove(id);
+            super::let_go(&mut sessions);
             open_sessions(sessions.len());
         }
         if let Err(error) = rows::delete(&self.app.db, id).await {
@@ -173,9 +175,11 @@ impl SseSessions {
 
     /// Ends a session this replica holds (ended elsewhere: the cap, or its row expired).
     pub(super) async fn close(&self, id: &str) {
-        if let Some(session) = self.sessions.lock().await.remove(id) {
+        let mut sessions = self.sessions.lock().await;
+        if let Some(session) = sessions.remove(id) {
             session.close.cancel();
         }
+        super::let_go(&mut sessions);
     }
 
     /// The caller of a session held here, if `who` may use it.
@@ -283,6 +287,7 @@ impl SseSessions {
                     session.close.cancel();
                 }
             }
+            super::let_go(&mut sessions);
             open_sessions(sessions.len());
             idle
         };
