@@ -12,7 +12,7 @@ fn main() -> std::process::ExitCode {
 /// Hands the calling thread's free pages back to the system. mimalloc keeps a page's freed
 /// blocks for reuse, purges an empty page only when the thread next allocates, and collects
 /// blocks another thread freed only when asked: a thread that goes idle after a burst would
-/// keep all of it (docs/benchmarks.md, "Memory after sessions close").
+/// keep all of it (docs/benchmarks.md, "Idle memory and memory after sessions close").
 fn release_memory() {
     // SAFETY: `mi_collect` takes no pointers and may be called on any thread at any time.
     unsafe { libmimalloc_sys::mi_collect(false) }

@@ -109,8 +109,7 @@ impl SseSessions {
                 old.close.cancel();
             }
         }
-        super::let_go(&mut sessions);
-        open_sessions(sessions.len());
+        settled(&mut sessions);
     }
 
     /// Writes the session's row (this replica holds it), and ends the caller's least
@@ -165,8 +164,7 @@ impl SseSessions {
         {
             let mut sessions = self.sessions.lock().await;
             sessions.remove(id);
-            super::let_go(&mut sessions);
-            open_sessions(sessions.len());
+            settled(&mut sessions);
         }
         if let Err(error) = rows::delete(&self.app.db, id).await {
             tracing::warn!(session = %id, %error, "removing an SSE session's row failed");
@@ -179,7 +177,7 @@ impl SseSessions {
         if let Some(session) = sessions.remove(id) {
             session.close.cancel();
         }
-        super::let_go(&mut sessions);
+        settled(&mut sessions);
     }
 
     /// The caller of a session held here, if `who` may use it.
@@ -287,8 +285,7 @@ impl SseSessions {
                     session.close.cancel();
                 }
             }
-            super::let_go(&mut sessions);
-            open_sessions(sessions.len());
+            settled(&mut sessions);
             idle
         };
         let db = &self.app.db;
@@ -418,6 +415,9 @@ pub async fn message(
 }
 
 /// `gateway_mcp_sessions{transport="sse"}`: the legacy SSE sessions this replica holds.
-fn open_sessions(count: usize) {
-    metrics::gauge!("gateway_mcp_sessions", "transport" => "sse").set(count as f64);
+/// After sessions came or went: the map gives back a table grown for more, and the gauge
+/// counts what is left.
+fn settled(sessions: &mut HashMap<String, Session>) {
+    super::let_go(sessions);
+    metrics::gauge!("gateway_mcp_sessions", "transport" => "sse").set(sessions.len() as f64);
 }
