@@ -77,6 +77,15 @@ def rss_kib(pid):
     return 0
 
 
+def rss_anon_kib(pid):
+    """The anonymous part of the RSS (heap and stacks), without the binary's mapped pages."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return 0
+
+
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -657,22 +666,28 @@ async def open_standalone(port, session):
 async def hold_sessions(port, count, pid):
     """Opens `count` legacy SSE sessions and `count` Streamable HTTP sessions, then the
     standalone stream of each Streamable HTTP session."""
-    report = {"rss_start_kib": rss_kib(pid), "fds_start": fd_count(pid)}
+    # Measured from an idle gateway: its workers hand back what the start used first.
+    await asyncio.sleep(3)
+    report = {"rss_start_kib": rss_kib(pid), "rss_anon_start_kib": rss_anon_kib(pid), "fds_start": fd_count(pid)}
 
     sse = []
+    opening = time.monotonic()
     for i in range(0, count, 200):
         batch = [SseSession(port) for _ in range(min(200, count - i))]
         await asyncio.gather(*(s.open() for s in batch))
         sse.extend(batch)
+    report["sse_open_seconds"] = round(time.monotonic() - opening, 2)
     await asyncio.sleep(0.5)
     report["rss_sse_kib"] = rss_kib(pid)
     report["fds_sse"] = fd_count(pid)
 
     loop = asyncio.get_running_loop()
     sessions = []
+    opening = time.monotonic()
     for i in range(0, count, 100):
         n = min(100, count - i)
         sessions += await asyncio.gather(*(loop.run_in_executor(None, mcp_session, port) for _ in range(n)))
+    report["streamable_open_seconds"] = round(time.monotonic() - opening, 2)
     await asyncio.sleep(0.5)
     report["rss_both_kib"] = rss_kib(pid)
     report["fds_both"] = fd_count(pid)
@@ -740,6 +755,7 @@ async def hold_sessions(port, count, pid):
     # Again a little later: the allocator gives freed pages back over time.
     await asyncio.sleep(20)
     report["rss_end_20s_kib"] = rss_kib(pid)
+    report["rss_anon_end_20s_kib"] = rss_anon_kib(pid)
     return report
 
 

@@ -3,8 +3,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::entities::mcp_session::{ActiveModel, Column, Entity, Model};
@@ -75,19 +75,33 @@ pub async fn touch(db: &DatabaseConnection, ids: &[String], at: Timestamp) -> Re
         .map(|_| ())
 }
 
-/// A caller's sessions on one transport, least recently used first.
-pub async fn of_caller(
+/// A caller's sessions on one transport beyond the `keep` most recently used, least
+/// recently used first, never `except` (the one just opened): the ones a cap of `keep`
+/// ends. It counts first, so a caller under the cap (the usual case) costs one index
+/// count and no list of ids.
+pub async fn beyond(
     db: &DatabaseConnection,
     transport: &str,
     subject: &str,
+    keep: usize,
+    except: Option<&str>,
 ) -> Result<Vec<String>, DbErr> {
-    Entity::find()
+    let mine = || {
+        Entity::find()
+            .filter(Column::Transport.eq(transport))
+            .filter(Column::Subject.eq(subject))
+    };
+    let count = usize::try_from(mine().count(db).await?).unwrap_or(usize::MAX);
+    if count <= keep {
+        return Ok(Vec::new());
+    }
+    mine()
+        .apply_if(except, |q, id| q.filter(Column::Id.ne(id)))
         .select_only()
         .column(Column::Id)
-        .filter(Column::Transport.eq(transport))
-        .filter(Column::Subject.eq(subject))
         .order_by_asc(Column::LastSeenAt)
         .order_by_asc(Column::CreatedAt)
+        .limit((count - keep) as u64)
         .into_tuple::<String>()
         .all(db)
         .await

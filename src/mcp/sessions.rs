@@ -339,14 +339,9 @@ impl Sessions {
             tracing::warn!(session = %id, %error, "storing an MCP session failed; only this replica can serve it");
             return;
         }
-        match rows::of_caller(&self.db, TRANSPORT, &owner.subject).await {
-            Ok(mine) => {
-                let excess = mine.len().saturating_sub(self.limits.sessions_per_caller);
-                let evicted: Vec<String> = mine
-                    .into_iter()
-                    .filter(|old| *old != id)
-                    .take(excess)
-                    .collect();
+        let cap = self.limits.sessions_per_caller;
+        match rows::beyond(&self.db, TRANSPORT, &owner.subject, cap, Some(&id)).await {
+            Ok(evicted) => {
                 for old in &evicted {
                     tracing::info!(session = %old, caller = %owner.subject, "closing the caller's least recently used MCP session: too many open");
                 }
@@ -806,7 +801,7 @@ mod tests {
         sessions.opened("c".into(), owner("bob"), None).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
         sessions.opened("d".into(), owner("ann"), None).await;
-        let ann = rows::of_caller(&sessions.db, TRANSPORT, "ann")
+        let ann = rows::beyond(&sessions.db, TRANSPORT, "ann", 0, None)
             .await
             .unwrap();
         assert_eq!(
@@ -821,7 +816,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(sessions.sweep().await, 3);
         assert!(
-            rows::of_caller(&sessions.db, TRANSPORT, "ann")
+            rows::beyond(&sessions.db, TRANSPORT, "ann", 0, None)
                 .await
                 .unwrap()
                 .is_empty()

@@ -56,7 +56,7 @@ pub struct SseSessions {
     limits: Limits,
     /// The public URL's path without the trailing slash (`/nomad` behind a prefix).
     prefix: String,
-    sessions: Mutex<HashMap<String, Session>>,
+    sessions: Mutex<Held>,
     /// Workers running here (sessions with `worker` set).
     running: Arc<std::sync::atomic::AtomicUsize>,
     pub(super) relay: Relay,
@@ -85,28 +85,27 @@ impl SseSessions {
             app,
             limits,
             prefix,
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(Held::default()),
             running: Arc::default(),
             relay: Relay::default(),
         })
     }
 
-    /// Adds a session; ends the caller's least recently used ones beyond the cap.
+    /// Adds a session; ends the caller's least recently used ones beyond the cap. Only a
+    /// caller over the cap costs a look at their sessions, so opening one stays O(1).
     async fn register(&self, id: String, session: Session) {
         let caller = session.caller.subject.clone();
         let mut sessions = self.sessions.lock().await;
-        sessions.insert(id, session);
-        let mut mine: Vec<(Instant, String)> = sessions
-            .iter()
-            .filter(|(_, s)| s.caller.subject == caller)
-            .map(|(id, s)| (s.last_seen, id.clone()))
-            .collect();
-        mine.sort();
-        let excess = mine.len().saturating_sub(self.limits.sessions_per_caller);
-        for (_, id) in mine.into_iter().take(excess) {
-            if let Some(old) = sessions.remove(&id) {
-                tracing::info!(session = %id, %caller, "closing the caller's least recently used SSE session: too many open");
-                old.close.cancel();
+        let held = sessions.insert(id, session);
+        let excess = held.saturating_sub(self.limits.sessions_per_caller);
+        if excess > 0 {
+            let mine = sessions.iter().filter(|(_, s)| s.caller.subject == caller);
+            let oldest = super::least_recently_used(mine, |_| true, |s| s.last_seen, excess);
+            for id in oldest {
+                if let Some(old) = sessions.remove(&id) {
+                    tracing::info!(session = %id, %caller, "closing the caller's least recently used SSE session: too many open");
+                    old.close.cancel();
+                }
             }
         }
         settled(&mut sessions);
@@ -135,15 +134,10 @@ impl SseSessions {
             tracing::warn!(session = %id, %error, "storing an SSE session failed; messages must reach this replica");
             return;
         }
-        let Ok(mine) = rows::of_caller(db, TRANSPORT, &owner.subject).await else {
+        let cap = self.limits.sessions_per_caller;
+        let Ok(evicted) = rows::beyond(db, TRANSPORT, &owner.subject, cap, Some(id)).await else {
             return;
         };
-        let excess = mine.len().saturating_sub(self.limits.sessions_per_caller);
-        let evicted: Vec<String> = mine
-            .into_iter()
-            .filter(|old| old != id)
-            .take(excess)
-            .collect();
         if let Err(error) = rows::delete_many(db, &evicted).await {
             tracing::warn!(%error, "ending SSE sessions beyond the cap failed");
             return;
@@ -247,7 +241,7 @@ impl SseSessions {
 
     /// Sets aside the least recently used idle workers beyond the in-memory cap (never the
     /// one of `except`); their streams stay open.
-    fn make_room(&self, sessions: &mut HashMap<String, Session>, except: &str) {
+    fn make_room(&self, sessions: &mut Held, except: &str) {
         let running = self.running.load(std::sync::atomic::Ordering::Relaxed);
         let excess = running.saturating_sub(self.limits.in_memory);
         if excess == 0 {
@@ -414,10 +408,63 @@ pub async fn message(
     }
 }
 
+/// The sessions held here, and how many each caller has (kept with every insert and
+/// removal, so the cap needs no scan).
+#[derive(Default)]
+struct Held {
+    sessions: HashMap<String, Session>,
+    per_caller: HashMap<String, usize>,
+}
+
+impl Held {
+    /// Adds a session; how many the caller holds here now.
+    fn insert(&mut self, id: String, session: Session) -> usize {
+        let count = self
+            .per_caller
+            .entry(session.caller.subject.clone())
+            .or_default();
+        *count += 1;
+        let count = *count;
+        if let Some(old) = self.sessions.insert(id, session) {
+            // An id is a fresh UUID, so this never happens; the count stays right anyway.
+            self.uncount(&old.caller.subject);
+        }
+        count
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Session> {
+        let session = self.sessions.remove(id)?;
+        self.uncount(&session.caller.subject);
+        Some(session)
+    }
+
+    fn uncount(&mut self, subject: &str) {
+        if let Some(count) = self.per_caller.get_mut(subject) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_caller.remove(subject);
+            }
+        }
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut Session> {
+        self.sessions.get_mut(id)
+    }
+}
+
+impl std::ops::Deref for Held {
+    type Target = HashMap<String, Session>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.sessions
+    }
+}
+
 /// `gateway_mcp_sessions{transport="sse"}`: the legacy SSE sessions this replica holds.
-/// After sessions came or went: the map gives back a table grown for more, and the gauge
+/// After sessions came or went: the maps give back a table grown for more, and the gauge
 /// counts what is left.
-fn settled(sessions: &mut HashMap<String, Session>) {
-    super::let_go(sessions);
-    metrics::gauge!("gateway_mcp_sessions", "transport" => "sse").set(sessions.len() as f64);
+fn settled(held: &mut Held) {
+    super::let_go(&mut held.sessions);
+    super::let_go(&mut held.per_caller);
+    metrics::gauge!("gateway_mcp_sessions", "transport" => "sse").set(held.sessions.len() as f64);
 }

@@ -256,6 +256,62 @@ async fn shutdown_closes_open_streams() {
     assert!(status.success(), "{status:?}");
 }
 
+/// A caller holds at most `GATEWAY_MCP_SESSIONS_PER_CALLER` streams: one more ends the least
+/// recently used; one that ends by itself frees its place.
+#[tokio::test]
+async fn a_callers_streams_beyond_the_cap_end_the_least_recently_used() {
+    let fake = FakeNomad::start(Options::default()).await;
+    let mcp = Mcp::start_with(&fake.url(), &[("GATEWAY_MCP_SESSIONS_PER_CALLER", "2")]).await;
+    let http = reqwest::Client::new();
+    let open = || async {
+        let response = http.get(mcp.gateway.url("/sse")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let mut events = events(response);
+        let first = events.next().await.unwrap();
+        assert_eq!(first.name, "endpoint");
+        (events, mcp.gateway.url(&first.data))
+    };
+    let ping = |endpoint: String| {
+        let http = http.clone();
+        async move {
+            http.post(endpoint)
+                .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let ended = |mut events: mpsc::Receiver<Event>| async move {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while events.next().await.is_some() {}
+        })
+        .await
+        .is_ok()
+    };
+    let (a, a_url) = open().await;
+    let (b, b_url) = open().await;
+    let (_c, c_url) = open().await;
+    assert!(ended(a).await, "the third stream ends the first");
+    assert_eq!(ping(a_url).await, 404);
+    assert_eq!(ping(b_url.clone()).await, 202);
+    assert_eq!(ping(c_url.clone()).await, 202);
+
+    // The client closes b: its place is free, so a fourth stream ends nothing.
+    drop(b);
+    let freed = tokio::time::timeout(Duration::from_secs(5), async {
+        while ping(b_url.clone()).await != 404 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(freed.is_ok(), "a closed stream's session ends");
+    let (_d, d_url) = open().await;
+    assert_eq!(ping(c_url).await, 202, "c keeps its place");
+    assert_eq!(ping(d_url).await, 202);
+}
+
 /// With authentication on, the caller's identity reaches the tools on both transports:
 /// a read-only token reads but cannot write, and an SSE session is its opener's alone.
 #[tokio::test]
