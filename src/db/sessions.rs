@@ -76,9 +76,12 @@ pub async fn touch(db: &DatabaseConnection, ids: &[String], at: Timestamp) -> Re
 }
 
 /// A caller's sessions on one transport beyond the `keep` most recently used, least
-/// recently used first, never `except` (the one just opened): the ones a cap of `keep`
-/// ends. It counts first, so a caller under the cap (the usual case) costs one index
-/// count and no list of ids.
+/// recently used first: the ones a cap of `keep` ends. `except` (the session just opened)
+/// is never among them and counts as one of those kept.
+///
+/// A caller under the cap (the usual case) costs one count on the subject's index. Over
+/// it, the ids come from one statement that skips the newest `keep`, so they are one
+/// snapshot even while other sessions end between the count and the list.
 pub async fn beyond(
     db: &DatabaseConnection,
     transport: &str,
@@ -91,20 +94,28 @@ pub async fn beyond(
             .filter(Column::Transport.eq(transport))
             .filter(Column::Subject.eq(subject))
     };
-    let count = usize::try_from(mine().count(db).await?).unwrap_or(usize::MAX);
-    if count <= keep {
+    if mine().count(db).await? <= keep as u64 {
         return Ok(Vec::new());
     }
-    mine()
-        .apply_if(except, |q, id| q.filter(Column::Id.ne(id)))
+    let skip = if except.is_some() {
+        keep.saturating_sub(1)
+    } else {
+        keep
+    };
+    let mut newest_first = mine()
         .select_only()
         .column(Column::Id)
-        .order_by_asc(Column::LastSeenAt)
-        .order_by_asc(Column::CreatedAt)
-        .limit((count - keep) as u64)
+        .apply_if(except, |q, id| q.filter(Column::Id.ne(id)))
+        .order_by_desc(Column::LastSeenAt)
+        .order_by_desc(Column::CreatedAt)
+        .offset(skip as u64)
+        // SQLite takes an OFFSET only after a LIMIT.
+        .limit(i64::MAX as u64)
         .into_tuple::<String>()
         .all(db)
-        .await
+        .await?;
+    newest_first.reverse();
+    Ok(newest_first)
 }
 
 /// Sessions of `transport` unused since `before`.
