@@ -69,21 +69,22 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def rss_kib(pid):
+def status_kib(pid, field):
+    """One KiB figure of /proc/PID/status (`VmRSS`, `RssAnon`...); 0 when absent."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     return 0
+
+
+def rss_kib(pid):
+    return status_kib(pid, "VmRSS")
 
 
 def rss_anon_kib(pid):
     """The anonymous part of the RSS (heap and stacks), without the binary's mapped pages."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-    return 0
+    return status_kib(pid, "RssAnon")
 
 
 def fd_count(pid):
